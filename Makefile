@@ -1,0 +1,42 @@
+# Tailor's developer entry points. `make test` is what CI runs.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The first e2e run builds the control plane (about 10 minutes on 2 cores).
+E2E_TIMEOUT ?= 60m
+FUZZTIME  ?= 15s
+
+.PHONY: build test unit e2e fuzz bench vet sandbox sandbox-down
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tailor ./cmd/tailor
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+
+# The first run builds the pinned control plane into ~/.cache/tailor (TestMain
+# prints progress); later runs reuse it.
+e2e:
+	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./test/...
+
+fuzz:
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed -E 's/func (Fuzz[A-Za-z0-9_]*).*/\1/'); do \
+	    echo "fuzz $$pkg $$f for $(FUZZTIME)"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  done; done
+
+test: vet unit fuzz e2e
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./... | grep -E '^(Benchmark|ok|PASS|FAIL|goos|cpu)'
+
+sandbox: build
+	@bin/tailor sandbox up
+
+sandbox-down: build
+	@bin/tailor sandbox down

@@ -1,0 +1,50 @@
+// Command tailor is Tailor's single binary: the admission webhook server and
+// the autoscaling loops (run), a local sandbox cluster (sandbox) and version.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		// One line, no usage dump and no stack trace: the error says what to fix.
+		fmt.Fprintln(os.Stderr, "tailor: "+strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tailor",
+		Short:         "Pod sizing, replica scaling and node provisioning for EKS, decided at admission time",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// A bare "tailor" or "tailor nonsense" is an error, not a help page
+		// with exit status 0.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return errors.New("a subcommand is required (run, sandbox, version); see tailor --help")
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())
+	})
+	root.AddCommand(newRunCommand(), newSandboxCommand(), newVersionCommand())
+	return root
+}
+
+// requireSubcommand makes a parent command reject a missing or unknown
+// subcommand with an error instead of printing help and exiting 0.
+func requireSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s needs a subcommand; see %s --help", cmd.CommandPath(), cmd.CommandPath())
+	}
+	return fmt.Errorf("unknown command %q for %s; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+}

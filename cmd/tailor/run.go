@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	goflag "flag"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+)
+
+// runOptions are the flags of "tailor run"; README.md documents each.
+type runOptions struct {
+	kubeconfig              string
+	metricsAddr             string
+	probeAddr               string
+	webhookPort             int
+	webhookHost             string
+	certDir                 string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	leaseDuration           time.Duration
+	renewDeadline           time.Duration
+	retryPeriod             time.Duration
+	shutdownTimeout         time.Duration
+	components              []string
+	zap                     zap.Options
+}
+
+// component is one switchable part of Tailor. Webhook handlers run on every
+// replica; background loops are manager runnables that run on the leader.
+type component struct {
+	help  string
+	setup func(mgr manager.Manager, o *runOptions) error
+}
+
+var components = map[string]component{
+	"webhook": {
+		help: "the admission webhook server (every replica)",
+		setup: func(mgr manager.Manager, _ *runOptions) error {
+			return mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
+		},
+	},
+}
+
+func componentNames() []string {
+	names := make([]string, 0, len(components))
+	for n := range components {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func newRunCommand() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the webhook server and, on the elected leader, the autoscaling loops",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(ctrl.SetupSignalHandler(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig; empty: in-cluster config, then $KUBECONFIG, then ~/.kube/config.")
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
+	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	f.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the admission webhook HTTPS server.")
+	f.StringVar(&o.webhookHost, "webhook-bind-host", "", "Host the webhook server binds to; empty: all interfaces.")
+	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder holding the webhook serving pair tls.crt and tls.key; reloaded when they change.")
+	f.BoolVar(&o.leaderElect, "leader-elect", true, "Elect one replica to run the background loops; webhooks are served by every replica.")
+	f.StringVar(&o.leaderElectionID, "leader-election-id", "tailor-leader", "Name of the Lease used for leader election.")
+	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease; empty: $POD_NAMESPACE, else tailor-system.")
+	f.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before it may take an unrenewed lease.")
+	f.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps retrying to renew before it gives up leadership.")
+	f.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease.")
+	f.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "How long running loops get to stop after SIGTERM.")
+	f.StringSliceVar(&o.components, "components", componentNames(), "Components to run, comma-separated, out of: "+strings.Join(componentNames(), ", ")+".")
+	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
+	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
+	o.zap.BindFlags(gofs)
+	f.AddGoFlagSet(gofs)
+	return cmd
+}
+
+func run(ctx context.Context, o *runOptions) error {
+	for _, c := range o.components {
+		if _, ok := components[c]; !ok {
+			return fmt.Errorf("--components: unknown component %q (known: %s)", c, strings.Join(componentNames(), ", "))
+		}
+	}
+	if o.zap.StacktraceLevel == nil {
+		// Stack traces belong to panics, not to every error line.
+		o.zap.StacktraceLevel = zapcore.DPanicLevel
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg, err := loadConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	// Fail fast with one clear line instead of retrying forever against a
+	// cluster that is not there.
+	if err := checkAPIServer(cfg); err != nil {
+		return err
+	}
+	ns := o.leaderElectionNamespace
+	if ns == "" {
+		ns = os.Getenv("POD_NAMESPACE")
+	}
+	if ns == "" {
+		ns = "tailor-system"
+	}
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
+		WebhookServer:                 webhook.NewServer(webhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir}),
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              o.leaderElectionID,
+		LeaderElectionNamespace:       ns,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &o.leaseDuration,
+		RenewDeadline:                 &o.renewDeadline,
+		RetryPeriod:                   &o.retryPeriod,
+		GracefulShutdownTimeout:       &o.shutdownTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	for _, name := range componentNames() {
+		if !slices.Contains(o.components, name) {
+			continue
+		}
+		if err := components[name].setup(mgr, o); err != nil {
+			return fmt.Errorf("set up %s: %w", name, err)
+		}
+	}
+	v, c, g := buildInfo()
+	recordBuildInfo(v, c, g)
+	go func() {
+		select {
+		case <-mgr.Elected():
+			leaderGauge.Set(1)
+			log.Info("elected leader: background loops start here", "lease", ns+"/"+o.leaderElectionID)
+		case <-ctx.Done():
+		}
+	}()
+	log.Info("starting tailor", "version", v, "commit", c, "components", o.components, "leaderElection", o.leaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadConfig follows kubectl's rules: an explicit --kubeconfig wins, then
+// in-cluster, then $KUBECONFIG and ~/.kube/config.
+func loadConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+	} else if cfg, err := rest.InClusterConfig(); err == nil {
+		return cfg, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+func checkAPIServer(cfg *rest.Config) error {
+	probe := rest.CopyConfig(cfg)
+	probe.Timeout = 10 * time.Second
+	dc, err := discovery.NewDiscoveryClientForConfig(probe)
+	if err != nil {
+		return fmt.Errorf("API server client: %w", err)
+	}
+	if _, err := dc.ServerVersion(); err != nil {
+		return fmt.Errorf("cannot reach the API server at %s: %w", cfg.Host, err)
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// KubernetesVersion is the version of the control plane the harness builds;
+// it must match the k8s.io/kubernetes requirement in test/tools/kube/go.mod.
+const KubernetesVersion = "v1.37.2"
+
+// Binaries locates the control-plane executables in the cache.
+type Binaries struct {
+	Dir string
+}
+
+// Path returns the path of the named executable (etcd, kube-apiserver, …).
+func (b Binaries) Path(name string) string { return filepath.Join(b.Dir, name) }
+
+// StagesDir holds the kwok Stage, Metric and ResourceUsage manifests copied
+// from the pinned kwok module.
+func (b Binaries) StagesDir() string { return filepath.Join(b.Dir, "kwok-stages") }
+
+// tool is one executable built from a pinned module under test/tools.
+type tool struct {
+	name    string // executable name in the cache
+	module  string // folder under test/tools
+	pkg     string // package to build
+	ldflags string
+}
+
+func tools() []tool {
+	var stamp []string
+	for _, p := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		minor := strings.Split(strings.TrimPrefix(KubernetesVersion, "v"), ".")[1]
+		stamp = append(stamp,
+			"-X "+p+".gitVersion="+KubernetesVersion,
+			"-X "+p+".gitMajor=1",
+			"-X "+p+".gitMinor="+minor,
+			"-X "+p+".gitTreeState=clean")
+	}
+	kube := strings.Join(stamp, " ")
+	return []tool{
+		{"etcd", "kube", "go.etcd.io/etcd/server/v3", ""},
+		{"kube-apiserver", "kube", "k8s.io/kubernetes/cmd/kube-apiserver", kube},
+		{"kube-controller-manager", "kube", "k8s.io/kubernetes/cmd/kube-controller-manager", kube},
+		{"kube-scheduler", "kube", "k8s.io/kubernetes/cmd/kube-scheduler", kube},
+		{"kubectl", "kube", "k8s.io/kubernetes/cmd/kubectl", kube},
+		{"kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", ""},
+		{"metrics-server", "metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server", ""},
+	}
+}
+
+// kwokManifests are copied out of the kwok module: fast node and pod
+// lifecycles, lease heartbeats, usage from pod annotations and the kubelet
+// /metrics/resource emulation that metrics-server scrapes.
+var kwokManifests = []string{
+	"kustomize/stage/node/fast/node-initialize.yaml",
+	"kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+	"kustomize/stage/pod/fast/pod-ready.yaml",
+	"kustomize/stage/pod/fast/pod-complete.yaml",
+	"kustomize/stage/pod/fast/pod-delete.yaml",
+	"kustomize/metrics/usage/usage-from-annotation.yaml",
+	"kustomize/metrics/resource/metrics-resource.yaml",
+}
+
+// ToolsDir finds test/tools: $TAILOR_TOOLS_DIR, else beside this source file
+// (tests and binaries built from a checkout), else below the working directory.
+func ToolsDir() (string, error) {
+	if d := os.Getenv("TAILOR_TOOLS_DIR"); d != "" {
+		return d, nil
+	}
+	var candidates []string
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "tools"))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			candidates = append(candidates, filepath.Join(d, "test", "tools"))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(filepath.Join(c, "kube", "go.mod")); err == nil {
+			return filepath.Clean(c), nil
+		}
+	}
+	return "", errors.New("cannot find Tailor's test/tools folder: run from a checkout of Tailor or set TAILOR_TOOLS_DIR")
+}
+
+// CacheDir is where built binaries live, outside the repository:
+// $TAILOR_CACHE_DIR, else $XDG_CACHE_HOME/tailor (~/.cache/tailor).
+func CacheDir() (string, error) {
+	if d := os.Getenv("TAILOR_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory: %w (set TAILOR_CACHE_DIR)", err)
+	}
+	return filepath.Join(d, "tailor"), nil
+}
+
+// EnsureBinaries builds the pinned control plane into the cache on first use
+// and returns it. The key of the cache folder is a hash of the tools modules,
+// so a version bump rebuilds. A file lock makes concurrent callers (parallel
+// test packages, a sandbox) wait for one build instead of racing. Progress goes
+// to progress (may be nil).
+func EnsureBinaries(ctx context.Context, progress io.Writer) (Binaries, error) {
+	if progress == nil {
+		progress = io.Discard
+	}
+	toolsDir, err := ToolsDir()
+	if err != nil {
+		return Binaries{}, err
+	}
+	key, err := toolsKey(toolsDir)
+	if err != nil {
+		return Binaries{}, err
+	}
+	cache, err := CacheDir()
+	if err != nil {
+		return Binaries{}, err
+	}
+	b := Binaries{Dir: filepath.Join(cache, "bin", KubernetesVersion+"-"+key)}
+	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
+		return Binaries{}, err
+	}
+	unlock, err := lockFile(ctx, b.Dir+".lock", progress)
+	if err != nil {
+		return Binaries{}, err
+	}
+	defer unlock()
+
+	var missing []tool
+	for _, t := range tools() {
+		if _, err := os.Stat(b.Path(t.name)); err != nil {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		start := time.Now()
+		fmt.Fprintf(progress, "building %d control-plane binaries into %s (first use only; about 10 minutes on 2 cores)\n", len(missing), b.Dir)
+		for _, t := range missing {
+			if err := build(ctx, toolsDir, b, t, progress); err != nil {
+				return Binaries{}, err
+			}
+		}
+		fmt.Fprintf(progress, "control-plane binaries built in %s\n", time.Since(start).Round(time.Second))
+	}
+	if _, err := os.Stat(filepath.Join(b.StagesDir(), filepath.Base(kwokManifests[len(kwokManifests)-1]))); err != nil {
+		if err := copyKwokManifests(ctx, toolsDir, b); err != nil {
+			return Binaries{}, err
+		}
+	}
+	return b, nil
+}
+
+func build(ctx context.Context, toolsDir string, b Binaries, t tool, progress io.Writer) error {
+	start := time.Now()
+	fmt.Fprintf(progress, "  go build %s ...", t.name)
+	tmp := b.Path(t.name) + ".tmp"
+	args := []string{"build", "-o", tmp}
+	if t.ldflags != "" {
+		args = append(args, "-ldflags", t.ldflags)
+	}
+	args = append(args, t.pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = filepath.Join(toolsDir, t.module)
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(progress, " failed")
+		return fmt.Errorf("build %s: %w\n%s", t.name, err, out.String())
+	}
+	if err := os.Rename(tmp, b.Path(t.name)); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, " %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+func copyKwokManifests(ctx context.Context, toolsDir string, b Binaries) error {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
+	cmd.Dir = filepath.Join(toolsDir, "kwok")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("locate the kwok module: %w", err)
+	}
+	src := strings.TrimSpace(string(out))
+	if err := os.MkdirAll(b.StagesDir(), 0o755); err != nil {
+		return err
+	}
+	for _, m := range kwokManifests {
+		data, err := os.ReadFile(filepath.Join(src, m))
+		if err != nil {
+			return fmt.Errorf("kwok manifest: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(b.StagesDir(), filepath.Base(m)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toolsKey hashes every go.mod and go.sum under test/tools plus the build
+// recipe, so any pin change lands in a fresh cache folder.
+func toolsKey(toolsDir string) (string, error) {
+	h := sha256.New()
+	for _, t := range tools() {
+		fmt.Fprintf(h, "%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags)
+	}
+	for _, m := range []string{"kube", "kwok", "metrics-server"} {
+		for _, f := range []string{"go.mod", "go.sum"} {
+			data, err := os.ReadFile(filepath.Join(toolsDir, m, f))
+			if err != nil {
+				return "", fmt.Errorf("tools module: %w", err)
+			}
+			h.Write(data)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// lockFile takes an exclusive flock on path, waiting (and saying so) while
+// another process holds it.
+func lockFile(ctx context.Context, path string, progress io.Writer) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	said := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !said {
+			fmt.Fprintf(progress, "waiting for another build of the control plane (%s)\n", path)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

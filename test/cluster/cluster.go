@@ -1,0 +1,545 @@
+// Package cluster runs a real, loopback-only Kubernetes control plane for
+// Tailor's e2e tests and sandbox: etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler, kwok (fake kubelets with simulated usage) and metrics-server,
+// all built from pinned modules under test/tools (see EnsureBinaries).
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	apiregv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+
+	"github.com/tailor-dev/tailor/certs"
+)
+
+// Options shape a control plane.
+type Options struct {
+	// Dir holds PKI, kubeconfig, logs and etcd data. Empty: a temporary
+	// folder that Stop removes.
+	Dir string
+	// Detach starts the daemons in their own sessions so they outlive this
+	// process (the sandbox); Attach and Stop find them again by PID.
+	Detach bool
+	// MetricsServer also runs metrics-server behind the aggregation layer.
+	MetricsServer bool
+	// Progress receives one line per step (may be nil).
+	Progress io.Writer
+}
+
+// Cluster is a running control plane.
+type Cluster struct {
+	Dir        string     `json:"dir"`
+	Kubeconfig string     `json:"kubeconfig"`
+	Server     string     `json:"server"`
+	BinDir     string     `json:"binDir"`
+	Processes  []*Process `json:"processes"`
+	// KubeletPort is where kwok serves the kubelet API of every fake node.
+	KubeletPort int  `json:"kubeletPort"`
+	Detached    bool `json:"detached"`
+
+	config    *rest.Config
+	clientset *kubernetes.Clientset
+	ownsDir   bool
+}
+
+const stateFile = "state.json"
+
+// Start builds (first use) and starts a control plane and waits until it
+// schedules pods. On error everything started so far is stopped.
+func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	bins, err := EnsureBinaries(ctx, progress)
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{Dir: opts.Dir, BinDir: bins.Dir, Detached: opts.Detach}
+	if c.Dir == "" {
+		if c.Dir, err = os.MkdirTemp("", "tailor-cluster-"); err != nil {
+			return nil, err
+		}
+		c.ownsDir = true
+	}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	for _, d := range []string{"pki", "logs", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o755); err != nil {
+			return c, err
+		}
+	}
+	start := time.Now()
+	pki, err := newPKI(filepath.Join(c.Dir, "pki"))
+	if err != nil {
+		return c, err
+	}
+	ports, err := FreePorts(7)
+	if err != nil {
+		return c, err
+	}
+	etcdPort, peerPort, apiPort, kcmPort, schedPort, kwokPort, msPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
+	c.KubeletPort = kwokPort
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	run := func(name string, args ...string) (*Process, error) { return c.Run(name, bins.Path(name), args...) }
+	step := func(what string) {
+		fmt.Fprintf(progress, "%-28s %s\n", what, time.Since(start).Round(10*time.Millisecond))
+	}
+
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	etcd, err := run("etcd",
+		"--name", "tailor", "--data-dir", filepath.Join(c.Dir, "etcd"),
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+		"--initial-cluster", "tailor="+peerURL,
+		"--unsafe-no-fsync", "--log-level", "warn")
+	if err != nil {
+		return c, err
+	}
+	plain := &http.Client{Timeout: 2 * time.Second}
+	if err := WaitFor(ctx, 30*time.Second, etcd, func() error { return HTTPOK(plain, etcdURL+"/health") }); err != nil {
+		return c, err
+	}
+	step("etcd healthy")
+
+	api, err := run("kube-apiserver",
+		"--etcd-servers", etcdURL,
+		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+		"--secure-port", strconv.Itoa(apiPort),
+		"--tls-cert-file", pki.file("apiserver.crt"), "--tls-private-key-file", pki.file("apiserver.key"),
+		"--client-ca-file", pki.file("ca.crt"),
+		"--service-account-key-file", pki.file("sa.key"),
+		"--service-account-signing-key-file", pki.file("sa.key"),
+		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+		"--service-cluster-ip-range", "10.96.0.0/16",
+		"--authorization-mode", "Node,RBAC",
+		// No kube-proxy or real endpoints on loopback: without this the
+		// endpoint reconciler logs an error every 10 s.
+		"--endpoint-reconciler-type", "none",
+		// The ServiceAccount plugin races the token controller for every
+		// first pod in a namespace; tests do not mount tokens.
+		"--disable-admission-plugins", "ServiceAccount",
+		"--allow-privileged=true",
+		// The aggregation layer (metrics.k8s.io) needs the front-proxy chain.
+		"--requestheader-client-ca-file", pki.file("front-proxy-ca.crt"),
+		"--requestheader-allowed-names", "front-proxy-client",
+		"--requestheader-username-headers", "X-Remote-User",
+		"--requestheader-group-headers", "X-Remote-Group",
+		"--requestheader-extra-headers-prefix", "X-Remote-Extra-",
+		"--proxy-client-cert-file", pki.file("front-proxy-client.crt"),
+		"--proxy-client-key-file", pki.file("front-proxy-client.key"),
+		"--profiling=false", "-v", "1")
+	if err != nil {
+		return c, err
+	}
+	adminTLS, err := pki.adminTLS()
+	if err != nil {
+		return c, err
+	}
+	secure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: adminTLS}}
+	if err := WaitFor(ctx, 60*time.Second, api, func() error { return HTTPOK(secure, c.Server+"/readyz") }); err != nil {
+		return c, err
+	}
+	step("kube-apiserver ready")
+	if c.Kubeconfig, err = writeKubeconfig(filepath.Join(c.Dir, "kubeconfig"), c.Server, pki); err != nil {
+		return c, err
+	}
+	if err := c.connect(); err != nil {
+		return c, err
+	}
+
+	kubeconfig := c.Kubeconfig
+	kcm, err := run("kube-controller-manager",
+		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(kcmPort),
+		"--leader-elect=false",
+		"--use-service-account-credentials=false",
+		"--service-account-private-key-file", pki.file("sa.key"),
+		"--root-ca-file", pki.file("ca.crt"),
+		"--cluster-signing-cert-file", pki.file("ca.crt"), "--cluster-signing-key-file", pki.file("ca.key"),
+		"-v", "1")
+	if err != nil {
+		return c, err
+	}
+	sched, err := run("kube-scheduler",
+		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort),
+		"--leader-elect=false", "-v", "1")
+	if err != nil {
+		return c, err
+	}
+	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback health probe of a self-signed component
+	for _, p := range []struct {
+		proc *Process
+		port int
+	}{{kcm, kcmPort}, {sched, schedPort}} {
+		url := "https://127.0.0.1:" + strconv.Itoa(p.port) + "/healthz"
+		if err := WaitFor(ctx, 60*time.Second, p.proc, func() error { return HTTPOK(insecure, url) }); err != nil {
+			return c, err
+		}
+	}
+	step("controller-manager, scheduler")
+
+	kwokConfig, err := writeKwokConfig(c.Dir, bins, kwokPort)
+	if err != nil {
+		return c, err
+	}
+	kwok, err := run("kwok",
+		"--kubeconfig", kubeconfig, "--config", kwokConfig,
+		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
+		"--node-ip", "127.0.0.1", "--node-port", strconv.Itoa(kwokPort),
+		"--server-address", "127.0.0.1:"+strconv.Itoa(kwokPort),
+		"--cidr", "10.244.0.0/16")
+	if err != nil {
+		return c, err
+	}
+	if err := WaitFor(ctx, 30*time.Second, kwok, func() error { return HTTPOK(insecure, "https://127.0.0.1:"+strconv.Itoa(kwokPort)+"/healthz") }); err != nil {
+		return c, err
+	}
+	step("kwok")
+
+	if opts.MetricsServer {
+		ms, err := run("metrics-server",
+			"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
+			"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(msPort),
+			"--tls-cert-file", pki.file("metrics-server.crt"), "--tls-private-key-file", pki.file("metrics-server.key"),
+			"--kubelet-insecure-tls", "--kubelet-use-node-status-port",
+			"--kubelet-preferred-address-types", "InternalIP",
+			// The resolution must exceed the request timeout or metrics-server panics.
+			"--metric-resolution", "10s", "--kubelet-request-timeout", "5s")
+		if err != nil {
+			return c, err
+		}
+		if err := c.registerMetricsAPI(ctx, msPort, pki); err != nil {
+			return c, err
+		}
+		if err := WaitFor(ctx, 60*time.Second, ms, func() error { return c.apiServiceAvailable(ctx, "v1beta1.metrics.k8s.io") }); err != nil {
+			return c, err
+		}
+		step("metrics-server")
+	}
+
+	// The service-account controller creating "default" proves the
+	// controller-manager's informers are synced and it is acting.
+	if err := WaitFor(ctx, 60*time.Second, kcm, func() error {
+		_, err := c.clientset.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err
+	}); err != nil {
+		return c, err
+	}
+	step("control plane ready")
+	return c, c.saveState()
+}
+
+// Run starts another daemon beside the control plane (Tailor itself, in the
+// sandbox and tests), logged under the cluster's folder and stopped by Stop.
+func (c *Cluster) Run(name, bin string, args ...string) (*Process, error) {
+	p, err := startProcess(name, bin, args, filepath.Join(c.Dir, "logs"), c.Detached)
+	if err != nil {
+		return nil, err
+	}
+	c.Processes = append(c.Processes, p)
+	return p, c.saveState()
+}
+
+// Attach finds a detached control plane (a running sandbox) by its folder.
+func Attach(dir string) (*Cluster, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{}
+	if err := json.Unmarshal(data, c); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return c, nil
+}
+
+// RESTConfig returns an admin client configuration.
+func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.mustConnect().config) }
+
+// Clientset returns an admin clientset.
+func (c *Cluster) Clientset() *kubernetes.Clientset { return c.mustConnect().clientset }
+
+func (c *Cluster) mustConnect() *Cluster {
+	if c.config == nil {
+		if err := c.connect(); err != nil {
+			panic(fmt.Sprintf("cluster: kubeconfig %s: %v", c.Kubeconfig, err))
+		}
+	}
+	return c
+}
+
+func (c *Cluster) connect() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	// Tests create many objects quickly; client-side throttling only slows them.
+	cfg.QPS, cfg.Burst = 200, 400
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	c.config, c.clientset = cfg, cs
+	return nil
+}
+
+// Stop stops every daemon (reverse start order) and removes the folder when
+// Start created it. Safe to call more than once.
+func (c *Cluster) Stop() {
+	for i := len(c.Processes) - 1; i >= 0; i-- {
+		c.Processes[i].Stop(10 * time.Second)
+	}
+	if c.ownsDir {
+		_ = os.RemoveAll(c.Dir)
+	}
+}
+
+// Running lists the daemons still alive.
+func (c *Cluster) Running() []*Process {
+	var alive []*Process
+	for _, p := range c.Processes {
+		if p.Alive() {
+			alive = append(alive, p)
+		}
+	}
+	return alive
+}
+
+func (c *Cluster) saveState() error {
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(c.Dir, stateFile), data, 0o644)
+}
+
+// registerMetricsAPI points the aggregation layer at metrics-server: with no
+// kube-proxy a ClusterIP does not route, but an ExternalName Service does.
+func (c *Cluster) registerMetricsAPI(ctx context.Context, port int, pki *pki) error {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "metrics-server", Namespace: "kube-system"},
+		Spec: corev1.ServiceSpec{
+			Type:         corev1.ServiceTypeExternalName,
+			ExternalName: "127.0.0.1",
+			Ports:        []corev1.ServicePort{{Name: "https", Port: int32(port)}},
+		},
+	}
+	if _, err := c.clientset.CoreV1().Services("kube-system").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("metrics-server service: %w", err)
+	}
+	agg, err := aggregator.NewForConfig(c.config)
+	if err != nil {
+		return err
+	}
+	p := int32(port)
+	apiService := &apiregv1.APIService{
+		ObjectMeta: metav1.ObjectMeta{Name: "v1beta1.metrics.k8s.io"},
+		Spec: apiregv1.APIServiceSpec{
+			Group: "metrics.k8s.io", Version: "v1beta1",
+			Service:              &apiregv1.ServiceReference{Namespace: "kube-system", Name: "metrics-server", Port: &p},
+			CABundle:             pki.metricsCA,
+			GroupPriorityMinimum: 100, VersionPriority: 100,
+		},
+	}
+	if _, err := agg.ApiregistrationV1().APIServices().Create(ctx, apiService, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("metrics APIService: %w", err)
+	}
+	return nil
+}
+
+func (c *Cluster) apiServiceAvailable(ctx context.Context, name string) error {
+	agg, err := aggregator.NewForConfig(c.config)
+	if err != nil {
+		return err
+	}
+	s, err := agg.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for _, cond := range s.Status.Conditions {
+		if cond.Type == apiregv1.Available {
+			if cond.Status == apiregv1.ConditionTrue {
+				return nil
+			}
+			return fmt.Errorf("APIService %s: %s: %s", name, cond.Reason, cond.Message)
+		}
+	}
+	return fmt.Errorf("APIService %s: no Available condition yet", name)
+}
+
+// WaitFor polls check until it succeeds, the timeout passes or proc dies;
+// errors carry the last check error and the tail of the process log.
+func WaitFor(ctx context.Context, timeout time.Duration, proc *Process, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		if last = check(); last == nil {
+			return nil
+		}
+		if !proc.Alive() {
+			return fmt.Errorf("%s exited: %v\n%s", proc.Name, last, proc.Tail(20))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s: %v\n%s", proc.Name, timeout, last, proc.Tail(20))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// HTTPOK fails unless GET url answers 200.
+func HTTPOK(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	return nil
+}
+
+// FreePorts asks the kernel for n distinct free loopback ports.
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// pki is the control plane's certificate set, written under dir.
+type pki struct {
+	dir       string
+	metricsCA []byte
+}
+
+func (p *pki) file(name string) string { return filepath.Join(p.dir, name) }
+
+func newPKI(dir string) (*pki, error) {
+	const year = 365 * 24 * time.Hour
+	ca, err := certs.NewCA("tailor-cluster-ca", year)
+	if err != nil {
+		return nil, err
+	}
+	frontCA, err := certs.NewCA("tailor-front-proxy-ca", year)
+	if err != nil {
+		return nil, err
+	}
+	client := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	issue := []struct {
+		name string
+		ca   *certs.KeyPair
+		req  certs.Request
+	}{
+		{"apiserver", ca, certs.Request{CommonName: "kube-apiserver",
+			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+			IPs:      []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}}},
+		{"admin", ca, certs.Request{CommonName: "tailor-admin", Organization: []string{"system:masters"}, Usages: client}},
+		{"front-proxy-client", frontCA, certs.Request{CommonName: "front-proxy-client", Usages: client}},
+		// The aggregator dials the ExternalName target but verifies the
+		// service DNS name.
+		{"metrics-server", ca, certs.Request{CommonName: "metrics-server",
+			DNSNames: []string{"metrics-server.kube-system.svc", "localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}}},
+		// Its key signs service-account tokens.
+		{"sa", ca, certs.Request{CommonName: "service-accounts", Usages: client}},
+	}
+	p := &pki{dir: dir, metricsCA: ca.CertPEM}
+	if err := ca.WriteFiles(p.file("ca.crt"), p.file("ca.key")); err != nil {
+		return nil, err
+	}
+	if err := frontCA.WriteFiles(p.file("front-proxy-ca.crt"), p.file("front-proxy-ca.key")); err != nil {
+		return nil, err
+	}
+	for _, i := range issue {
+		kp, err := i.ca.Issue(certs.Request{CommonName: i.req.CommonName, Organization: i.req.Organization,
+			DNSNames: i.req.DNSNames, IPs: i.req.IPs, Usages: i.req.Usages, Validity: year})
+		if err != nil {
+			return nil, err
+		}
+		if err := kp.WriteFiles(p.file(i.name+".crt"), p.file(i.name+".key")); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *pki) adminTLS() (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(p.file("admin.crt"), p.file("admin.key"))
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(p.file("ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("cluster: bad CA PEM")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+func writeKubeconfig(path, server string, p *pki) (string, error) {
+	read := func(name string) ([]byte, error) { return os.ReadFile(p.file(name)) }
+	caPEM, err := read("ca.crt")
+	if err != nil {
+		return "", err
+	}
+	certPEM, err := read("admin.crt")
+	if err != nil {
+		return "", err
+	}
+	keyPEM, err := read("admin.key")
+	if err != nil {
+		return "", err
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["tailor"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos["tailor-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
+	cfg.Contexts["tailor"] = &clientcmdapi.Context{Cluster: "tailor", AuthInfo: "tailor-admin", Namespace: "default"}
+	cfg.CurrentContext = "tailor"
+	return path, clientcmd.WriteToFile(*cfg, path)
+}

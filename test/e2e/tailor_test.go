@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tailor-dev/tailor/certs"
+	"github.com/tailor-dev/tailor/test/cluster"
+)
+
+// instance is one "tailor run" process against the test control plane.
+type instance struct {
+	cmd     *exec.Cmd
+	out     *lockedBuffer
+	metrics string // base URL
+	probe   string // base URL
+	done    chan error
+}
+
+// servingCerts writes a webhook serving pair for 127.0.0.1 into a temp dir.
+func servingCerts(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := certs.NewCA("e2e-webhook-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := ca.Issue(certs.Request{CommonName: "tailor", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kp.WriteFiles(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startTailor runs tailor with free loopback ports; extra flags are appended.
+func startTailor(t *testing.T, extra ...string) *instance {
+	t.Helper()
+	ports, err := cluster.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := &instance{
+		out:     &lockedBuffer{},
+		metrics: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
+		probe:   "http://127.0.0.1:" + strconv.Itoa(ports[1]),
+		done:    make(chan error, 1),
+	}
+	args := append([]string{"run",
+		"--kubeconfig", env.Kubeconfig,
+		"--metrics-bind-address", strings.TrimPrefix(inst.metrics, "http://"),
+		"--health-probe-bind-address", strings.TrimPrefix(inst.probe, "http://"),
+		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(ports[2]),
+		"--cert-dir", servingCerts(t),
+	}, extra...)
+	inst.cmd = exec.Command(tailorBin, args...)
+	inst.cmd.Stdout, inst.cmd.Stderr = inst.out, inst.out
+	inst.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := inst.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { inst.done <- inst.cmd.Wait() }()
+	t.Cleanup(func() {
+		inst.stop()
+		if t.Failed() {
+			t.Logf("tailor output:\n%s", inst.out.String())
+		}
+	})
+	return inst
+}
+
+func (i *instance) stop() {
+	select {
+	case <-i.done:
+		return
+	default:
+	}
+	_ = i.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-i.done:
+	case <-time.After(20 * time.Second):
+		_ = i.cmd.Process.Kill()
+		<-i.done
+	}
+}
+
+// lockedBuffer collects a process's stdout and stderr while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func get(url string) (int, string, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+var leaderRe = regexp.MustCompile(`(?m)^tailor_leader (\d)`)
+
+// isLeader reads tailor_leader from the instance's /metrics.
+func (i *instance) isLeader() (bool, error) {
+	code, body, err := get(i.metrics + "/metrics")
+	if err != nil {
+		return false, err
+	}
+	if code != http.StatusOK {
+		return false, fmt.Errorf("/metrics: %d", code)
+	}
+	m := leaderRe.FindStringSubmatch(body)
+	if m == nil {
+		return false, fmt.Errorf("no tailor_leader in /metrics")
+	}
+	return m[1] == "1", nil
+}
+
+func leaseNamespace(t *testing.T) string {
+	return namespace(t, nil)
+}
+
+func TestRunServesReadinessAndMetrics(t *testing.T) {
+	ns := leaseNamespace(t)
+	inst := startTailor(t, "--leader-election-namespace", ns)
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		code, body, err := get(inst.probe + "/readyz")
+		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
+	})
+	code, body, err := get(inst.metrics + "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("/metrics: %d %v", code, err)
+	}
+	for _, want := range []string{"tailor_build_info{", "tailor_leader ", "controller_runtime_"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestLeaderElectionHandsOver(t *testing.T) {
+	ns := leaseNamespace(t)
+	a := startTailor(t, "--leader-election-namespace", ns)
+	b := startTailor(t, "--leader-election-namespace", ns)
+	insts := []*instance{a, b}
+
+	var leader, follower *instance
+	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+		var leaders []*instance
+		var errs []string
+		for _, i := range insts {
+			ok, err := i.isLeader()
+			if err != nil {
+				errs = append(errs, err.Error())
+			}
+			if ok {
+				leaders = append(leaders, i)
+			}
+		}
+		if len(leaders) != 1 || len(errs) > 0 {
+			return false, fmt.Sprintf("%d leaders, errors %v", len(leaders), errs)
+		}
+		leader = leaders[0]
+		follower = a
+		if leader == a {
+			follower = b
+		}
+		return true, ""
+	})
+	// The Lease names exactly one holder, and it stays one while both run.
+	lease, err := env.Clientset().CoordinationV1().Leases(ns).Get(context.Background(), "tailor-leader", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := ""
+	if lease.Spec.HolderIdentity != nil {
+		holder = *lease.Spec.HolderIdentity
+	}
+	if holder == "" {
+		t.Fatal("lease has no holder")
+	}
+	time.Sleep(3 * time.Second) // a few retry periods: the follower must not take over
+	if ok, _ := follower.isLeader(); ok {
+		t.Fatal("both instances lead")
+	}
+
+	stopped := time.Now()
+	leader.stop()
+	eventually(t, 15*time.Second, func(ctx context.Context) (bool, string) {
+		ok, err := follower.isLeader()
+		return ok, fmt.Sprintf("follower leads: %v (%v)", ok, err)
+	})
+	l2, err := env.Clientset().CoordinationV1().Leases(ns).Get(context.Background(), "tailor-leader", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.Spec.HolderIdentity == nil || *l2.Spec.HolderIdentity == holder {
+		t.Fatalf("lease holder did not change from %q", holder)
+	}
+	t.Logf("leadership handed over %s after the leader got SIGTERM", time.Since(stopped).Round(100*time.Millisecond))
+}
+
+// runTailor runs the binary to completion and returns its exit code and output.
+func runTailor(t *testing.T, timeout time.Duration, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tailorBin, args...)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("tailor %v did not exit within %s:\n%s", args, timeout, out)
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+func TestBadInputFailsWithOneLine(t *testing.T) {
+	unreachable := filepath.Join(t.TempDir(), "kubeconfig")
+	// Port 1 on loopback: nothing listens, the dial is refused at once.
+	if err := os.WriteFile(unreachable, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	ns := leaseNamespace(t)
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no subcommand", nil, "subcommand is required"},
+		{"unknown subcommand", []string{"frobnicate"}, "frobnicate"},
+		{"unknown sandbox subcommand", []string{"sandbox", "sideways"}, "sideways"},
+		{"unknown flag", []string{"run", "--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{"bad flag value", []string{"run", "--webhook-port", "many"}, "webhook-port"},
+		{"unknown component", []string{"run", "--components", "webhook,teleporter"}, "teleporter"},
+		{"missing kubeconfig", []string{"run", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
+		{"unreachable API server", []string{"run", "--kubeconfig", unreachable}, "cannot reach the API server"},
+		{"port in use", []string{"run", "--kubeconfig", env.Kubeconfig, "--leader-election-namespace", ns,
+			"--metrics-bind-address", held.Addr().String(), "--health-probe-bind-address", "127.0.0.1:0",
+			"--webhook-bind-host", "127.0.0.1", "--webhook-port", "0", "--cert-dir", servingCerts(t)}, "address already in use"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := runTailor(t, 30*time.Second, tc.args...)
+			if code == 0 {
+				t.Fatalf("exit 0, want non-zero; output:\n%s", out)
+			}
+			if strings.Contains(out, "goroutine ") || strings.Contains(out, "panic") {
+				t.Fatalf("stack trace in output:\n%s", out)
+			}
+			// Logs may precede it, but the error itself is the last line, and only one.
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "tailor: ") || !strings.Contains(last, tc.want) {
+				t.Fatalf("last line %q, want a 'tailor: ' error mentioning %q; output:\n%s", last, tc.want, out)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out := runTailor(t, 10*time.Second, "version")
+	if code != 0 || !regexp.MustCompile(`^tailor \S+ \(commit \S+, go1\.\d+`).MatchString(out) {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
