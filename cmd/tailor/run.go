@@ -4,16 +4,20 @@ import (
 	"context"
 	goflag "flag"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -22,7 +26,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/tailor-dev/tailor/certs"
+	"github.com/tailor-dev/tailor/webhook"
 )
 
 // runOptions are the flags of "tailor run"; README.md documents each.
@@ -42,20 +49,29 @@ type runOptions struct {
 	shutdownTimeout         time.Duration
 	components              []string
 	zap                     zap.Options
+
+	certBootstrap          bool
+	certSecretName         string
+	webhookService         string
+	certExtraSANs          []string
+	webhookConfigName      string
+	certManagerCertificate string
+
+	namespace string // Tailor's own: $POD_NAMESPACE, else tailor-system
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
 // replica; background loops are manager runnables that run on the leader.
 type component struct {
 	help  string
-	setup func(mgr manager.Manager, o *runOptions) error
+	setup func(ctx context.Context, mgr manager.Manager, o *runOptions) error
 }
 
 var components = map[string]component{
 	"webhook": {
-		help: "the admission webhook server (every replica)",
-		setup: func(mgr manager.Manager, _ *runOptions) error {
-			return mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
+		help: "the admission webhook server: pod sizing and VPA validation (every replica)",
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
+			return webhook.Setup(ctx, mgr, webhook.Options{Namespace: o.namespace})
 		},
 	},
 }
@@ -94,6 +110,12 @@ func newRunCommand() *cobra.Command {
 	f.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease.")
 	f.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "How long running loops get to stop after SIGTERM.")
 	f.StringSliceVar(&o.components, "components", componentNames(), "Components to run, comma-separated, out of: "+strings.Join(componentNames(), ", ")+".")
+	f.BoolVar(&o.certBootstrap, "cert-bootstrap", false, "Create and renew the webhook serving certificate without cert-manager: a CA and pair in the Secret --cert-secret-name, written to --cert-dir, CA patched into the webhook configurations.")
+	f.StringVar(&o.certSecretName, "cert-secret-name", "tailor-webhook-cert", "Secret in Tailor's namespace that holds the bootstrapped CA and serving pair (shared by all replicas).")
+	f.StringVar(&o.webhookService, "webhook-service", "tailor-webhook", "Service in front of the webhook; the bootstrapped certificate names <svc>.<namespace>.svc[.cluster.local].")
+	f.StringSliceVar(&o.certExtraSANs, "cert-extra-sans", nil, "More DNS names or IPs for the bootstrapped certificate (e.g. 127.0.0.1 for a webhook registered by URL).")
+	f.StringVar(&o.webhookConfigName, "webhook-config-name", "tailor", "Name of the Mutating- and ValidatingWebhookConfiguration whose caBundle --cert-bootstrap fills.")
+	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)
@@ -123,23 +145,49 @@ func run(ctx context.Context, o *runOptions) error {
 	if err := checkAPIServer(cfg); err != nil {
 		return err
 	}
-	ns := o.leaderElectionNamespace
-	if ns == "" {
-		ns = os.Getenv("POD_NAMESPACE")
-	}
+	ns := os.Getenv("POD_NAMESPACE")
 	if ns == "" {
 		ns = "tailor-system"
+	}
+	o.namespace = ns
+	if o.leaderElectionNamespace != "" {
+		ns = o.leaderElectionNamespace
+	}
+
+	var certWatch *certs.CertificateWatch
+	if o.certManagerCertificate != "" {
+		key, err := certs.ParseKey(o.certManagerCertificate)
+		if err != nil {
+			return fmt.Errorf("--cert-manager-certificate: %w", err)
+		}
+		certWatch = &certs.CertificateWatch{Key: key, Log: ctrl.Log.WithName("certs")}
+	}
+	var bootstrap *certs.Bootstrap
+	if o.certBootstrap {
+		if bootstrap, err = newBootstrap(cfg, o); err != nil {
+			return err
+		}
+		// The webhook server reads the pair when it starts: have it first.
+		if _, err := bootstrap.Ensure(ctx); err != nil {
+			return fmt.Errorf("--cert-bootstrap: %w", err)
+		}
 	}
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := vpav1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := cmapi.AddToScheme(scheme); err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
-		WebhookServer:                 webhook.NewServer(webhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir}),
+		WebhookServer:                 ctrlwebhook.NewServer(ctrlwebhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir}),
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              o.leaderElectionID,
 		LeaderElectionNamespace:       ns,
@@ -158,11 +206,25 @@ func run(ctx context.Context, o *runOptions) error {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
+	if bootstrap != nil {
+		if err := mgr.Add(bootstrap); err != nil {
+			return err
+		}
+	}
+	if certWatch != nil {
+		certWatch.Reader = mgr.GetAPIReader()
+		if err := mgr.Add(certWatch); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("certificate", certWatch.Checker); err != nil {
+			return err
+		}
+	}
 	for _, name := range componentNames() {
 		if !slices.Contains(o.components, name) {
 			continue
 		}
-		if err := components[name].setup(mgr, o); err != nil {
+		if err := components[name].setup(ctx, mgr, o); err != nil {
 			return fmt.Errorf("set up %s: %w", name, err)
 		}
 	}
@@ -201,6 +263,33 @@ func loadConfig(path string) (*rest.Config, error) {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	return cfg, nil
+}
+
+// newBootstrap names the serving certificate after the webhook Service in
+// Tailor's namespace, plus any extra names or IPs.
+func newBootstrap(cfg *rest.Config, o *runOptions) (*certs.Bootstrap, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	svc := o.webhookService + "." + o.namespace
+	b := &certs.Bootstrap{
+		Client:         cs,
+		Namespace:      o.namespace,
+		SecretName:     o.certSecretName,
+		DNSNames:       []string{svc + ".svc", svc + ".svc.cluster.local", svc, o.webhookService},
+		CertDir:        o.certDir,
+		WebhookConfigs: []string{o.webhookConfigName},
+		Log:            ctrl.Log.WithName("certs"),
+	}
+	for _, san := range o.certExtraSANs {
+		if ip := net.ParseIP(san); ip != nil {
+			b.IPs = append(b.IPs, ip)
+		} else {
+			b.DNSNames = append(b.DNSNames, san)
+		}
+	}
+	return b, nil
 }
 
 func checkAPIServer(cfg *rest.Config) error {

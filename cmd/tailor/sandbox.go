@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -20,7 +19,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/certs"
+	"github.com/tailor-dev/tailor/deploy/base"
+	"github.com/tailor-dev/tailor/deploy/crds"
 	"github.com/tailor-dev/tailor/test/cluster"
 )
 
@@ -135,6 +135,13 @@ func sandboxUp(ctx context.Context, o *sandboxOptions, out, progress io.Writer) 
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
+	objs, err := crds.Objects()
+	if err != nil {
+		return err
+	}
+	if err := c.InstallCRDs(objs); err != nil {
+		return fmt.Errorf("install CRDs: %w", err)
+	}
 	if err := startSandboxTailor(ctx, c, self); err != nil {
 		return err
 	}
@@ -144,27 +151,25 @@ func sandboxUp(ctx context.Context, o *sandboxOptions, out, progress io.Writer) 
 	return nil
 }
 
-// startSandboxTailor runs "tailor run" beside the control plane with a
-// serving certificate from a throwaway CA.
+// startSandboxTailor registers the shipped webhook configurations by URL and
+// runs "tailor run" beside the control plane; Tailor bootstraps its own
+// serving certificate and fills their caBundle, as the self-signed install
+// does in a cluster.
 func startSandboxTailor(ctx context.Context, c *cluster.Cluster, self string) error {
-	certDir := filepath.Join(c.Dir, "tailor-certs")
-	ca, err := certs.NewCA("tailor-sandbox-webhook-ca", 365*24*time.Hour)
-	if err != nil {
-		return err
-	}
-	serving, err := ca.Issue(certs.Request{CommonName: "tailor-webhook", DNSNames: []string{"localhost"},
-		IPs: []net.IP{net.ParseIP("127.0.0.1")}, Validity: 365 * 24 * time.Hour})
-	if err != nil {
-		return err
-	}
-	if err := ca.WriteFiles(filepath.Join(certDir, "ca.crt"), filepath.Join(certDir, "ca.key")); err != nil {
-		return err
-	}
-	if err := serving.WriteFiles(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key")); err != nil {
-		return err
-	}
 	ports, err := cluster.FreePorts(3)
 	if err != nil {
+		return err
+	}
+	webhookURL := "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	mutating, validating, err := base.Webhooks(webhookURL, nil)
+	if err != nil {
+		return err
+	}
+	reg := c.Clientset().AdmissionregistrationV1()
+	if _, err := reg.MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	if _, err := reg.ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	probe := "127.0.0.1:" + strconv.Itoa(ports[1])
@@ -173,7 +178,8 @@ func startSandboxTailor(ctx context.Context, c *cluster.Cluster, self string) er
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(ports[0]),
 		"--health-probe-bind-address", probe,
 		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(ports[2]),
-		"--cert-dir", certDir)
+		"--cert-dir", filepath.Join(c.Dir, "tailor-certs"),
+		"--cert-bootstrap", "--cert-extra-sans", "127.0.0.1")
 	if err != nil {
 		return err
 	}

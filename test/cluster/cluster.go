@@ -20,6 +20,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -28,6 +29,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	apiregv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/tailor-dev/tailor/certs"
 )
@@ -542,4 +544,10 @@ func writeKubeconfig(path, server string, p *pki) (string, error) {
 	cfg.Contexts["tailor"] = &clientcmdapi.Context{Cluster: "tailor", AuthInfo: "tailor-admin", Namespace: "default"}
 	cfg.CurrentContext = "tailor"
 	return path, clientcmd.WriteToFile(*cfg, path)
+}
+
+// InstallCRDs creates (or updates) CRDs and waits until they are served.
+func (c *Cluster) InstallCRDs(crds []*apiextensionsv1.CustomResourceDefinition) error {
+	_, err := envtest.InstallCRDs(c.RESTConfig(), envtest.CRDInstallOptions{CRDs: crds, ErrorIfPathMissing: true})
+	return err
 }

@@ -10,10 +10,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tailor-dev/tailor/deploy/crds"
 	"github.com/tailor-dev/tailor/test/cluster"
 )
 
@@ -22,6 +24,9 @@ var (
 	env *cluster.Cluster
 	// tailorBin is the tailor binary built from this checkout.
 	tailorBin string
+	// finished is set once m.Run returns, so a late signal does not race the
+	// normal teardown.
+	finished atomic.Bool
 )
 
 func TestMain(m *testing.M) {
@@ -52,14 +57,32 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "start control plane:", err)
 		return 1
 	}
-	// Stop on every path out, interrupts included: signal.NotifyContext
-	// turns SIGINT into a cancelled ctx and m.Run returns.
+	// Stop on every path out. An interrupt does not end m.Run, so tear down
+	// from here and exit; SIGKILL is covered by the daemons' PDEATHSIG.
 	defer env.Stop()
+	go func() {
+		<-ctx.Done()
+		if ctx.Err() != nil && !finished.Load() {
+			fmt.Fprintln(os.Stderr, "interrupted: stopping the control plane")
+			env.Stop()
+			os.RemoveAll(work)
+			os.Exit(130)
+		}
+	}()
+	defer finished.Store(true)
 	for i := 1; i <= 2; i++ {
 		if _, err := env.AddNode(ctx, cluster.NodeOptions{Name: fmt.Sprintf("worker-%d", i), CPU: "8", Memory: "32Gi"}); err != nil {
 			fmt.Fprintln(os.Stderr, "add node:", err)
 			return 1
 		}
+	}
+	objs, err := crds.Objects()
+	if err == nil {
+		err = env.InstallCRDs(objs)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "install CRDs:", err)
+		return 1
 	}
 	fmt.Fprintf(os.Stderr, "control plane with 2 nodes ready in %s\n", time.Since(start).Round(10*time.Millisecond))
 	return m.Run()

@@ -28,13 +28,17 @@ import (
 type instance struct {
 	cmd     *exec.Cmd
 	out     *lockedBuffer
-	metrics string // base URL
-	probe   string // base URL
-	done    chan error
+	metrics string        // base URL
+	probe   string        // base URL
+	webhook string        // base URL of the admission webhook server
+	caPEM   []byte        // CA of its serving certificate
+	certDir string        // where its serving pair lives
+	done    chan struct{} // closed when the process has exited
 }
 
-// servingCerts writes a webhook serving pair for 127.0.0.1 into a temp dir.
-func servingCerts(t *testing.T) string {
+// servingCerts writes a webhook serving pair for 127.0.0.1 into a temp dir
+// and returns the dir and the CA.
+func servingCerts(t *testing.T) (string, []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	ca, err := certs.NewCA("e2e-webhook-ca", time.Hour)
@@ -48,7 +52,7 @@ func servingCerts(t *testing.T) string {
 	if err := kp.WriteFiles(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return dir, ca.CertPEM
 }
 
 // startTailor runs tailor with free loopback ports; extra flags are appended.
@@ -62,29 +66,39 @@ func startTailor(t *testing.T, extra ...string) *instance {
 		out:     &lockedBuffer{},
 		metrics: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		probe:   "http://127.0.0.1:" + strconv.Itoa(ports[1]),
-		done:    make(chan error, 1),
+		webhook: "https://127.0.0.1:" + strconv.Itoa(ports[2]),
+		done:    make(chan struct{}),
 	}
+	certDir, caPEM := servingCerts(t)
+	inst.caPEM, inst.certDir = caPEM, certDir
 	args := append([]string{"run",
 		"--kubeconfig", env.Kubeconfig,
 		"--metrics-bind-address", strings.TrimPrefix(inst.metrics, "http://"),
 		"--health-probe-bind-address", strings.TrimPrefix(inst.probe, "http://"),
 		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(ports[2]),
-		"--cert-dir", servingCerts(t),
+		"--cert-dir", certDir,
 	}, extra...)
 	inst.cmd = exec.Command(tailorBin, args...)
+	startInstance(t, inst)
+	return inst
+}
+
+// startInstance starts inst.cmd, collecting its output, and stops it when
+// the test ends (printing the output if the test failed).
+func startInstance(t *testing.T, inst *instance) {
+	t.Helper()
 	inst.cmd.Stdout, inst.cmd.Stderr = inst.out, inst.out
 	inst.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := inst.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { inst.done <- inst.cmd.Wait() }()
+	go func() { _ = inst.cmd.Wait(); close(inst.done) }()
 	t.Cleanup(func() {
 		inst.stop()
 		if t.Failed() {
 			t.Logf("tailor output:\n%s", inst.out.String())
 		}
 	})
-	return inst
 }
 
 func (i *instance) stop() {
@@ -264,6 +278,7 @@ current-context: c
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	certDir, _ := servingCerts(t)
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +301,7 @@ current-context: c
 		{"unreachable API server", []string{"run", "--kubeconfig", unreachable}, "cannot reach the API server"},
 		{"port in use", []string{"run", "--kubeconfig", env.Kubeconfig, "--leader-election-namespace", ns,
 			"--metrics-bind-address", held.Addr().String(), "--health-probe-bind-address", "127.0.0.1:0",
-			"--webhook-bind-host", "127.0.0.1", "--webhook-port", "0", "--cert-dir", servingCerts(t)}, "address already in use"},
+			"--webhook-bind-host", "127.0.0.1", "--webhook-port", "0", "--cert-dir", certDir}, "address already in use"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -44,7 +44,7 @@ import (
 // Upper bounds above which a quantity is taken for a typo rather than a wish.
 var (
 	// MaxCPU is the largest CPU quantity accepted anywhere in a VPA spec: 1e7 cores.
-	MaxCPU = resource.MustParse("10000000")
+	MaxCPU = resource.MustParse("1e7")
 	// MaxMemory is the largest memory quantity accepted anywhere in a VPA spec: 1 PiB.
 	MaxMemory = resource.MustParse("1Pi")
 	// MaxOOMBumpUpRatio bounds containerPolicies[].oomBumpUpRatio.
@@ -104,14 +104,14 @@ func validateTargetRef(spec *vpav1.VerticalPodAutoscalerSpec, p *field.Path) fie
 	var errs field.ErrorList
 	if ref.Kind == "" {
 		errs = append(errs, field.Required(p.Child("kind"), "e.g. Deployment"))
-	} else if msgs := utilvalidation.IsDNS1035Label(strings.ToLower(ref.Kind)); len(msgs) > 0 {
+	} else if !isKind(ref.Kind) {
 		// The rule the API server applies to CRD kinds.
 		errs = append(errs, field.Invalid(p.Child("kind"), ref.Kind, "must be a resource kind such as Deployment"))
 	}
 	if ref.Name == "" {
 		errs = append(errs, field.Required(p.Child("name"), "name of the workload"))
-	} else if msgs := utilvalidation.IsDNS1123Subdomain(ref.Name); len(msgs) > 0 {
-		errs = append(errs, field.Invalid(p.Child("name"), ref.Name, strings.Join(msgs, "; ")))
+	} else if !isDNS1123Subdomain(ref.Name) {
+		errs = append(errs, field.Invalid(p.Child("name"), ref.Name, strings.Join(utilvalidation.IsDNS1123Subdomain(ref.Name), "; ")))
 	}
 	if ref.APIVersion != "" {
 		gv, err := schema.ParseGroupVersion(ref.APIVersion)
@@ -120,9 +120,9 @@ func validateTargetRef(spec *vpav1.VerticalPodAutoscalerSpec, p *field.Path) fie
 			errs = append(errs, field.Invalid(p.Child("apiVersion"), ref.APIVersion, "must be group/version or version, e.g. apps/v1"))
 		case gv.Version == "":
 			errs = append(errs, field.Invalid(p.Child("apiVersion"), ref.APIVersion, "version is missing"))
-		case gv.Group != "" && len(utilvalidation.IsDNS1123Subdomain(gv.Group)) > 0:
+		case gv.Group != "" && !isDNS1123Subdomain(gv.Group):
 			errs = append(errs, field.Invalid(p.Child("apiVersion"), ref.APIVersion, "group must be a DNS subdomain, e.g. apps"))
-		case len(utilvalidation.IsDNS1035Label(gv.Version)) > 0:
+		case !isDNS1035Label(gv.Version):
 			errs = append(errs, field.Invalid(p.Child("apiVersion"), ref.APIVersion, "version must be a DNS-1035 label, e.g. v1"))
 		}
 	}
@@ -142,8 +142,8 @@ func validateRecommenders(recs []*vpav1.VerticalPodAutoscalerRecommenderSelector
 		case r.Name == "":
 			errs = append(errs, field.Required(ip.Child("name"), "name of the recommender, e.g. tailor"))
 		default:
-			if msgs := utilvalidation.IsDNS1123Subdomain(r.Name); len(msgs) > 0 {
-				errs = append(errs, field.Invalid(ip.Child("name"), r.Name, strings.Join(msgs, "; ")))
+			if !isDNS1123Subdomain(r.Name) {
+				errs = append(errs, field.Invalid(ip.Child("name"), r.Name, strings.Join(utilvalidation.IsDNS1123Subdomain(r.Name), "; ")))
 			}
 		}
 	}
@@ -212,7 +212,7 @@ func validateResourcePolicy(rp *vpav1.PodResourcePolicy, p *field.Path) field.Er
 		switch name := cp.ContainerName; {
 		case name == "":
 			errs = append(errs, field.Required(ip.Child("containerName"), `a container name or "*" for all other containers`))
-		case name != vpav1.DefaultContainerResourcePolicy && len(utilvalidation.IsDNS1123Label(name)) > 0:
+		case name != vpav1.DefaultContainerResourcePolicy && !isDNS1123Label(name):
 			errs = append(errs, field.Invalid(ip.Child("containerName"), name,
 				`must be "*" or a container name (a DNS-1123 label: lower case alphanumerics and '-', at most 63 characters)`))
 		default:
@@ -237,8 +237,8 @@ func validateResourcePolicy(rp *vpav1.PodResourcePolicy, p *field.Path) field.Er
 			}
 		}
 
-		errs = append(errs, validateResourceList(cp.MinAllowed, ip.Child("minAllowed"))...)
-		errs = append(errs, validateResourceList(cp.MaxAllowed, ip.Child("maxAllowed"))...)
+		errs = append(errs, validateResourceList(cp.MinAllowed, ip, "minAllowed")...)
+		errs = append(errs, validateResourceList(cp.MaxAllowed, ip, "maxAllowed")...)
 		for _, r := range vpaResources {
 			lo, okLo := cp.MinAllowed[r]
 			hi, okHi := cp.MaxAllowed[r]
@@ -253,11 +253,13 @@ func validateResourcePolicy(rp *vpav1.PodResourcePolicy, p *field.Path) field.Er
 			case q.Cmp(one) < 0:
 				errs = append(errs, field.Invalid(ip.Child("oomBumpUpRatio"), q.String(), "must be greater than or equal to 1"))
 			case q.Cmp(MaxOOMBumpUpRatio) > 0:
-				errs = append(errs, field.Invalid(ip.Child("oomBumpUpRatio"), q.String(), fmt.Sprintf("must be less than or equal to %s", MaxOOMBumpUpRatio.String())))
+				errs = append(errs, field.Invalid(ip.Child("oomBumpUpRatio"), q.String(), fmt.Sprintf("must be less than or equal to %d", MaxOOMBumpUpRatio.Value())))
 			}
 		}
 		if q := cp.OOMMinBumpUp; q != nil {
-			errs = append(errs, validateQuantity(corev1.ResourceMemory, *q, ip.Child("oomMinBumpUp"))...)
+			if d := quantityProblem(corev1.ResourceMemory, *q); d != "" {
+				errs = append(errs, field.Invalid(ip.Child("oomMinBumpUp"), q.String(), d))
+			}
 		}
 		if s := cp.MemoryAggregationIntervalSeconds; s != nil && *s < 1 {
 			errs = append(errs, field.Invalid(ip.Child("memoryAggregationIntervalSeconds"), *s, "must be greater than or equal to 1"))
@@ -272,52 +274,67 @@ func validateResourcePolicy(rp *vpav1.PodResourcePolicy, p *field.Path) field.Er
 	return errs
 }
 
-// validateResourceList checks a minAllowed or maxAllowed map, key by key in a
-// stable order so that error lists are deterministic.
-func validateResourceList(rl corev1.ResourceList, p *field.Path) field.ErrorList {
+// validateResourceList checks a minAllowed or maxAllowed map: cpu, then
+// memory, then any other key (refused) in sorted order, so that error lists
+// are deterministic. Paths are built only for errors.
+func validateResourceList(rl corev1.ResourceList, parent *field.Path, name string) field.ErrorList {
 	if len(rl) == 0 {
 		return nil
 	}
-	keys := make([]corev1.ResourceName, 0, len(rl))
-	for k := range rl {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var errs field.ErrorList
-	for _, k := range keys {
-		kp := p.Key(string(k))
-		if !slices.Contains(vpaResources, k) {
-			errs = append(errs, field.NotSupported(kp, string(k), vpaResources))
+	known := 0
+	for _, r := range vpaResources {
+		q, ok := rl[r]
+		if !ok {
 			continue
 		}
-		errs = append(errs, validateQuantity(k, rl[k], kp)...)
+		known++
+		if d := quantityProblem(r, q); d != "" {
+			errs = append(errs, field.Invalid(parent.Child(name).Key(string(r)), q.String(), d))
+		}
+	}
+	if known == len(rl) {
+		return errs
+	}
+	others := make([]corev1.ResourceName, 0, len(rl)-known)
+	for r := range rl {
+		if !slices.Contains(vpaResources, r) {
+			others = append(others, r)
+		}
+	}
+	slices.Sort(others)
+	for _, r := range others {
+		errs = append(errs, field.NotSupported(parent.Child(name).Key(string(r)), string(r), vpaResources))
 	}
 	return errs
 }
 
-// validateQuantity checks one cpu or memory quantity: non-negative, not absurd,
-// and at the resolution the resource is counted in (milli-CPU, bytes).
-func validateQuantity(r corev1.ResourceName, q resource.Quantity, p *field.Path) field.ErrorList {
+// quantityProblem checks one cpu or memory quantity: non-negative, not
+// absurd, and at the resolution the resource is counted in (milli-CPU,
+// bytes). It returns the error detail, or "" when the quantity is fine.
+func quantityProblem(r corev1.ResourceName, q resource.Quantity) string {
 	if q.Sign() < 0 {
-		return field.ErrorList{field.Invalid(p, q.String(), "must be greater than or equal to 0")}
+		return "must be greater than or equal to 0"
 	}
 	switch r {
 	case corev1.ResourceCPU:
 		if q.Cmp(MaxCPU) > 0 {
-			return field.ErrorList{field.Invalid(p, q.String(), fmt.Sprintf("must be less than or equal to %s CPUs", MaxCPU.String()))}
+			return fmt.Sprintf("must be less than or equal to %d CPUs", MaxCPU.Value())
 		}
-		if _, exact := q.AsScale(resource.Milli); !exact {
-			return field.ErrorList{field.Invalid(p, q.String(), "must be a whole number of milli-CPUs")}
+		// Bounded above, so the milli value fits an int64; ScaledValue
+		// rounds up, hence the round trip detects a finer resolution.
+		if m := q.ScaledValue(resource.Milli); resource.NewScaledQuantity(m, resource.Milli).Cmp(q) != 0 {
+			return "must be a whole number of milli-CPUs"
 		}
 	case corev1.ResourceMemory:
 		if q.Cmp(MaxMemory) > 0 {
-			return field.ErrorList{field.Invalid(p, q.String(), fmt.Sprintf("must be less than or equal to %s", MaxMemory.String()))}
+			return fmt.Sprintf("must be less than or equal to %s", MaxMemory.String())
 		}
-		if _, exact := q.AsScale(0); !exact {
-			return field.ErrorList{field.Invalid(p, q.String(), "must be a whole number of bytes")}
+		if b := q.Value(); resource.NewQuantity(b, resource.BinarySI).Cmp(q) != 0 {
+			return "must be a whole number of bytes"
 		}
 	}
-	return nil
+	return ""
 }
 
 func validateStartupBoost(sb *vpav1.StartupBoost, p *field.Path) field.ErrorList {
@@ -343,7 +360,9 @@ func validateStartupBoost(sb *vpav1.StartupBoost, p *field.Path) field.ErrorList
 		if b.Quantity == nil {
 			errs = append(errs, field.Required(p.Child("quantity"), "required when type is Quantity"))
 		} else {
-			errs = append(errs, validateQuantity(corev1.ResourceCPU, *b.Quantity, p.Child("quantity"))...)
+			if d := quantityProblem(corev1.ResourceCPU, *b.Quantity); d != "" {
+				errs = append(errs, field.Invalid(p.Child("quantity"), b.Quantity.String(), d))
+			}
 		}
 		if b.Factor != nil {
 			errs = append(errs, field.Forbidden(p.Child("factor"), "must not be set when type is Quantity"))

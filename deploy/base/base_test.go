@@ -1,0 +1,27 @@
+package base
+
+import (
+	"testing"
+
+	"github.com/tailor-dev/tailor/webhook"
+)
+
+// The shipped configurations point at the paths the server registers.
+func TestWebhooksMatchServerPaths(t *testing.T) {
+	m, v, err := Webhooks("https://127.0.0.1:9443", []byte("ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Webhooks) != 1 || *m.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.PodPath {
+		t.Errorf("mutating webhooks: %+v", m.Webhooks)
+	}
+	if len(v.Webhooks) != 1 || *v.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.VPAPath {
+		t.Errorf("validating webhooks: %+v", v.Webhooks)
+	}
+	if p := m.Webhooks[0].FailurePolicy; p == nil || *p != "Ignore" {
+		t.Errorf("pod webhook failurePolicy %v, want Ignore: Tailor down must never block pods", p)
+	}
+	if s := m.Webhooks[0].TimeoutSeconds; s == nil || *s > 5 {
+		t.Errorf("pod webhook timeoutSeconds %v, want at most 5", s)
+	}
+}

@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/tailor-dev/tailor/deploy/base"
+	"github.com/tailor-dev/tailor/webhook/sizing"
+)
+
+const enabledLabel = "tailor.dev/enabled"
+
+// registerWebhooks registers the shipped webhook configurations
+// (deploy/base/webhooks.yaml) under a per-test name, pointed at inst over TLS
+// by URL.
+func registerWebhooks(t *testing.T, inst *instance) {
+	t.Helper()
+	ctx := context.Background()
+	reg := env.Clientset().AdmissionregistrationV1()
+	mutating, validating, err := base.Webhooks(inst.webhook, inst.caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "tailor-e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	mutating.Name, validating.Name = name, name
+	if _, err := reg.MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = reg.MutatingWebhookConfigurations().Delete(context.Background(), name, metav1.DeleteOptions{})
+		_ = reg.ValidatingWebhookConfigurations().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+}
+
+// readyTailor starts an instance and waits for /readyz.
+func readyTailor(t *testing.T) *instance {
+	t.Helper()
+	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t))
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		code, body, err := get(inst.probe + "/readyz")
+		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
+	})
+	return inst
+}
+
+// hamsterVPA is the seed's hamster-vpa.
+func hamsterVPA(mode vpav1.UpdateMode) *vpav1.VerticalPodAutoscaler {
+	return &vpav1.VerticalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "hamster-vpa"},
+		Spec: vpav1.VerticalPodAutoscalerSpec{
+			TargetRef:    &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "hamster"},
+			UpdatePolicy: &vpav1.PodUpdatePolicy{UpdateMode: &mode},
+			ResourcePolicy: &vpav1.PodResourcePolicy{ContainerPolicies: []vpav1.ContainerResourcePolicy{{
+				ContainerName:       "*",
+				MinAllowed:          corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("50Mi")},
+				MaxAllowed:          corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("500Mi")},
+				ControlledResources: &[]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory},
+			}}},
+		},
+	}
+}
+
+// createVPAWithTarget creates the VPA and sets the recommendation a
+// recommender would have written, then waits a moment for Tailor's cache.
+func createVPAWithTarget(t *testing.T, ns string, vpa *vpav1.VerticalPodAutoscaler, cpu, mem string) {
+	t.Helper()
+	ctx := context.Background()
+	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
+	created, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(ctx, vpa, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
+	created.Status.Recommendation = &vpav1.RecommendedPodResources{ContainerRecommendations: []vpav1.RecommendedContainerResources{{
+		ContainerName: "hamster", Target: target, UncappedTarget: target, LowerBound: target, UpperBound: target,
+	}}}
+	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Informer propagation on loopback takes milliseconds; a pod created
+	// before it would be admitted unchanged, which is not what is tested.
+	time.Sleep(time.Second)
+}
+
+// hamster creates the seed's hamster Deployment (requests 100m/50Mi) with
+// optional limits and returns its pods once replicas exist.
+func hamster(t *testing.T, ns string, limits corev1.ResourceList) []corev1.Pod {
+	t.Helper()
+	ctx := context.Background()
+	d := deployment("hamster", 2, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("50Mi")})
+	d.Spec.Template.Spec.Containers[0].Resources.Limits = limits
+	if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pods []corev1.Pod
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		list, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=hamster"})
+		if err != nil {
+			return false, err.Error()
+		}
+		pods = list.Items
+		return len(pods) == 2, fmt.Sprintf("%d pods", len(pods))
+	})
+	return pods
+}
+
+func assertResources(t *testing.T, pods []corev1.Pod, want corev1.ResourceRequirements) {
+	t.Helper()
+	for _, p := range pods {
+		got := p.Spec.Containers[0].Resources
+		for _, pair := range []struct {
+			kind      string
+			got, want corev1.ResourceList
+		}{{"requests", got.Requests, want.Requests}, {"limits", got.Limits, want.Limits}} {
+			if len(pair.got) != len(pair.want) {
+				t.Errorf("pod %s %s = %v, want %v", p.Name, pair.kind, pair.got, pair.want)
+				continue
+			}
+			for name, q := range pair.want {
+				if g, ok := pair.got[name]; !ok || g.Cmp(q) != 0 {
+					t.Errorf("pod %s %s[%s] = %s, want %s", p.Name, pair.kind, name, g.String(), q.String())
+				}
+			}
+		}
+	}
+}
+
+func rl(cpu, mem string) corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
+}
+
+func TestAdmissionSizesHamster(t *testing.T) {
+	inst := readyTailor(t)
+	registerWebhooks(t, inst)
+	enabled := map[string]string{enabledLabel: "true"}
+
+	t.Run("seed hamster gets the recommendation", func(t *testing.T) {
+		ns := namespace(t, enabled)
+		createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")
+		pods := hamster(t, ns, nil)
+		assertResources(t, pods, corev1.ResourceRequirements{Requests: rl("587m", "262144k")})
+		for _, p := range pods {
+			if a := p.Annotations[sizing.AnnotationKey]; !strings.Contains(a, "cpu 100m->587m") {
+				t.Errorf("pod %s annotation %s = %q", p.Name, sizing.AnnotationKey, a)
+			}
+		}
+		// The decision is explained in an Event on the VPA.
+		eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+			evs, err := env.Clientset().EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, e := range evs.Items {
+				if e.Reason == "PodSized" && e.Regarding.Name == "hamster-vpa" {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("%d events, none PodSized", len(evs.Items))
+		})
+	})
+	t.Run("limits scale by the ratio", func(t *testing.T) {
+		ns := namespace(t, enabled)
+		createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeInitial), "587m", "262144k")
+		pods := hamster(t, ns, rl("200m", "100Mi"))
+		assertResources(t, pods, corev1.ResourceRequirements{Requests: rl("587m", "262144k"), Limits: rl("1174m", "524288k")})
+	})
+	t.Run("maxAllowed caps", func(t *testing.T) {
+		ns := namespace(t, enabled)
+		vpa := hamsterVPA(vpav1.UpdateModeRecreate)
+		vpa.Spec.ResourcePolicy.ContainerPolicies[0].MaxAllowed = rl("500m", "200Mi")
+		createVPAWithTarget(t, ns, vpa, "587m", "262144k")
+		assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("500m", "200Mi")})
+	})
+	t.Run("minAllowed raises", func(t *testing.T) {
+		ns := namespace(t, enabled)
+		vpa := hamsterVPA(vpav1.UpdateModeRecreate)
+		vpa.Spec.ResourcePolicy.ContainerPolicies[0].MinAllowed = rl("700m", "300Mi")
+		createVPAWithTarget(t, ns, vpa, "587m", "262144k")
+		assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("700m", "300Mi")})
+	})
+	t.Run("LimitRange max holds", func(t *testing.T) {
+		ns := namespace(t, enabled)
+		lr := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "caps"}, Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type: corev1.LimitTypeContainer, Max: rl("400m", "1Gi"),
+		}}}}
+		if _, err := env.Clientset().CoreV1().LimitRanges(ns).Create(context.Background(), lr, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The API server's LimitRanger sets the default limit (= max) before
+		// webhooks run. With RequestsAndLimits, upstream keeps the
+		// limit/request ratio under max, which here means no change; with
+		// RequestsOnly the request rises to the recommendation but not past
+		// the max.
+		vpa := hamsterVPA(vpav1.UpdateModeRecreate)
+		vpa.Spec.ResourcePolicy.ContainerPolicies[0].ControlledValues = ptr.To(vpav1.ContainerControlledValuesRequestsOnly)
+		createVPAWithTarget(t, ns, vpa, "587m", "262144k")
+		assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("400m", "262144k"), Limits: rl("400m", "1Gi")})
+	})
+	t.Run("namespace without the label is untouched", func(t *testing.T) {
+		ns := namespace(t, nil)
+		createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")
+		assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("100m", "50Mi")})
+	})
+	t.Run("updateMode Off is untouched", func(t *testing.T) {
+		ns := namespace(t, enabled)
+		createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeOff), "587m", "262144k")
+		assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("100m", "50Mi")})
+	})
+	t.Run("invalid VPA is refused naming the field", func(t *testing.T) {
+		ns := namespace(t, enabled)
+		vpa := hamsterVPA(vpav1.UpdateModeRecreate)
+		vpa.Spec.ResourcePolicy.ContainerPolicies[0].MinAllowed = rl("2", "50Mi")
+		_, err := vpaclient.NewForConfigOrDie(env.RESTConfig()).AutoscalingV1().VerticalPodAutoscalers(ns).Create(context.Background(), vpa, metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "spec.resourcePolicy.containerPolicies[0].minAllowed[cpu]") {
+			t.Fatalf("got %v, want a denial naming minAllowed[cpu]", err)
+		}
+	})
+}
+
+func TestPodsAreCreatedWhileTailorIsDown(t *testing.T) {
+	inst := readyTailor(t)
+	registerWebhooks(t, inst)
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
+	createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")
+	inst.stop()
+
+	start := time.Now()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "lonely"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "hamster", Image: "registry.k8s.io/pause:3.10",
+			Resources: corev1.ResourceRequirements{Requests: rl("100m", "50Mi")}}}},
+	}
+	if _, err := env.Clientset().CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("pod create failed while Tailor is down: %v", err)
+	}
+	t.Logf("pod created %s after Tailor stopped (webhook timeout 3s, failurePolicy Ignore)", time.Since(start).Round(time.Millisecond))
+	// The Deployment's pods too, unchanged.
+	assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("100m", "50Mi")})
+}

@@ -1,0 +1,298 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+
+	"github.com/tailor-dev/tailor/certs"
+	"github.com/tailor-dev/tailor/test/cluster"
+)
+
+// kubectl runs the control plane's own kubectl against the test cluster.
+func kubectl(t *testing.T, stdin []byte, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(env.BinDir, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// renderedObject is one document of kustomize output.
+type renderedObject struct {
+	Kind     string            `json:"kind"`
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	raw      []byte
+}
+
+func render(t *testing.T, overlay string) []renderedObject {
+	t.Helper()
+	out := kubectl(t, nil, "kustomize", filepath.Join("..", "..", "deploy", "overlays", overlay))
+	var objs []renderedObject
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var o renderedObject
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("rendered %s: %v", overlay, err)
+		}
+		o.raw = []byte(doc)
+		objs = append(objs, o)
+	}
+	return objs
+}
+
+// install applies the rendered overlay (CRDs are already installed and shared
+// with the other tests, so they stay) and removes it afterwards.
+func install(t *testing.T, objs []renderedObject) *appsv1.Deployment {
+	t.Helper()
+	var docs []string
+	var deploy *appsv1.Deployment
+	for _, o := range objs {
+		if o.Kind == "CustomResourceDefinition" {
+			continue
+		}
+		docs = append(docs, string(o.raw))
+		if o.Kind == "Deployment" {
+			deploy = &appsv1.Deployment{}
+			if err := yaml.Unmarshal(o.raw, deploy); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	manifest := []byte(strings.Join(docs, "\n---\n"))
+	kubectl(t, manifest, "apply", "--server-side", "--field-manager=e2e", "-f", "-")
+	t.Cleanup(func() {
+		cmd := exec.Command(filepath.Join(env.BinDir, "kubectl"), "delete", "--ignore-not-found", "--wait=false", "-f", "-")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig)
+		cmd.Stdin = bytes.NewReader(manifest)
+		_ = cmd.Run()
+		// The namespace must be gone before the next install reuses it.
+		eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+			_, err := env.Clientset().CoreV1().Namespaces().Get(ctx, "tailor-system", metav1.GetOptions{})
+			return err != nil, "tailor-system still terminating"
+		})
+	})
+	if deploy == nil {
+		t.Fatal("overlay has no Deployment")
+	}
+	return deploy
+}
+
+// routeWebhookToLoopback makes the installed Service reachable without
+// kube-proxy: an ExternalName Service for 127.0.0.1 on port, and the
+// webhook configurations' service port set to it. Names, paths, TLS server
+// name (tailor-webhook.tailor-system.svc) and caBundle stay as installed.
+func routeWebhookToLoopback(t *testing.T, port int) {
+	t.Helper()
+	ctx := context.Background()
+	cs := env.Clientset()
+	if err := cs.CoreV1().Services("tailor-system").Delete(ctx, "tailor-webhook", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "tailor-webhook", Namespace: "tailor-system"},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "127.0.0.1", Ports: []corev1.ServicePort{{Name: "https", Port: int32(port)}}},
+	}
+	if _, err := cs.CoreV1().Services("tailor-system").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte(fmt.Sprintf(`[{"op":"replace","path":"/webhooks/0/clientConfig/service/port","value":%d}]`, port))
+	if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Patch(ctx, "tailor", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Patch(ctx, "tailor", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// kwok would only pretend to run the installed replicas; the real
+	// server is the process the test starts from the same args.
+	scale, err := cs.AppsV1().Deployments("tailor-system").GetScale(ctx, "tailor", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 0
+	if _, err := cs.AppsV1().Deployments("tailor-system").UpdateScale(ctx, "tailor", scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serviceAccountKubeconfig impersonates the installed ServiceAccount, so the
+// process runs with exactly the shipped RBAC.
+func serviceAccountKubeconfig(t *testing.T) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range cfg.AuthInfos {
+		a.Impersonate = "system:serviceaccount:tailor-system:tailor"
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runInstalled starts tailor with the installed Deployment's args, as its
+// ServiceAccount, with loopback ports and certDir overriding the in-cluster
+// ones; extra args follow.
+func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir string) *instance {
+	t.Helper()
+	c := d.Spec.Template.Spec.Containers[0]
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := &instance{
+		out:     &lockedBuffer{},
+		metrics: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
+		probe:   "http://127.0.0.1:" + strconv.Itoa(ports[1]),
+		done:    make(chan struct{}),
+	}
+	args := append(append([]string{}, c.Args...),
+		"--kubeconfig", serviceAccountKubeconfig(t),
+		"--metrics-bind-address", strings.TrimPrefix(inst.metrics, "http://"),
+		"--health-probe-bind-address", strings.TrimPrefix(inst.probe, "http://"),
+		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort),
+		"--cert-dir", certDir)
+	if args[0] != "run" {
+		t.Fatalf("installed args %v do not start with run", c.Args)
+	}
+	inst.cmd = exec.Command(tailorBin, args...)
+	inst.cmd.Env = append(os.Environ(), "POD_NAMESPACE=tailor-system")
+	startInstance(t, inst)
+	return inst
+}
+
+func waitCABundles(t *testing.T) {
+	t.Helper()
+	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+		m, err := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "tailor", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		v, err := env.Clientset().AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "tailor", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(m.Webhooks[0].ClientConfig.CABundle) > 0 && len(v.Webhooks[0].ClientConfig.CABundle) > 0, "caBundle empty"
+	})
+}
+
+// hamsterThroughInstall proves the installed configuration sizes pods.
+func hamsterThroughInstall(t *testing.T) {
+	t.Helper()
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
+	createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")
+	assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("587m", "262144k")})
+}
+
+func TestInstallSelfSigned(t *testing.T) {
+	d := install(t, render(t, "self-signed"))
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routeWebhookToLoopback(t, ports[0])
+	// Two replicas at once agree on one bootstrapped Secret: both serve the
+	// pair it holds, whose CA is the installed caBundle.
+	dirs := []string{t.TempDir(), t.TempDir()}
+	replicas := []*instance{runInstalled(t, d, ports[0], dirs[0]), runInstalled(t, d, ports[1], dirs[1])}
+	for _, r := range replicas {
+		waitReady(t, r)
+	}
+	waitCABundles(t)
+	secret, err := env.Clientset().CoreV1().Secrets("tailor-system").Get(context.Background(), "tailor-webhook-cert", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		served, err := os.ReadFile(filepath.Join(dir, "tls.crt"))
+		if err != nil || !bytes.Equal(served, secret.Data["tls.crt"]) {
+			t.Errorf("replica in %s serves a pair other than the Secret's (%v)", dir, err)
+		}
+	}
+	m, err := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations().Get(context.Background(), "tailor", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Webhooks[0].ClientConfig.CABundle, secret.Data["ca.crt"]) {
+		t.Error("caBundle is not the Secret's CA")
+	}
+	hamsterThroughInstall(t)
+}
+
+func waitReady(t *testing.T, inst *instance) {
+	t.Helper()
+	eventually(t, 60*time.Second, func(context.Context) (bool, string) {
+		code, body, err := get(inst.probe + "/readyz")
+		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
+	})
+}
+
+// servedSerial dials addr and returns the serial of the certificate served.
+func servedSerial(addr string) (string, error) {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reading the served certificate only
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String(), nil
+}
+
+func TestServingCertificateReloadsOnRotation(t *testing.T) {
+	inst := readyTailor(t)
+	addr := strings.TrimPrefix(inst.webhook, "https://")
+	before, err := servedSerial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := certs.NewCA("rotated-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := ca.Issue(certs.Request{CommonName: "tailor", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kp.WriteFiles(filepath.Join(inst.certDir, "tls.crt"), filepath.Join(inst.certDir, "tls.key")); err != nil {
+		t.Fatal(err)
+	}
+	want := kp.Cert.SerialNumber.String()
+	rotated := time.Now()
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		got, err := servedSerial(addr)
+		return err == nil && got == want, fmt.Sprintf("served serial %s (before %s, want %s) %v", got, before, want, err)
+	})
+	t.Logf("new certificate served %s after the files changed, same process", time.Since(rotated).Round(100*time.Millisecond))
+	select {
+	case <-inst.done:
+		t.Fatal("tailor exited")
+	default:
+	}
+}

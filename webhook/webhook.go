@@ -1,0 +1,78 @@
+// Package webhook is Tailor's admission path: the pod mutator that gives new
+// pods their recommended requests (the decision itself is the pure function
+// in webhook/sizing) and the validators of the objects Tailor acts on.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// Paths the webhook configurations in deploy/ point at.
+const (
+	PodPath = "/mutate-v1-pod"
+	VPAPath = "/validate-autoscaling-k8s-io-v1-verticalpodautoscaler"
+)
+
+// Options configure the admission path.
+type Options struct {
+	// Namespace is Tailor's own; it and kube-system are never mutated.
+	Namespace string
+}
+
+// cachedTypes are everything the pod mutator reads. Their informers start
+// with the manager so the first admission finds them synced.
+var cachedTypes = []client.Object{&appsv1.ReplicaSet{}, &batchv1.Job{}, &vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}}
+
+// Setup registers the handlers on the manager's webhook server. Readiness
+// waits for the server and the caches.
+func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
+	for _, obj := range cachedTypes {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			if meta.IsNoMatchError(err) {
+				return fmt.Errorf("the %T API is not installed in the cluster (kubectl apply -f deploy/crds/): %w", obj, err)
+			}
+			return err
+		}
+	}
+	synced := &atomic.Bool{}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if mgr.GetCache().WaitForCacheSync(ctx) {
+			synced.Store(true)
+		}
+		return nil
+	})); err != nil {
+		return err
+	}
+	decoder := admission.NewDecoder(mgr.GetScheme())
+	server := mgr.GetWebhookServer()
+	server.Register(PodPath, &admission.Webhook{Handler: &PodSizer{
+		Lookup:   cacheLookup{r: mgr.GetCache()},
+		Decoder:  decoder,
+		Recorder: mgr.GetEventRecorder("tailor.dev/webhook"),
+		Synced:   synced,
+		Excluded: map[string]bool{"kube-system": true, o.Namespace: true},
+	}})
+	server.Register(VPAPath, &admission.Webhook{Handler: &VPAValidator{Decoder: decoder}})
+	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("informers", func(*http.Request) error {
+		if !synced.Load() {
+			return errors.New("informer caches not synced")
+		}
+		return nil
+	})
+}
