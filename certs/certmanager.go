@@ -96,7 +96,41 @@ func (w *CertificateWatch) check(ctx context.Context) (bool, string) {
 		}
 		return false, "cannot read the Certificate: " + err.Error()
 	}
-	return CertificateStatus(c)
+	ready, why := CertificateStatus(c)
+	if !ready {
+		why += w.issuerProblem(ctx, c)
+	}
+	return ready, why
+}
+
+// issuerProblem names the usual root cause the Certificate's own conditions
+// do not: its issuer missing or not Ready.
+func (w *CertificateWatch) issuerProblem(ctx context.Context, c *cmapi.Certificate) string {
+	ref := c.Spec.IssuerRef
+	if ref.Group != "" && ref.Group != "cert-manager.io" {
+		return "" // an external issuer: its own API, its own status
+	}
+	var issuer cmapi.GenericIssuer = &cmapi.Issuer{}
+	key := types.NamespacedName{Namespace: c.Namespace, Name: ref.Name}
+	if ref.Kind == cmapi.ClusterIssuerKind {
+		issuer, key.Namespace = &cmapi.ClusterIssuer{}, ""
+	}
+	kind := ref.Kind
+	if kind == "" {
+		kind = cmapi.IssuerKind
+	}
+	if err := w.Reader.Get(ctx, key, issuer); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Sprintf("; %s %s not found", kind, ref.Name)
+		}
+		return ""
+	}
+	for _, cond := range issuer.GetStatus().Conditions {
+		if cond.Type == cmapi.IssuerConditionReady && cond.Status != cmmeta.ConditionTrue {
+			return fmt.Sprintf("; %s %s not Ready (%s: %s)", kind, ref.Name, cond.Reason, cond.Message)
+		}
+	}
+	return ""
 }
 
 // NeedLeaderElection: every replica serves the webhook and reports readiness.

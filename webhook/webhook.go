@@ -48,12 +48,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		}
 	}
 	synced := &atomic.Bool{}
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if mgr.GetCache().WaitForCacheSync(ctx) {
-			synced.Store(true)
-		}
-		return nil
-	})); err != nil {
+	if err := mgr.Add(&cacheSyncMarker{cache: mgr.GetCache(), synced: synced}); err != nil {
 		return err
 	}
 	decoder := admission.NewDecoder(mgr.GetScheme())
@@ -76,3 +71,19 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		return nil
 	})
 }
+
+// cacheSyncMarker flips synced once the informers have synced. Every replica
+// serves admission, so it is not leader-elected.
+type cacheSyncMarker struct {
+	cache  interface{ WaitForCacheSync(context.Context) bool }
+	synced *atomic.Bool
+}
+
+func (m *cacheSyncMarker) Start(ctx context.Context) error {
+	if m.cache.WaitForCacheSync(ctx) {
+		m.synced.Store(true)
+	}
+	return nil
+}
+
+func (m *cacheSyncMarker) NeedLeaderElection() bool { return false }

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/tailor-dev/tailor/deploy/base"
 	"github.com/tailor-dev/tailor/deploy/crds"
@@ -92,6 +95,8 @@ func printExports(out io.Writer, c *cluster.Cluster) {
 }
 
 func sandboxUp(ctx context.Context, o *sandboxOptions, out, progress io.Writer) (err error) {
+	// controller-runtime helpers (the CRD installer) log through it.
+	ctrl.SetLogger(zap.New(zap.WriteTo(progress), zap.Level(zapcore.ErrorLevel)))
 	if o.nodes < 0 || o.nodes > 100 {
 		return fmt.Errorf("--nodes %d: want 0 to 100", o.nodes)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,10 @@ func (b Binaries) Path(name string) string { return filepath.Join(b.Dir, name) }
 // StagesDir holds the kwok Stage, Metric and ResourceUsage manifests copied
 // from the pinned kwok module.
 func (b Binaries) StagesDir() string { return filepath.Join(b.Dir, "kwok-stages") }
+
+// CertManagerCRDsDir holds cert-manager's CRDs, one file per CRD, copied from
+// the pinned cert-manager module.
+func (b Binaries) CertManagerCRDsDir() string { return filepath.Join(b.Dir, "cert-manager-crds") }
 
 // tool is one executable built from a pinned module under test/tools.
 type tool struct {
@@ -60,6 +65,10 @@ func tools() []tool {
 		{"kubectl", "kube", "k8s.io/kubernetes/cmd/kubectl", kube},
 		{"kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", ""},
 		{"metrics-server", "metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server", ""},
+		// Trimmed cert-manager mains (SelfSigned and CA issuers only, no
+		// webhook): the official cmd/* modules are not served by the proxy.
+		{"cert-manager-controller", "cert-manager", "github.com/cert-manager/cert-manager/tailor-test-tools/controller", ""},
+		{"cert-manager-cainjector", "cert-manager", "github.com/cert-manager/cert-manager/tailor-test-tools/cainjector", ""},
 	}
 }
 
@@ -74,6 +83,33 @@ var kwokManifests = []string{
 	"kustomize/stage/pod/fast/pod-delete.yaml",
 	"kustomize/metrics/usage/usage-from-annotation.yaml",
 	"kustomize/metrics/resource/metrics-resource.yaml",
+}
+
+// certManagerCRDs are copied out of the cert-manager module: all of its CRDs,
+// as a real install has them (StartCertManager installs every file).
+var certManagerCRDs = []string{
+	"deploy/crds/cert-manager.io_certificaterequests.yaml",
+	"deploy/crds/cert-manager.io_certificates.yaml",
+	"deploy/crds/cert-manager.io_clusterissuers.yaml",
+	"deploy/crds/cert-manager.io_issuers.yaml",
+	"deploy/crds/acme.cert-manager.io_challenges.yaml",
+	"deploy/crds/acme.cert-manager.io_orders.yaml",
+}
+
+// manifestSet is a list of files that EnsureBinaries copies out of a module
+// pinned by a tools module into a folder of the cache.
+type manifestSet struct {
+	tools  string // folder under test/tools whose go.mod pins the module
+	module string // module path
+	files  []string
+	dir    string // destination; files keep their base names
+}
+
+func manifestSets(b Binaries) []manifestSet {
+	return []manifestSet{
+		{"kwok", "sigs.k8s.io/kwok", kwokManifests, b.StagesDir()},
+		{"cert-manager", "github.com/cert-manager/cert-manager", certManagerCRDs, b.CertManagerCRDsDir()},
+	}
 }
 
 // ToolsDir finds test/tools: $TAILOR_TOOLS_DIR, else beside this source file
@@ -154,7 +190,7 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (Binaries, error) {
 	}
 	if len(missing) > 0 {
 		start := time.Now()
-		fmt.Fprintf(progress, "building %d control-plane binaries into %s (first use only; about 10 minutes on 2 cores)\n", len(missing), b.Dir)
+		fmt.Fprintf(progress, "building %d control-plane binaries into %s (first use only; about 15 minutes on 2 cores)\n", len(missing), b.Dir)
 		for _, t := range missing {
 			if err := build(ctx, toolsDir, b, t, progress); err != nil {
 				return Binaries{}, err
@@ -162,9 +198,11 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (Binaries, error) {
 		}
 		fmt.Fprintf(progress, "control-plane binaries built in %s\n", time.Since(start).Round(time.Second))
 	}
-	if _, err := os.Stat(filepath.Join(b.StagesDir(), filepath.Base(kwokManifests[len(kwokManifests)-1]))); err != nil {
-		if err := copyKwokManifests(ctx, toolsDir, b); err != nil {
-			return Binaries{}, err
+	for _, m := range manifestSets(b) {
+		if _, err := os.Stat(filepath.Join(m.dir, filepath.Base(m.files[len(m.files)-1]))); err != nil {
+			if err := copyManifests(ctx, toolsDir, m); err != nil {
+				return Binaries{}, err
+			}
 		}
 	}
 	return b, nil
@@ -195,38 +233,39 @@ func build(ctx context.Context, toolsDir string, b Binaries, t tool, progress io
 	return nil
 }
 
-func copyKwokManifests(ctx context.Context, toolsDir string, b Binaries) error {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
-	cmd.Dir = filepath.Join(toolsDir, "kwok")
+func copyManifests(ctx context.Context, toolsDir string, m manifestSet) error {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", m.module)
+	cmd.Dir = filepath.Join(toolsDir, m.tools)
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
 	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("locate the kwok module: %w", err)
+		return fmt.Errorf("locate the %s module: %w", m.module, err)
 	}
 	src := strings.TrimSpace(string(out))
-	if err := os.MkdirAll(b.StagesDir(), 0o755); err != nil {
+	if err := os.MkdirAll(m.dir, 0o755); err != nil {
 		return err
 	}
-	for _, m := range kwokManifests {
-		data, err := os.ReadFile(filepath.Join(src, m))
+	for _, f := range m.files {
+		data, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
-			return fmt.Errorf("kwok manifest: %w", err)
+			return fmt.Errorf("%s manifest: %w", m.tools, err)
 		}
-		if err := os.WriteFile(filepath.Join(b.StagesDir(), filepath.Base(m)), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(m.dir, filepath.Base(f)), data, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// toolsKey hashes every go.mod and go.sum under test/tools plus the build
-// recipe, so any pin change lands in a fresh cache folder.
+// toolsKey hashes every go.mod and go.sum under test/tools, the Go sources
+// of the tools modules (cert-manager's are mains of our own) and the build
+// recipe, so any pin or source change lands in a fresh cache folder.
 func toolsKey(toolsDir string) (string, error) {
 	h := sha256.New()
 	for _, t := range tools() {
 		fmt.Fprintf(h, "%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags)
 	}
-	for _, m := range []string{"kube", "kwok", "metrics-server"} {
+	for _, m := range []string{"kube", "kwok", "metrics-server", "cert-manager"} {
 		for _, f := range []string{"go.mod", "go.sum"} {
 			data, err := os.ReadFile(filepath.Join(toolsDir, m, f))
 			if err != nil {
@@ -234,8 +273,29 @@ func toolsKey(toolsDir string) (string, error) {
 			}
 			h.Write(data)
 		}
+		if err := hashGoFiles(h, filepath.Join(toolsDir, m)); err != nil {
+			return "", fmt.Errorf("tools module: %w", err)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// hashGoFiles adds the path and content of every .go file under dir, in
+// lexical order, to h.
+func hashGoFiles(h io.Writer, dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".go" {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fmt.Fprintf(h, "%s|%d\n", filepath.ToSlash(rel), len(data))
+		_, err = h.Write(data)
+		return err
+	})
 }
 
 // lockFile takes an exclusive flock on path, waiting (and saying so) while

@@ -161,7 +161,7 @@ func serviceAccountKubeconfig(t *testing.T) string {
 // runInstalled starts tailor with the installed Deployment's args, as its
 // ServiceAccount, with loopback ports and certDir overriding the in-cluster
 // ones; extra args follow.
-func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir string) *instance {
+func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir string, extra ...string) *instance {
 	t.Helper()
 	c := d.Spec.Template.Spec.Containers[0]
 	ports, err := cluster.FreePorts(2)
@@ -180,6 +180,7 @@ func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir s
 		"--health-probe-bind-address", strings.TrimPrefix(inst.probe, "http://"),
 		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort),
 		"--cert-dir", certDir)
+	args = append(args, extra...)
 	if args[0] != "run" {
 		t.Fatalf("installed args %v do not start with run", c.Args)
 	}
@@ -294,5 +295,67 @@ func TestServingCertificateReloadsOnRotation(t *testing.T) {
 	case <-inst.done:
 		t.Fatal("tailor exited")
 	default:
+	}
+}
+
+func TestInstallCertManager(t *testing.T) {
+	ctx := context.Background()
+	if err := env.StartCertManager(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := install(t, render(t, "cert-manager"))
+	ports, err := cluster.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routeWebhookToLoopback(t, ports[0])
+
+	// cert-manager issues the pair into the Secret the Deployment mounts;
+	// the kubelet's Secret volume is played by copying it into a folder.
+	var secret *corev1.Secret
+	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+		s, err := env.Clientset().CoreV1().Secrets("tailor-system").Get(ctx, "tailor-webhook-cert", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		secret = s
+		return len(s.Data["tls.crt"]) > 0, "Secret has no tls.crt yet"
+	})
+	certDir := t.TempDir()
+	for _, k := range []string{"tls.crt", "tls.key"} {
+		if err := os.WriteFile(filepath.Join(certDir, k), secret.Data[k], 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inst := runInstalled(t, d, ports[0], certDir)
+	waitReady(t, inst)
+	waitCABundles(t)
+	m, err := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "tailor", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Webhooks[0].ClientConfig.CABundle, secret.Data["ca.crt"]) {
+		t.Error("the cainjector's caBundle is not the Certificate's CA")
+	}
+	hamsterThroughInstall(t)
+
+	// A Certificate that cannot be issued: Tailor stays unready and its log
+	// says why, in cert-manager's words.
+	broken := []byte(`apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: broken, namespace: tailor-system}
+spec:
+  secretName: broken-cert
+  dnsNames: [broken.tailor-system.svc]
+  issuerRef: {name: no-such-issuer, kind: Issuer}
+`)
+	kubectl(t, broken, "apply", "-f", "-")
+	waiting := runInstalled(t, d, 0, certDir, "--cert-manager-certificate=tailor-system/broken")
+	eventually(t, 60*time.Second, func(context.Context) (bool, string) {
+		out := waiting.out.String()
+		return strings.Contains(out, "waiting for the cert-manager Certificate") && strings.Contains(out, "no-such-issuer"), "log does not explain yet:\n" + out
+	})
+	if code, body, err := get(waiting.probe + "/readyz"); err != nil || code == 200 {
+		t.Fatalf("readyz %d %q %v while the Certificate is not Ready", code, body, err)
 	}
 }

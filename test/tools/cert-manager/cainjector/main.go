@@ -41,15 +41,18 @@ import (
 )
 
 func main() {
+	// An own FlagSet: controller-runtime registers its own --kubeconfig on
+	// flag.CommandLine when its config package is linked in.
+	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
 	var (
-		kubeconfig  = flag.String("kubeconfig", "", "kubeconfig of the cluster (required)")
-		namespace   = flag.String("namespace", "", "inject only into objects of (and from Secrets in) this namespace (empty: all)")
-		leaderElect = flag.Bool("leader-elect", false, "accepted for compatibility; only false is supported")
-		metricsAddr = flag.String("metrics-listen-address", "", "serve Prometheus /metrics here (loopback host:port; empty: off)")
-		healthzAddr = flag.String("healthz-listen-address", "", "serve /healthz and /readyz here (loopback host:port; empty: off)")
+		kubeconfig  = fs.String("kubeconfig", "", "kubeconfig of the cluster (required)")
+		namespace   = fs.String("namespace", "", "inject only into objects of (and from Secrets in) this namespace (empty: all)")
+		leaderElect = fs.Bool("leader-elect", false, "accepted for compatibility; only false is supported")
+		metricsAddr = fs.String("metrics-listen-address", "", "serve Prometheus /metrics here (loopback host:port; empty: off)")
+		healthzAddr = fs.String("healthz-listen-address", "", "serve /healthz and /readyz here (loopback host:port; empty: off)")
 	)
-	klog.InitFlags(nil)
-	flag.Parse()
+	klog.InitFlags(fs)
+	_ = fs.Parse(os.Args[1:])
 
 	if err := run(*kubeconfig, *namespace, *leaderElect, *metricsAddr, *healthzAddr); err != nil {
 		klog.ErrorS(err, "cert-manager cainjector failed")

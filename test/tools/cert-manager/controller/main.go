@@ -50,17 +50,20 @@ import (
 )
 
 func main() {
+	// An own FlagSet: controller-runtime registers its own --kubeconfig on
+	// flag.CommandLine when its config package is linked in.
+	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
 	var (
-		kubeconfig       = flag.String("kubeconfig", "", "kubeconfig of the cluster (required)")
-		clusterNamespace = flag.String("namespace-for-cluster-resources", "kube-system", "namespace holding the Secrets that ClusterIssuers refer to")
-		namespace        = flag.String("namespace", "", "watch only this namespace (empty: all)")
-		leaderElect      = flag.Bool("leader-elect", false, "accepted for compatibility; only false is supported")
-		workers          = flag.Int("concurrent-workers", 5, "workers per controller")
-		metricsAddr      = flag.String("metrics-listen-address", "", "serve Prometheus /metrics here (loopback host:port; empty: off)")
-		healthzAddr      = flag.String("healthz-listen-address", "", "serve /healthz and /livez here (loopback host:port; empty: off)")
+		kubeconfig       = fs.String("kubeconfig", "", "kubeconfig of the cluster (required)")
+		clusterNamespace = fs.String("namespace-for-cluster-resources", "kube-system", "namespace holding the Secrets that ClusterIssuers refer to")
+		namespace        = fs.String("namespace", "", "watch only this namespace (empty: all)")
+		leaderElect      = fs.Bool("leader-elect", false, "accepted for compatibility; only false is supported")
+		workers          = fs.Int("concurrent-workers", 5, "workers per controller")
+		metricsAddr      = fs.String("metrics-listen-address", "", "serve Prometheus /metrics here (loopback host:port; empty: off)")
+		healthzAddr      = fs.String("healthz-listen-address", "", "serve /healthz and /livez here (loopback host:port; empty: off)")
 	)
-	klog.InitFlags(nil)
-	flag.Parse()
+	klog.InitFlags(fs)
+	_ = fs.Parse(os.Args[1:])
 
 	if err := run(*kubeconfig, *clusterNamespace, *namespace, *leaderElect, *workers, *metricsAddr, *healthzAddr); err != nil {
 		klog.ErrorS(err, "cert-manager controller failed")
