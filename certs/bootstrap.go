@@ -322,4 +322,3 @@ func firstOr(s []string, def string) string {
 	}
 	return def
 }
-

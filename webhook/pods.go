@@ -23,7 +23,6 @@ import (
 // is admitted unchanged and the error counted.
 type PodSizer struct {
 	Lookup   Lookup
-	Decoder  admission.Decoder
 	Recorder recorder.EventRecorder
 	// Synced reports whether the caches have synced; until then pods pass
 	// unchanged rather than wait on an informer inside the API server's
@@ -63,8 +62,8 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 	if h.Synced != nil && !h.Synced.Load() {
 		return skip("caches not synced")
 	}
-	pod := &corev1.Pod{}
-	if err := h.Decoder.Decode(req, pod); err != nil {
+	pod, err := decodePod(req.Object.Raw)
+	if err != nil {
 		outcome, reason = "error", "decode"
 		return admission.Allowed("tailor: cannot decode pod, admitted unchanged: " + err.Error())
 	}

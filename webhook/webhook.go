@@ -55,7 +55,6 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	server := mgr.GetWebhookServer()
 	server.Register(PodPath, &admission.Webhook{Handler: &PodSizer{
 		Lookup:   cacheLookup{r: mgr.GetCache()},
-		Decoder:  decoder,
 		Recorder: mgr.GetEventRecorder("tailor.dev/webhook"),
 		Synced:   synced,
 		Excluded: map[string]bool{"kube-system": true, o.Namespace: true},

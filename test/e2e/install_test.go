@@ -359,3 +359,28 @@ spec:
 		t.Fatalf("readyz %d %q %v while the Certificate is not Ready", code, body, err)
 	}
 }
+
+// Every overlay renders, and the args its Deployment passes are flags that
+// "tailor run" accepts (an unknown flag would crash-loop the install).
+func TestOverlaysRenderWithKnownFlags(t *testing.T) {
+	for _, overlay := range []string{"self-signed", "cert-manager", "eks"} {
+		t.Run(overlay, func(t *testing.T) {
+			var d *appsv1.Deployment
+			for _, o := range render(t, overlay) {
+				if o.Kind == "Deployment" {
+					d = &appsv1.Deployment{}
+					if err := yaml.Unmarshal(o.raw, d); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if d == nil {
+				t.Fatal("no Deployment")
+			}
+			args := append(append([]string{}, d.Spec.Template.Spec.Containers[0].Args...), "--help")
+			if code, out := runTailor(t, 10*time.Second, args...); code != 0 {
+				t.Fatalf("tailor %v: exit %d\n%s", args, code, out)
+			}
+		})
+	}
+}

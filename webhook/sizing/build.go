@@ -62,7 +62,9 @@ func (d *decider) change(it *item) (ContainerChange, bool) {
 		return ContainerChange{}, false
 	}
 	ch := ContainerChange{Name: it.c.Name, Init: it.init, Index: it.index}
-	it.c.Resources.DeepCopyInto(&ch.Before)
+	// Before shares the input pod's maps (Decide never writes them); only
+	// After, which is edited below, gets copies.
+	ch.Before = it.c.Resources
 	it.c.Resources.DeepCopyInto(&ch.After)
 	for ki := range it.slots {
 		s := &it.slots[ki]

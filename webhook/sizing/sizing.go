@@ -56,7 +56,9 @@ type ContainerChange struct {
 	// Init is true for an init container (only native sidecars are ever sized).
 	Init bool
 	// Index is the position in spec.containers or spec.initContainers.
-	Index   int
+	Index int
+	// Before is the container's resources as submitted; it shares the
+	// input pod's maps, so treat it as read-only.
 	Before  corev1.ResourceRequirements
 	After   corev1.ResourceRequirements
 	Reasons []string // why a value differs from the plain recommendation, e.g. "cpu capped to maxAllowed"
