@@ -192,14 +192,24 @@ func startSandboxTailor(ctx context.Context, c *cluster.Cluster, self string) er
 	return cluster.WaitFor(ctx, 60*time.Second, p, func() error { return cluster.HTTPOK(hc, "http://"+probe+"/readyz") })
 }
 
-func sandboxDown(o *sandboxOptions, progress io.Writer) error {
-	c, err := cluster.Attach(o.dir)
+// attachSandbox finds the sandbox in dir; nil without error when there is
+// none (and it says so).
+func attachSandbox(dir string, out io.Writer) (*cluster.Cluster, error) {
+	c, err := cluster.Attach(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(progress, "no sandbox in %s\n", o.dir)
-		return nil
+		fmt.Fprintf(out, "no sandbox in %s\n", dir)
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("sandbox state in %s: %w", o.dir, err)
+		return nil, fmt.Errorf("sandbox state in %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+func sandboxDown(o *sandboxOptions, progress io.Writer) error {
+	c, err := attachSandbox(o.dir, progress)
+	if c == nil || err != nil {
+		return err
 	}
 	c.Stop()
 	if left := c.Running(); len(left) > 0 {
@@ -213,13 +223,9 @@ func sandboxDown(o *sandboxOptions, progress io.Writer) error {
 }
 
 func sandboxStatus(o *sandboxOptions, out io.Writer) error {
-	c, err := cluster.Attach(o.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(out, "no sandbox in %s\n", o.dir)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("sandbox state in %s: %w", o.dir, err)
+	c, err := attachSandbox(o.dir, out)
+	if c == nil || err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "sandbox in %s, API server %s\n", o.dir, c.Server)
 	for _, p := range c.Processes {

@@ -164,22 +164,10 @@ func serviceAccountKubeconfig(t *testing.T) string {
 func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir string, extra ...string) *instance {
 	t.Helper()
 	c := d.Spec.Template.Spec.Containers[0]
-	ports, err := cluster.FreePorts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst := &instance{
-		out:     &lockedBuffer{},
-		metrics: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
-		probe:   "http://127.0.0.1:" + strconv.Itoa(ports[1]),
-		done:    make(chan struct{}),
-	}
-	args := append(append([]string{}, c.Args...),
-		"--kubeconfig", serviceAccountKubeconfig(t),
-		"--metrics-bind-address", strings.TrimPrefix(inst.metrics, "http://"),
-		"--health-probe-bind-address", strings.TrimPrefix(inst.probe, "http://"),
-		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort),
-		"--cert-dir", certDir)
+	inst := newInstance(t)
+	inst.webhook = "https://127.0.0.1:" + strconv.Itoa(webhookPort)
+	args := append(append([]string{}, c.Args...), "--kubeconfig", serviceAccountKubeconfig(t), "--cert-dir", certDir)
+	args = append(args, inst.loopbackArgs()...)
 	args = append(args, extra...)
 	if args[0] != "run" {
 		t.Fatalf("installed args %v do not start with run", c.Args)

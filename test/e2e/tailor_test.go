@@ -55,29 +55,38 @@ func servingCerts(t *testing.T) (string, []byte) {
 	return dir, ca.CertPEM
 }
 
-// startTailor runs tailor with free loopback ports; extra flags are appended.
-func startTailor(t *testing.T, extra ...string) *instance {
+// newInstance picks free loopback ports for an instance's metrics, probes
+// and webhook; loopbackArgs passes them to tailor run.
+func newInstance(t *testing.T) *instance {
 	t.Helper()
 	ports, err := cluster.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst := &instance{
+	return &instance{
 		out:     &lockedBuffer{},
 		metrics: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		probe:   "http://127.0.0.1:" + strconv.Itoa(ports[1]),
 		webhook: "https://127.0.0.1:" + strconv.Itoa(ports[2]),
 		done:    make(chan struct{}),
 	}
-	certDir, caPEM := servingCerts(t)
-	inst.caPEM, inst.certDir = caPEM, certDir
-	args := append([]string{"run",
-		"--kubeconfig", env.Kubeconfig,
-		"--metrics-bind-address", strings.TrimPrefix(inst.metrics, "http://"),
-		"--health-probe-bind-address", strings.TrimPrefix(inst.probe, "http://"),
-		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(ports[2]),
-		"--cert-dir", certDir,
-	}, extra...)
+}
+
+func (i *instance) loopbackArgs() []string {
+	return []string{
+		"--metrics-bind-address", strings.TrimPrefix(i.metrics, "http://"),
+		"--health-probe-bind-address", strings.TrimPrefix(i.probe, "http://"),
+		"--webhook-bind-host", "127.0.0.1", "--webhook-port", i.webhook[strings.LastIndex(i.webhook, ":")+1:],
+	}
+}
+
+// startTailor runs tailor with free loopback ports; extra flags are appended.
+func startTailor(t *testing.T, extra ...string) *instance {
+	t.Helper()
+	inst := newInstance(t)
+	inst.certDir, inst.caPEM = servingCerts(t)
+	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir}, inst.loopbackArgs()...)
+	args = append(args, extra...)
 	inst.cmd = exec.Command(tailorBin, args...)
 	startInstance(t, inst)
 	return inst
