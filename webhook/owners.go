@@ -69,9 +69,9 @@ const maxChain = 5
 
 // ownerChain walks the pod's controller references upwards through the
 // intermediate controllers (ReplicaSet → Deployment or another owner such as
-// an Argo Rollout, Job → CronJob), from the pod's direct controller up.
-func ownerChain(ctx context.Context, l Lookup, namespace string, pod *corev1.Pod) []sizing.Owner {
-	var chain []sizing.Owner
+// an Argo Rollout, Job → CronJob), from the pod's direct controller up. It
+// appends to chain, which a caller may back with an array of maxChain.
+func ownerChain(ctx context.Context, l Lookup, namespace string, pod *corev1.Pod, chain []sizing.Owner) []sizing.Owner {
 	ref := metav1.GetControllerOfNoCopy(pod)
 	for ref != nil && len(chain) < maxChain {
 		o := sizing.Owner{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name}

@@ -71,7 +71,8 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 		pod.Namespace = req.Namespace
 	}
 
-	chain := ownerChain(ctx, h.Lookup, req.Namespace, pod)
+	var chainBuf [maxChain]sizing.Owner
+	chain := ownerChain(ctx, h.Lookup, req.Namespace, pod, chainBuf[:0])
 	if len(chain) == 0 {
 		return skip("no controller")
 	}
@@ -90,7 +91,7 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 		return admission.Allowed("tailor: " + err.Error())
 	}
 
-	d, err := sizing.Decide(sizing.Input{Pod: pod, VPA: vpa, LimitRanges: limitRanges})
+	d, err := sizing.Decide(sizing.Input{Pod: pod, VPA: vpa, LimitRanges: limitRanges, PatchOnly: true})
 	if err != nil {
 		outcome, reason = "error", "decide"
 		logf.FromContext(ctx).Info("pod left unchanged", "namespace", req.Namespace, "vpa", vpa.Name, "error", err.Error())
@@ -104,7 +105,9 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 	if h.Recorder != nil {
 		h.Recorder.Eventf(vpa, nil, corev1.EventTypeNormal, "PodSized", "Admit", "pod %s: %s", podName(pod), d.Annotation)
 	}
-	logf.FromContext(ctx).V(1).Info("pod sized", "namespace", req.Namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
+	if log := logf.FromContext(ctx).V(1); log.Enabled() {
+		log.Info("pod sized", "namespace", req.Namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
+	}
 	return admission.Patched("tailor: "+d.Annotation, patch...)
 }
 
@@ -114,8 +117,19 @@ func annotationPatch(pod *corev1.Pod, key, value string) jsonpatch.JsonPatchOper
 	if len(pod.Annotations) == 0 {
 		return jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{key: value})
 	}
-	escaped := strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
-	return jsonpatch.NewOperation("add", "/metadata/annotations/"+escaped, value)
+	path := annotationPath
+	if key != sizing.AnnotationKey {
+		path = "/metadata/annotations/" + escapeKey(key)
+	}
+	return jsonpatch.NewOperation("add", path, value)
+}
+
+// annotationPath is the patch path of sizing.AnnotationKey.
+var annotationPath = "/metadata/annotations/" + escapeKey(sizing.AnnotationKey)
+
+// escapeKey escapes a JSON pointer segment per RFC 6901.
+func escapeKey(key string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
 }
 
 // podName is the name or, for a pod created from generateName (every

@@ -12,42 +12,102 @@ import (
 // maxAnnotation keeps the summary compact even for pods with many containers.
 const maxAnnotation = 2048
 
+// delta is one changed value of one container: a request or a limit of one
+// resource whose new value differs from the submitted one.
+type delta struct {
+	set      bool   // the value changes
+	had      bool   // the key was present in the submitted map
+	old, new string // canonical spellings; old is "" when !had
+}
+
+// itemDeltas are the changed requests and limits of one container, by kind.
+type itemDeltas struct {
+	req, lim [numKinds]delta
+}
+
+func (x *itemDeltas) any(lim bool) bool {
+	ds := &x.req
+	if lim {
+		ds = &x.lim
+	}
+	for ki := range ds {
+		if ds[ki].set {
+			return true
+		}
+	}
+	return false
+}
+
+// build renders the decision: the per-container changes, the JSON patch and
+// the annotation. The patch paths of all containers are written into one
+// buffer and sliced from a single string afterwards, and the annotation is
+// written in place, to keep the admission path's allocations down.
 func (d *decider) build() Decision {
 	var dec Decision
-	var ann strings.Builder
-	ann.Grow(128)
-	omitted := 0
+	var ann []byte
+	var paths []byte
+	var ends []int // end offset in paths of each op's path, by op index
+	omitted, changes := 0, 0
 	for i := range d.items {
 		it := &d.items[i]
-		ch, ok := d.change(it)
+		var x itemDeltas
+		ch, ok := d.change(it, &x)
 		if !ok {
 			continue
 		}
-		dec.Patch = appendPatch(dec.Patch, it, &ch)
-		if seg := summary(it, &ch); ann.Len()+len(seg) <= maxAnnotation {
-			if ann.Len() > 0 {
-				ann.WriteString("; ")
+		if changes++; changes == 1 {
+			rest := len(d.items) - i
+			if !d.patchOnly {
+				dec.Changes = make([]ContainerChange, 0, rest)
 			}
-			ann.WriteString(seg)
-		} else {
+			// Room for up to four ops per container and the caller's annotation op.
+			dec.Patch = make([]jsonpatch.JsonPatchOperation, 0, 4*rest+1)
+			ends = make([]int, 0, 4*rest+1)
+			paths = make([]byte, 0, 48*4*rest)
+			ann = make([]byte, 0, 128*rest+32)
+		}
+		dec.Patch, paths, ends = appendPatch(dec.Patch, paths, ends, it, &ch, &x)
+
+		start := len(ann)
+		if start > 0 {
+			ann = append(ann, "; "...)
+		}
+		segStart := len(ann)
+		ann = appendSummary(ann, it, &ch, &x)
+		if start+len(ann)-segStart > maxAnnotation {
+			ann = ann[:start]
 			omitted++
 		}
-		dec.Changes = append(dec.Changes, ch)
+		if !d.patchOnly {
+			dec.Changes = append(dec.Changes, ch)
+		}
 	}
-	if len(dec.Changes) == 0 {
+	if changes == 0 {
 		dec.Skipped = SkipNoChange
 		return dec
 	}
-	if omitted > 0 {
-		ann.WriteString("; +" + strconv.Itoa(omitted) + " more")
+	all := string(paths)
+	from := 0
+	for j, end := range ends {
+		dec.Patch[j].Path = all[from:end]
+		from = end
 	}
-	ann.WriteString(" (vpa " + d.vpa.Name + ")")
-	dec.Annotation = ann.String()
+	if omitted > 0 {
+		ann = append(ann, "; +"...)
+		ann = strconv.AppendInt(ann, int64(omitted), 10)
+		ann = append(ann, " more"...)
+	}
+	ann = append(ann, " (vpa "...)
+	ann = append(ann, d.vpa.Name...)
+	ann = append(ann, ')')
+	dec.Annotation = string(ann)
 	return dec
 }
 
-// change returns the container's change, and false when nothing differs.
-func (d *decider) change(it *item) (ContainerChange, bool) {
+// change returns the container's change, and false when nothing differs; x
+// receives the changed values. Maps of After that do not change are shared
+// with Before (and so with the input pod); the ones that do are copies.
+func (d *decider) change(it *item, x *itemDeltas) (ContainerChange, bool) {
 	changed := false
 	for ki := range it.slots {
 		s := &it.slots[ki]
@@ -62,10 +122,9 @@ func (d *decider) change(it *item) (ContainerChange, bool) {
 		return ContainerChange{}, false
 	}
 	ch := ContainerChange{Name: it.c.Name, Init: it.init, Index: it.index}
-	// Before shares the input pod's maps (Decide never writes them); only
-	// After, which is edited below, gets copies.
 	ch.Before = it.c.Resources
-	it.c.Resources.DeepCopyInto(&ch.After)
+	ch.After = it.c.Resources
+	var newReq, newLim [numKinds]resource.Quantity
 	for ki := range it.slots {
 		s := &it.slots[ki]
 		if !s.active {
@@ -73,23 +132,66 @@ func (d *decider) change(it *item) (ContainerChange, bool) {
 		}
 		k, lr := &kinds[ki], &d.lr[ki]
 		if !s.reqKey || s.req != s.newReq {
-			if ch.After.Requests == nil {
-				ch.After.Requests = corev1.ResourceList{}
-			}
-			ch.After.Requests[k.name] = k.quantity(s.newReq, s.targetQ, s.polMin.q, s.polMax.q, lr.min.q, lr.max.q, qptr(s.reqKey, &s.reqQ))
+			newReq[ki] = k.quantity(s.newReq, s.targetQ, s.polMin.q, s.polMax.q, lr.min.q, lr.max.q, qptr(s.reqKey, &s.reqQ))
+			x.req[ki].set = true
 		}
 		if s.setLim && (!s.limKey || s.lim != s.newLim) {
-			if ch.After.Limits == nil {
-				ch.After.Limits = corev1.ResourceList{}
-			}
-			ch.After.Limits[k.name] = k.quantity(s.newLim, qptr(s.limKey, &s.limQ), lr.def.q, lr.max.q, s.targetQ)
+			newLim[ki] = k.quantity(s.newLim, qptr(s.limKey, &s.limQ), lr.def.q, lr.max.q, s.targetQ)
+			x.lim[ki].set = true
 		}
 		ch.Reasons = append(ch.Reasons, s.reasons...)
 		if s.podWhy != "" {
 			ch.Reasons = append(ch.Reasons, s.podWhy)
 		}
 	}
+	if !d.patchOnly && x.any(false) {
+		ch.After.Requests = withValues(ch.Before.Requests, &newReq, &x.req)
+	}
+	if !d.patchOnly && x.any(true) {
+		ch.After.Limits = withValues(ch.Before.Limits, &newLim, &x.lim)
+	}
+	// Record what differs from the submitted value, as the patch and the
+	// summary show it.
+	for ki := range it.slots {
+		s := &it.slots[ki]
+		if r := &x.req[ki]; r.set {
+			r.had = s.reqKey
+			if r.had && s.reqQ.Cmp(newReq[ki]) == 0 {
+				r.set = false
+			} else {
+				if r.had {
+					r.old = s.reqQ.String()
+				}
+				r.new = newReq[ki].String()
+			}
+		}
+		if l := &x.lim[ki]; l.set {
+			l.had = s.limKey
+			if l.had && s.limQ.Cmp(newLim[ki]) == 0 {
+				l.set = false
+			} else {
+				if l.had {
+					l.old = s.limQ.String()
+				}
+				l.new = newLim[ki].String()
+			}
+		}
+	}
 	return ch, true
+}
+
+// withValues returns a copy of before with the set values replaced.
+func withValues(before corev1.ResourceList, vals *[numKinds]resource.Quantity, ds *[numKinds]delta) corev1.ResourceList {
+	out := make(corev1.ResourceList, len(before)+numKinds)
+	for name, q := range before {
+		out[name] = q.DeepCopy()
+	}
+	for ki := range ds {
+		if ds[ki].set {
+			out[kinds[ki].name] = vals[ki]
+		}
+	}
+	return out
 }
 
 func qptr(ok bool, q *resource.Quantity) *resource.Quantity {
@@ -101,69 +203,69 @@ func qptr(ok bool, q *resource.Quantity) *resource.Quantity {
 
 // appendPatch adds the operations that turn ch.Before into ch.After. A map
 // that is absent (or empty, which JSON omits) is added whole, since RFC 6902
-// cannot add a key under a missing parent.
-func appendPatch(ops []jsonpatch.JsonPatchOperation, it *item, ch *ContainerChange) []jsonpatch.JsonPatchOperation {
-	base := "/spec/containers/"
+// cannot add a key under a missing parent. Paths are appended to paths and
+// their end offsets to ends; build sets each op's Path from them.
+func appendPatch(ops []jsonpatch.JsonPatchOperation, paths []byte, ends []int, it *item, ch *ContainerChange, x *itemDeltas) ([]jsonpatch.JsonPatchOperation, []byte, []int) {
+	base := len(paths)
 	if it.init {
-		base = "/spec/initContainers/"
+		paths = append(paths, "/spec/initContainers/"...)
+	} else {
+		paths = append(paths, "/spec/containers/"...)
 	}
-	base += strconv.Itoa(it.index) + "/resources"
-	req := changed(ch.Before.Requests, ch.After.Requests)
-	lim := changed(ch.Before.Limits, ch.After.Limits)
+	paths = strconv.AppendInt(paths, int64(it.index), 10)
+	paths = append(paths, "/resources"...)
+	hasReq, hasLim := x.any(false), x.any(true)
 	if len(ch.Before.Requests) == 0 && len(ch.Before.Limits) == 0 && len(ch.Before.Claims) == 0 {
 		// Nothing in resources to keep: set it whole, which also works when
 		// the resources object itself is absent.
 		v := map[string]any{}
-		if len(req) > 0 {
-			v["requests"] = req
+		if hasReq {
+			v["requests"] = valueMap(&x.req)
 		}
-		if len(lim) > 0 {
-			v["limits"] = lim
+		if hasLim {
+			v["limits"] = valueMap(&x.lim)
 		}
-		return append(ops, jsonpatch.NewOperation("add", base, v))
+		return append(ops, jsonpatch.Operation{Operation: "add", Value: v}), paths, append(ends, len(paths))
 	}
-	ops = appendMapPatch(ops, base+"/requests", ch.Before.Requests, req)
-	return appendMapPatch(ops, base+"/limits", ch.Before.Limits, lim)
+	// The prefix is copied out and dropped from paths: each op's path repeats it.
+	var pb [64]byte
+	prefix := append(pb[:0], paths[base:]...)
+	paths = paths[:base]
+	ops, paths, ends = appendMapPatch(ops, paths, ends, prefix, "/requests", ch.Before.Requests, &x.req, hasReq)
+	return appendMapPatch(ops, paths, ends, prefix, "/limits", ch.Before.Limits, &x.lim, hasLim)
 }
 
-func appendMapPatch(ops []jsonpatch.JsonPatchOperation, path string, before corev1.ResourceList, vals map[string]string) []jsonpatch.JsonPatchOperation {
-	if len(vals) == 0 {
-		return ops
+func appendMapPatch(ops []jsonpatch.JsonPatchOperation, paths []byte, ends []int, prefix []byte, field string, before corev1.ResourceList, ds *[numKinds]delta, has bool) ([]jsonpatch.JsonPatchOperation, []byte, []int) {
+	if !has {
+		return ops, paths, ends
 	}
 	if len(before) == 0 {
-		return append(ops, jsonpatch.NewOperation("add", path, vals))
+		paths = append(append(paths, prefix...), field...)
+		return append(ops, jsonpatch.Operation{Operation: "add", Value: valueMap(ds)}), paths, append(ends, len(paths))
 	}
 	for ki := range kinds { // fixed order keeps the patch deterministic
-		name := kinds[ki].name
-		v, ok := vals[string(name)]
-		if !ok {
+		dl := &ds[ki]
+		if !dl.set {
 			continue
 		}
 		op := "add"
-		if _, had := before[name]; had {
+		if dl.had {
 			op = "replace"
 		}
-		ops = append(ops, jsonpatch.NewOperation(op, path+"/"+escapePointer(string(name)), v))
+		paths = append(append(append(append(paths, prefix...), field...), '/'), escapePointer(string(kinds[ki].name))...)
+		ops = append(ops, jsonpatch.Operation{Operation: op, Value: dl.new})
+		ends = append(ends, len(paths))
 	}
-	return ops
+	return ops, paths, ends
 }
 
-// changed returns the entries of after that differ from before, as strings.
-func changed(before, after corev1.ResourceList) map[string]string {
-	var out map[string]string
-	for ki := range kinds {
-		name := kinds[ki].name
-		a, ok := after[name]
-		if !ok {
-			continue
+// valueMap returns the changed values as the JSON object a patch adds.
+func valueMap(ds *[numKinds]delta) map[string]string {
+	out := make(map[string]string, numKinds)
+	for ki := range ds {
+		if ds[ki].set {
+			out[string(kinds[ki].name)] = ds[ki].new
 		}
-		if b, had := before[name]; had && b.Cmp(a) == 0 {
-			continue
-		}
-		if out == nil {
-			out = make(map[string]string, numKinds)
-		}
-		out[string(name)] = a.String()
 	}
 	return out
 }
@@ -176,46 +278,42 @@ func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
-// summary renders e.g. "hamster: cpu 100m->587m, memory 50Mi->262144k, cpu limit 200m->1174m".
-func summary(it *item, ch *ContainerChange) string {
-	var b strings.Builder
-	b.Grow(len(ch.Name) + 96)
-	b.WriteString(ch.Name)
-	b.WriteString(":")
+// appendSummary renders e.g. "hamster: cpu 100m->587m, memory 50Mi->262144k, cpu limit 200m->1174m".
+func appendSummary(b []byte, it *item, ch *ContainerChange, x *itemDeltas) []byte {
+	b = append(b, ch.Name...)
+	b = append(b, ':')
 	first := true
-	write := func(label string, before, after corev1.ResourceList, name corev1.ResourceName) {
-		a, ok := after[name]
-		if !ok {
-			return
-		}
-		old, had := before[name]
-		if had && old.Cmp(a) == 0 {
+	write := func(name corev1.ResourceName, limit bool, dl *delta) {
+		if !dl.set {
 			return
 		}
 		if !first {
-			b.WriteString(",")
+			b = append(b, ',')
 		}
 		first = false
-		b.WriteByte(' ')
-		b.WriteString(label)
-		b.WriteByte(' ')
-		if had {
-			b.WriteString(old.String())
+		b = append(b, ' ')
+		b = append(b, name...)
+		if limit {
+			b = append(b, " limit"...)
+		}
+		b = append(b, ' ')
+		if dl.had {
+			b = append(b, dl.old...)
 		} else {
-			b.WriteString("unset")
+			b = append(b, "unset"...)
 		}
-		b.WriteString("->")
-		b.WriteString(a.String())
+		b = append(b, "->"...)
+		b = append(b, dl.new...)
 	}
 	for ki := range kinds {
 		if it.slots[ki].active {
-			write(string(kinds[ki].name), ch.Before.Requests, ch.After.Requests, kinds[ki].name)
+			write(kinds[ki].name, false, &x.req[ki])
 		}
 	}
 	for ki := range kinds {
 		if it.slots[ki].active {
-			write(string(kinds[ki].name)+" limit", ch.Before.Limits, ch.After.Limits, kinds[ki].name)
+			write(kinds[ki].name, true, &x.lim[ki])
 		}
 	}
-	return b.String()
+	return b
 }

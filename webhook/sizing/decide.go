@@ -22,7 +22,8 @@ type bound struct {
 type slot struct {
 	active  bool // the VPA sizes this resource of this container
 	target  int64
-	targetQ *resource.Quantity
+	targetQ *resource.Quantity // points at tq
+	tq      resource.Quantity
 
 	// Originals. A key that is present with value 0 counts as unset, as upstream.
 	reqKey, limKey bool
@@ -58,6 +59,7 @@ type decider struct {
 	lr        [numKinds]lrBounds // merged container-type LimitRange
 	items     []item
 	anyActive bool
+	patchOnly bool // build no Decision.Changes
 }
 
 // collect builds the items and reads every quantity the decision may need.
@@ -147,7 +149,10 @@ func (d *decider) add(c *corev1.Container, index int, init bool) error {
 			continue // an explicit zero limit admits no positive request; leave it be
 		}
 		s.active, s.target = true, t
-		s.targetQ = &q
+		// d.items never grows past the capacity collect gives it, so the
+		// slot (and this pointer into it) stays put.
+		s.tq = q
+		s.targetQ = &s.tq
 		if pol != nil {
 			s.polMin = newBound(k, pol.MinAllowed)
 			s.polMax = newBound(k, pol.MaxAllowed)

@@ -1,8 +1,6 @@
 package sizing
 
 import (
-	"sort"
-
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 )
@@ -32,30 +30,37 @@ func Group(apiVersion string) string {
 // not depend on cache order. It returns nil when none matches.
 func ControllingVPA(chain []Owner, vpas []*vpav1.VerticalPodAutoscaler) *vpav1.VerticalPodAutoscaler {
 	for i := len(chain) - 1; i >= 0; i-- {
-		var matches []*vpav1.VerticalPodAutoscaler
+		// Oldest, then name, is a total order within a namespace: the
+		// minimum is the one answer whatever the cache order.
+		var best *vpav1.VerticalPodAutoscaler
 		for _, v := range vpas {
-			ref := v.Spec.TargetRef
-			if ref == nil || ref.Kind != chain[i].Kind || ref.Name != chain[i].Name {
-				continue
+			if targets(v, &chain[i]) && (best == nil || before(v, best)) {
+				best = v
 			}
-			// An empty targetRef apiVersion matches any group, as the scale
-			// subresource lookup upstream would resolve it.
-			if ref.APIVersion != "" && Group(ref.APIVersion) != Group(chain[i].APIVersion) {
-				continue
-			}
-			matches = append(matches, v)
 		}
-		if len(matches) == 0 {
-			continue
+		if best != nil {
+			return best
 		}
-		sort.Slice(matches, func(a, b int) bool {
-			ta, tb := matches[a].CreationTimestamp, matches[b].CreationTimestamp
-			if !ta.Equal(&tb) {
-				return ta.Before(&tb)
-			}
-			return matches[a].Name < matches[b].Name
-		})
-		return matches[0]
 	}
 	return nil
+}
+
+// targets reports whether v's targetRef names o.
+func targets(v *vpav1.VerticalPodAutoscaler, o *Owner) bool {
+	ref := v.Spec.TargetRef
+	if ref == nil || ref.Kind != o.Kind || ref.Name != o.Name {
+		return false
+	}
+	// An empty targetRef apiVersion matches any group, as the scale
+	// subresource lookup upstream would resolve it.
+	return ref.APIVersion == "" || Group(ref.APIVersion) == Group(o.APIVersion)
+}
+
+// before orders VPAs oldest first, then by name.
+func before(a, b *vpav1.VerticalPodAutoscaler) bool {
+	ta, tb := a.CreationTimestamp, b.CreationTimestamp
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return a.Name < b.Name
 }

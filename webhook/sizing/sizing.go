@@ -48,6 +48,10 @@ type Input struct {
 	// Hold lists resources the vertical side must not control for this pod,
 	// e.g. "cpu" while a horizontal autoscaler scales the workload on cpu.
 	Hold []corev1.ResourceName
+	// PatchOnly leaves Decision.Changes empty for a caller that only applies
+	// the patch (the admission path); Patch, Annotation and Skipped are the
+	// same either way.
+	PatchOnly bool
 }
 
 // ContainerChange describes one container whose resources change.
@@ -59,7 +63,9 @@ type ContainerChange struct {
 	Index int
 	// Before is the container's resources as submitted; it shares the
 	// input pod's maps, so treat it as read-only.
-	Before  corev1.ResourceRequirements
+	Before corev1.ResourceRequirements
+	// After is the container's new resources. A map (or the claims) that
+	// does not change is shared with Before, so treat After as read-only too.
 	After   corev1.ResourceRequirements
 	Reasons []string // why a value differs from the plain recommendation, e.g. "cpu capped to maxAllowed"
 }
@@ -108,9 +114,10 @@ func Decide(in Input) (Decision, error) {
 	}
 
 	d := decider{
-		pod:  in.Pod,
-		vpa:  vpa,
-		hold: in.Hold,
+		pod:       in.Pod,
+		vpa:       vpa,
+		hold:      in.Hold,
+		patchOnly: in.PatchOnly,
 	}
 	d.lr, _ = mergeLimitRanges(in.LimitRanges, corev1.LimitTypeContainer)
 	podLR, hasPodLR := mergeLimitRanges(in.LimitRanges, corev1.LimitTypePod)
