@@ -29,6 +29,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/tailor-dev/tailor/certs"
+	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	"github.com/tailor-dev/tailor/webhook"
 )
 
@@ -58,6 +59,9 @@ type runOptions struct {
 	certManagerCertificate string
 
 	namespace string // Tailor's own: $POD_NAMESPACE, else tailor-system
+
+	recommenderInterval      time.Duration
+	recommenderHandleUnnamed bool
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
@@ -72,6 +76,12 @@ var components = map[string]component{
 		help: "the admission webhook server: pod sizing and VPA validation (every replica)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
 			return webhook.Setup(ctx, mgr, webhook.Options{Namespace: o.namespace})
+		},
+	},
+	"recommender": {
+		help: "VPA recommendations from metrics.k8s.io usage and OOM kills, written to VPA status (leader only)",
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
+			return recommender.Setup(mgr, recommender.Options{Interval: o.recommenderInterval, HandleUnnamed: o.recommenderHandleUnnamed})
 		},
 	},
 }
@@ -116,6 +126,8 @@ func newRunCommand() *cobra.Command {
 	f.StringSliceVar(&o.certExtraSANs, "cert-extra-sans", nil, "More DNS names or IPs for the bootstrapped certificate (e.g. 127.0.0.1 for a webhook registered by URL).")
 	f.StringVar(&o.webhookConfigName, "webhook-config-name", "tailor", "Name of the Mutating- and ValidatingWebhookConfiguration whose caBundle --cert-bootstrap fills.")
 	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
+	f.DurationVar(&o.recommenderInterval, "recommender-interval", time.Minute, "How often the recommender reads usage from metrics.k8s.io and writes VPA recommendations (upstream's default 1m).")
+	f.BoolVar(&o.recommenderHandleUnnamed, "recommender-handle-unnamed", true, "Also recommend for VPAs whose spec.recommenders names no recommender (besides those naming \""+recommender.Name+"\").")
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)

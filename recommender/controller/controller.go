@@ -1,0 +1,485 @@
+// Package controller runs Tailor's recommender: every sync period it reads
+// the VPAs Tailor handles, their target's pods from the informer cache and
+// the pods' usage from metrics.k8s.io, feeds the samples and OOM kills into
+// the model, and writes the recommendation the logic computes to each VPA's
+// status. The decisions live in recommender/model, recommender/logic and
+// recommender/input; this package only fetches and writes.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	"k8s.io/client-go/rest"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/tailor-dev/tailor/recommender/input"
+	"github.com/tailor-dev/tailor/recommender/logic"
+	"github.com/tailor-dev/tailor/recommender/model"
+)
+
+// Name is the recommender name VPAs select Tailor by (spec.recommenders).
+const Name = "tailor"
+
+// MoveEventFraction: a target moving by more than this (relative) gets an
+// Event on the VPA.
+const MoveEventFraction = 0.10
+
+// Options configure the recommender.
+type Options struct {
+	// Interval is the sync period: how often usage is read and
+	// recommendations written (upstream's default 1m).
+	Interval time.Duration
+	// HandleUnnamed: also handle VPAs whose spec.recommenders is empty.
+	HandleUnnamed bool
+	// Model and Logic are the aggregation and recommendation settings;
+	// zero values mean upstream's defaults.
+	Model *model.Config
+	Logic *logic.Config
+}
+
+// PodMetricsSource lists the PodMetrics of a namespace (metrics.k8s.io).
+type PodMetricsSource interface {
+	PodMetrics(ctx context.Context, namespace string) ([]metricsv1beta1.PodMetrics, error)
+}
+
+type metricsAPI struct{ c metricsclient.Interface }
+
+func (m metricsAPI) PodMetrics(ctx context.Context, ns string) ([]metricsv1beta1.PodMetrics, error) {
+	l, err := m.c.MetricsV1beta1().PodMetricses(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// NewMetricsSource returns the metrics.k8s.io source for cfg.
+func NewMetricsSource(cfg *rest.Config) (PodMetricsSource, error) {
+	c, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return metricsAPI{c}, nil
+}
+
+// Metrics, registered on controller-runtime's registry.
+var (
+	recommendationsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tailor_recommender_recommendations_total",
+		Help: "Recommendations computed (one per VPA per sync pass that has samples).",
+	})
+	samplesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_recommender_samples_total",
+		Help: "Usage samples taken into the histograms, by resource (cpu, memory, oom).",
+	}, []string{"resource"})
+	sourceErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_recommender_source_errors_total",
+		Help: "Failed reads of an input source (metrics.k8s.io, kube-apiserver) and dropped invalid samples (invalid_sample).",
+	}, []string{"source"})
+	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_recommender_sync_duration_seconds",
+		Help:    "Duration of one recommender pass over every VPA.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, sourceErrorsTotal, syncDuration)
+}
+
+// Source label values of tailor_recommender_source_errors_total.
+const (
+	SourceMetricsAPI = "metrics.k8s.io"
+	SourceKubeAPI    = "kube-apiserver"
+	SourceInvalid    = "invalid_sample"
+)
+
+// podContainer is the live state of one container of one pod feeding one
+// VPA's aggregate.
+type podContainer struct {
+	c        *model.Container
+	last     time.Time // last usage sample taken
+	lastOOM  time.Time
+	seenPass uint64
+}
+
+type pcKey struct {
+	vpa       types.NamespacedName
+	pod       types.UID
+	container string
+}
+
+// Recommender is the leader-elected runnable.
+type Recommender struct {
+	opts     Options
+	client   client.Client // cached reads, status writes
+	source   PodMetricsSource
+	recorder recorder.EventRecorder
+	log      logr.Logger
+
+	set        *model.Set
+	rec        *logic.Recommender
+	containers map[types.NamespacedName]map[string]struct{} // VPA -> container names with an aggregate
+	pods       map[pcKey]*podContainer
+	pass       uint64
+	now        func() time.Time
+}
+
+// New returns a recommender; c reads through the informer cache.
+func New(c client.Client, source PodMetricsSource, rec recorder.EventRecorder, log logr.Logger, o Options) (*Recommender, error) {
+	if o.Interval <= 0 {
+		return nil, fmt.Errorf("recommender interval must be positive, got %s", o.Interval)
+	}
+	mc, lc := model.Default(), logic.Default()
+	if o.Model != nil {
+		mc = *o.Model
+	}
+	if o.Logic != nil {
+		lc = *o.Logic
+	}
+	p, err := model.NewParams(mc)
+	if err != nil {
+		return nil, err
+	}
+	r, err := logic.New(lc)
+	if err != nil {
+		return nil, err
+	}
+	return &Recommender{
+		opts: o, client: c, source: source, recorder: rec, log: log,
+		set: model.NewSet(p), rec: r,
+		containers: map[types.NamespacedName]map[string]struct{}{},
+		pods:       map[pcKey]*podContainer{},
+		now:        time.Now,
+	}, nil
+}
+
+// Setup adds the recommender to the manager; it runs on the leader only.
+func Setup(mgr manager.Manager, o Options) error {
+	src, err := NewMetricsSource(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	r, err := New(mgr.GetClient(), src, mgr.GetEventRecorder("tailor.dev/recommender"), mgr.GetLogger().WithName("recommender"), o)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(r)
+}
+
+// NeedLeaderElection: one recommender per cluster.
+func (r *Recommender) NeedLeaderElection() bool { return true }
+
+// Start runs a pass at once and then every interval until ctx ends.
+func (r *Recommender) Start(ctx context.Context) error {
+	r.log.Info("recommender started", "interval", r.opts.Interval, "name", Name, "handleUnnamed", r.opts.HandleUnnamed)
+	t := time.NewTicker(r.opts.Interval)
+	defer t.Stop()
+	for {
+		r.Sync(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Handles reports whether the VPA is Tailor's to recommend for.
+func (r *Recommender) Handles(v *vpav1.VerticalPodAutoscaler) bool {
+	if len(v.Spec.Recommenders) == 0 {
+		return r.opts.HandleUnnamed
+	}
+	return slices.ContainsFunc(v.Spec.Recommenders, func(s *vpav1.VerticalPodAutoscalerRecommenderSelector) bool {
+		return s != nil && s.Name == Name
+	})
+}
+
+// Sync is one pass over every handled VPA. Errors are logged and counted;
+// a pass never fails as a whole.
+func (r *Recommender) Sync(ctx context.Context) {
+	start := r.now()
+	r.pass++
+	defer func() { syncDuration.Observe(time.Since(start).Seconds()) }()
+
+	var list vpav1.VerticalPodAutoscalerList
+	if err := r.client.List(ctx, &list); err != nil {
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		if meta.IsNoMatchError(err) {
+			r.log.Error(err, "the VerticalPodAutoscaler API is not installed (kubectl apply -f deploy/crds/)")
+		} else {
+			r.log.Error(err, "list VPAs")
+		}
+		return
+	}
+	byNS := map[string][]*vpav1.VerticalPodAutoscaler{}
+	live := map[types.NamespacedName]bool{}
+	for i := range list.Items {
+		v := &list.Items[i]
+		if !r.Handles(v) || v.DeletionTimestamp != nil {
+			continue
+		}
+		byNS[v.Namespace] = append(byNS[v.Namespace], v)
+		live[types.NamespacedName{Namespace: v.Namespace, Name: v.Name}] = true
+	}
+	namespaces := make([]string, 0, len(byNS))
+	for ns := range byNS {
+		namespaces = append(namespaces, ns)
+	}
+	slices.Sort(namespaces)
+	for _, ns := range namespaces {
+		if ctx.Err() != nil {
+			return
+		}
+		r.syncNamespace(ctx, ns, byNS[ns])
+	}
+	r.gc(live)
+}
+
+func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav1.VerticalPodAutoscaler) {
+	log := r.log.WithValues("namespace", ns)
+	var podList corev1.PodList
+	if err := r.client.List(ctx, &podList, client.InNamespace(ns)); err != nil {
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		log.Error(err, "list pods; recommendations kept")
+		return
+	}
+	// The target of each VPA and its live pods.
+	type work struct {
+		vpa       *vpav1.VerticalPodAutoscaler
+		pods      []*corev1.Pod
+		targetErr string
+		skip      bool
+	}
+	ws := make([]work, 0, len(vpas))
+	anyPods := false
+	for _, v := range vpas {
+		w := work{vpa: v}
+		sel, err := selectorOf(ctx, r.client, v)
+		var te targetError
+		switch {
+		case errors.As(err, &te):
+			w.targetErr = te.msg
+		case err != nil:
+			sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+			log.Error(err, "read VPA target; recommendation kept", "vpa", v.Name)
+			w.skip = true
+		default:
+			w.pods = matching(podList.Items, sel)
+			anyPods = anyPods || len(w.pods) > 0
+		}
+		ws = append(ws, w)
+	}
+	var usage []metricsv1beta1.PodMetrics
+	metricsOK := true
+	if anyPods {
+		var err error
+		if usage, err = r.source.PodMetrics(ctx, ns); err != nil {
+			metricsOK = false
+			sourceErrorsTotal.WithLabelValues(SourceMetricsAPI).Inc()
+			log.Error(err, "read PodMetrics from metrics.k8s.io; recommendations kept, retrying next pass")
+		}
+	}
+	for _, w := range ws {
+		if w.skip {
+			continue
+		}
+		key := types.NamespacedName{Namespace: ns, Name: w.vpa.Name}
+		r.touch(key, w.pods)
+		if metricsOK && len(w.pods) > 0 {
+			r.ingest(key, w.pods, usage)
+		}
+		r.recommend(ctx, w.vpa, w.pods, w.targetErr)
+	}
+}
+
+// matching returns the pods of the selector that are not finished.
+func matching(pods []corev1.Pod, sel labels.Selector) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || !sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// container returns the live state of a pod container feeding vpa's
+// aggregate for it, creating both if needed.
+func (r *Recommender) container(vpa types.NamespacedName, pod types.UID, name string, now time.Time) *podContainer {
+	k := pcKey{vpa, pod, name}
+	pc := r.pods[k]
+	if pc == nil {
+		a := r.set.GetOrCreate(model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: name}, now)
+		names := r.containers[vpa]
+		if names == nil {
+			names = map[string]struct{}{}
+			r.containers[vpa] = names
+		}
+		names[name] = struct{}{}
+		pc = &podContainer{c: model.NewContainer(a)}
+		r.pods[k] = pc
+	}
+	pc.seenPass = r.pass
+	return pc
+}
+
+func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) {
+	now := r.now()
+	samples, dropped := input.UsageOf(pods, metrics)
+	if dropped.Invalid > 0 {
+		sourceErrorsTotal.WithLabelValues(SourceInvalid).Add(float64(dropped.Invalid))
+		r.log.Info("dropped invalid usage samples", "vpa", vpa, "count", dropped.Invalid)
+	}
+	var cpu, mem, ooms int
+	for _, s := range samples {
+		pc := r.container(vpa, s.Pod, s.Container, now)
+		if !s.Time.After(pc.last) {
+			continue // the same metrics-server window as last pass
+		}
+		pc.last = s.Time
+		if s.CPUMillicores >= 0 && pc.c.AddCPU(s.Time, s.CPUMillicores, s.CPURequestMillicores) {
+			cpu++
+		}
+		if s.MemoryBytes >= 0 && pc.c.AddMemory(s.Time, s.MemoryBytes) {
+			mem++
+		}
+	}
+	for _, o := range input.OOMs(pods) {
+		pc := r.container(vpa, o.Pod, o.Container, now)
+		if !o.Time.After(pc.lastOOM) {
+			continue
+		}
+		pc.lastOOM = o.Time
+		if err := pc.c.RecordOOM(o.Time, o.MemoryRequestBytes); err != nil {
+			r.log.Info("OOM kill not recorded", "vpa", vpa, "container", o.Container, "reason", err.Error())
+			continue
+		}
+		ooms++
+		r.log.Info("OOM kill recorded", "vpa", vpa, "container", o.Container, "at", o.Time)
+	}
+	samplesTotal.WithLabelValues("cpu").Add(float64(cpu))
+	samplesTotal.WithLabelValues("memory").Add(float64(mem))
+	samplesTotal.WithLabelValues("oom").Add(float64(ooms))
+}
+
+func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutoscaler, pods []*corev1.Pod, targetErr string) {
+	key := types.NamespacedName{Namespace: vpa.Namespace, Name: vpa.Name}
+	log := r.log.WithValues("vpa", key)
+	var cs []logic.Container
+	for name := range r.containers[key] {
+		a := r.set.Get(model.Key{Namespace: key.Namespace, VPA: key.Name, Container: name})
+		if a == nil || a.Empty() {
+			continue
+		}
+		cs = append(cs, logic.Container{Name: name, Aggregate: a})
+	}
+	var rec *vpav1.RecommendedPodResources
+	var low []string
+	if len(cs) > 0 {
+		rec = r.rec.Recommend(cs, vpa.Spec.ResourcePolicy, nil)
+		recommendationsTotal.Inc()
+		for _, c := range rec.ContainerRecommendations {
+			a := r.set.Get(model.Key{Namespace: key.Namespace, VPA: key.Name, Container: c.ContainerName})
+			if a != nil && r.rec.LowConfidence(a) {
+				low = append(low, c.ContainerName)
+			}
+		}
+	}
+	cfg := r.rec.Config()
+	status := logic.Status(logic.StatusInput{
+		Previous:       vpa.Status,
+		Generation:     vpa.Generation,
+		Recommendation: rec,
+		TargetError:    targetErr,
+		PodsMatched:    len(pods) > 0,
+		LowConfidence:  low,
+		HistoryNeeded:  min(cfg.ConfidenceIntervalCPU, cfg.ConfidenceIntervalMemory),
+		Now:            r.now(),
+	})
+	if logic.StatusEqual(status, vpa.Status) {
+		return
+	}
+	moves := logic.Moves(vpa.Status.Recommendation, status.Recommendation, MoveEventFraction)
+	patched := vpa.DeepCopy()
+	patched.Status = status
+	if err := r.client.Status().Patch(ctx, patched, client.MergeFrom(vpa)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return // deleted meanwhile; gc drops its state next pass
+		}
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		log.Error(err, "write VPA status")
+		return
+	}
+	if len(moves) > 0 {
+		parts := make([]string, len(moves))
+		for i, m := range moves {
+			parts[i] = m.String()
+		}
+		note := "target " + strings.Join(parts, ", ")
+		r.recorder.Eventf(patched, nil, corev1.EventTypeNormal, "RecommendationChanged", "Recommend", "%s", note)
+		log.Info("recommendation changed", "moves", note, "lowConfidence", low)
+	}
+	if targetErr != "" {
+		log.Info("VPA target cannot be read", "reason", targetErr)
+	}
+}
+
+// touch keeps the pod-container state of live pods when no samples were
+// taken for them this pass.
+func (r *Recommender) touch(vpa types.NamespacedName, pods []*corev1.Pod) {
+	for _, p := range pods {
+		for _, c := range p.Spec.Containers {
+			if pc := r.pods[pcKey{vpa, p.UID, c.Name}]; pc != nil {
+				pc.seenPass = r.pass
+			}
+		}
+	}
+}
+
+// stalePasses: pod-container state unseen for this many passes (the pod
+// is gone, or its namespace could not be listed for a while) is dropped.
+const stalePasses = 3
+
+// gc drops the state of VPAs that are gone, of pod containers not seen
+// lately, and of aggregates without samples for a whole memory window.
+func (r *Recommender) gc(live map[types.NamespacedName]bool) {
+	for k, pc := range r.pods {
+		if !live[k.vpa] || r.pass-pc.seenPass >= stalePasses {
+			delete(r.pods, k)
+		}
+	}
+	for vpa, names := range r.containers {
+		for name := range names {
+			k := model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: name}
+			a := r.set.Get(k)
+			if !live[vpa] || a == nil || a.Expired(r.now()) {
+				r.set.Delete(k)
+				delete(names, name)
+			}
+		}
+		if len(names) == 0 {
+			delete(r.containers, vpa)
+		}
+	}
+}
