@@ -190,7 +190,7 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (Binaries, error) {
 	}
 	if len(missing) > 0 {
 		start := time.Now()
-		fmt.Fprintf(progress, "building %d control-plane binaries into %s (first use only; about 15 minutes on 2 cores)\n", len(missing), b.Dir)
+		fmt.Fprintf(progress, "building %d control-plane binaries into %s (first use only; about 25 minutes on 2 cores with empty Go caches)\n", len(missing), b.Dir)
 		for _, t := range missing {
 			if err := build(ctx, toolsDir, b, t, progress); err != nil {
 				return Binaries{}, err
