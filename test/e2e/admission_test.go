@@ -160,18 +160,7 @@ func TestAdmissionSizesHamster(t *testing.T) {
 			}
 		}
 		// The decision is explained in an Event on the VPA.
-		eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
-			evs, err := env.Clientset().EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return false, err.Error()
-			}
-			for _, e := range evs.Items {
-				if e.Reason == "PodSized" && e.Regarding.Name == "hamster-vpa" {
-					return true, ""
-				}
-			}
-			return false, fmt.Sprintf("%d events, none PodSized", len(evs.Items))
-		})
+		waitEvent(t, ns, "PodSized", "hamster-vpa")
 	})
 	t.Run("limits scale by the ratio", func(t *testing.T) {
 		ns := namespace(t, enabled)

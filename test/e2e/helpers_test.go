@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,4 +59,21 @@ func runningPods(ctx context.Context, ns string, selector map[string]string) (in
 		}
 	}
 	return n, nil
+}
+
+// waitEvent waits for an Event with reason about the named object in ns.
+func waitEvent(t *testing.T, ns, reason, regarding string) {
+	t.Helper()
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		evs, err := env.Clientset().EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range evs.Items {
+			if e.Reason == reason && e.Regarding.Name == regarding {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events, none %s about %s", len(evs.Items), reason, regarding)
+	})
 }

@@ -117,18 +117,7 @@ func TestRecommender(t *testing.T) {
 	}
 
 	// The decision is explained: an Event for the target move.
-	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
-		evs, err := env.Clientset().EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, e := range evs.Items {
-			if e.Reason == "RecommendationChanged" && e.Regarding.Name == "hamster-vpa" {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d events, none RecommendationChanged", len(evs.Items))
-	})
+	waitEvent(t, ns, "RecommendationChanged", "hamster-vpa")
 	code, body, err := get(inst.metrics + "/metrics")
 	if err != nil || code != 200 {
 		t.Fatalf("/metrics: %d %v", code, err)
