@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 
@@ -48,9 +50,9 @@ func registerWebhooks(t *testing.T, inst *instance) {
 }
 
 // readyTailor starts an instance and waits for /readyz.
-func readyTailor(t *testing.T) *instance {
+func readyTailor(t *testing.T, extra ...string) *instance {
 	t.Helper()
-	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t))
+	inst := startTailor(t, append([]string{"--leader-election-namespace", leaseNamespace(t)}, extra...)...)
 	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
 		code, body, err := get(inst.probe + "/readyz")
 		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
@@ -86,10 +88,16 @@ func createVPAWithTarget(t *testing.T, ns string, vpa *vpav1.VerticalPodAutoscal
 		t.Fatal(err)
 	}
 	target := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
-	created.Status.Recommendation = &vpav1.RecommendedPodResources{ContainerRecommendations: []vpav1.RecommendedContainerResources{{
+	status := vpav1.VerticalPodAutoscalerStatus{Recommendation: &vpav1.RecommendedPodResources{ContainerRecommendations: []vpav1.RecommendedContainerResources{{
 		ContainerName: "hamster", Target: target, UncappedTarget: target, LowerBound: target, UpperBound: target,
-	}}}
-	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	}}}}
+	// A merge patch: no resourceVersion, so nothing else writing the VPA
+	// (a recommender pass) can make it conflict.
+	patch, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Patch(ctx, created.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 		t.Fatal(err)
 	}
 	// Informer propagation on loopback takes milliseconds; a pod created
@@ -144,8 +152,12 @@ func rl(cpu, mem string) corev1.ResourceList {
 	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
 }
 
+// webhookOnly: these tests write VPA recommendations themselves, so Tailor's
+// recommender stays off.
+const webhookOnly = "--components=webhook"
+
 func TestAdmissionSizesHamster(t *testing.T) {
-	inst := readyTailor(t)
+	inst := readyTailor(t, webhookOnly)
 	registerWebhooks(t, inst)
 	enabled := map[string]string{enabledLabel: "true"}
 
@@ -222,7 +234,7 @@ func TestAdmissionSizesHamster(t *testing.T) {
 }
 
 func TestPodsAreCreatedWhileTailorIsDown(t *testing.T) {
-	inst := readyTailor(t)
+	inst := readyTailor(t, webhookOnly)
 	registerWebhooks(t, inst)
 	ns := namespace(t, map[string]string{enabledLabel: "true"})
 	createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")

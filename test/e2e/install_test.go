@@ -130,12 +130,9 @@ func routeWebhookToLoopback(t *testing.T, port int) {
 	}
 	// kwok would only pretend to run the installed replicas; the real
 	// server is the process the test starts from the same args.
-	scale, err := cs.AppsV1().Deployments("tailor-system").GetScale(ctx, "tailor", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 0
-	if _, err := cs.AppsV1().Deployments("tailor-system").UpdateScale(ctx, "tailor", scale, metav1.UpdateOptions{}); err != nil {
+	// A merge patch on the scale subresource: no resourceVersion, so the
+	// Deployment controller's own status writes cannot make it conflict.
+	if _, err := cs.AppsV1().Deployments("tailor-system").Patch(ctx, "tailor", types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{}, "scale"); err != nil {
 		t.Fatal(err)
 	}
 }
