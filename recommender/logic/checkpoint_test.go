@@ -12,21 +12,7 @@ import (
 
 // feed replays a scenario into a fresh Tailor aggregate.
 func feed(t *testing.T, sc scenario) *model.Aggregate {
-	a := model.NewAggregate(model.DefaultParams(), t0)
-	c := model.NewContainer(a)
-	for _, e := range sc.events {
-		switch e.kind {
-		case 'c':
-			c.AddCPU(e.t, e.v, e.req)
-		case 'm':
-			c.AddMemory(e.t, e.v)
-		case 'o':
-			if err := c.RecordOOM(e.t, e.v); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return a
+	return feedAll(t, sc)[0]
 }
 
 // A checkpoint written by Tailor restores into Tailor and into upstream with

@@ -95,26 +95,7 @@ func scenarios() []scenario {
 
 // runTailor feeds events into Tailor's model and returns estimates per container.
 func runTailor(tb testing.TB, sc scenario) []logic.Estimate {
-	p := model.DefaultParams()
-	aggs := make([]*model.Aggregate, sc.containers)
-	conts := make([]*model.Container, sc.containers)
-	for i := range aggs {
-		aggs[i] = model.NewAggregate(p, t0)
-		conts[i] = model.NewContainer(aggs[i])
-	}
-	for _, e := range sc.events {
-		c := conts[e.cont]
-		switch e.kind {
-		case 'c':
-			c.AddCPU(e.t, e.v, e.req)
-		case 'm':
-			c.AddMemory(e.t, e.v)
-		case 'o':
-			if err := c.RecordOOM(e.t, e.v); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
+	aggs := feedAll(tb, sc)
 	r, err := logic.New(logic.Default())
 	if err != nil {
 		tb.Fatal(err)
@@ -232,4 +213,29 @@ func maxDev(a, b logic.Estimate) float64 {
 		}
 	}
 	return d
+}
+
+// feedAll feeds a scenario's events into one Tailor aggregate per container.
+func feedAll(tb testing.TB, sc scenario) []*model.Aggregate {
+	p := model.DefaultParams()
+	aggs := make([]*model.Aggregate, sc.containers)
+	conts := make([]*model.Container, sc.containers)
+	for i := range aggs {
+		aggs[i] = model.NewAggregate(p, t0)
+		conts[i] = model.NewContainer(aggs[i])
+	}
+	for _, e := range sc.events {
+		c := conts[e.cont]
+		switch e.kind {
+		case 'c':
+			c.AddCPU(e.t, e.v, e.req)
+		case 'm':
+			c.AddMemory(e.t, e.v)
+		case 'o':
+			if err := c.RecordOOM(e.t, e.v); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	return aggs
 }
