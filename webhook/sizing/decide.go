@@ -126,6 +126,11 @@ func (d *decider) add(c *corev1.Container, index int, init bool) error {
 			var err error
 			if s.lim, err = k.units(q); err != nil && s.origErr == nil {
 				s.origErr = fmt.Errorf("container %q: limit: %w", c.Name, err)
+			} else if err == nil && s.lim > 0 && !k.exact(&q) {
+				// units rounds up; a limit caps, so round it down: a request
+				// in whole units then never exceeds it (1u of memory is 0
+				// bytes, i.e. a zero limit).
+				s.lim--
 			}
 		}
 		if rec == nil || !controlled(pol, k.name) || slices.Contains(d.hold, k.name) {
