@@ -17,6 +17,9 @@
 //   - containers the VPA does not size (no recommendation, mode Off, held
 //     resources) are never changed by the pod-level LimitRange scaling; they
 //     only count towards the pod totals, as do sized native sidecars;
+//   - a limit is read rounded down to whole units (millicores, bytes) and a
+//     request rounded up, so a request never exceeds its limit; a sub-unit
+//     limit (memory 1u) counts as zero;
 //   - a resource with an explicit zero limit is left alone (no positive
 //     request fits under it);
 //   - mode Off and controlledResources are re-checked here although the
