@@ -60,8 +60,7 @@ type runOptions struct {
 
 	namespace string // Tailor's own: $POD_NAMESPACE, else tailor-system
 
-	recommenderInterval      time.Duration
-	recommenderHandleUnnamed bool
+	recommender recommender.Options
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
@@ -81,7 +80,7 @@ var components = map[string]component{
 	"recommender": {
 		help: "VPA recommendations from metrics.k8s.io usage and OOM kills, written to VPA status (leader only)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
-			return recommender.Setup(mgr, recommender.Options{Interval: o.recommenderInterval, HandleUnnamed: o.recommenderHandleUnnamed})
+			return recommender.Setup(mgr, o.recommender)
 		},
 	},
 }
@@ -96,7 +95,7 @@ func componentNames() []string {
 }
 
 func newRunCommand() *cobra.Command {
-	o := &runOptions{}
+	o := &runOptions{recommender: recommender.Options{Interval: time.Minute, HandleUnnamed: true, CheckpointInterval: 10 * time.Minute}}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the webhook server and, on the elected leader, the autoscaling loops",
@@ -126,8 +125,7 @@ func newRunCommand() *cobra.Command {
 	f.StringSliceVar(&o.certExtraSANs, "cert-extra-sans", nil, "More DNS names or IPs for the bootstrapped certificate (e.g. 127.0.0.1 for a webhook registered by URL).")
 	f.StringVar(&o.webhookConfigName, "webhook-config-name", "tailor", "Name of the Mutating- and ValidatingWebhookConfiguration whose caBundle --cert-bootstrap fills.")
 	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
-	f.DurationVar(&o.recommenderInterval, "recommender-interval", time.Minute, "How often the recommender reads usage from metrics.k8s.io and writes VPA recommendations (upstream's default 1m).")
-	f.BoolVar(&o.recommenderHandleUnnamed, "recommender-handle-unnamed", true, "Also recommend for VPAs whose spec.recommenders names no recommender (besides those naming \""+recommender.Name+"\").")
+	recommenderFlags(f, &o.recommender)
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)
@@ -139,6 +137,11 @@ func run(ctx context.Context, o *runOptions) error {
 	for _, c := range o.components {
 		if _, ok := components[c]; !ok {
 			return fmt.Errorf("--components: unknown component %q (known: %s)", c, strings.Join(componentNames(), ", "))
+		}
+	}
+	if slices.Contains(o.components, "recommender") {
+		if err := o.recommender.Validate(); err != nil {
+			return err
 		}
 	}
 	if o.zap.StacktraceLevel == nil {

@@ -50,6 +50,9 @@ type Options struct {
 	Interval time.Duration
 	// HandleUnnamed: also handle VPAs whose spec.recommenders is empty.
 	HandleUnnamed bool
+	// CheckpointInterval: an aggregate's checkpoint is rewritten at most
+	// this often (and at shutdown); stale checkpoints are collected as often.
+	CheckpointInterval time.Duration
 	// Model and Logic are the aggregation and recommendation settings;
 	// zero values mean upstream's defaults.
 	Model *model.Config
@@ -90,6 +93,10 @@ var (
 		Name: "tailor_recommender_samples_total",
 		Help: "Usage samples taken into the histograms, by resource (cpu, memory, oom).",
 	}, []string{"resource"})
+	checkpointOpsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_recommender_checkpoint_operations_total",
+		Help: "VerticalPodAutoscalerCheckpoint operations by op (write, restore, delete) and result (ok, error, invalid).",
+	}, []string{"op", "result"})
 	sourceErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_recommender_source_errors_total",
 		Help: "Failed reads of an input source (metrics.k8s.io, kube-apiserver) and dropped invalid samples (invalid_sample).",
@@ -102,7 +109,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, sourceErrorsTotal, syncDuration)
+	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, checkpointOpsTotal, sourceErrorsTotal, syncDuration)
 }
 
 // Source label values of tailor_recommender_source_errors_total.
@@ -131,6 +138,7 @@ type pcKey struct {
 type Recommender struct {
 	opts     Options
 	client   client.Client // cached reads, status writes
+	reader   client.Reader // uncached reads (checkpoints)
 	source   PodMetricsSource
 	recorder recorder.EventRecorder
 	log      logr.Logger
@@ -139,14 +147,26 @@ type Recommender struct {
 	rec        *logic.Recommender
 	containers map[types.NamespacedName]map[string]struct{} // VPA -> container names with an aggregate
 	pods       map[pcKey]*podContainer
+	written    map[model.Key]written              // last checkpoint write per aggregate
+	vpaUIDs    map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
+	lastGC     time.Time
 	pass       uint64
 	now        func() time.Time
 }
 
-// New returns a recommender; c reads through the informer cache.
-func New(c client.Client, source PodMetricsSource, rec recorder.EventRecorder, log logr.Logger, o Options) (*Recommender, error) {
+// Validate reports settings the recommender cannot run with, before any
+// connection is made.
+func (o Options) Validate() error {
+	_, _, err := o.build()
+	return err
+}
+
+func (o Options) build() (*model.Params, *logic.Recommender, error) {
 	if o.Interval <= 0 {
-		return nil, fmt.Errorf("recommender interval must be positive, got %s", o.Interval)
+		return nil, nil, fmt.Errorf("recommender interval must be positive, got %s", o.Interval)
+	}
+	if o.CheckpointInterval <= 0 {
+		return nil, nil, fmt.Errorf("recommender checkpoint interval must be positive, got %s", o.CheckpointInterval)
 	}
 	mc, lc := model.Default(), logic.Default()
 	if o.Model != nil {
@@ -157,17 +177,29 @@ func New(c client.Client, source PodMetricsSource, rec recorder.EventRecorder, l
 	}
 	p, err := model.NewParams(mc)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("recommender: %w", err)
 	}
 	r, err := logic.New(lc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("recommender: %w", err)
+	}
+	return p, r, nil
+}
+
+// New returns a recommender; c reads through the informer cache, reader
+// straight from the API server.
+func New(c client.Client, reader client.Reader, source PodMetricsSource, rec recorder.EventRecorder, log logr.Logger, o Options) (*Recommender, error) {
+	p, r, err := o.build()
 	if err != nil {
 		return nil, err
 	}
 	return &Recommender{
-		opts: o, client: c, source: source, recorder: rec, log: log,
+		opts: o, client: c, reader: reader, source: source, recorder: rec, log: log,
 		set: model.NewSet(p), rec: r,
 		containers: map[types.NamespacedName]map[string]struct{}{},
 		pods:       map[pcKey]*podContainer{},
+		written:    map[model.Key]written{},
+		vpaUIDs:    map[types.NamespacedName]types.UID{},
 		now:        time.Now,
 	}, nil
 }
@@ -178,7 +210,7 @@ func Setup(mgr manager.Manager, o Options) error {
 	if err != nil {
 		return err
 	}
-	r, err := New(mgr.GetClient(), src, mgr.GetEventRecorder("tailor.dev/recommender"), mgr.GetLogger().WithName("recommender"), o)
+	r, err := New(mgr.GetClient(), mgr.GetAPIReader(), src, mgr.GetEventRecorder("tailor.dev/recommender"), mgr.GetLogger().WithName("recommender"), o)
 	if err != nil {
 		return err
 	}
@@ -188,15 +220,27 @@ func Setup(mgr manager.Manager, o Options) error {
 // NeedLeaderElection: one recommender per cluster.
 func (r *Recommender) NeedLeaderElection() bool { return true }
 
-// Start runs a pass at once and then every interval until ctx ends.
+// Start restores the checkpoints, runs a pass at once and then every
+// interval until ctx ends, and writes the checkpoints a last time.
 func (r *Recommender) Start(ctx context.Context) error {
-	r.log.Info("recommender started", "interval", r.opts.Interval, "name", Name, "handleUnnamed", r.opts.HandleUnnamed)
+	r.log.Info("recommender started", "interval", r.opts.Interval, "name", Name, "handleUnnamed", r.opts.HandleUnnamed, "checkpointInterval", r.opts.CheckpointInterval)
+	r.loadCheckpoints(ctx)
 	t := time.NewTicker(r.opts.Interval)
 	defer t.Stop()
 	for {
 		r.Sync(ctx)
+		// Checkpoints get what is left of half an interval.
+		wctx, cancel := context.WithTimeout(ctx, r.opts.Interval/2)
+		r.writeCheckpoints(wctx, false)
+		cancel()
 		select {
 		case <-ctx.Done():
+			// The manager keeps the API client usable while leader
+			// runnables stop; the lease is released after this returns.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownBudget)
+			r.writeCheckpoints(fctx, true)
+			cancel()
+			r.log.Info("recommender stopped")
 			return nil
 		case <-t.C:
 		}
@@ -231,14 +275,19 @@ func (r *Recommender) Sync(ctx context.Context) {
 		return
 	}
 	byNS := map[string][]*vpav1.VerticalPodAutoscaler{}
-	live := map[types.NamespacedName]bool{}
+	live := map[types.NamespacedName]bool{}   // handled by Tailor
+	exists := map[types.NamespacedName]bool{} // any VPA
+	clear(r.vpaUIDs)
 	for i := range list.Items {
 		v := &list.Items[i]
+		key := types.NamespacedName{Namespace: v.Namespace, Name: v.Name}
+		exists[key] = true
 		if !r.Handles(v) || v.DeletionTimestamp != nil {
 			continue
 		}
 		byNS[v.Namespace] = append(byNS[v.Namespace], v)
-		live[types.NamespacedName{Namespace: v.Namespace, Name: v.Name}] = true
+		live[key] = true
+		r.vpaUIDs[key] = v.UID
 	}
 	namespaces := make([]string, 0, len(byNS))
 	for ns := range byNS {
@@ -251,7 +300,11 @@ func (r *Recommender) Sync(ctx context.Context) {
 		}
 		r.syncNamespace(ctx, ns, byNS[ns])
 	}
-	r.gc(live)
+	r.gc(ctx, live, exists)
+	if r.now().Sub(r.lastGC) >= r.opts.CheckpointInterval {
+		r.collectCheckpoints(ctx, exists, live)
+		r.lastGC = r.now()
+	}
 }
 
 func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav1.VerticalPodAutoscaler) {
@@ -331,17 +384,22 @@ func (r *Recommender) container(vpa types.NamespacedName, pod types.UID, name st
 	pc := r.pods[k]
 	if pc == nil {
 		a := r.set.GetOrCreate(model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: name}, now)
-		names := r.containers[vpa]
-		if names == nil {
-			names = map[string]struct{}{}
-			r.containers[vpa] = names
-		}
-		names[name] = struct{}{}
+		r.addContainer(vpa, name)
 		pc = &podContainer{c: model.NewContainer(a)}
 		r.pods[k] = pc
 	}
 	pc.seenPass = r.pass
 	return pc
+}
+
+// addContainer records that vpa has an aggregate for the container name.
+func (r *Recommender) addContainer(vpa types.NamespacedName, name string) {
+	names := r.containers[vpa]
+	if names == nil {
+		names = map[string]struct{}{}
+		r.containers[vpa] = names
+	}
+	names[name] = struct{}{}
 }
 
 func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) {
@@ -463,7 +521,9 @@ const stalePasses = 3
 
 // gc drops the state of VPAs that are gone, of pod containers not seen
 // lately, and of aggregates without samples for a whole memory window.
-func (r *Recommender) gc(live map[types.NamespacedName]bool) {
+// Checkpoints go with the aggregate when the VPA is gone or the history
+// expired; a VPA handed to another recommender keeps them.
+func (r *Recommender) gc(ctx context.Context, live, exists map[types.NamespacedName]bool) {
 	for k, pc := range r.pods {
 		if !live[k.vpa] || r.pass-pc.seenPass >= stalePasses {
 			delete(r.pods, k)
@@ -473,9 +533,15 @@ func (r *Recommender) gc(live map[types.NamespacedName]bool) {
 		for name := range names {
 			k := model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: name}
 			a := r.set.Get(k)
-			if !live[vpa] || a == nil || a.Expired(r.now()) {
+			expired := a == nil || a.Expired(r.now())
+			if !live[vpa] || expired {
 				r.set.Delete(k)
 				delete(names, name)
+				if expired || !exists[vpa] {
+					r.dropCheckpoint(ctx, k)
+				} else {
+					delete(r.written, k)
+				}
 			}
 		}
 		if len(names) == 0 {

@@ -51,7 +51,7 @@ func setup(t *testing.T, objs ...client.Object) (client.Client, *fakeSource, *ev
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&vpav1.VerticalPodAutoscaler{}).Build()
 	src := &fakeSource{ts: time.Now(), cpu: "500m"}
 	rec := events.NewFakeRecorder(10)
-	r, err := New(c, src, rec, logr.Discard(), Options{Interval: time.Second, HandleUnnamed: true})
+	r, err := New(c, c, src, rec, logr.Discard(), Options{Interval: time.Second, CheckpointInterval: time.Second, HandleUnnamed: true})
 	if err != nil {
 		t.Fatal(err)
 	}

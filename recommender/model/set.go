@@ -28,6 +28,10 @@ func (s *Set) GetOrCreate(k Key, now time.Time) *Aggregate {
 	return a
 }
 
+// Put sets the aggregate for k (a restored checkpoint); a must use the
+// set's Params.
+func (s *Set) Put(k Key, a *Aggregate) { s.m[k] = a }
+
 // Delete drops k.
 func (s *Set) Delete(k Key) { delete(s.m, k) }
 

@@ -9,9 +9,11 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 	"k8s.io/client-go/dynamic"
@@ -27,7 +29,9 @@ import (
 func TestRecommender(t *testing.T) {
 	start := time.Now()
 	ctx := context.Background()
-	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--recommender-interval=5s")
+	lease := leaseNamespace(t)
+	args := []string{"--leader-election-namespace", lease, "--recommender-interval=5s", "--recommender-checkpoint-interval=5s"}
+	inst := startTailor(t, args...)
 	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
 		code, body, err := get(inst.probe + "/readyz")
 		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
@@ -57,7 +61,7 @@ func TestRecommender(t *testing.T) {
 			return false, err.Error()
 		}
 		vpa = v
-		if !provided(v) || v.Status.Recommendation == nil || len(v.Status.Recommendation.ContainerRecommendations) == 0 {
+		if !hasCondition(v, vpav1.RecommendationProvided) || v.Status.Recommendation == nil || len(v.Status.Recommendation.ContainerRecommendations) == 0 {
 			return false, fmt.Sprintf("status %+v", v.Status)
 		}
 		return true, ""
@@ -171,12 +175,108 @@ func TestRecommender(t *testing.T) {
 		}
 	}
 	t.Logf("new pod %s admitted with %v; whole loop %s", newPod.Name, got, time.Since(start).Round(time.Second))
+
+	checkpointsSurviveRestart(t, ns, inst, args)
 }
 
-func provided(v *vpav1.VerticalPodAutoscaler) bool {
+// checkpointsSurviveRestart: the hamster's history is checkpointed, comes
+// back when Tailor restarts, and goes with its VPA.
+func checkpointsSurviveRestart(t *testing.T, ns string, inst *instance, args []string) {
+	ctx := context.Background()
+	cps := vpaclient.NewForConfigOrDie(env.RESTConfig()).AutoscalingV1().VerticalPodAutoscalerCheckpoints(ns)
+	vpas := vpaclient.NewForConfigOrDie(env.RESTConfig()).AutoscalingV1().VerticalPodAutoscalers(ns)
+	vpa, err := vpas.Get(ctx, "hamster-vpa", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Upstream's name and shape, owned by the VPA.
+	var cp *vpav1.VerticalPodAutoscalerCheckpoint
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		c, err := cps.Get(ctx, "hamster-vpa-hamster", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		cp = c
+		return c.Status.TotalSamplesCount > 0 && c.Status.Version == "v3", fmt.Sprintf("%+v", c.Status)
+	})
+	if cp.Spec.VPAObjectName != "hamster-vpa" || cp.Spec.ContainerName != "hamster" {
+		t.Errorf("checkpoint spec %+v", cp.Spec)
+	}
+	if o := cp.OwnerReferences; len(o) != 1 || o[0].UID != vpa.UID {
+		t.Errorf("checkpoint owners %+v, want the VPA %s", o, vpa.UID)
+	}
+	if !hasCondition(vpa, vpav1.LowConfidence) {
+		t.Fatalf("a minutes-old history should be LowConfidence: %+v", vpa.Status.Conditions)
+	}
+
+	// SIGTERM: the last history is written on the way out.
+	inst.stop()
+	final, err := cps.Get(ctx, cp.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.Status.TotalSamplesCount < cp.Status.TotalSamplesCount || final.Status.LastUpdateTime.Before(&cp.Status.LastUpdateTime) {
+		t.Errorf("final checkpoint %d samples at %v, before it %d at %v", final.Status.TotalSamplesCount, final.Status.LastUpdateTime, cp.Status.TotalSamplesCount, cp.Status.LastUpdateTime)
+	}
+	// Make the stored history two days long (what a checkpoint of a
+	// long-running workload holds): only a Tailor that restores it can
+	// drop LowConfidence, which needs 24 h of history.
+	first := metav1.NewTime(time.Now().Add(-48 * time.Hour).Truncate(time.Second))
+	patch := fmt.Sprintf(`{"status":{"firstSampleStart":%q}}`, first.UTC().Format(time.RFC3339))
+	if _, err := cps.Patch(ctx, cp.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A checkpoint whose VPA does not exist is garbage to collect.
+	ghost := &vpav1.VerticalPodAutoscalerCheckpoint{
+		ObjectMeta: metav1.ObjectMeta{Name: "ghost-vpa-app", Namespace: ns},
+		Spec:       vpav1.VerticalPodAutoscalerCheckpointSpec{VPAObjectName: "ghost-vpa", ContainerName: "app"},
+		Status:     vpav1.VerticalPodAutoscalerCheckpointStatus{Version: "v3"},
+	}
+	if _, err := cps.Create(ctx, ghost, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	restarted := time.Now()
+	startTailor(t, args...)
+	eventually(t, time.Minute, func(ctx context.Context) (bool, string) {
+		v, err := vpas.Get(ctx, "hamster-vpa", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return hasCondition(v, vpav1.RecommendationProvided) && !hasCondition(v, vpav1.LowConfidence), fmt.Sprintf("conditions %+v", v.Status.Conditions)
+	})
+	t.Logf("restored history ended LowConfidence %s after restart", time.Since(restarted).Round(100*time.Millisecond))
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		c, err := cps.Get(ctx, cp.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		// The history continues: same first sample, more samples.
+		return c.Status.FirstSampleStart.Equal(&first) && c.Status.TotalSamplesCount > final.Status.TotalSamplesCount,
+			fmt.Sprintf("first %v (want %v), samples %d (had %d)", c.Status.FirstSampleStart, first, c.Status.TotalSamplesCount, final.Status.TotalSamplesCount)
+	})
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		_, err := cps.Get(ctx, ghost.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprintf("ghost checkpoint: %v", err)
+	})
+
+	// The VPA goes: its checkpoints go.
+	if err := vpas.Delete(ctx, "hamster-vpa", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		l, err := cps.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(l.Items) == 0, fmt.Sprintf("%d checkpoints left", len(l.Items))
+	})
+}
+
+func hasCondition(v *vpav1.VerticalPodAutoscaler, typ vpav1.VerticalPodAutoscalerConditionType) bool {
 	for _, c := range v.Status.Conditions {
-		if c.Type == vpav1.RecommendationProvided {
-			return c.Status == corev1.ConditionTrue
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return true
 		}
 	}
 	return false

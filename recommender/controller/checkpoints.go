@@ -1,0 +1,234 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tailor-dev/tailor/recommender/model"
+)
+
+// Checkpoints are the recommender's memory across restarts, leader changes
+// and rollouts: one VerticalPodAutoscalerCheckpoint per (VPA, container),
+// named and shaped as upstream's recommender writes them, so history moves
+// between upstream VPA and Tailor in both directions.
+//
+// They are never read through the informer cache: at 100k containers the
+// objects (a few KB each) would double the recommender's memory for
+// nothing. They are listed page by page from the API server at start and
+// on each garbage collection, and written with merge patches.
+
+// checkpointName is upstream's: "<vpa>-<container>".
+func checkpointName(vpa, container string) string { return vpa + "-" + container }
+
+// written is what the last successful checkpoint write of an aggregate
+// recorded.
+type written struct {
+	at      time.Time
+	samples int64
+}
+
+// shutdownBudget bounds the final checkpoint write when the recommender
+// stops (within the manager's graceful shutdown timeout).
+const shutdownBudget = 10 * time.Second
+
+// checkpointPage is the page size when listing checkpoints.
+const checkpointPage = 500
+
+// listCheckpoints lists every checkpoint (all namespaces) page by page.
+func (r *Recommender) listCheckpoints(ctx context.Context, f func(*vpav1.VerticalPodAutoscalerCheckpoint)) error {
+	opts := []client.ListOption{client.Limit(checkpointPage)}
+	for {
+		var l vpav1.VerticalPodAutoscalerCheckpointList
+		if err := r.reader.List(ctx, &l, opts...); err != nil {
+			return err
+		}
+		for i := range l.Items {
+			f(&l.Items[i])
+		}
+		if l.Continue == "" {
+			return nil
+		}
+		opts = []client.ListOption{client.Limit(checkpointPage), client.Continue(l.Continue)}
+	}
+}
+
+// loadCheckpoints restores the aggregates of every handled VPA from its
+// checkpoints; it runs once when this replica becomes the leader. A
+// checkpoint that does not restore (unknown version, corrupt histogram) is
+// logged and left for the next write to replace.
+func (r *Recommender) loadCheckpoints(ctx context.Context) {
+	var vpas vpav1.VerticalPodAutoscalerList
+	if err := r.client.List(ctx, &vpas); err != nil {
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		r.log.Error(err, "list VPAs to restore checkpoints; starting without history")
+		return
+	}
+	handled := map[types.NamespacedName]bool{}
+	for i := range vpas.Items {
+		if v := &vpas.Items[i]; r.Handles(v) {
+			handled[types.NamespacedName{Namespace: v.Namespace, Name: v.Name}] = true
+		}
+	}
+	now := r.now()
+	var ok, bad int
+	err := r.listCheckpoints(ctx, func(cp *vpav1.VerticalPodAutoscalerCheckpoint) {
+		vpa := types.NamespacedName{Namespace: cp.Namespace, Name: cp.Spec.VPAObjectName}
+		if !handled[vpa] || cp.Spec.ContainerName == "" {
+			return
+		}
+		k := model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: cp.Spec.ContainerName}
+		a := model.NewAggregate(r.set.Params(), now)
+		if err := a.Restore(&cp.Status); err != nil {
+			bad++
+			checkpointOpsTotal.WithLabelValues("restore", "invalid").Inc()
+			r.log.Info("checkpoint not restored", "checkpoint", client.ObjectKeyFromObject(cp), "reason", err.Error())
+			return
+		}
+		if a.Expired(now) {
+			return // older than the memory window: garbage, collected below
+		}
+		r.set.Put(k, a)
+		r.addContainer(vpa, k.Container)
+		r.written[k] = written{at: cp.Status.LastUpdateTime.Time, samples: a.TotalSamples()}
+		ok++
+		checkpointOpsTotal.WithLabelValues("restore", "ok").Inc()
+	})
+	if err != nil {
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		r.log.Error(err, "list checkpoints; continuing with what was restored", "restored", ok)
+	}
+	r.log.Info("checkpoints restored", "restored", ok, "invalid", bad, "vpas", len(handled))
+}
+
+// writeCheckpoints writes the checkpoints that are due — never written, or
+// last written more than CheckpointInterval ago with new samples since —
+// oldest first, until ctx's deadline. all (at shutdown) writes every
+// aggregate with new samples regardless of age.
+func (r *Recommender) writeCheckpoints(ctx context.Context, all bool) {
+	now := r.now()
+	type due struct {
+		k    model.Key
+		a    *model.Aggregate
+		last time.Time
+	}
+	var ds []due
+	r.set.Range(func(k model.Key, a *model.Aggregate) bool {
+		w, seen := r.written[k]
+		if a.Empty() || (seen && w.samples == a.TotalSamples()) {
+			return true
+		}
+		if all || !seen || now.Sub(w.at) >= r.opts.CheckpointInterval {
+			ds = append(ds, due{k, a, w.at})
+		}
+		return true
+	})
+	slices.SortFunc(ds, func(a, b due) int { return a.last.Compare(b.last) })
+	var n int
+	for _, d := range ds {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := r.writeCheckpoint(ctx, d.k, d.a, now); err != nil {
+			checkpointOpsTotal.WithLabelValues("write", "error").Inc()
+			sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+			r.log.Error(err, "write checkpoint", "vpa", d.k.Namespace+"/"+d.k.VPA, "container", d.k.Container)
+			continue
+		}
+		checkpointOpsTotal.WithLabelValues("write", "ok").Inc()
+		r.written[d.k] = written{at: now, samples: d.a.TotalSamples()}
+		n++
+	}
+	if n > 0 || len(ds) > 0 {
+		r.log.V(1).Info("checkpoints written", "written", n, "due", len(ds), "final", all)
+	}
+}
+
+// writeCheckpoint creates or overwrites one checkpoint. The VPA owns it, so
+// Kubernetes' garbage collector removes it with the VPA even while Tailor
+// is down.
+func (r *Recommender) writeCheckpoint(ctx context.Context, k model.Key, a *model.Aggregate, now time.Time) error {
+	cp := &vpav1.VerticalPodAutoscalerCheckpoint{
+		TypeMeta: metav1.TypeMeta{APIVersion: vpav1.SchemeGroupVersion.String(), Kind: "VerticalPodAutoscalerCheckpoint"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: checkpointName(k.VPA, k.Container), Namespace: k.Namespace,
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "tailor"},
+		},
+		Spec:   vpav1.VerticalPodAutoscalerCheckpointSpec{VPAObjectName: k.VPA, ContainerName: k.Container},
+		Status: a.Checkpoint(now),
+	}
+	if uid, ok := r.vpaUIDs[types.NamespacedName{Namespace: k.Namespace, Name: k.VPA}]; ok {
+		cp.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: vpav1.SchemeGroupVersion.String(), Kind: "VerticalPodAutoscaler", Name: k.VPA, UID: uid,
+		}}
+	}
+	// The status is part of the object (the CRD has no status
+	// subresource): one merge patch replaces spec, status and owner.
+	body, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"labels": cp.Labels, "ownerReferences": cp.OwnerReferences},
+		"spec":     cp.Spec, "status": cp.Status,
+	})
+	if err != nil {
+		return err
+	}
+	err = r.client.Patch(ctx, cp.DeepCopy(), client.RawPatch(types.MergePatchType, body))
+	if apierrors.IsNotFound(err) {
+		err = r.client.Create(ctx, cp)
+	}
+	return err
+}
+
+// collectCheckpoints deletes the checkpoints no aggregate stands behind:
+// those of VPAs that no longer exist (whoever wrote them, as upstream
+// does), and, for VPAs Tailor handles, those of containers whose history
+// expired. exists holds every VPA in the cluster, handled or not.
+func (r *Recommender) collectCheckpoints(ctx context.Context, exists, handled map[types.NamespacedName]bool) {
+	var stale []*vpav1.VerticalPodAutoscalerCheckpoint
+	err := r.listCheckpoints(ctx, func(cp *vpav1.VerticalPodAutoscalerCheckpoint) {
+		vpa := types.NamespacedName{Namespace: cp.Namespace, Name: cp.Spec.VPAObjectName}
+		k := model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: cp.Spec.ContainerName}
+		if !exists[vpa] || (handled[vpa] && r.set.Get(k) == nil) {
+			stale = append(stale, cp.DeepCopy())
+		}
+	})
+	if err != nil {
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		r.log.Error(err, "list checkpoints for garbage collection")
+		return
+	}
+	for _, cp := range stale {
+		r.deleteCheckpoint(ctx, cp)
+	}
+}
+
+func (r *Recommender) deleteCheckpoint(ctx context.Context, cp *vpav1.VerticalPodAutoscalerCheckpoint) {
+	err := r.client.Delete(ctx, cp)
+	switch {
+	case err == nil:
+		checkpointOpsTotal.WithLabelValues("delete", "ok").Inc()
+		r.log.Info("checkpoint deleted", "checkpoint", client.ObjectKeyFromObject(cp), "vpa", cp.Spec.VPAObjectName, "container", cp.Spec.ContainerName)
+	case apierrors.IsNotFound(err):
+	default:
+		checkpointOpsTotal.WithLabelValues("delete", "error").Inc()
+		r.log.Error(err, "delete checkpoint", "checkpoint", client.ObjectKeyFromObject(cp))
+	}
+	delete(r.written, model.Key{Namespace: cp.Namespace, VPA: cp.Spec.VPAObjectName, Container: cp.Spec.ContainerName})
+}
+
+// dropCheckpoint deletes the checkpoint of an aggregate the recommender
+// just dropped (its VPA is gone or its history expired).
+func (r *Recommender) dropCheckpoint(ctx context.Context, k model.Key) {
+	if _, ok := r.written[k]; !ok {
+		return
+	}
+	cp := &vpav1.VerticalPodAutoscalerCheckpoint{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: checkpointName(k.VPA, k.Container)}}
+	cp.Spec = vpav1.VerticalPodAutoscalerCheckpointSpec{VPAObjectName: k.VPA, ContainerName: k.Container}
+	r.deleteCheckpoint(ctx, cp)
+}
