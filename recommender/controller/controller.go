@@ -342,11 +342,11 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 		ws = append(ws, w)
 	}
 	var usage []metricsv1beta1.PodMetrics
-	metricsOK := true
+	sourceErr := ""
 	if anyPods {
 		var err error
 		if usage, err = r.source.PodMetrics(ctx, ns); err != nil {
-			metricsOK = false
+			sourceErr = fmt.Sprintf("reading usage from %s failed: %v", SourceMetricsAPI, err)
 			sourceErrorsTotal.WithLabelValues(SourceMetricsAPI).Inc()
 			log.Error(err, "read PodMetrics from metrics.k8s.io; recommendations kept, retrying next pass")
 		}
@@ -357,10 +357,10 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 		}
 		key := types.NamespacedName{Namespace: ns, Name: w.vpa.Name}
 		r.touch(key, w.pods)
-		if metricsOK && len(w.pods) > 0 {
+		if sourceErr == "" && len(w.pods) > 0 {
 			r.ingest(key, w.pods, usage)
 		}
-		r.recommend(ctx, w.vpa, w.pods, w.targetErr)
+		r.recommend(ctx, w.vpa, w.pods, w.targetErr, sourceErr)
 	}
 }
 
@@ -441,7 +441,7 @@ func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metri
 	samplesTotal.WithLabelValues("oom").Add(float64(ooms))
 }
 
-func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutoscaler, pods []*corev1.Pod, targetErr string) {
+func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutoscaler, pods []*corev1.Pod, targetErr, sourceErr string) {
 	key := types.NamespacedName{Namespace: vpa.Namespace, Name: vpa.Name}
 	log := r.log.WithValues("vpa", key)
 	var cs []logic.Container
@@ -470,6 +470,7 @@ func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutos
 		Generation:     vpa.Generation,
 		Recommendation: rec,
 		TargetError:    targetErr,
+		SourceError:    sourceErr,
 		PodsMatched:    len(pods) > 0,
 		LowConfidence:  low,
 		HistoryNeeded:  min(cfg.ConfidenceIntervalCPU, cfg.ConfidenceIntervalMemory),

@@ -24,6 +24,7 @@ const (
 	ReasonKept                = "LastRecommendationKept"
 	ReasonShortHistory        = "ShortHistory"
 	ReasonCannotReadTargetRef = "CannotReadTargetRef"
+	ReasonMetricsUnavailable  = "MetricsUnavailable"
 )
 
 // LowConfidence reports whether the aggregate's history spans less than the
@@ -48,6 +49,9 @@ type StatusInput struct {
 	TargetError string
 	// PodsMatched reports whether live pods match the target's selector.
 	PodsMatched bool
+	// SourceError, when set, says why no usage could be read this pass
+	// (metrics.k8s.io or Prometheus failing).
+	SourceError string
 	// LowConfidence names the recommended containers whose history is short.
 	LowConfidence []string
 	// HistoryNeeded is the span that ends low confidence (for the message).
@@ -105,6 +109,16 @@ func Status(in StatusInput) vpav1.VerticalPodAutoscalerStatus {
 		why, msg = ReasonNoSamples, "no usage samples yet for the target's containers"
 	}
 	switch {
+	case in.SourceError != "" && in.TargetError == "" && in.PodsMatched:
+		// The source failed: say so whatever else is known.
+		switch {
+		case !HasRecommendation(out.Recommendation):
+			set(vpav1.RecommendationProvided, false, ReasonMetricsUnavailable, in.SourceError)
+		case kept:
+			set(vpav1.RecommendationProvided, true, ReasonMetricsUnavailable, "the last recommendation is kept: "+in.SourceError)
+		default:
+			set(vpav1.RecommendationProvided, true, ReasonMetricsUnavailable, "computed from the history already held: "+in.SourceError)
+		}
 	case !HasRecommendation(out.Recommendation):
 		set(vpav1.RecommendationProvided, false, why, msg)
 	case kept:

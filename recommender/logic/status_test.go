@@ -63,6 +63,35 @@ func TestStatus(t *testing.T) {
 			t.Errorf("lastTransitionTime moved: %v", c.LastTransitionTime)
 		}
 	})
+	t.Run("source error is named", func(t *testing.T) {
+		const why = "reading usage from metrics.k8s.io failed: the server could not find the requested resource"
+		prev := Status(StatusInput{Recommendation: recOf("587m", "250Mi"), PodsMatched: true, Now: now})
+		for _, tc := range []struct {
+			name     string
+			in       StatusInput
+			status   corev1.ConditionStatus
+			msgStart string
+		}{
+			{"nothing yet", StatusInput{PodsMatched: true}, corev1.ConditionFalse, "reading usage"},
+			{"kept", StatusInput{Previous: prev, PodsMatched: true}, corev1.ConditionTrue, "the last recommendation is kept: reading usage"},
+			{"from history", StatusInput{Previous: prev, Recommendation: recOf("600m", "250Mi"), PodsMatched: true}, corev1.ConditionTrue, "computed from the history already held: reading usage"},
+		} {
+			tc.in.SourceError, tc.in.Now = why, now
+			s := Status(tc.in)
+			c := cond(s, vpav1.RecommendationProvided)
+			if c == nil || c.Status != tc.status || c.Reason != ReasonMetricsUnavailable || len(c.Message) < len(tc.msgStart) || c.Message[:len(tc.msgStart)] != tc.msgStart {
+				t.Errorf("%s: RecommendationProvided %+v", tc.name, c)
+			}
+			if tc.in.Previous.Recommendation != nil && !HasRecommendation(s.Recommendation) {
+				t.Errorf("%s: recommendation cleared", tc.name)
+			}
+		}
+		// A target problem outranks the source error.
+		s := Status(StatusInput{TargetError: "Deployment ns/x not found", SourceError: why, Now: now})
+		if c := cond(s, vpav1.RecommendationProvided); c == nil || c.Reason != ReasonCannotReadTargetRef {
+			t.Errorf("missing target with source error: %+v", c)
+		}
+	})
 	t.Run("missing target", func(t *testing.T) {
 		s := Status(StatusInput{TargetError: "Deployment ns/x not found", Now: now})
 		if c := cond(s, vpav1.ConfigUnsupported); c == nil || c.Status != corev1.ConditionTrue || c.Message == "" {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"k8s.io/client-go/kubernetes"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,9 @@ func eventually(t *testing.T, timeout time.Duration, cond func(ctx context.Conte
 	var last string
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		ok, msg := cond(ctx)
-		last = msg
+		if ctx.Err() == nil || last == "" {
+			last = msg // not the error of a call cut by the deadline
+		}
 		return ok, nil
 	})
 	if err != nil {
@@ -48,7 +51,12 @@ func eventually(t *testing.T, timeout time.Duration, cond func(ctx context.Conte
 
 // runningPods counts pods matching selector in ns that are Running and bound.
 func runningPods(ctx context.Context, ns string, selector map[string]string) (int, error) {
-	pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+	return runningPodsIn(ctx, env.Clientset(), ns, selector)
+}
+
+// runningPodsIn is runningPods on another cluster.
+func runningPodsIn(ctx context.Context, cs kubernetes.Interface, ns string, selector map[string]string) (int, error) {
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
 	if err != nil {
 		return 0, err
 	}
