@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,7 +25,8 @@ import (
 // plane that has no metrics.k8s.io at all (what a cluster without
 // metrics-server looks like): every VPA says why in its conditions, a
 // recommendation already written is kept, a VPA whose target does not exist
-// is ConfigUnsupported, and Tailor keeps running.
+// is ConfigUnsupported, one whose target has no pods NoPodsMatched, one
+// naming another recommender is left alone, and Tailor keeps running.
 func TestRecommenderWithoutMetricsServer(t *testing.T) {
 	ctx := context.Background()
 	bare, err := cluster.Start(ctx, cluster.Options{Dir: t.TempDir()})
@@ -47,8 +49,10 @@ func TestRecommenderWithoutMetricsServer(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("hamster", 1, rl("100m", "50Mi")), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, d := range []*appsv1.Deployment{deployment("hamster", 1, rl("100m", "50Mi")), deployment("idle", 0, rl("100m", "50Mi"))} {
+		if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	vpas := vpaclient.NewForConfigOrDie(bare.RESTConfig()).AutoscalingV1().VerticalPodAutoscalers(ns)
 	fresh := hamsterVPA(vpav1.UpdateModeInitial)
@@ -56,7 +60,11 @@ func TestRecommenderWithoutMetricsServer(t *testing.T) {
 	kept.Name = "kept-vpa"
 	ghost := hamsterVPA(vpav1.UpdateModeInitial)
 	ghost.Name, ghost.Spec.TargetRef = "ghost-vpa", &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "nope"}
-	for _, v := range []*vpav1.VerticalPodAutoscaler{fresh, kept, ghost} {
+	idle := hamsterVPA(vpav1.UpdateModeInitial)
+	idle.Name, idle.Spec.TargetRef = "idle-vpa", &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "idle"}
+	other := hamsterVPA(vpav1.UpdateModeInitial)
+	other.Name, other.Spec.Recommenders = "other-vpa", []*vpav1.VerticalPodAutoscalerRecommenderSelector{{Name: "upstream"}}
+	for _, v := range []*vpav1.VerticalPodAutoscaler{fresh, kept, ghost, idle, other} {
 		if _, err := vpas.Create(ctx, v, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -99,6 +107,10 @@ func TestRecommenderWithoutMetricsServer(t *testing.T) {
 		return c.Status == corev1.ConditionTrue && strings.Contains(c.Message, "Deployment faults/nope not found")
 	})
 
+	condition(idle.Name, vpav1.NoPodsMatched, func(c vpav1.VerticalPodAutoscalerCondition, _ *vpav1.VerticalPodAutoscaler) bool {
+		return c.Status == corev1.ConditionTrue
+	})
+
 	// Several passes later: still running, the failure counted and logged
 	// once per pass, no checkpoint written from nothing.
 	time.Sleep(5 * time.Second)
@@ -120,6 +132,9 @@ func TestRecommenderWithoutMetricsServer(t *testing.T) {
 	}
 	if !strings.Contains(inst.out.String(), "read PodMetrics from metrics.k8s.io; recommendations kept") {
 		t.Errorf("no log line for the failing source")
+	}
+	if v, err := vpas.Get(ctx, other.Name, metav1.GetOptions{}); err != nil || v.Status.Recommendation != nil || len(v.Status.Conditions) != 0 {
+		t.Errorf("a VPA naming another recommender was touched: %+v %v", v.Status, err)
 	}
 	cps, err := vpaclient.NewForConfigOrDie(bare.RESTConfig()).AutoscalingV1().VerticalPodAutoscalerCheckpoints(ns).List(ctx, metav1.ListOptions{})
 	if err != nil || len(cps.Items) != 0 {
