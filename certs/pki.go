@@ -150,3 +150,22 @@ func newSerial() (*big.Int, error) {
 	}
 	return serial, nil
 }
+
+// WriteLoopbackPair issues a serving pair for 127.0.0.1 from a fresh CA and
+// writes it as tls.crt and tls.key into dir (what a webhook server's
+// certwatcher reads): the setup of a webhook registered by URL on loopback,
+// as in tests and benchmarks. It returns the CA's PEM and the pair.
+func WriteLoopbackPair(dir, commonName string, validity time.Duration) ([]byte, *KeyPair, error) {
+	ca, err := NewCA(commonName+"-ca", validity)
+	if err != nil {
+		return nil, nil, err
+	}
+	kp, err := ca.Issue(Request{CommonName: commonName, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Validity: validity})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := kp.WriteFiles(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err != nil {
+		return nil, nil, err
+	}
+	return ca.CertPEM, kp, nil
+}

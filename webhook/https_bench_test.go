@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -33,15 +32,8 @@ func (noop) Handle(context.Context, admission.Request) admission.Response {
 func startHTTPS(b *testing.B, handlers map[string]admission.Handler) (string, *http.Client) {
 	b.Helper()
 	dir := b.TempDir()
-	ca, err := certs.NewCA("bench-ca", time.Hour)
+	caPEM, _, err := certs.WriteLoopbackPair(dir, "bench", time.Hour)
 	if err != nil {
-		b.Fatal(err)
-	}
-	kp, err := ca.Issue(certs.Request{CommonName: "bench", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Validity: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := kp.WriteFiles(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err != nil {
 		b.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -59,7 +51,7 @@ func startHTTPS(b *testing.B, handlers map[string]admission.Handler) (string, *h
 	go func() { _ = srv.Start(ctx); close(done) }()
 	b.Cleanup(func() { cancel(); <-done })
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
+	pool.AppendCertsFromPEM(caPEM)
 	// Like the API server: keep-alive connections, TLS verified.
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 64, ForceAttemptHTTP2: true,

@@ -41,18 +41,11 @@ type instance struct {
 func servingCerts(t *testing.T) (string, []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	ca, err := certs.NewCA("e2e-webhook-ca", time.Hour)
+	caPEM, _, err := certs.WriteLoopbackPair(dir, "tailor", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := ca.Issue(certs.Request{CommonName: "tailor", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Validity: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kp.WriteFiles(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err != nil {
-		t.Fatal(err)
-	}
-	return dir, ca.CertPEM
+	return dir, caPEM
 }
 
 // newInstance picks free loopback ports for an instance's metrics, probes
