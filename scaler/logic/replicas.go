@@ -171,7 +171,7 @@ func resourceReplicas(in *Input, tol tolerances, current int32, target int32, re
 	// Assume the worst for the direction we are going: missing pods use
 	// their full request (or the target, when above 100%) on a scale-down,
 	// nothing on a scale-up; unready pods use nothing on a scale-up.
-	if len(g.missing) > 0 {
+	if len(g.missing) > 0 && ratio != 1 {
 		fallback := int64(max(100, target))
 		for name := range g.missing {
 			v := int64(0)
