@@ -40,7 +40,9 @@ func TestDecide(t *testing.T) {
 		return in
 	}
 	withHistory := func(in Input, h History) Input { in.History = h; return in }
-	rec := func(r int32, ago time.Duration) Recommendation { return Recommendation{Replicas: r, Time: t0.Add(-ago)} }
+	rec := func(r int32, ago time.Duration) Recommendation {
+		return Recommendation{Replicas: r, Time: t0.Add(-ago)}
+	}
 	cpu50 := func(minR, maxR, current int32, pct int64) Input {
 		return input(spec(minR, maxR, cpuUtil(50)), current, pods(int(current), 1000), util(int(current), pct))
 	}
