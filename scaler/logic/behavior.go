@@ -150,7 +150,7 @@ func (d *Decision) normalizeWithBehavior(in *Input, b *autoscalingv2.HorizontalP
 		if inDown {
 			downRec = max(downRec, r.Replicas)
 		}
-		if inUp || inDown || !r.Time.Before(upCutoff) || !r.Time.Before(downCutoff) {
+		if !r.Time.Before(upCutoff) || !r.Time.Before(downCutoff) { // still inside a window, or on its edge
 			kept = append(kept, r)
 		}
 	}
