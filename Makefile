@@ -10,7 +10,7 @@ E2E_TIMEOUT ?= 60m
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x
 
-.PHONY: build test unit e2e fuzz bench vet sandbox sandbox-down
+.PHONY: build test unit e2e fuzz bench vet sandbox sandbox-down generate
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tailor ./cmd/tailor
@@ -45,3 +45,14 @@ sandbox: build
 
 sandbox-down: build
 	@bin/tailor sandbox down
+
+# Deepcopy functions and CRD manifests from the API types, by the
+# controller-gen pinned in test/tools/controller-tools. test/generate fails
+# when the committed output is stale.
+CONTROLLER_GEN := bin/controller-gen
+API_PATHS      := ./scaler/api/...
+
+generate:
+	$(GO) build -C test/tools/controller-tools -o $(CURDIR)/$(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+	$(CONTROLLER_GEN) object paths=$(API_PATHS)
+	$(CONTROLLER_GEN) crd paths=$(API_PATHS) output:crd:artifacts:config=deploy/crds

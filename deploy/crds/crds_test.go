@@ -10,6 +10,7 @@ func TestObjects(t *testing.T) {
 	want := map[string]bool{
 		"verticalpodautoscalers.autoscaling.k8s.io":           false,
 		"verticalpodautoscalercheckpoints.autoscaling.k8s.io": false,
+		"replicaautoscalers.tailor.dev":                       false,
 	}
 	for _, o := range objs {
 		if _, ok := want[o.Name]; ok {
