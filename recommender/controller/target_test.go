@@ -6,9 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -157,24 +155,6 @@ func TestSelectorOfScaleSubresource(t *testing.T) {
 	}
 }
 
-// Typed workloads never touch the scale subresource; without a scale
-// reader custom kinds are unsupported, clearly.
-func TestSelectorOfTypedAndNoScaleReader(t *testing.T) {
-	ctx := context.Background()
-	c, _, _, _ := setup(t, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "ns"},
-		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "d"}}}})
-	s, fs, _ := testScales(nil)
-	sel, err := selectorOf(ctx, c, s, vpaOn("apps/v1", "Deployment", "d"))
-	if err != nil || sel.String() != "app=d" || fs.reads != 0 {
-		t.Fatalf("selector %v, err %v, %d scale reads", sel, err, fs.reads)
-	}
-	_, err = selectorOf(ctx, c, nil, vpaOn("tailor.test/v1", "Widget", "web"))
-	var te targetError
-	if !errors.As(err, &te) || !strings.Contains(te.msg, "not supported") {
-		t.Fatalf("err %v", err)
-	}
-}
-
 func TestScaleSelector(t *testing.T) {
 	for sel, ok := range map[string]bool{"app=web": true, "app in (a,b),!canary": true, "": false, "  ": false, "app=": true, "a b": false} {
 		s, err := scaleSelector("Widget ns/web", sel)
@@ -192,39 +172,5 @@ func TestHasScaleSubresource(t *testing.T) {
 	l := &metav1.APIResourceList{APIResources: []metav1.APIResource{{Name: "widgets"}, {Name: "widgets/scale"}, {Name: "gadgets/status"}}}
 	if !hasScaleSubresource(l, "widgets") || hasScaleSubresource(l, "gadgets") || hasScaleSubresource(l, "widget") || hasScaleSubresource(nil, "widgets") {
 		t.Fatal("wrong answer")
-	}
-}
-
-// A VPA on a custom resource gets its recommendation from the pods the
-// scale subresource selects, reading it once per VPA per pass.
-func TestSyncScaleTarget(t *testing.T) {
-	ctx := context.Background()
-	objs := hamsterObjects()
-	objs[0].(*vpav1.VerticalPodAutoscaler).Spec.TargetRef = &autoscalingv1.CrossVersionObjectReference{APIVersion: "tailor.test/v1", Kind: "Widget", Name: "hamster"}
-	c, _, _, r := setup(t, objs[0], objs[2])
-	s, fs, fd := testScales(map[string]string{"widgets/ns/hamster": "app=hamster"})
-	r.scales = s
-	r.Sync(ctx)
-	v := getVPA(t, c)
-	if cd := condition(v, vpav1.RecommendationProvided); cd == nil || cd.Status != corev1.ConditionTrue {
-		t.Fatalf("conditions %+v", v.Status.Conditions)
-	}
-	if cpu := v.Status.Recommendation.ContainerRecommendations[0].Target[corev1.ResourceCPU]; cpu.String() != "587m" {
-		t.Fatalf("cpu target %s, want 587m", cpu.String())
-	}
-	r.Sync(ctx)
-	if fs.reads != 2 || fd.calls != 0 {
-		t.Fatalf("two passes: %d scale reads, %d discovery calls; want 2 and 0", fs.reads, fd.calls)
-	}
-
-	// The Widget goes: ConfigUnsupported, the recommendation kept.
-	fs.selectors = nil
-	r.Sync(ctx)
-	v = getVPA(t, c)
-	if cd := condition(v, vpav1.ConfigUnsupported); cd == nil || cd.Status != corev1.ConditionTrue || !strings.Contains(cd.Message, "Widget.tailor.test ns/hamster not found") {
-		t.Fatalf("conditions %+v", v.Status.Conditions)
-	}
-	if v.Status.Recommendation == nil {
-		t.Fatal("recommendation dropped")
 	}
 }
