@@ -205,7 +205,7 @@ func TestScaleSubresourceTargets(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		if !provided(v) || v.Status.Recommendation == nil || len(v.Status.Recommendation.ContainerRecommendations) == 0 {
+		if !hasCondition(v, vpav1.RecommendationProvided) || v.Status.Recommendation == nil || len(v.Status.Recommendation.ContainerRecommendations) == 0 {
 			return false, fmt.Sprintf("status %+v", v.Status)
 		}
 		target = v.Status.Recommendation.ContainerRecommendations[0].Target
