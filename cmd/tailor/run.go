@@ -30,6 +30,7 @@ import (
 
 	"github.com/tailor-dev/tailor/certs"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
+	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
 	"github.com/tailor-dev/tailor/webhook"
 )
 
@@ -64,6 +65,7 @@ type runOptions struct {
 	kubeAPIBurst int
 
 	recommender recommender.Options
+	prometheus  promsource.Config
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
@@ -131,6 +133,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.webhookConfigName, "webhook-config-name", "tailor", "Name of the Mutating- and ValidatingWebhookConfiguration whose caBundle --cert-bootstrap fills.")
 	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
 	recommenderFlags(f, &o.recommender)
+	prometheusFlags(f, &o.prometheus)
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)
@@ -143,6 +146,9 @@ func run(ctx context.Context, o *runOptions) error {
 		if _, ok := components[c]; !ok {
 			return fmt.Errorf("--components: unknown component %q (known: %s)", c, strings.Join(componentNames(), ", "))
 		}
+	}
+	if o.prometheus.Address != "" {
+		o.recommender.Prometheus = &o.prometheus
 	}
 	if slices.Contains(o.components, "recommender") {
 		if err := o.recommender.Validate(); err != nil {

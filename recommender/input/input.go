@@ -68,7 +68,7 @@ func UsageOf(pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) ([]Usage, 
 			continue
 		}
 		for _, c := range m.Containers {
-			spec := container(p, c.Name)
+			spec := SpecContainer(p, c.Name)
 			if spec == nil {
 				d.Invalid++
 				continue
@@ -109,7 +109,7 @@ func OOMs(pods []*corev1.Pod) []OOM {
 					continue
 				}
 				o := OOM{Pod: p.UID, Container: s.Name, Time: t.FinishedAt.Time}
-				if spec := container(p, s.Name); spec != nil {
+				if spec := SpecContainer(p, s.Name); spec != nil {
 					if q, ok := spec.Resources.Requests[corev1.ResourceMemory]; ok {
 						o.MemoryRequestBytes = max(q.Value(), 0)
 					}
@@ -121,7 +121,8 @@ func OOMs(pods []*corev1.Pod) []OOM {
 	return out
 }
 
-func container(p *corev1.Pod, name string) *corev1.Container {
+// SpecContainer returns the pod's container of that name, or nil.
+func SpecContainer(p *corev1.Pod, name string) *corev1.Container {
 	for i := range p.Spec.Containers {
 		if p.Spec.Containers[i].Name == name {
 			return &p.Spec.Containers[i]
