@@ -192,6 +192,13 @@ func TestScalerPhpApache(t *testing.T) {
 		replicas int32
 		targets  string
 	}
+	show := func(ps []point) string {
+		var parts []string
+		for _, p := range ps {
+			parts = append(parts, fmt.Sprintf("+%s %d (%s)", p.at, p.replicas, p.targets))
+		}
+		return strings.Join(parts, " → ")
+	}
 	var trajectory []point
 	var peak int32
 	record := func(ra *v1alpha1.ReplicaAutoscaler) {
@@ -222,7 +229,7 @@ func TestScalerPhpApache(t *testing.T) {
 		// Settled: a few passes and a metrics-server scrape without change.
 		return time.Since(stableSince) > 15*time.Second, "settling"
 	})
-	t.Logf("trajectory under 600m (time since load, replicas, targets): %v", trajectory)
+	t.Logf("trajectory under 600m (time since the load, replicas, targets): %s", show(trajectory))
 	final := trajectory[len(trajectory)-1]
 	t.Logf("settled at %d replicas (%s) %s after the load; peak %d%%", final.replicas, final.targets, time.Since(loaded).Round(time.Second), peak)
 	// 600m on one pod capped at its 500m limit is 250% of the 200m request
