@@ -63,6 +63,9 @@ type runOptions struct {
 
 	namespace string // Tailor's own: $POD_NAMESPACE, else tailor-system
 
+	kubeAPIQPS   float32
+	kubeAPIBurst int
+
 	recommender recommender.Options
 	scaler      scaler.Options
 }
@@ -141,6 +144,8 @@ func newRunCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig; empty: in-cluster config, then $KUBECONFIG, then ~/.kube/config.")
+	f.Float32Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Client-side rate limit of requests to the API server (reads from the informer cache do not count); upstream VPA's default.")
+	f.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst above --kube-api-qps.")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	f.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the admission webhook HTTPS server.")
@@ -196,6 +201,10 @@ func run(ctx context.Context, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.kubeAPIQPS <= 0 || o.kubeAPIBurst <= 0 {
+		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, got %v and %d", o.kubeAPIQPS, o.kubeAPIBurst)
+	}
+	cfg.QPS, cfg.Burst = o.kubeAPIQPS, o.kubeAPIBurst
 	// Fail fast with one clear line instead of retrying forever against a
 	// cluster that is not there.
 	if err := checkAPIServer(cfg); err != nil {

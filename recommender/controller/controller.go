@@ -142,6 +142,7 @@ type Recommender struct {
 	source   PodMetricsSource
 	recorder recorder.EventRecorder
 	log      logr.Logger
+	scales   *Scales // targets known only by their scale subresource; nil: unsupported
 
 	set        *model.Set
 	rec        *logic.Recommender
@@ -212,6 +213,9 @@ func Setup(mgr manager.Manager, o Options) error {
 	}
 	r, err := New(mgr.GetClient(), mgr.GetAPIReader(), src, mgr.GetEventRecorder("tailor.dev/recommender"), mgr.GetLogger().WithName("recommender"), o)
 	if err != nil {
+		return err
+	}
+	if r.scales, err = NewScales(mgr); err != nil {
 		return err
 	}
 	return mgr.Add(r)
@@ -326,7 +330,7 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 	anyPods := false
 	for _, v := range vpas {
 		w := work{vpa: v}
-		sel, err := selectorOf(ctx, r.client, v)
+		sel, err := selectorOf(ctx, r.client, r.scales, v)
 		var te targetError
 		switch {
 		case errors.As(err, &te):

@@ -12,10 +12,12 @@ import (
 )
 
 // Absurd amounts are dropped rather than fed to the histograms: more than a
-// million cores or a petabyte in one container is a broken source.
+// million cores or a petabyte in one container is a broken source. Every
+// usage source (metrics.k8s.io here, Prometheus in recommender/prometheus)
+// applies the same bounds.
 const (
-	maxMillicores = int64(1e9)
-	maxBytes      = int64(1e15)
+	MaxMillicores = int64(1e9)
+	MaxBytes      = int64(1e15)
 )
 
 // Usage is one container's usage sample.
@@ -73,12 +75,12 @@ func UsageOf(pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) ([]Usage, 
 			}
 			u := Usage{Pod: p.UID, Container: c.Name, Time: m.Timestamp.Time, CPUMillicores: -1, MemoryBytes: -1}
 			if q, ok := c.Usage[corev1.ResourceCPU]; ok {
-				if v := q.MilliValue(); v >= 0 && v <= maxMillicores {
+				if v := q.MilliValue(); v >= 0 && v <= MaxMillicores {
 					u.CPUMillicores = v
 				}
 			}
 			if q, ok := c.Usage[corev1.ResourceMemory]; ok {
-				if v := q.Value(); v >= 0 && v <= maxBytes {
+				if v := q.Value(); v >= 0 && v <= MaxBytes {
 					u.MemoryBytes = v
 				}
 			}
