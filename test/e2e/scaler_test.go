@@ -138,10 +138,11 @@ func printerColumns(t *testing.T, c client.Client, ns, name string) map[string]s
 }
 
 // TestScalerPhpApache is the seed's HPA walkthrough with a ReplicaAutoscaler:
-// php-apache (request 200m, limit 500m) under a total demand of 600m (the
-// sandbox load in place of the busybox load-generator) scales out until
-// utilisation is at or under 50%, and back to one replica once the demand
-// is gone and the (shortened) scale-down window has passed.
+// php-apache (request 200m, limit 500m) under a total demand of about 600m
+// (620m: the sandbox load in place of the busybox load-generator) scales
+// out until utilisation is under 50% — 7 replicas at 44%, as the seed saw
+// (7 at 38-46%) — and back to one replica once the demand is gone and the
+// (shortened) scale-down window has passed.
 func TestScalerPhpApache(t *testing.T) {
 	start := time.Now()
 	ctx := context.Background()
@@ -180,8 +181,8 @@ func TestScalerPhpApache(t *testing.T) {
 	}
 	t.Logf("idle at %s: %v", idle.Round(time.Second), cols)
 
-	// The load-generator: 600m in total, through the CLI the sandbox offers.
-	if code, out := runTailor(t, 30*time.Second, "sandbox", "load", ns+"/php-apache", "--cpu", "600m", "--kubeconfig", env.Kubeconfig); code != 0 {
+	// The load-generator: 620m in total ("about 600m"), through the CLI the sandbox offers.
+	if code, out := runTailor(t, 30*time.Second, "sandbox", "load", ns+"/php-apache", "--cpu", "620m", "--kubeconfig", env.Kubeconfig); code != 0 {
 		t.Fatalf("tailor sandbox load: exit %d: %s", code, out)
 	}
 	loaded := time.Now()
@@ -218,7 +219,7 @@ func TestScalerPhpApache(t *testing.T) {
 		}
 		record(cur)
 		u := utilization(cur)
-		settled := cur.Status.CurrentReplicas > 1 && cur.Status.DesiredReplicas == cur.Status.CurrentReplicas && u > 0 && u <= 55
+		settled := cur.Status.CurrentReplicas > 1 && cur.Status.DesiredReplicas == cur.Status.CurrentReplicas && u > 0 && u < 50
 		if !settled {
 			stableSince = time.Time{}
 			return false, fmt.Sprintf("replicas %d desired %d targets %q", cur.Status.CurrentReplicas, cur.Status.DesiredReplicas, cur.Status.Targets)
@@ -229,19 +230,19 @@ func TestScalerPhpApache(t *testing.T) {
 		// Settled: a few passes and a metrics-server scrape without change.
 		return time.Since(stableSince) > 15*time.Second, "settling"
 	})
-	t.Logf("trajectory under 600m (time since the load, replicas, targets): %s", show(trajectory))
+	t.Logf("trajectory under 620m (time since the load, replicas, targets): %s", show(trajectory))
 	final := trajectory[len(trajectory)-1]
 	t.Logf("settled at %d replicas (%s) %s after the load; peak %d%%", final.replicas, final.targets, time.Since(loaded).Round(time.Second), peak)
-	// 600m on one pod capped at its 500m limit is 250% of the 200m request
+	// 620m on one pod capped at its 500m limit is 250% of the 200m request
 	// (the seed saw 242% while its metrics window still held idle samples).
 	if peak < 200 || peak > 250 {
 		t.Errorf("peak utilisation %d%%, want the single pod's ~242-250%%", peak)
 	}
-	// kwok's usage has no noise: 600m over n pods is 300/n % exactly, so the
-	// count settles at 6 (50%, inside the tolerance) or 7 (43%) where the
-	// seed, with a real PHP server, saw 7 at 38-46%.
-	if final.replicas < 5 || final.replicas > 8 {
-		t.Errorf("settled at %d replicas, want 6-7 (600m / 100m per pod)", final.replicas)
+	// kwok's usage has no noise, so the HPA arithmetic is exact: 1 pod at
+	// 250% → 5 (scale-up policy: +4 pods) → 620m/5 = 62% → ceil(5 × 1.24) =
+	// 7 → 620m/7 = 44%, a ratio of 0.886 whose proposal ceil(6.2) is 7 again.
+	if final.replicas != 7 {
+		t.Errorf("settled at %d replicas, want 7 (620m: 5 → 7 at 44%%)", final.replicas)
 	}
 	if got := specReplicas(t, ns, "php-apache"); got != final.replicas {
 		t.Errorf("Deployment spec.replicas %d, status says %d", got, final.replicas)
