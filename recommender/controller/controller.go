@@ -35,6 +35,7 @@ import (
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
 // Name is the recommender name VPAs select Tailor by (spec.recommenders).
@@ -153,7 +154,7 @@ type Recommender struct {
 	history  *promsource.Source // nil: no history bootstrap
 	recorder recorder.EventRecorder
 	log      logr.Logger
-	scales   *Scales // targets known only by their scale subresource; nil: unsupported
+	scales   *scale.Scales // targets known only by their scale subresource; nil: unsupported
 
 	set        *model.Set
 	rec        *logic.Recommender
@@ -256,7 +257,7 @@ func Setup(mgr manager.Manager, o Options) error {
 	if o.UsageSource == SourcePrometheus {
 		r.srcName = SourcePrometheus
 	}
-	if r.scales, err = NewScales(mgr); err != nil {
+	if r.scales, err = scale.New(mgr.GetConfig(), mgr.GetRESTMapper()); err != nil {
 		return err
 	}
 	return mgr.Add(r)

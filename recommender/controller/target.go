@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,15 +10,13 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
-	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
 // targetError is a target that cannot be resolved for a reason the VPA's
@@ -74,7 +73,7 @@ func setSelector(l map[string]string) *metav1.LabelSelector {
 // scale subresource (scales; nil: such targets are unsupported). It reads
 // the scale subresource at most once per call, and is called once per VPA
 // per pass.
-func selectorOf(ctx context.Context, r client.Reader, scales *Scales, vpa *vpav1.VerticalPodAutoscaler) (labels.Selector, error) {
+func selectorOf(ctx context.Context, r client.Reader, scales *scale.Scales, vpa *vpav1.VerticalPodAutoscaler) (labels.Selector, error) {
 	ref := vpa.Spec.TargetRef
 	if ref == nil {
 		return nil, targetError{"spec.targetRef is not set"}
@@ -90,7 +89,7 @@ func selectorOf(ctx context.Context, r client.Reader, scales *Scales, vpa *vpav1
 		if scales == nil {
 			return nil, targetError{fmt.Sprintf("targetRef kind %s is not supported by the recommender (no scale subresource reader)", gk)}
 		}
-		return scales.selector(ctx, gv.WithKind(ref.Kind), key)
+		return scaleTargetSelector(ctx, scales, vpa.Namespace, ref.APIVersion, ref.Kind, ref.Name)
 	}
 	obj, sel := newObj()
 	if err := r.Get(ctx, key, obj); err != nil {
@@ -113,94 +112,6 @@ func selectorOf(ctx context.Context, r client.Reader, scales *Scales, vpa *vpav1
 	return s, nil
 }
 
-// Scales resolves targets known only by their scale subresource (custom
-// resources such as Argo Rollouts), as upstream VPA does: the RESTMapper
-// finds the kind's resource, the scale subresource's status.selector (the
-// CRD's scale.labelSelectorPath) selects the pods. The scale subresource
-// cannot be watched, so every read goes to the API server; the recommender
-// reads each VPA's once per pass, and the admission path never.
-type Scales struct {
-	// Mapper maps the targetRef's kind to its resource: the manager's
-	// (discovery-backed, it re-discovers a group on a miss).
-	Mapper meta.RESTMapper
-	// Client reads <resource>/scale: the manager's client, whose
-	// subresource reads are never served from the cache.
-	Client client.SubResourceClientConstructor
-	// Discovery is asked only after a scale read answered NotFound, to tell
-	// a missing object from a kind without a scale subresource (the API
-	// server answers both with the same NotFound for a custom resource).
-	Discovery ResourceLister
-}
-
-// ResourceLister is the part of the discovery client Scales uses.
-type ResourceLister interface {
-	ServerResourcesForGroupVersion(groupVersion string) (*metav1.APIResourceList, error)
-}
-
-// NewScales returns the scale reader on the manager's RESTMapper, client
-// and HTTP client.
-func NewScales(mgr manager.Manager) (*Scales, error) {
-	d, err := discovery.NewDiscoveryClientForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
-	if err != nil {
-		return nil, err
-	}
-	return &Scales{Mapper: mgr.GetRESTMapper(), Client: mgr.GetClient(), Discovery: d}, nil
-}
-
-// selector reads status.selector of the scale subresource of the object
-// gvk/key.
-func (s *Scales) selector(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (labels.Selector, error) {
-	what := fmt.Sprintf("%s %s", kindString(gvk), key)
-	m, err := s.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		return nil, targetError{fmt.Sprintf("targetRef kind %s is unknown to the API server (no resource serves it in %s; is its CRD installed?)", gvk.Kind, gvk.GroupVersion())}
-	}
-	if err != nil {
-		return nil, err
-	}
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(gvk)
-	obj.SetNamespace(key.Namespace)
-	obj.SetName(key.Name)
-	scale := &unstructured.Unstructured{}
-	err = s.Client.SubResource("scale").Get(ctx, obj, scale)
-	switch {
-	case err == nil:
-	case apierrors.IsNotFound(err), apierrors.IsMethodNotSupported(err):
-		list, derr := s.Discovery.ServerResourcesForGroupVersion(m.Resource.GroupVersion().String())
-		if derr != nil {
-			return nil, fmt.Errorf("%s: scale subresource not found, and discovery failed: %w", what, derr)
-		}
-		if !hasScaleSubresource(list, m.Resource.Resource) {
-			return nil, targetError{noScaleMessage(gvk, m.Resource)}
-		}
-		return nil, targetError{what + " not found"}
-	case apierrors.IsForbidden(err):
-		return nil, targetError{fmt.Sprintf("%s: Tailor may not read %s/scale (its ClusterRole needs get on */scale, see deploy/base/rbac.yaml): %v", what, m.Resource.GroupResource(), err)}
-	default:
-		return nil, err
-	}
-	sel, _, err := unstructured.NestedString(scale.Object, "status", "selector")
-	if err != nil {
-		return nil, targetError{fmt.Sprintf("%s: scale subresource status.selector: %v", what, err)}
-	}
-	return scaleSelector(what, sel)
-}
-
-// hasScaleSubresource reports whether the discovery list names
-// <resource>/scale.
-func hasScaleSubresource(list *metav1.APIResourceList, resource string) bool {
-	if list == nil {
-		return false
-	}
-	for _, r := range list.APIResources {
-		if r.Name == resource+"/scale" {
-			return true
-		}
-	}
-	return false
-}
-
 // scaleSelector parses a scale subresource's status.selector (the label
 // selector string form) for what (kind and key, for messages). An empty or
 // invalid selector is a targetError: upstream reports those as
@@ -219,14 +130,19 @@ func scaleSelector(what, sel string) (labels.Selector, error) {
 	return s, nil
 }
 
-func noScaleMessage(gvk schema.GroupVersionKind, r schema.GroupVersionResource) string {
-	return fmt.Sprintf("targetRef kind %s has no scale subresource (%s/scale is not served), so its pods cannot be found; target a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController) or a kind with a scale subresource", kindString(gvk), r.GroupResource())
-}
-
-// kindString is Kind or Kind.group.
-func kindString(gvk schema.GroupVersionKind) string {
-	if gvk.Group == "" {
-		return gvk.Kind
+// scaleTargetSelector reads the pod selector of a target known only by its
+// scale subresource (status.selector, the CRD's scale.labelSelectorPath).
+func scaleTargetSelector(ctx context.Context, scales *scale.Scales, namespace, apiVersion, kind, name string) (labels.Selector, error) {
+	what := fmt.Sprintf("%s %s/%s", kind, namespace, name)
+	sc, gr, err := scales.Get(ctx, namespace, apiVersion, kind, name)
+	var unsupported *scale.Unsupported
+	switch {
+	case errors.As(err, &unsupported):
+		return nil, targetError{"targetRef " + unsupported.Msg}
+	case apierrors.IsForbidden(err):
+		return nil, targetError{fmt.Sprintf("%s: Tailor may not read %s/scale (its ClusterRole needs get on */scale, see deploy/base/rbac.yaml): %v", what, gr, err)}
+	case err != nil:
+		return nil, err
 	}
-	return gvk.Kind + "." + gvk.Group
+	return scaleSelector(what, sc.Status.Selector)
 }

@@ -31,6 +31,7 @@ import (
 	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
 	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
+	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
 // Options configure the scaler.
@@ -103,7 +104,7 @@ const (
 type Scaler struct {
 	opts     Options
 	client   client.Client // cached reads, status writes
-	scales   *Scales
+	scales   *scale.Scales
 	sources  *Sources
 	recorder recorder.EventRecorder
 	log      logr.Logger
@@ -120,7 +121,7 @@ func Setup(mgr manager.Manager, o Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	scales, err := NewScales(mgr.GetConfig(), mgr.GetRESTMapper())
+	scales, err := scale.New(mgr.GetConfig(), mgr.GetRESTMapper())
 	if err != nil {
 		return err
 	}
@@ -253,7 +254,7 @@ func (r *reconcile) run(ctx context.Context, metrics []v1alpha1.MetricSpec) stri
 		return resultConflict
 	}
 
-	sc, gr, err := s.scales.Get(ctx, ra.Namespace, ref)
+	sc, gr, err := s.scales.Get(ctx, ra.Namespace, ref.APIVersion, ref.Kind, ref.Name)
 	if err != nil {
 		r.fail(autoscalingv2.AbleToScale, "FailedGetScale", "the HPA controller was unable to get the target's current scale: "+err.Error(),
 			"FailedGetScale", err.Error())

@@ -115,16 +115,7 @@ func hamster(t *testing.T, ns string, limits corev1.ResourceList) []corev1.Pod {
 	if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var pods []corev1.Pod
-	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
-		list, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=hamster"})
-		if err != nil {
-			return false, err.Error()
-		}
-		pods = list.Items
-		return len(pods) == 2, fmt.Sprintf("%d pods", len(pods))
-	})
-	return pods
+	return waitPods(t, ns, "app=hamster", 2)
 }
 
 func assertResources(t *testing.T, pods []corev1.Pod, want corev1.ResourceRequirements) {

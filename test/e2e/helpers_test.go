@@ -87,3 +87,48 @@ func waitEvent(t *testing.T, ns, reason, regarding string) {
 		return false, fmt.Sprintf("%d events, none %s about %s", len(evs.Items), reason, regarding)
 	})
 }
+
+// waitPods waits until n pods match selector in ns and returns them.
+func waitPods(t *testing.T, ns, selector string, n int) []corev1.Pod {
+	t.Helper()
+	var pods []corev1.Pod
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		list, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err.Error()
+		}
+		pods = list.Items
+		return len(pods) == n, fmt.Sprintf("%d pods, want %d", len(pods), n)
+	})
+	return pods
+}
+
+// newPodAfter runs grow, which adds a replica, and returns the first pod
+// matching selector in ns that was not there before.
+func newPodAfter(t *testing.T, ns, selector string, grow func()) *corev1.Pod {
+	t.Helper()
+	pods, err := env.Clientset().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]bool{}
+	for _, p := range pods.Items {
+		before[p.Name] = true
+	}
+	grow()
+	var pod *corev1.Pod
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err.Error()
+		}
+		for i := range pods.Items {
+			if !before[pods.Items[i].Name] {
+				pod = &pods.Items[i]
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d pods, none new", len(pods.Items))
+	})
+	return pod
+}

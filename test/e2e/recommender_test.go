@@ -134,31 +134,11 @@ func TestRecommender(t *testing.T) {
 
 	// The full loop: a new hamster pod is born with the recommendation.
 	// Read the recommendation again: a pass may have refined it.
-	before := map[string]bool{}
-	pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=hamster"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pods.Items {
-		before[p.Name] = true
-	}
-	scale := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "hamster", Namespace: ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 3}}
-	if _, err := env.Clientset().AppsV1().Deployments(ns).UpdateScale(ctx, "hamster", scale, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var newPod *corev1.Pod
-	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
-		pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=hamster"})
-		if err != nil {
-			return false, err.Error()
+	newPod := newPodAfter(t, ns, "app=hamster", func() {
+		scale := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "hamster", Namespace: ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 3}}
+		if _, err := env.Clientset().AppsV1().Deployments(ns).UpdateScale(ctx, "hamster", scale, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
 		}
-		for i := range pods.Items {
-			if !before[pods.Items[i].Name] {
-				newPod = &pods.Items[i]
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d pods, none new", len(pods.Items))
 	})
 	v, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Get(ctx, "hamster-vpa", metav1.GetOptions{})
 	if err != nil {

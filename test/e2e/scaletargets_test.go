@@ -168,12 +168,14 @@ func TestScaleSubresourceTargets(t *testing.T) {
 		ref  [3]string // apiVersion, kind, name
 		want string
 	}{
-		"configmap-vpa":  {[3]string{"v1", "ConfigMap", "settings"}, "targetRef kind ConfigMap has no scale subresource (configmaps/scale is not served)"},
-		"gadget-vpa":     {[3]string{"tailor.test/v1", "Gadget", "g"}, "targetRef kind Gadget is unknown to the API server"},
-		"rollout-vpa":    {[3]string{"argoproj.io/v1alpha1", "Rollout", "r"}, "targetRef kind Rollout is unknown to the API server (no resource serves it in argoproj.io/v1alpha1"},
-		"v9-vpa":         {[3]string{"tailor.test/v9", "Widget", "other"}, "targetRef kind Widget is unknown to the API server (no resource serves it in tailor.test/v9"},
-		"unlabelled-vpa": {[3]string{"tailor.test/v1", "Widget", "unlabelled"}, "Widget.tailor.test " + ns + "/unlabelled: its scale subresource reports no pod selector"},
-		"missing-vpa":    {[3]string{"tailor.test/v1", "Widget", "missing"}, "Widget.tailor.test " + ns + "/missing not found"},
+		"configmap-vpa": {[3]string{"v1", "ConfigMap", "settings"}, "targetRef kind ConfigMap has no scale subresource (configmaps/scale is not served)"},
+		"gadget-vpa":    {[3]string{"tailor.test/v1", "Gadget", "g"}, "targetRef kind Gadget.tailor.test is unknown to the API server (no resource serves it; is its CRD installed?)"},
+		"rollout-vpa":   {[3]string{"argoproj.io/v1alpha1", "Rollout", "r"}, "targetRef kind Rollout.argoproj.io is unknown to the API server"},
+		// As upstream (and the HPA), the version only names the group:
+		// any served version of the kind is used.
+		"v9-vpa":         {[3]string{"tailor.test/v9", "Widget", "other"}, `targetRef widgets.tailor.test "other" not found`},
+		"unlabelled-vpa": {[3]string{"tailor.test/v1", "Widget", "unlabelled"}, "Widget " + ns + "/unlabelled: its scale subresource reports no pod selector"},
+		"missing-vpa":    {[3]string{"tailor.test/v1", "Widget", "missing"}, `targetRef widgets.tailor.test "missing" not found`},
 	}
 	for name, u := range unsupported {
 		if _, err := vc.Create(ctx, vpaOnRef(name, u.ref[0], u.ref[1], u.ref[2]), metav1.CreateOptions{}); err != nil {
@@ -234,30 +236,10 @@ func TestScaleSubresourceTargets(t *testing.T) {
 	}
 
 	t.Run("new pod of the Widget's ReplicaSet", func(t *testing.T) {
-		before := map[string]bool{}
-		pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=widget-web"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pods.Items {
-			before[p.Name] = true
-		}
-		if _, err := env.Clientset().AppsV1().ReplicaSets(ns).Patch(ctx, rs.Name, types.MergePatchType, []byte(`{"spec":{"replicas":3}}`), metav1.PatchOptions{}, "scale"); err != nil {
-			t.Fatal(err)
-		}
-		var newPod *corev1.Pod
-		eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
-			pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=widget-web"})
-			if err != nil {
-				return false, err.Error()
+		newPod := newPodAfter(t, ns, "app=widget-web", func() {
+			if _, err := env.Clientset().AppsV1().ReplicaSets(ns).Patch(ctx, rs.Name, types.MergePatchType, []byte(`{"spec":{"replicas":3}}`), metav1.PatchOptions{}, "scale"); err != nil {
+				t.Fatal(err)
 			}
-			for i := range pods.Items {
-				if !before[pods.Items[i].Name] {
-					newPod = &pods.Items[i]
-					return true, ""
-				}
-			}
-			return false, fmt.Sprintf("%d pods, none new", len(pods.Items))
 		})
 		wantTarget(t, newPod)
 		if a := newPod.Annotations["tailor.dev/sizing"]; !strings.Contains(a, "web-vpa") {
@@ -293,16 +275,7 @@ func TestScaleSubresourceTargets(t *testing.T) {
 		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		var pods []corev1.Pod
-		eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
-			list, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=hamster"})
-			if err != nil {
-				return false, err.Error()
-			}
-			pods = list.Items
-			return len(pods) == 2, fmt.Sprintf("%d pods", len(pods))
-		})
-		assertResources(t, pods, corev1.ResourceRequirements{Requests: rl("321m", "300Mi")})
+		assertResources(t, waitPods(t, ns, "app=hamster", 2), corev1.ResourceRequirements{Requests: rl("321m", "300Mi")})
 	})
 
 	// The shipped ClusterRole lets Tailor read any scale subresource (VPA
