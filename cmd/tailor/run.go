@@ -30,6 +30,8 @@ import (
 
 	"github.com/tailor-dev/tailor/certs"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	"github.com/tailor-dev/tailor/scaler/updater"
 	"github.com/tailor-dev/tailor/webhook"
 )
 
@@ -61,6 +63,7 @@ type runOptions struct {
 	namespace string // Tailor's own: $POD_NAMESPACE, else tailor-system
 
 	recommender recommender.Options
+	updater     updater.Options
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
@@ -81,6 +84,12 @@ var components = map[string]component{
 		help: "VPA recommendations from metrics.k8s.io usage and OOM kills, written to VPA status (leader only)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
 			return recommender.Setup(mgr, o.recommender)
+		},
+	},
+	"updater": {
+		help: "in-place resize (pods/resize) of running pods whose requests leave their VPA's bounds, eviction where that cannot work (leader only)",
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
+			return updater.Setup(mgr, o.updater)
 		},
 	},
 }
@@ -126,6 +135,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.webhookConfigName, "webhook-config-name", "tailor", "Name of the Mutating- and ValidatingWebhookConfiguration whose caBundle --cert-bootstrap fills.")
 	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
 	recommenderFlags(f, &o.recommender)
+	updaterFlags(f, &o.updater)
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)
@@ -141,6 +151,11 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	if slices.Contains(o.components, "recommender") {
 		if err := o.recommender.Validate(); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(o.components, "updater") {
+		if err := o.updater.Validate(); err != nil {
 			return err
 		}
 	}
@@ -196,6 +211,9 @@ func run(ctx context.Context, o *runOptions) error {
 		return err
 	}
 	if err := cmapi.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := scalerv1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{

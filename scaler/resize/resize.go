@@ -198,7 +198,7 @@ func Decide(in Input, cfg Config) (Decision, error) {
 		d.Skipped = SkipNoVPA
 		return d, nil
 	}
-	recreate, skip := modeOf(vpa)
+	recreate, skip := Mode(vpa)
 	if skip != "" {
 		d.Skipped = skip
 		return d, nil
@@ -300,9 +300,9 @@ func Decide(in Input, cfg Config) (Decision, error) {
 	return d, nil
 }
 
-// modeOf says whether the VPA's mode lets running pods be recreated, or why
+// Mode says whether the VPA's mode lets running pods be recreated, or why
 // running pods are not touched at all. No mode is Recreate, the API's default.
-func modeOf(vpa *vpav1.VerticalPodAutoscaler) (recreate bool, skip string) {
+func Mode(vpa *vpav1.VerticalPodAutoscaler) (recreate bool, skip string) {
 	if vpa.Spec.UpdatePolicy == nil || vpa.Spec.UpdatePolicy.UpdateMode == nil {
 		return true, ""
 	}
