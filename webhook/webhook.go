@@ -18,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // Paths the webhook configurations in deploy/ point at.
@@ -34,7 +36,7 @@ type Options struct {
 
 // cachedTypes are everything the pod mutator reads. Their informers start
 // with the manager so the first admission finds them synced.
-var cachedTypes = []client.Object{&appsv1.ReplicaSet{}, &batchv1.Job{}, &vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}}
+var cachedTypes = []client.Object{&appsv1.ReplicaSet{}, &batchv1.Job{}, &vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}, &scalerv1.ReplicaAutoscaler{}}
 
 // Setup registers the handlers on the manager's webhook server. Readiness
 // waits for the server and the caches.
@@ -54,10 +56,11 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	server := mgr.GetWebhookServer()
 	server.Register(PodPath, &admission.Webhook{Handler: &PodSizer{
-		Lookup:   cacheLookup{r: mgr.GetCache()},
-		Recorder: mgr.GetEventRecorder("tailor.dev/webhook"),
-		Synced:   synced,
-		Excluded: map[string]bool{"kube-system": true, o.Namespace: true},
+		Lookup:     cacheLookup{r: mgr.GetCache()},
+		Horizontal: cacheLookup{r: mgr.GetCache()},
+		Recorder:   mgr.GetEventRecorder("tailor.dev/webhook"),
+		Synced:     synced,
+		Excluded:   map[string]bool{"kube-system": true, o.Namespace: true},
 	}})
 	server.Register(VPAPath, &admission.Webhook{Handler: &VPAValidator{Decoder: decoder}})
 	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
