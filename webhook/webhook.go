@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"sync/atomic"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
@@ -34,14 +32,23 @@ type Options struct {
 	Namespace string
 }
 
-// cachedTypes are everything the pod mutator reads. Their informers start
-// with the manager so the first admission finds them synced.
-var cachedTypes = []client.Object{&appsv1.ReplicaSet{}, &batchv1.Job{}, &vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}, &scalerv1.ReplicaAutoscaler{}}
+// cachedTypes are everything the pod mutator reads: the well-known
+// controllers of the owner chain, VPAs, LimitRanges and ReplicaAutoscalers
+// (resources they scale on are not sized). Their informers
+// start with the manager so the first admission finds them synced (a cache
+// read of a type without an informer would start one and wait for it).
+func cachedTypes() []client.Object {
+	objs := []client.Object{&vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}, &scalerv1.ReplicaAutoscaler{}}
+	for _, newObj := range wellKnown {
+		objs = append(objs, newObj())
+	}
+	return objs
+}
 
 // Setup registers the handlers on the manager's webhook server. Readiness
 // waits for the server and the caches.
 func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
-	for _, obj := range cachedTypes {
+	for _, obj := range cachedTypes() {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			if meta.IsNoMatchError(err) {
 				return fmt.Errorf("the %T API is not installed in the cluster (kubectl apply -f deploy/crds/): %w", obj, err)

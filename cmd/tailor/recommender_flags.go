@@ -6,6 +6,7 @@ import (
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
+	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
 )
 
 // recommenderFlags binds the recommender's settings. The model and logic
@@ -16,6 +17,7 @@ func recommenderFlags(f *pflag.FlagSet, o *recommender.Options) {
 	o.Model, o.Logic = &m, &l
 	f.DurationVar(&o.Interval, "recommender-interval", o.Interval, "How often the recommender reads usage and writes VPA recommendations (upstream's default 1m).")
 	f.BoolVar(&o.HandleUnnamed, "recommender-handle-unnamed", o.HandleUnnamed, "Also recommend for VPAs whose spec.recommenders names no recommender (besides those naming \""+recommender.Name+"\").")
+	f.StringVar(&o.UsageSource, "recommender-usage-source", recommender.SourceMetricsAPI, "Where live usage is read: "+recommender.SourceMetricsAPI+" (metrics-server) or "+recommender.SourcePrometheus+" (needs --prometheus-address).")
 	f.DurationVar(&o.CheckpointInterval, "recommender-checkpoint-interval", o.CheckpointInterval, "How often each container's history is written to its VerticalPodAutoscalerCheckpoint (and stale checkpoints collected); all history is written at shutdown.")
 
 	f.DurationVar(&m.CPUHalfLife, "recommender-cpu-histogram-decay-half-life", m.CPUHalfLife, "Age at which a CPU usage sample weighs half as much as a fresh one.")
@@ -39,4 +41,24 @@ func recommenderFlags(f *pflag.FlagSet, o *recommender.Options) {
 	f.DurationVar(&l.ConfidenceIntervalMemory, "recommender-confidence-interval-memory", l.ConfidenceIntervalMemory, "Memory history length at which the bounds stop widening for lack of data (and LowConfidence clears).")
 	f.Int64Var(&l.RoundCPUMillicores, "recommender-round-cpu-millicores", l.RoundCPUMillicores, "Round CPU recommendations up to a multiple of this many millicores (1: no rounding).")
 	f.Int64Var(&l.RoundMemoryBytes, "recommender-round-memory-bytes", l.RoundMemoryBytes, "Round memory recommendations up to a multiple of this many bytes (1: no rounding).")
+}
+
+// prometheusFlags binds the Prometheus connection and series layout (the
+// recommender's history and optional live source), and the history
+// bootstrap settings. The source is used when --prometheus-address is set.
+func prometheusFlags(f *pflag.FlagSet, c *promsource.Config) {
+	*c = promsource.DefaultConfig()
+	f.StringVar(&c.Address, "prometheus-address", "", "Base URL of the Prometheus HTTP API (e.g. http://prometheus.monitoring.svc:9090); empty: no Prometheus.")
+	f.DurationVar(&c.Timeout, "prometheus-timeout", c.Timeout, "Timeout of each Prometheus query (client and server side).")
+	f.StringVar(&c.CPUMetric, "prometheus-cpu-metric", c.CPUMetric, "Cumulative CPU-seconds counter per container (cAdvisor).")
+	f.StringVar(&c.MemoryMetric, "prometheus-memory-metric", c.MemoryMetric, "Memory working-set gauge per container in bytes (cAdvisor).")
+	f.StringVar(&c.ThrottledPeriodsMetric, "prometheus-cpu-throttled-periods-metric", c.ThrottledPeriodsMetric, "CFS throttled-periods counter per container (cAdvisor); empty with --prometheus-cpu-periods-metric turns throttling off.")
+	f.StringVar(&c.PeriodsMetric, "prometheus-cpu-periods-metric", c.PeriodsMetric, "CFS periods counter per container (cAdvisor).")
+	f.StringVar(&c.NamespaceLabel, "prometheus-namespace-label", c.NamespaceLabel, "Label holding a series' namespace.")
+	f.StringVar(&c.PodLabel, "prometheus-pod-label", c.PodLabel, "Label holding a series' pod name.")
+	f.StringVar(&c.ContainerLabel, "prometheus-container-label", c.ContainerLabel, "Label holding a series' container name.")
+	f.StringVar(&c.Selector, "prometheus-selector", c.Selector, "Extra PromQL label matchers for every query, e.g. job=\"kubelet\",metrics_path=\"/metrics/cadvisor\" when several jobs scrape the same containers.")
+	f.DurationVar(&c.RateWindow, "prometheus-rate-window", c.RateWindow, "Range of rate() for live CPU usage: at least two scrape intervals (four is safer).")
+	f.DurationVar(&c.HistoryLength, "recommender-history-length", c.HistoryLength, "How far back the usage of a VPA without history is read from Prometheus (upstream's history-length).")
+	f.DurationVar(&c.HistoryResolution, "recommender-history-resolution", c.HistoryResolution, "Step of the history read: one CPU and one memory sample per container per step (upstream's history-resolution).")
 }

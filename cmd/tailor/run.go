@@ -30,6 +30,7 @@ import (
 
 	"github.com/tailor-dev/tailor/certs"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
+	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/updater"
 	"github.com/tailor-dev/tailor/webhook"
@@ -62,8 +63,12 @@ type runOptions struct {
 
 	namespace string // Tailor's own: $POD_NAMESPACE, else tailor-system
 
+	kubeAPIQPS   float32
+	kubeAPIBurst int
+
 	recommender recommender.Options
 	updater     updater.Options
+	prometheus  promsource.Config
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
@@ -115,6 +120,8 @@ func newRunCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig; empty: in-cluster config, then $KUBECONFIG, then ~/.kube/config.")
+	f.Float32Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Client-side rate limit of requests to the API server (reads from the informer cache do not count); upstream VPA's default.")
+	f.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst above --kube-api-qps.")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	f.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the admission webhook HTTPS server.")
@@ -136,6 +143,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
 	recommenderFlags(f, &o.recommender)
 	updaterFlags(f, &o.updater)
+	prometheusFlags(f, &o.prometheus)
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)
@@ -148,6 +156,9 @@ func run(ctx context.Context, o *runOptions) error {
 		if _, ok := components[c]; !ok {
 			return fmt.Errorf("--components: unknown component %q (known: %s)", c, strings.Join(componentNames(), ", "))
 		}
+	}
+	if o.prometheus.Address != "" {
+		o.recommender.Prometheus = &o.prometheus
 	}
 	if slices.Contains(o.components, "recommender") {
 		if err := o.recommender.Validate(); err != nil {
@@ -170,6 +181,10 @@ func run(ctx context.Context, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.kubeAPIQPS <= 0 || o.kubeAPIBurst <= 0 {
+		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, got %v and %d", o.kubeAPIQPS, o.kubeAPIBurst)
+	}
+	cfg.QPS, cfg.Burst = o.kubeAPIQPS, o.kubeAPIBurst
 	// Fail fast with one clear line instead of retrying forever against a
 	// cluster that is not there.
 	if err := checkAPIServer(cfg); err != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/tailor-dev/tailor/recommender/input"
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
+	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
@@ -54,6 +55,13 @@ type Options struct {
 	// CheckpointInterval: an aggregate's checkpoint is rewritten at most
 	// this often (and at shutdown); stale checkpoints are collected as often.
 	CheckpointInterval time.Duration
+	// Prometheus, when set, is where the history of VPAs without one is
+	// read from (their first pass), and the live source when UsageSource
+	// is SourcePrometheus.
+	Prometheus *promsource.Config
+	// UsageSource is the live usage source: SourceMetricsAPI (default) or
+	// SourcePrometheus.
+	UsageSource string
 	// Model and Logic are the aggregation and recommendation settings;
 	// zero values mean upstream's defaults.
 	Model *model.Config
@@ -116,6 +124,7 @@ func init() {
 // Source label values of tailor_recommender_source_errors_total.
 const (
 	SourceMetricsAPI = "metrics.k8s.io"
+	SourcePrometheus = "prometheus"
 	SourceKubeAPI    = "kube-apiserver"
 	SourceInvalid    = "invalid_sample"
 )
@@ -141,14 +150,18 @@ type Recommender struct {
 	client   client.Client // cached reads, status writes
 	reader   client.Reader // uncached reads (checkpoints)
 	source   PodMetricsSource
+	srcName  string             // the live source, for messages and metrics
+	history  *promsource.Source // nil: no history bootstrap
 	recorder recorder.EventRecorder
 	log      logr.Logger
+	scales   *Scales // targets known only by their scale subresource; nil: unsupported
 
 	set        *model.Set
 	rec        *logic.Recommender
 	containers map[types.NamespacedName]map[string]struct{} // VPA -> container names with an aggregate
 	pods       map[pcKey]*podContainer
 	written    map[model.Key]written              // last checkpoint write per aggregate
+	fetched    map[types.NamespacedName]*fetch    // history bootstrap per VPA
 	vpaUIDs    map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
 	lastGC     time.Time
 	pass       uint64
@@ -168,6 +181,20 @@ func (o Options) build() (*model.Params, *logic.Recommender, error) {
 	}
 	if o.CheckpointInterval <= 0 {
 		return nil, nil, fmt.Errorf("recommender checkpoint interval must be positive, got %s", o.CheckpointInterval)
+	}
+	switch o.UsageSource {
+	case "", SourceMetricsAPI:
+	case SourcePrometheus:
+		if o.Prometheus == nil {
+			return nil, nil, fmt.Errorf("recommender usage source %q needs --prometheus-address", SourcePrometheus)
+		}
+	default:
+		return nil, nil, fmt.Errorf("recommender usage source %q: want %s or %s", o.UsageSource, SourceMetricsAPI, SourcePrometheus)
+	}
+	if o.Prometheus != nil {
+		if err := o.Prometheus.Validate(); err != nil {
+			return nil, nil, err
+		}
 	}
 	mc, lc := model.Default(), logic.Default()
 	if o.Model != nil {
@@ -200,6 +227,8 @@ func New(c client.Client, reader client.Reader, source PodMetricsSource, rec rec
 		containers: map[types.NamespacedName]map[string]struct{}{},
 		pods:       map[pcKey]*podContainer{},
 		written:    map[model.Key]written{},
+		fetched:    map[types.NamespacedName]*fetch{},
+		srcName:    SourceMetricsAPI,
 		vpaUIDs:    map[types.NamespacedName]types.UID{},
 		now:        time.Now,
 	}, nil
@@ -207,12 +236,28 @@ func New(c client.Client, reader client.Reader, source PodMetricsSource, rec rec
 
 // Setup adds the recommender to the manager; it runs on the leader only.
 func Setup(mgr manager.Manager, o Options) error {
-	src, err := NewMetricsSource(mgr.GetConfig())
-	if err != nil {
+	var src PodMetricsSource
+	var prom *promsource.Source
+	var err error
+	if o.Prometheus != nil {
+		if prom, err = promsource.New(*o.Prometheus); err != nil {
+			return err
+		}
+	}
+	if o.UsageSource == SourcePrometheus {
+		src = prom
+	} else if src, err = NewMetricsSource(mgr.GetConfig()); err != nil {
 		return err
 	}
 	r, err := New(mgr.GetClient(), mgr.GetAPIReader(), src, mgr.GetEventRecorder("tailor.dev/recommender"), mgr.GetLogger().WithName("recommender"), o)
 	if err != nil {
+		return err
+	}
+	r.history = prom
+	if o.UsageSource == SourcePrometheus {
+		r.srcName = SourcePrometheus
+	}
+	if r.scales, err = NewScales(mgr); err != nil {
 		return err
 	}
 	return mgr.Add(r)
@@ -327,7 +372,7 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 	anyPods := false
 	for _, v := range vpas {
 		w := work{vpa: v}
-		sel, err := selectorOf(ctx, r.client, v)
+		sel, err := selectorOf(ctx, r.client, r.scales, v)
 		var te targetError
 		switch {
 		case errors.As(err, &te):
@@ -347,9 +392,9 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 	if anyPods {
 		var err error
 		if usage, err = r.source.PodMetrics(ctx, ns); err != nil {
-			sourceErr = fmt.Sprintf("reading usage from %s failed: %v", SourceMetricsAPI, err)
-			sourceErrorsTotal.WithLabelValues(SourceMetricsAPI).Inc()
-			log.Error(err, "read PodMetrics from metrics.k8s.io; recommendations kept, retrying next pass")
+			sourceErr = fmt.Sprintf("reading usage from %s failed: %v", r.srcName, err)
+			sourceErrorsTotal.WithLabelValues(r.srcName).Inc()
+			log.Error(err, "read usage from "+r.srcName+"; recommendations kept, retrying next pass")
 		}
 	}
 	for _, w := range ws {
@@ -358,10 +403,11 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 		}
 		key := types.NamespacedName{Namespace: ns, Name: w.vpa.Name}
 		r.touch(key, w.pods)
+		hist := r.bootstrap(ctx, key, w.pods) // before live samples: time order
 		if sourceErr == "" && len(w.pods) > 0 {
 			r.ingest(key, w.pods, usage)
 		}
-		r.recommend(ctx, w.vpa, w.pods, w.targetErr, sourceErr)
+		r.recommend(ctx, w.vpa, w.pods, w.targetErr, sourceErr, hist)
 	}
 }
 
@@ -442,7 +488,7 @@ func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metri
 	samplesTotal.WithLabelValues("oom").Add(float64(ooms))
 }
 
-func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutoscaler, pods []*corev1.Pod, targetErr, sourceErr string) {
+func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutoscaler, pods []*corev1.Pod, targetErr, sourceErr string, hist *logic.HistoryCondition) {
 	key := types.NamespacedName{Namespace: vpa.Namespace, Name: vpa.Name}
 	log := r.log.WithValues("vpa", key)
 	var cs []logic.Container
@@ -472,6 +518,7 @@ func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutos
 		Recommendation: rec,
 		TargetError:    targetErr,
 		SourceError:    sourceErr,
+		History:        hist,
 		PodsMatched:    len(pods) > 0,
 		LowConfidence:  low,
 		HistoryNeeded:  min(cfg.ConfidenceIntervalCPU, cfg.ConfidenceIntervalMemory),
@@ -532,6 +579,11 @@ func (r *Recommender) gc(ctx context.Context, live, exists map[types.NamespacedN
 	for k, pc := range r.pods {
 		if !live[k.vpa] || r.pass-pc.seenPass >= stalePasses {
 			delete(r.pods, k)
+		}
+	}
+	for k := range r.fetched {
+		if !live[k] {
+			delete(r.fetched, k)
 		}
 	}
 	for vpa, names := range r.containers {

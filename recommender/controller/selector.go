@@ -10,7 +10,8 @@ import (
 
 // SelectorOf resolves a VPA's targetRef to its pods' label selector, as the
 // recommender does, so that the updater (scaler/updater) acts on exactly the
-// pods the recommendation was computed from.
-func SelectorOf(ctx context.Context, r client.Reader, vpa *vpav1.VerticalPodAutoscaler) (labels.Selector, error) {
-	return selectorOf(ctx, r, vpa)
+// pods the recommendation was computed from. scales may be nil (targets
+// known only by their scale subresource are then unsupported).
+func SelectorOf(ctx context.Context, r client.Reader, scales *Scales, vpa *vpav1.VerticalPodAutoscaler) (labels.Selector, error) {
+	return selectorOf(ctx, r, scales, vpa)
 }

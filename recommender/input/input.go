@@ -12,10 +12,12 @@ import (
 )
 
 // Absurd amounts are dropped rather than fed to the histograms: more than a
-// million cores or a petabyte in one container is a broken source.
+// million cores or a petabyte in one container is a broken source. Every
+// usage source (metrics.k8s.io here, Prometheus in recommender/prometheus)
+// applies the same bounds.
 const (
-	maxMillicores = int64(1e9)
-	maxBytes      = int64(1e15)
+	MaxMillicores = int64(1e9)
+	MaxBytes      = int64(1e15)
 )
 
 // Usage is one container's usage sample.
@@ -66,19 +68,19 @@ func UsageOf(pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) ([]Usage, 
 			continue
 		}
 		for _, c := range m.Containers {
-			spec := container(p, c.Name)
+			spec := SpecContainer(p, c.Name)
 			if spec == nil {
 				d.Invalid++
 				continue
 			}
 			u := Usage{Pod: p.UID, Container: c.Name, Time: m.Timestamp.Time, CPUMillicores: -1, MemoryBytes: -1}
 			if q, ok := c.Usage[corev1.ResourceCPU]; ok {
-				if v := q.MilliValue(); v >= 0 && v <= maxMillicores {
+				if v := q.MilliValue(); v >= 0 && v <= MaxMillicores {
 					u.CPUMillicores = v
 				}
 			}
 			if q, ok := c.Usage[corev1.ResourceMemory]; ok {
-				if v := q.Value(); v >= 0 && v <= maxBytes {
+				if v := q.Value(); v >= 0 && v <= MaxBytes {
 					u.MemoryBytes = v
 				}
 			}
@@ -107,7 +109,7 @@ func OOMs(pods []*corev1.Pod) []OOM {
 					continue
 				}
 				o := OOM{Pod: p.UID, Container: s.Name, Time: t.FinishedAt.Time}
-				if spec := container(p, s.Name); spec != nil {
+				if spec := SpecContainer(p, s.Name); spec != nil {
 					if q, ok := spec.Resources.Requests[corev1.ResourceMemory]; ok {
 						o.MemoryRequestBytes = max(q.Value(), 0)
 					}
@@ -119,7 +121,8 @@ func OOMs(pods []*corev1.Pod) []OOM {
 	return out
 }
 
-func container(p *corev1.Pod, name string) *corev1.Container {
+// SpecContainer returns the pod's container of that name, or nil.
+func SpecContainer(p *corev1.Pod, name string) *corev1.Container {
 	for i := range p.Spec.Containers {
 		if p.Spec.Containers[i].Name == name {
 			return &p.Spec.Containers[i]

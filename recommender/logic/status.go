@@ -49,6 +49,9 @@ type StatusInput struct {
 	TargetError string
 	// PodsMatched reports whether live pods match the target's selector.
 	PodsMatched bool
+	// History, when set, is the FetchingHistory condition to write (the
+	// history bootstrap ran this pass); nil keeps the previous one.
+	History *HistoryCondition
 	// SourceError, when set, says why no usage could be read this pass
 	// (metrics.k8s.io or Prometheus failing).
 	SourceError string
@@ -58,6 +61,16 @@ type StatusInput struct {
 	HistoryNeeded time.Duration
 	Now           time.Time
 }
+
+// HistoryCondition is the outcome of reading a VPA's past usage:
+// Fetching while it is being retried, with the reason and message.
+type HistoryCondition struct {
+	Fetching        bool
+	Reason, Message string
+}
+
+// ReasonHistoryLoaded: the history bootstrap succeeded.
+const ReasonHistoryLoaded = "HistoryLoaded"
 
 // HasRecommendation reports whether r recommends anything.
 func HasRecommendation(r *vpav1.RecommendedPodResources) bool {
@@ -139,6 +152,9 @@ func Status(in StatusInput) vpav1.VerticalPodAutoscalerStatus {
 		delete(conds, vpav1.LowConfidence)
 	}
 
+	if h := in.History; h != nil {
+		set(vpav1.FetchingHistory, h.Fetching, h.Reason, h.Message)
+	}
 	for _, c := range conds {
 		out.Conditions = append(out.Conditions, c)
 	}

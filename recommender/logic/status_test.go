@@ -92,6 +92,21 @@ func TestStatus(t *testing.T) {
 			t.Errorf("missing target with source error: %+v", c)
 		}
 	})
+	t.Run("history condition", func(t *testing.T) {
+		s := Status(StatusInput{PodsMatched: true, History: &HistoryCondition{Fetching: true, Reason: "PrometheusTimeout", Message: "attempt 1 of 3"}, Now: now})
+		if c := cond(s, vpav1.FetchingHistory); c == nil || c.Status != corev1.ConditionTrue || c.Reason != "PrometheusTimeout" {
+			t.Fatalf("FetchingHistory: %+v", c)
+		}
+		// Later passes without a bootstrap keep the outcome.
+		s = Status(StatusInput{Previous: s, PodsMatched: true, Now: now.Add(time.Minute)})
+		if c := cond(s, vpav1.FetchingHistory); c == nil || c.Reason != "PrometheusTimeout" {
+			t.Fatalf("FetchingHistory dropped: %+v", c)
+		}
+		s = Status(StatusInput{Previous: s, PodsMatched: true, History: &HistoryCondition{Reason: ReasonHistoryLoaded, Message: "10 samples"}, Now: now.Add(2 * time.Minute)})
+		if c := cond(s, vpav1.FetchingHistory); c == nil || c.Status != corev1.ConditionFalse || c.Reason != ReasonHistoryLoaded || !c.LastTransitionTime.Equal(&metav1.Time{Time: now.Add(2 * time.Minute)}) {
+			t.Fatalf("FetchingHistory after load: %+v", c)
+		}
+	})
 	t.Run("missing target", func(t *testing.T) {
 		s := Status(StatusInput{TargetError: "Deployment ns/x not found", Now: now})
 		if c := cond(s, vpav1.ConfigUnsupported); c == nil || c.Status != corev1.ConditionTrue || c.Message == "" {

@@ -90,6 +90,7 @@ func init() {
 type Updater struct {
 	opts     Options
 	client   client.Client // cached reads, subresource writes
+	scales   *recommender.Scales
 	scheme   *runtime.Scheme
 	recorder recorder.EventRecorder
 	log      logr.Logger
@@ -108,17 +109,22 @@ type podMemory struct {
 	seenPass uint64
 }
 
-// New returns an updater; c reads through the informer cache.
-func New(c client.Client, scheme *runtime.Scheme, rec recorder.EventRecorder, log logr.Logger, o Options) (*Updater, error) {
+// New returns an updater; c reads through the informer cache, scales
+// resolves targets known only by their scale subresource (nil: unsupported).
+func New(c client.Client, scales *recommender.Scales, scheme *runtime.Scheme, rec recorder.EventRecorder, log logr.Logger, o Options) (*Updater, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Updater{opts: o, client: c, scheme: scheme, recorder: rec, log: log, pods: map[types.UID]*podMemory{}, now: time.Now}, nil
+	return &Updater{opts: o, client: c, scales: scales, scheme: scheme, recorder: rec, log: log, pods: map[types.UID]*podMemory{}, now: time.Now}, nil
 }
 
 // Setup adds the updater to the manager; it runs on the leader only.
 func Setup(mgr manager.Manager, o Options) error {
-	u, err := New(mgr.GetClient(), mgr.GetScheme(), mgr.GetEventRecorder("tailor.dev/updater"), mgr.GetLogger().WithName("updater"), o)
+	scales, err := recommender.NewScales(mgr)
+	if err != nil {
+		return err
+	}
+	u, err := New(mgr.GetClient(), scales, mgr.GetScheme(), mgr.GetEventRecorder("tailor.dev/updater"), mgr.GetLogger().WithName("updater"), o)
 	if err != nil {
 		return err
 	}
@@ -209,7 +215,7 @@ func (u *Updater) syncNamespace(ctx context.Context, ns string, vpas []*vpav1.Ve
 	slices.SortFunc(vpas, func(a, b *vpav1.VerticalPodAutoscaler) int { return strings.Compare(a.Name, b.Name) })
 	for _, vpa := range vpas {
 		vlog := log.WithValues("vpa", vpa.Name)
-		sel, err := recommender.SelectorOf(ctx, u.client, vpa)
+		sel, err := recommender.SelectorOf(ctx, u.client, u.scales, vpa)
 		if err != nil {
 			vlog.V(1).Info("target cannot be read; pods left as they are", "reason", err.Error())
 			continue

@@ -29,26 +29,9 @@ import (
 // naming another recommender is left alone, and Tailor keeps running.
 func TestRecommenderWithoutMetricsServer(t *testing.T) {
 	ctx := context.Background()
-	bare, err := cluster.Start(ctx, cluster.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bare.Stop)
-	if _, err := bare.AddNode(ctx, cluster.NodeOptions{Name: "worker-1", CPU: "8", Memory: "32Gi"}); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := crds.Objects()
-	if err == nil {
-		err = bare.InstallCRDs(objs)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ns = "faults"
+	bare := bareCluster(t, ns)
 	cs := bare.Clientset()
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	for _, d := range []*appsv1.Deployment{deployment("hamster", 1, rl("100m", "50Mi")), deployment("idle", 0, rl("100m", "50Mi"))} {
 		if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -140,4 +123,30 @@ func TestRecommenderWithoutMetricsServer(t *testing.T) {
 	if err != nil || len(cps.Items) != 0 {
 		t.Errorf("checkpoints without samples: %v %v", cps, err)
 	}
+}
+
+// bareCluster starts a second control plane without metrics-server (one
+// node, Tailor's CRDs, namespace ns), stopped when the test ends.
+func bareCluster(t *testing.T, ns string) *cluster.Cluster {
+	t.Helper()
+	ctx := context.Background()
+	bare, err := cluster.Start(ctx, cluster.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bare.Stop)
+	if _, err := bare.AddNode(ctx, cluster.NodeOptions{Name: "worker-1", CPU: "8", Memory: "32Gi"}); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := crds.Objects()
+	if err == nil {
+		err = bare.InstallCRDs(objs)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bare.Clientset().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return bare
 }
