@@ -70,6 +70,9 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		Excluded:   map[string]bool{"kube-system": true, o.Namespace: true},
 	}})
 	server.Register(VPAPath, &admission.Webhook{Handler: &VPAValidator{Decoder: decoder}})
+	if err := setupReplicaAutoscaler(ctx, mgr, decoder); err != nil {
+		return err
+	}
 	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
 		return err
 	}

@@ -29,14 +29,14 @@ func newRootCommand() *cobra.Command {
 		// with exit status 0.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("a subcommand is required (run, sandbox, version); see tailor --help")
+			return errors.New("a subcommand is required (run, sandbox, convert, version); see tailor --help")
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())
 	})
-	root.AddCommand(newRunCommand(), newSandboxCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newSandboxCommand(), newConvertCommand(), newVersionCommand())
 	return root
 }
 

@@ -31,8 +31,10 @@ import (
 	"github.com/tailor-dev/tailor/certs"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
-	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1alpha1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scaler "github.com/tailor-dev/tailor/scaler/controller"
 	"github.com/tailor-dev/tailor/scaler/updater"
+	"github.com/tailor-dev/tailor/test/cluster/load"
 	"github.com/tailor-dev/tailor/webhook"
 )
 
@@ -69,12 +71,15 @@ type runOptions struct {
 	recommender recommender.Options
 	updater     updater.Options
 	prometheus  promsource.Config
+	scaler      scaler.Options
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
 // replica; background loops are manager runnables that run on the leader.
 type component struct {
-	help  string
+	help string
+	// optIn components run only when --components names them.
+	optIn bool
 	setup func(ctx context.Context, mgr manager.Manager, o *runOptions) error
 }
 
@@ -97,6 +102,35 @@ var components = map[string]component{
 			return updater.Setup(mgr, o.updater)
 		},
 	},
+	"scaler": {
+		help: "ReplicaAutoscalers: replica counts by the HPA algorithm through the scale subresource (leader only)",
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
+			return scaler.Setup(mgr, o.scaler)
+		},
+	},
+	"load": {
+		help:  "sandbox only, off by default: spreads the demand annotated on a workload (" + load.AnnotationCPU + ", " + load.AnnotationMemory + ") over its ready pods as kwok usage (leader only)",
+		optIn: true,
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
+			return load.Setup(mgr, loadInterval)
+		},
+	},
+}
+
+// loadInterval: kwok reports a changed usage annotation at the next
+// metrics-server scrape (10s), so a few seconds keeps up with pods coming
+// and going.
+const loadInterval = 2 * time.Second
+
+// defaultComponents are those that run unless --components says otherwise.
+func defaultComponents() []string {
+	var names []string
+	for _, n := range componentNames() {
+		if !components[n].optIn {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 func componentNames() []string {
@@ -134,7 +168,7 @@ func newRunCommand() *cobra.Command {
 	f.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps retrying to renew before it gives up leadership.")
 	f.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease.")
 	f.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "How long running loops get to stop after SIGTERM.")
-	f.StringSliceVar(&o.components, "components", componentNames(), "Components to run, comma-separated, out of: "+strings.Join(componentNames(), ", ")+".")
+	f.StringSliceVar(&o.components, "components", defaultComponents(), "Components to run, comma-separated, out of: "+strings.Join(componentNames(), ", ")+".")
 	f.BoolVar(&o.certBootstrap, "cert-bootstrap", false, "Create and renew the webhook serving certificate without cert-manager: a CA and pair in the Secret --cert-secret-name, written to --cert-dir, CA patched into the webhook configurations.")
 	f.StringVar(&o.certSecretName, "cert-secret-name", "tailor-webhook-cert", "Secret in Tailor's namespace that holds the bootstrapped CA and serving pair (shared by all replicas).")
 	f.StringVar(&o.webhookService, "webhook-service", "tailor-webhook", "Service in front of the webhook; the bootstrapped certificate names <svc>.<namespace>.svc[.cluster.local].")
@@ -144,6 +178,7 @@ func newRunCommand() *cobra.Command {
 	recommenderFlags(f, &o.recommender)
 	updaterFlags(f, &o.updater)
 	prometheusFlags(f, &o.prometheus)
+	scalerFlags(f, &o.scaler)
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)
@@ -159,9 +194,15 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	if o.prometheus.Address != "" {
 		o.recommender.Prometheus = &o.prometheus
+		o.scaler.Prometheus = &o.prometheus
 	}
 	if slices.Contains(o.components, "recommender") {
 		if err := o.recommender.Validate(); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(o.components, "scaler") {
+		if err := o.scaler.Validate(); err != nil {
 			return err
 		}
 	}
@@ -228,7 +269,7 @@ func run(ctx context.Context, o *runOptions) error {
 	if err := cmapi.AddToScheme(scheme); err != nil {
 		return err
 	}
-	if err := scalerv1.AddToScheme(scheme); err != nil {
+	if err := scalerv1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{

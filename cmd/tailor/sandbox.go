@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,7 +86,7 @@ module proxy on first use (about 10 minutes on 2 cores) and cached.`,
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return sandboxStatus(o, cmd.OutOrStdout()) },
 	}
-	cmd.AddCommand(up, down, status)
+	cmd.AddCommand(up, down, status, newSandboxLoadCommand(o))
 	return cmd
 }
 
@@ -186,7 +187,9 @@ func startSandboxTailor(ctx context.Context, c *cluster.Cluster, self string) er
 		"--cert-dir", filepath.Join(c.Dir, "tailor-certs"),
 		"--cert-bootstrap", "--cert-extra-sans", "127.0.0.1",
 		// Quicker than the 1m default, so the walkthrough shows results soon.
-		"--recommender-interval", "15s")
+		"--recommender-interval", "15s",
+		// The sandbox's stand-in for a load generator (tailor sandbox load).
+		"--components", strings.Join(append(defaultComponents(), "load"), ","))
 	if err != nil {
 		return err
 	}

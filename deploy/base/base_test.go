@@ -15,8 +15,14 @@ func TestWebhooksMatchServerPaths(t *testing.T) {
 	if len(m.Webhooks) != 1 || *m.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.PodPath {
 		t.Errorf("mutating webhooks: %+v", m.Webhooks)
 	}
-	if len(v.Webhooks) != 1 || *v.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.VPAPath {
+	if len(v.Webhooks) != 2 || *v.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.VPAPath ||
+		*v.Webhooks[1].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.ReplicaAutoscalerPath {
 		t.Errorf("validating webhooks: %+v", v.Webhooks)
+	}
+	for _, w := range v.Webhooks {
+		if p := w.FailurePolicy; p == nil || *p != "Fail" {
+			t.Errorf("%s failurePolicy %v, want Fail: invalid objects must not get in while Tailor is down", w.Name, p)
+		}
 	}
 	if p := m.Webhooks[0].FailurePolicy; p == nil || *p != "Ignore" {
 		t.Errorf("pod webhook failurePolicy %v, want Ignore: Tailor down must never block pods", p)

@@ -276,12 +276,24 @@ func podRegexps(pods []string, maxBytes int) []string {
 	return out
 }
 
-// instant runs an instant query at t that must return a vector.
-func (s *Source) instant(ctx context.Context, query string, t time.Time) (model.Vector, v1.Warnings, error) {
-	v, w, err := s.do(ctx, query, func(ctx context.Context) (model.Value, v1.Warnings, error) {
+// Query runs any instant query at t within Config.Timeout and returns its
+// raw result; a failure is an *Error. The scaler's Prometheus metric
+// sources use it.
+func (s *Source) Query(ctx context.Context, query string, t time.Time) (model.Value, error) {
+	v, _, err := s.query(ctx, query, t)
+	return v, err
+}
+
+func (s *Source) query(ctx context.Context, query string, t time.Time) (model.Value, v1.Warnings, error) {
+	return s.do(ctx, query, func(ctx context.Context) (model.Value, v1.Warnings, error) {
 		v, w, _, err := s.api.Query(ctx, query, t, v1.WithTimeout(serverTimeout(s.cfg.Timeout)))
 		return v, w, err
 	})
+}
+
+// instant runs an instant query at t that must return a vector.
+func (s *Source) instant(ctx context.Context, query string, t time.Time) (model.Vector, v1.Warnings, error) {
+	v, w, err := s.query(ctx, query, t)
 	if err != nil {
 		return nil, w, err
 	}

@@ -37,11 +37,13 @@ func namespace(t *testing.T, labels map[string]string) string {
 func eventually(t *testing.T, timeout time.Duration, cond func(ctx context.Context) (bool, string)) {
 	t.Helper()
 	var last string
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		// Each attempt gets its own deadline, so the last one is not cut
+		// short by the poll's and its message says what was wrong.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		ok, msg := cond(ctx)
-		if ctx.Err() == nil || last == "" {
-			last = msg // not the error of a call cut by the deadline
-		}
+		last = msg
 		return ok, nil
 	})
 	if err != nil {

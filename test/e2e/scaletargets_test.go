@@ -305,8 +305,10 @@ func TestScaleSubresourceTargets(t *testing.T) {
 		assertResources(t, pods, corev1.ResourceRequirements{Requests: rl("321m", "300Mi")})
 	})
 
-	// The shipped ClusterRole lets Tailor read any scale subresource, and
-	// only read it.
+	// The shipped ClusterRole lets Tailor read any scale subresource (VPA
+	// targets) and set it (ReplicaAutoscaler targets, custom resources
+	// included, as kube-controller-manager's HPA role), and nothing else of
+	// the object.
 	t.Run("RBAC allows get on */scale", func(t *testing.T) {
 		raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "base", "rbac.yaml"))
 		if err != nil {
@@ -340,7 +342,8 @@ func TestScaleSubresourceTargets(t *testing.T) {
 		}{
 			{"tailor.test", "widgets", "scale", "get", true},
 			{"argoproj.io", "rollouts", "scale", "get", true},
-			{"tailor.test", "widgets", "scale", "update", false},
+			{"tailor.test", "widgets", "scale", "update", true},
+			{"tailor.test", "widgets", "", "update", false},
 			{"tailor.test", "widgets", "", "get", false},
 		} {
 			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authorizationv1.ResourceAttributes{

@@ -1,0 +1,437 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/jsonpath"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+)
+
+// raClient is a controller-runtime client that knows ReplicaAutoscalers.
+func raClient(t *testing.T) client.Client {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env.RESTConfig(), client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func deploymentRef(name string) autoscalingv2.CrossVersionObjectReference {
+	return autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name}
+}
+
+// cpuRA is the seed's "kubectl autoscale deployment php-apache
+// --cpu-percent=50 --min=1 --max=10" as a ReplicaAutoscaler.
+func cpuRA(name string, target autoscalingv2.CrossVersionObjectReference) *v1alpha1.ReplicaAutoscaler {
+	return &v1alpha1.ReplicaAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ReplicaAutoscalerSpec{
+			ScaleTargetRef: target, MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
+			Metrics: []v1alpha1.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](50)}}}},
+		},
+	}
+}
+
+// promRA scales target on a Prometheus query kept at 100 per pod.
+func promRA(name, target, query string) *v1alpha1.ReplicaAutoscaler {
+	return &v1alpha1.ReplicaAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ReplicaAutoscalerSpec{
+			ScaleTargetRef: deploymentRef(target), MaxReplicas: 10,
+			Metrics: []v1alpha1.MetricSpec{{Type: v1alpha1.PrometheusMetricSourceType, Prometheus: &v1alpha1.PrometheusMetricSource{
+				Query: query, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: ptr.To(resource.MustParse("100"))}}}},
+		},
+	}
+}
+
+func raCondition(ra *v1alpha1.ReplicaAutoscaler, typ autoscalingv2.HorizontalPodAutoscalerConditionType) *autoscalingv2.HorizontalPodAutoscalerCondition {
+	for i := range ra.Status.Conditions {
+		if ra.Status.Conditions[i].Type == typ {
+			return &ra.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// waitRACondition waits until the named ReplicaAutoscaler has condition typ
+// with status and a message containing msg, and returns it.
+func waitRACondition(t *testing.T, c client.Client, ns, name string, typ autoscalingv2.HorizontalPodAutoscalerConditionType, status corev1.ConditionStatus, reason, msg string) *v1alpha1.ReplicaAutoscaler {
+	t.Helper()
+	ra := &v1alpha1.ReplicaAutoscaler{}
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, ra); err != nil {
+			return false, err.Error()
+		}
+		cond := raCondition(ra, typ)
+		if cond == nil || cond.Status != status || cond.Reason != reason || !strings.Contains(cond.Message, msg) {
+			return false, fmt.Sprintf("%s conditions %+v; want %s=%s %s %q", name, ra.Status.Conditions, typ, status, reason, msg)
+		}
+		return true, ""
+	})
+	return ra
+}
+
+func specReplicas(t *testing.T, ns, name string) int32 {
+	t.Helper()
+	d, err := env.Clientset().AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+// printerColumns evaluates the CRD's printer columns (what kubectl get ra
+// prints) with kubectl's JSONPath on the object as the API serves it.
+func printerColumns(t *testing.T, c client.Client, ns, name string) map[string]string {
+	t.Helper()
+	u := map[string]any{}
+	ra := &v1alpha1.ReplicaAutoscaler{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, ra); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(ra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &u); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for col, expr := range map[string]string{"REFERENCE": ".status.reference", "TARGETS": ".status.targets", "MINPODS": ".spec.minReplicas", "MAXPODS": ".spec.maxReplicas", "REPLICAS": ".status.currentReplicas"} {
+		jp := jsonpath.New(col)
+		if err := jp.Parse("{" + expr + "}"); err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		if err := jp.Execute(&sb, u); err != nil {
+			t.Fatalf("%s %s: %v", col, expr, err)
+		}
+		out[col] = sb.String()
+	}
+	return out
+}
+
+// TestScalerPhpApache is the seed's HPA walkthrough with a ReplicaAutoscaler:
+// php-apache (request 200m, limit 500m) under a total demand of 600m (the
+// sandbox load in place of the busybox load-generator) scales out until
+// utilisation is at or under 50%, and back to one replica once the demand
+// is gone and the (shortened) scale-down window has passed.
+func TestScalerPhpApache(t *testing.T) {
+	start := time.Now()
+	ctx := context.Background()
+	inst := readyTailor(t, "--components=scaler,webhook,load", "--scaler-interval=3s")
+	registerWebhooks(t, inst)
+	ns := namespace(t, nil)
+	c := raClient(t)
+
+	d := deployment("php-apache", 1, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")})
+	d.Spec.Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}
+	if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ra := cpuRA("php-apache", deploymentRef("php-apache"))
+	ra.Namespace = ns
+	ra.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](20)}}
+	if err := c.Create(ctx, ra); err != nil {
+		t.Fatal(err)
+	}
+	// Before metrics-server knows the pod: <unknown>, as kubectl get hpa shows.
+	waitRACondition(t, c, ns, "php-apache", autoscalingv2.AbleToScale, corev1.ConditionTrue, "SucceededGetScale", "")
+
+	// The seed's 0%/50% at rest: metrics-server reports the pod after ~40 s.
+	var idle time.Duration
+	eventually(t, 3*time.Minute, func(ctx context.Context) (bool, string) {
+		cols := printerColumns(t, c, ns, "php-apache")
+		idle = time.Since(start)
+		return cols["TARGETS"] == "cpu: 0%/50%", fmt.Sprintf("columns %v", cols)
+	})
+	cols := printerColumns(t, c, ns, "php-apache")
+	want := map[string]string{"REFERENCE": "Deployment/php-apache", "TARGETS": "cpu: 0%/50%", "MINPODS": "1", "MAXPODS": "10", "REPLICAS": "1"}
+	for k, v := range want {
+		if cols[k] != v {
+			t.Errorf("%s column = %q, want %q", k, cols[k], v)
+		}
+	}
+	t.Logf("idle at %s: %v", idle.Round(time.Second), cols)
+
+	// The load-generator: 600m in total, through the CLI the sandbox offers.
+	if code, out := runTailor(t, 30*time.Second, "sandbox", "load", ns+"/php-apache", "--cpu", "600m", "--kubeconfig", env.Kubeconfig); code != 0 {
+		t.Fatalf("tailor sandbox load: exit %d: %s", code, out)
+	}
+	loaded := time.Now()
+
+	// Replicas rise, then settle where utilisation is at or under the target.
+	type point struct {
+		at       time.Duration
+		replicas int32
+		targets  string
+	}
+	show := func(ps []point) string {
+		var parts []string
+		for _, p := range ps {
+			parts = append(parts, fmt.Sprintf("+%s %d (%s)", p.at, p.replicas, p.targets))
+		}
+		return strings.Join(parts, " → ")
+	}
+	var trajectory []point
+	var peak int32
+	record := func(ra *v1alpha1.ReplicaAutoscaler) {
+		p := point{time.Since(loaded).Round(time.Second), ra.Status.CurrentReplicas, ra.Status.Targets}
+		if n := len(trajectory); n == 0 || trajectory[n-1].replicas != p.replicas || trajectory[n-1].targets != p.targets {
+			trajectory = append(trajectory, p)
+		}
+		if u := utilization(ra); u > peak {
+			peak = u
+		}
+	}
+	stableSince := time.Time{}
+	eventually(t, 6*time.Minute, func(ctx context.Context) (bool, string) {
+		cur := &v1alpha1.ReplicaAutoscaler{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "php-apache"}, cur); err != nil {
+			return false, err.Error()
+		}
+		record(cur)
+		u := utilization(cur)
+		settled := cur.Status.CurrentReplicas > 1 && cur.Status.DesiredReplicas == cur.Status.CurrentReplicas && u > 0 && u <= 55
+		if !settled {
+			stableSince = time.Time{}
+			return false, fmt.Sprintf("replicas %d desired %d targets %q", cur.Status.CurrentReplicas, cur.Status.DesiredReplicas, cur.Status.Targets)
+		}
+		if stableSince.IsZero() {
+			stableSince = time.Now()
+		}
+		// Settled: a few passes and a metrics-server scrape without change.
+		return time.Since(stableSince) > 15*time.Second, "settling"
+	})
+	t.Logf("trajectory under 600m (time since the load, replicas, targets): %s", show(trajectory))
+	final := trajectory[len(trajectory)-1]
+	t.Logf("settled at %d replicas (%s) %s after the load; peak %d%%", final.replicas, final.targets, time.Since(loaded).Round(time.Second), peak)
+	// 600m on one pod capped at its 500m limit is 250% of the 200m request
+	// (the seed saw 242% while its metrics window still held idle samples).
+	if peak < 200 || peak > 250 {
+		t.Errorf("peak utilisation %d%%, want the single pod's ~242-250%%", peak)
+	}
+	// kwok's usage has no noise: 600m over n pods is 300/n % exactly, so the
+	// count settles at 6 (50%, inside the tolerance) or 7 (43%) where the
+	// seed, with a real PHP server, saw 7 at 38-46%.
+	if final.replicas < 5 || final.replicas > 8 {
+		t.Errorf("settled at %d replicas, want 6-7 (600m / 100m per pod)", final.replicas)
+	}
+	if got := specReplicas(t, ns, "php-apache"); got != final.replicas {
+		t.Errorf("Deployment spec.replicas %d, status says %d", got, final.replicas)
+	}
+	waitEventMessage(t, ns, "SuccessfulRescale", "php-apache", "above target; metrics: cpu ")
+
+	// Demand removed: back to one replica after the 20 s window.
+	if code, out := runTailor(t, 30*time.Second, "sandbox", "load", ns+"/php-apache", "--remove", "--kubeconfig", env.Kubeconfig); code != 0 {
+		t.Fatalf("tailor sandbox load --remove: exit %d: %s", code, out)
+	}
+	removed := time.Now()
+	eventually(t, 3*time.Minute, func(ctx context.Context) (bool, string) {
+		n := specReplicas(t, ns, "php-apache")
+		return n == 1, fmt.Sprintf("%d replicas", n)
+	})
+	t.Logf("back to 1 replica %s after the demand was removed", time.Since(removed).Round(time.Second))
+	waitEventMessage(t, ns, "SuccessfulRescale", "php-apache", "New size: 1; reason: All metrics below target")
+
+	code, body, err := get(inst.metrics + "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("/metrics: %d %v", code, err)
+	}
+	for _, w := range []string{`tailor_scaler_rescales_total{direction="up"}`, `tailor_scaler_rescales_total{direction="down"}`, `tailor_scaler_reconciles_total{result="ok"}`, "tailor_scaler_desired_replicas{"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	t.Logf("walkthrough took %s", time.Since(start).Round(time.Second))
+}
+
+// utilization is the current CPU utilisation of a single-metric autoscaler.
+func utilization(ra *v1alpha1.ReplicaAutoscaler) int32 {
+	if len(ra.Status.CurrentMetrics) == 0 || ra.Status.CurrentMetrics[0].Resource == nil || ra.Status.CurrentMetrics[0].Resource.Current.AverageUtilization == nil {
+		return 0
+	}
+	return *ra.Status.CurrentMetrics[0].Resource.Current.AverageUtilization
+}
+
+// waitEventMessage waits for an Event with reason about the named object
+// whose note contains msg.
+func waitEventMessage(t *testing.T, ns, reason, regarding, msg string) {
+	t.Helper()
+	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+		evs, err := env.Clientset().EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var notes []string
+		for _, e := range evs.Items {
+			if e.Reason == reason && e.Regarding.Name == regarding {
+				if strings.Contains(e.Note, msg) {
+					return true, ""
+				}
+				notes = append(notes, e.Note)
+			}
+		}
+		return false, fmt.Sprintf("%s events about %s: %q, none with %q", reason, regarding, notes, msg)
+	})
+}
+
+// fakePrometheus speaks the Prometheus HTTP API's /api/v1/query on
+// 127.0.0.1: "broken(" fails to parse, "many" returns two series, anything
+// else one series of value 300.
+func fakePrometheus(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/query" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		now := float64(time.Now().Unix())
+		series := func(pod, v string) map[string]any {
+			return map[string]any{"metric": map[string]string{"__name__": "http_requests", "pod": pod}, "value": []any{now, v}}
+		}
+		var resp map[string]any
+		switch q := r.FormValue("query"); q {
+		case "broken(":
+			w.WriteHeader(http.StatusBadRequest)
+			resp = map[string]any{"status": "error", "errorType": "bad_data", "error": "1:8: parse error: unclosed left parenthesis"}
+		case "many":
+			resp = map[string]any{"status": "success", "data": map[string]any{"resultType": "vector", "result": []any{series("a", "1"), series("b", "2")}}}
+		default:
+			resp = map[string]any{"status": "success", "data": map[string]any{"resultType": "vector", "result": []any{series("", "300")}}}
+		}
+		_ = json.NewEncoder(w).Encode(resp)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestScalerBadInput: targets that cannot be scaled and Prometheus queries
+// that fail are reported in the conditions and leave replicas alone; a
+// good query scales; an HPA on the target is refused at admission and
+// reported when it comes after.
+func TestScalerBadInput(t *testing.T) {
+	ctx := context.Background()
+	prom := fakePrometheus(t)
+	inst := readyTailor(t, "--components=scaler,webhook", "--scaler-interval=2s", "--prometheus-address", prom)
+	registerWebhooks(t, inst)
+	ns := namespace(t, nil)
+	c := raClient(t)
+	for _, name := range []string{"web-a", "web-b", "web-c", "web-d", "web-h"} {
+		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, deployment(name, 2, rl("100m", "50Mi")), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}}
+	if _, err := env.Clientset().CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(ra *v1alpha1.ReplicaAutoscaler) {
+		t.Helper()
+		ra.Namespace = ns
+		if err := c.Create(ctx, ra); err != nil {
+			t.Fatalf("create %s: %v", ra.Name, err)
+		}
+	}
+
+	t.Run("target does not exist", func(t *testing.T) {
+		create(cpuRA("missing", deploymentRef("nope")))
+		ra := waitRACondition(t, c, ns, "missing", autoscalingv2.AbleToScale, corev1.ConditionFalse, "FailedGetScale", `deployments.apps "nope" not found`)
+		t.Logf("condition: %s", raCondition(ra, autoscalingv2.AbleToScale).Message)
+		waitEvent(t, ns, "FailedGetScale", "missing")
+	})
+	t.Run("kind without a scale subresource", func(t *testing.T) {
+		create(cpuRA("configmap", autoscalingv2.CrossVersionObjectReference{APIVersion: "v1", Kind: "ConfigMap", Name: "settings"}))
+		ra := waitRACondition(t, c, ns, "configmap", autoscalingv2.AbleToScale, corev1.ConditionFalse, "FailedGetScale", "ConfigMap has no scale subresource")
+		t.Logf("condition: %s", raCondition(ra, autoscalingv2.AbleToScale).Message)
+	})
+	t.Run("prometheus query errors", func(t *testing.T) {
+		create(promRA("prom-error", "web-a", "broken("))
+		ra := waitRACondition(t, c, ns, "prom-error", autoscalingv2.ScalingActive, corev1.ConditionFalse, "FailedGetPrometheusMetric", "parse error: unclosed left parenthesis")
+		t.Logf("condition: %s", raCondition(ra, autoscalingv2.ScalingActive).Message)
+		waitEvent(t, ns, "FailedComputeMetricsReplicas", "prom-error")
+	})
+	t.Run("prometheus query returns several series", func(t *testing.T) {
+		create(promRA("prom-many", "web-b", "many"))
+		ra := waitRACondition(t, c, ns, "prom-many", autoscalingv2.ScalingActive, corev1.ConditionFalse, "FailedGetPrometheusMetric", "query returned 2 series, want exactly one")
+		t.Logf("condition: %s", raCondition(ra, autoscalingv2.ScalingActive).Message)
+	})
+	t.Run("prometheus query scales", func(t *testing.T) {
+		// 300 at 100 per pod: 3 replicas.
+		create(promRA("prom-good", "web-c", "sum(rate(http_requests_total[1m]))"))
+		eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+			n := specReplicas(t, ns, "web-c")
+			return n == 3, fmt.Sprintf("web-c at %d replicas, want 3", n)
+		})
+		waitEventMessage(t, ns, "SuccessfulRescale", "prom-good", "New size: 3; reason: prometheus query sum(rate(http_requests_total[1m])) above target; metrics: prometheus ")
+	})
+	// Let a few passes go by: the failing autoscalers' targets are untouched.
+	time.Sleep(5 * time.Second)
+	for _, name := range []string{"web-a", "web-b"} {
+		if n := specReplicas(t, ns, name); n != 2 {
+			t.Errorf("%s has %d replicas, want the untouched 2", name, n)
+		}
+	}
+
+	t.Run("HPA on the target is refused", func(t *testing.T) {
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-h"},
+			Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: deploymentRef("web-h"), MinReplicas: ptr.To[int32](2), MaxReplicas: 2},
+		}
+		if _, err := env.Clientset().AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ra := cpuRA("web-h", deploymentRef("web-h"))
+		ra.Namespace = ns
+		var err error
+		// The webhook reads HPAs from its cache: allow it a moment to see the new one.
+		eventually(t, 10*time.Second, func(ctx context.Context) (bool, string) {
+			err = c.Create(ctx, ra.DeepCopy())
+			if err == nil {
+				_ = c.Delete(ctx, ra.DeepCopy())
+				return false, "created"
+			}
+			return strings.Contains(err.Error(), "already has the HorizontalPodAutoscaler web-h"), err.Error()
+		})
+		t.Logf("refused: %v", err)
+	})
+	t.Run("HPA added after the autoscaler is reported", func(t *testing.T) {
+		create(cpuRA("web-d", deploymentRef("web-d")))
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-d-hpa"},
+			Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: deploymentRef("web-d"), MinReplicas: ptr.To[int32](2), MaxReplicas: 2},
+		}
+		if _, err := env.Clientset().AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ra := waitRACondition(t, c, ns, "web-d", autoscalingv2.AbleToScale, corev1.ConditionFalse, "ConflictingHPA", "also scaled by HorizontalPodAutoscaler web-d-hpa")
+		t.Logf("condition: %s", raCondition(ra, autoscalingv2.AbleToScale).Message)
+	})
+}
