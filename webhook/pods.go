@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/webhook/sizing"
 )
 
@@ -22,8 +23,11 @@ import (
 // informer cache only and never blocks a pod: on any internal error the pod
 // is admitted unchanged and the error counted.
 type PodSizer struct {
-	Lookup   Lookup
-	Recorder recorder.EventRecorder
+	Lookup Lookup
+	// Horizontal, when set, lists ReplicaAutoscalers: the resources they
+	// scale the pod's workload on are not sized.
+	Horizontal HorizontalLookup
+	Recorder   recorder.EventRecorder
 	// Synced reports whether the caches have synced; until then pods pass
 	// unchanged rather than wait on an informer inside the API server's
 	// request.
@@ -91,7 +95,17 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 		return admission.Allowed("tailor: " + err.Error())
 	}
 
-	d, err := sizing.Decide(sizing.Input{Pod: pod, VPA: vpa, LimitRanges: limitRanges, PatchOnly: true})
+	var hold []corev1.ResourceName
+	if h.Horizontal != nil {
+		ras, err := h.Horizontal.ReplicaAutoscalers(ctx, req.Namespace)
+		if err != nil {
+			outcome, reason = "error", "list replicaautoscalers"
+			return admission.Allowed("tailor: " + err.Error())
+		}
+		hold = coordination.Horizontal(vpa, ras).Resources
+	}
+
+	d, err := sizing.Decide(sizing.Input{Pod: pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: true})
 	if err != nil {
 		outcome, reason = "error", "decide"
 		logf.FromContext(ctx).Info("pod left unchanged", "namespace", req.Namespace, "vpa", vpa.Name, "error", err.Error())

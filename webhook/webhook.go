@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // Paths the webhook configurations in deploy/ point at.
@@ -31,11 +33,12 @@ type Options struct {
 }
 
 // cachedTypes are everything the pod mutator reads: the well-known
-// controllers of the owner chain, VPAs and LimitRanges. Their informers
+// controllers of the owner chain, VPAs, LimitRanges and ReplicaAutoscalers
+// (resources they scale on are not sized). Their informers
 // start with the manager so the first admission finds them synced (a cache
 // read of a type without an informer would start one and wait for it).
 func cachedTypes() []client.Object {
-	objs := []client.Object{&vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}}
+	objs := []client.Object{&vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}, &scalerv1.ReplicaAutoscaler{}}
 	for _, newObj := range wellKnown {
 		objs = append(objs, newObj())
 	}
@@ -60,10 +63,11 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	server := mgr.GetWebhookServer()
 	server.Register(PodPath, &admission.Webhook{Handler: &PodSizer{
-		Lookup:   cacheLookup{r: mgr.GetCache()},
-		Recorder: mgr.GetEventRecorder("tailor.dev/webhook"),
-		Synced:   synced,
-		Excluded: map[string]bool{"kube-system": true, o.Namespace: true},
+		Lookup:     cacheLookup{r: mgr.GetCache()},
+		Horizontal: cacheLookup{r: mgr.GetCache()},
+		Recorder:   mgr.GetEventRecorder("tailor.dev/webhook"),
+		Synced:     synced,
+		Excluded:   map[string]bool{"kube-system": true, o.Namespace: true},
 	}})
 	server.Register(VPAPath, &admission.Webhook{Handler: &VPAValidator{Decoder: decoder}})
 	if err := setupReplicaAutoscaler(ctx, mgr, decoder); err != nil {

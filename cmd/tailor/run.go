@@ -33,6 +33,7 @@ import (
 	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
 	scalerv1alpha1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	scaler "github.com/tailor-dev/tailor/scaler/controller"
+	"github.com/tailor-dev/tailor/scaler/updater"
 	"github.com/tailor-dev/tailor/test/cluster/load"
 	"github.com/tailor-dev/tailor/webhook"
 )
@@ -68,6 +69,7 @@ type runOptions struct {
 	kubeAPIBurst int
 
 	recommender recommender.Options
+	updater     updater.Options
 	prometheus  promsource.Config
 	scaler      scaler.Options
 }
@@ -92,6 +94,12 @@ var components = map[string]component{
 		help: "VPA recommendations from metrics.k8s.io usage and OOM kills, written to VPA status (leader only)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
 			return recommender.Setup(mgr, o.recommender)
+		},
+	},
+	"updater": {
+		help: "in-place resize (pods/resize) of running pods whose requests leave their VPA's bounds, eviction where that cannot work (leader only)",
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
+			return updater.Setup(mgr, o.updater)
 		},
 	},
 	"scaler": {
@@ -168,6 +176,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.webhookConfigName, "webhook-config-name", "tailor", "Name of the Mutating- and ValidatingWebhookConfiguration whose caBundle --cert-bootstrap fills.")
 	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
 	recommenderFlags(f, &o.recommender)
+	updaterFlags(f, &o.updater)
 	prometheusFlags(f, &o.prometheus)
 	scalerFlags(f, &o.scaler)
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
@@ -194,6 +203,11 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	if slices.Contains(o.components, "scaler") {
 		if err := o.scaler.Validate(); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(o.components, "updater") {
+		if err := o.updater.Validate(); err != nil {
 			return err
 		}
 	}

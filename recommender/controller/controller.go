@@ -35,6 +35,7 @@ import (
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
@@ -524,6 +525,9 @@ func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutos
 		HistoryNeeded:  min(cfg.ConfidenceIntervalCPU, cfg.ConfidenceIntervalMemory),
 		Now:            r.now(),
 	})
+	// Resources a ReplicaAutoscaler scales the target on leave the
+	// recommendation, and a condition says so (scaler/coordination).
+	coordination.Apply(&status, r.horizontal(ctx, vpa), r.now())
 	if logic.StatusEqual(status, vpa.Status) {
 		return
 	}

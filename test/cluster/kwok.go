@@ -44,8 +44,49 @@ options:
   nodeLeaseDurationSeconds: 40
 `
 
+// kwokPodResources plays the part of a kubelet that supports in-place resize
+// (Kubernetes >= 1.33): whenever a running pod's generation moves past what
+// its status observed (creation, a pods/resize patch), it reports each
+// container's spec resources as running and allocated, and the generation
+// as observed. Stock kwok never fills containerStatuses[].resources, and the
+// API server refuses every resize of a running pod without them ("Pod
+// running on node without support for resize"). The resize is acknowledged
+// at once: no PodResizePending or PodResizeInProgress condition appears.
+const kwokPodResources = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-resources
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Running'
+    - key: '(.metadata.generation // 1) != (.status.observedGeneration // 0)'
+      operator: 'In'
+      values:
+      - 'true'
+  next:
+    statusTemplate: |
+      {{ $root := . }}
+      observedGeneration: {{ or .metadata.generation 1 }}
+      containerStatuses:
+      {{ range $index, $item := .spec.containers }}
+      {{ $origin := index $root.status.containerStatuses $index }}
+      {{ $_ := set $origin "resources" (or $item.resources dict) }}
+      {{ $_ := set $origin "allocatedResources" (or $item.resources.requests dict) }}
+      - {{ $origin | toJson }}
+      {{ end }}
+`
+
 func writeKwokConfig(dir string, bins Binaries, port int) (string, error) {
-	docs := []string{fmt.Sprintf(kwokOptions, port)}
+	docs := []string{fmt.Sprintf(kwokOptions, port), kwokPodResources}
 	for _, m := range kwokManifests {
 		data, err := os.ReadFile(filepath.Join(bins.StagesDir(), filepath.Base(m)))
 		if err != nil {

@@ -81,12 +81,20 @@ func hamsterVPA(mode vpav1.UpdateMode) *vpav1.VerticalPodAutoscaler {
 // recommender would have written, then waits a moment for Tailor's cache.
 func createVPAWithTarget(t *testing.T, ns string, vpa *vpav1.VerticalPodAutoscaler, cpu, mem string) {
 	t.Helper()
-	ctx := context.Background()
 	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
-	created, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(ctx, vpa, metav1.CreateOptions{})
+	created, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(context.Background(), vpa, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	setVPATarget(t, ns, created.Name, cpu, mem)
+}
+
+// setVPATarget writes a recommendation for the hamster container (bounds
+// equal to the target) as a recommender would, then waits a moment for
+// Tailor's cache.
+func setVPATarget(t *testing.T, ns, name, cpu, mem string) {
+	t.Helper()
+	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
 	target := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
 	status := vpav1.VerticalPodAutoscalerStatus{Recommendation: &vpav1.RecommendedPodResources{ContainerRecommendations: []vpav1.RecommendedContainerResources{{
 		ContainerName: "hamster", Target: target, UncappedTarget: target, LowerBound: target, UpperBound: target,
@@ -97,7 +105,7 @@ func createVPAWithTarget(t *testing.T, ns string, vpa *vpav1.VerticalPodAutoscal
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Patch(ctx, created.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 		t.Fatal(err)
 	}
 	// Informer propagation on loopback takes milliseconds; a pod created
