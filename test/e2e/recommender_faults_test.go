@@ -113,7 +113,7 @@ func TestRecommenderWithoutMetricsServer(t *testing.T) {
 	if n, _ := strconv.Atoi(m[1]); n < 2 {
 		t.Errorf("source errors %d, want one per pass", n)
 	}
-	if !strings.Contains(inst.out.String(), "read PodMetrics from metrics.k8s.io; recommendations kept") {
+	if !strings.Contains(inst.out.String(), "read usage from metrics.k8s.io; recommendations kept") {
 		t.Errorf("no log line for the failing source")
 	}
 	if v, err := vpas.Get(ctx, other.Name, metav1.GetOptions{}); err != nil || v.Status.Recommendation != nil || len(v.Status.Conditions) != 0 {
