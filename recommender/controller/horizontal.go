@@ -16,7 +16,7 @@ import (
 // recommendation is not applied meanwhile.
 func (r *Recommender) horizontal(ctx context.Context, vpa *vpav1.VerticalPodAutoscaler) coordination.Held {
 	var list scalerv1.ReplicaAutoscalerList
-	if err := r.client.List(ctx, &list, client.InNamespace(vpa.Namespace)); err != nil {
+	if err := r.client.List(ctx, &list, client.InNamespace(vpa.Namespace), client.UnsafeDisableDeepCopy); err != nil { // read only
 		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
 		r.log.Error(err, "list ReplicaAutoscalers", "vpa", vpa.Namespace+"/"+vpa.Name)
 		return coordination.Held{}
