@@ -10,7 +10,7 @@ E2E_TIMEOUT ?= 60m
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x
 
-.PHONY: build test unit e2e fuzz bench vet sandbox sandbox-down generate
+.PHONY: build test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tailor ./cmd/tailor
@@ -21,6 +21,11 @@ vet:
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+
+# scaler/logic against the upstream HPA replica calculator, from its own
+# module (test/hpacompare) so that k8s.io/kubernetes stays out of go.mod.
+hpacompare:
+	cd test/hpacompare && $(GO) test ./...
 
 # The first run builds the pinned control plane into ~/.cache/tailor (TestMain
 # prints progress); later runs reuse it.
@@ -33,7 +38,7 @@ fuzz:
 	    echo "fuzz $$pkg $$f for $(FUZZTIME)"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 	  done; done
 
-test: vet unit fuzz e2e
+test: vet unit hpacompare fuzz e2e
 
 # Benchmarks of the decision logic and the webhook server (test/ is left
 # out: its TestMain starts a control plane).

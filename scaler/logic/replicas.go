@@ -90,20 +90,35 @@ func cpuUnready(p *Pod, s Sample, now time.Time, cfg Config) bool {
 }
 
 // podRequests sums each pod's requests of res (of one container when
-// container is set), in milli-units.
+// container is set), in milli-units. Without a container, pod-level requests
+// win when the pod sets any; a pod that lacks the named container is an
+// error, as upstream.
 func podRequests(pods []Pod, container string, res corev1.ResourceName) (map[string]int64, error) {
 	out := make(map[string]int64, len(pods))
 	for i := range pods {
+		if container == "" && pods[i].PodRequests != nil {
+			r, ok := pods[i].PodRequests[res]
+			if !ok {
+				return nil, fmt.Errorf("missing pod-level request for %s in Pod %s", res, pods[i].Name)
+			}
+			out[pods[i].Name] = r
+			continue
+		}
 		var sum int64
+		found := false
 		for _, c := range pods[i].Containers {
 			if container != "" && c.Name != container {
 				continue
 			}
+			found = true
 			r, ok := c.Requests[res]
 			if !ok {
 				return nil, fmt.Errorf("missing request for %s in container %s of Pod %s", res, c.Name, pods[i].Name)
 			}
 			sum += r
+		}
+		if container != "" && !found {
+			return nil, fmt.Errorf("container %s not found in Pod %s", container, pods[i].Name)
 		}
 		out[pods[i].Name] = sum
 	}
@@ -229,7 +244,9 @@ func plainReplicas(in *Input, tol tolerances, current int32, target int64, res c
 		}
 		return ceilReplicas(ratio * float64(g.ready)), average, nil
 	}
-	if len(g.missing) > 0 {
+	// Exactly at target, missing pods are left out (as for utilisation):
+	// filling them in with 0 would turn a hold into a scale-down.
+	if len(g.missing) > 0 && ratio != 1 {
 		v := int64(0)
 		if ratio < 1 { // on a scale-down, missing pods are exactly at target
 			v = target

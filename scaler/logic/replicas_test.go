@@ -8,6 +8,8 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
@@ -40,6 +42,18 @@ func TestProposals(t *testing.T) {
 		for _, i := range idx {
 			p[i].StartTime = t0.Add(-time.Minute)
 			p[i].Ready = &ReadyCondition{Status: true, LastTransitionTime: t0.Add(-10 * time.Second)}
+		}
+		return p
+	}
+	podLevel := func(p []Pod, req map[corev1.ResourceName]int64, idx ...int) []Pod {
+		for _, i := range idx {
+			p[i].PodRequests = req
+		}
+		return p
+	}
+	renamed := func(p []Pod, idx ...int) []Pod {
+		for _, i := range idx {
+			p[i].Containers[0].Name = "web"
 		}
 		return p
 	}
@@ -88,6 +102,12 @@ func TestProposals(t *testing.T) {
 		{name: "external average value within tolerance", in: input(spec(1, 10, externalMetric(autoscalingv2.AverageValueMetricType, "2")), 4, pods(4, 1000), MetricValues{Value: 8600}), want: 4},
 		{name: "prometheus value", in: input(spec(1, 10, promMetric(autoscalingv2.ValueMetricType, "100")), 2, pods(2, 1000), MetricValues{Value: 300000}), want: 6, value: "prometheus 300/100"},
 		{name: "prometheus average value", in: input(spec(1, 10, promMetric(autoscalingv2.AverageValueMetricType, "100")), 2, pods(2, 1000), MetricValues{Value: 300000}), want: 3},
+		{name: "cpu average value, missing pod, exactly at target: no change", in: input(spec(1, 10, cpuAverage("500m")), 2, pods(2, 1000), MetricValues{Pods: samples(500, -1)}), want: 2},
+		{name: "pods metric, missing pod, exactly at target: no change", in: input(spec(1, 10, podsMetric("10")), 3, pods(3, 1000), MetricValues{Pods: samples(10000, 10000, -1)}), want: 3},
+		{name: "pod-level requests replace the containers'", in: input(spec(1, 10, cpuUtil(50)), 2, podLevel(pods(2, 100), map[corev1.ResourceName]int64{corev1.ResourceCPU: 1000}, 0, 1), MetricValues{Pods: samples(1000, 1000)}), want: 4, value: "cpu 100%/50%"},
+		{name: "pod-level requests without the resource", in: input(spec(1, 10, cpuUtil(50)), 2, podLevel(pods(2, 100), map[corev1.ResourceName]int64{corev1.ResourceMemory: 1000}, 1), MetricValues{Pods: samples(100, 100)}), wantErr: "missing pod-level request for cpu in Pod p1"},
+		{name: "container resource ignores pod-level requests", in: input(spec(1, 10, v1alpha1ContainerCPU(50)), 2, podLevel(pods(2, 500), map[corev1.ResourceName]int64{corev1.ResourceCPU: 5000}, 0, 1), MetricValues{Pods: samples(500, 500)}), want: 4},
+		{name: "container resource, container missing in a pod", in: input(spec(1, 10, v1alpha1ContainerCPU(50)), 2, renamed(pods(2, 500), 1), MetricValues{Pods: samples(500, -1)}), wantErr: "container app not found in Pod p1"},
 		{name: "no pods", in: input(spec(1, 10, cpuUtil(50)), 2, nil, MetricValues{Pods: samples(100)}), wantErr: "no pods returned by selector"},
 		{name: "all pods unready", in: input(spec(1, 10, cpuUtil(50)), 2, unready(pods(2, 1000), 0, 1), MetricValues{Pods: samples(100, 100)}), wantErr: "did not receive metrics for targeted pods"},
 		{name: "missing request", in: input(spec(1, 10, cpuUtil(50)), 1, []Pod{{Name: "p0", Phase: corev1.PodRunning, StartTime: t0.Add(-time.Hour), Ready: &ReadyCondition{Status: true}, Containers: []Container{{Name: "app"}}}}, MetricValues{Pods: samples(100)}), wantErr: "missing request for cpu in container app of Pod p0"},
@@ -157,5 +177,25 @@ func TestCPUReadiness(t *testing.T) {
 				t.Errorf("unready %v, want %v", got, c.unready)
 			}
 		})
+	}
+}
+
+// TestPodFromCorePodLevelRequests: pod-level requests (plus the overhead)
+// replace the containers' sum; pods without them keep PodRequests nil.
+func TestPodFromCorePodLevelRequests(t *testing.T) {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "app", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}}}},
+		},
+	}
+	if got := PodFromCore(p).PodRequests; got != nil {
+		t.Fatalf("PodRequests %v without pod-level requests, want nil", got)
+	}
+	p.Spec.Resources = &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}
+	p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}
+	got := PodFromCore(p).PodRequests
+	if got[corev1.ResourceCPU] != 1010 || got[corev1.ResourceMemory] != (64<<20)*1000 {
+		t.Errorf("PodRequests %v, want cpu 1010m (pod level + overhead) and the containers' memory", got)
 	}
 }

@@ -63,6 +63,11 @@ type Pod struct {
 	// Containers are the regular containers and the restartable init
 	// (sidecar) containers, whose requests count toward utilisation.
 	Containers []Container
+	// PodRequests, when the pod sets pod-level requests (KEP-2837, on by
+	// default since Kubernetes 1.34), are the pod's effective requests in
+	// milli-units; they replace the containers' for Resource metrics, as
+	// upstream does. Nil when the pod has no pod-level requests.
+	PodRequests map[corev1.ResourceName]int64
 }
 
 // ReadyCondition is a pod's Ready condition.
