@@ -10,7 +10,7 @@ E2E_TIMEOUT ?= 60m
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x
 
-.PHONY: build test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate
+.PHONY: build test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate fresh-check
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tailor ./cmd/tailor
@@ -44,6 +44,11 @@ test: vet unit hpacompare fuzz e2e
 # out: its TestMain starts a control plane).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /test/) | grep -E '^(Benchmark|ok|FAIL|goos|cpu)'
+
+# README's two commands verbatim in a fresh clone with empty caches (slow:
+# builds everything; nightly-style, not part of make test).
+fresh-check:
+	bash .ci/fresh-check
 
 sandbox: build
 	@bin/tailor sandbox up

@@ -248,7 +248,7 @@ func (r *Recommender) list(a Amounts, ctl [2]bool) corev1.ResourceList {
 		l[corev1.ResourceCPU] = *resource.NewScaledQuantity(a[CPU], resource.Milli)
 	}
 	if ctl[Memory] {
-		l[corev1.ResourceMemory] = *resource.NewQuantity(a[Memory], resource.BinarySI)
+		l[corev1.ResourceMemory] = *resource.NewQuantity(a[Memory], resource.DecimalSI)
 	}
 	return l
 }

@@ -108,6 +108,10 @@ func TestRecommendCappingAndPolicy(t *testing.T) {
 				if c, m := s.Target[corev1.ResourceCPU], s.Target[corev1.ResourceMemory]; c.MilliValue() != 12 || m.Value() != 125<<20 {
 					t.Errorf("sidecar target %s %s, want 12m 125Mi", c.String(), m.String())
 				}
+				// upstream writes memory in decimal SI: kubectl get vpa shows 131072k, not 125Mi
+				if m := s.Target[corev1.ResourceMemory]; m.String() != "131072k" {
+					t.Errorf("sidecar memory target spelled %s, want upstream's 131072k", m.String())
+				}
 			}
 		})
 	}

@@ -44,6 +44,7 @@ type tool struct {
 	module  string // folder under test/tools
 	pkg     string // package to build
 	ldflags string
+	tags    string // build tags, comma-separated
 }
 
 func tools() []tool {
@@ -58,18 +59,39 @@ func tools() []tool {
 	}
 	kube := strings.Join(stamp, " ")
 	return []tool{
-		{"etcd", "kube", "go.etcd.io/etcd/server/v3", ""},
-		{"kube-apiserver", "kube", "k8s.io/kubernetes/cmd/kube-apiserver", kube},
-		{"kube-controller-manager", "kube", "k8s.io/kubernetes/cmd/kube-controller-manager", kube},
-		{"kube-scheduler", "kube", "k8s.io/kubernetes/cmd/kube-scheduler", kube},
-		{"kubectl", "kube", "k8s.io/kubernetes/cmd/kubectl", kube},
-		{"kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", ""},
-		{"metrics-server", "metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server", ""},
+		{"etcd", "kube", "go.etcd.io/etcd/server/v3", "", ""},
+		{"kube-apiserver", "kube", "k8s.io/kubernetes/cmd/kube-apiserver", kube, ""},
+		{"kube-controller-manager", "kube", "k8s.io/kubernetes/cmd/kube-controller-manager", kube, ""},
+		{"kube-scheduler", "kube", "k8s.io/kubernetes/cmd/kube-scheduler", kube, ""},
+		{"kubectl", "kube", "k8s.io/kubernetes/cmd/kubectl", kube, ""},
+		{"kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", "", ""},
+		{"metrics-server", "metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server", "", ""},
 		// Trimmed cert-manager mains (SelfSigned and CA issuers only, no
 		// webhook): the official cmd/* modules are not served by the proxy.
-		{"cert-manager-controller", "cert-manager", "github.com/cert-manager/cert-manager/tailor-test-tools/controller", ""},
-		{"cert-manager-cainjector", "cert-manager", "github.com/cert-manager/cert-manager/tailor-test-tools/cainjector", ""},
+		{"cert-manager-controller", "cert-manager", "github.com/cert-manager/cert-manager/tailor-test-tools/controller", "", ""},
+		{"cert-manager-cainjector", "cert-manager", "github.com/cert-manager/cert-manager/tailor-test-tools/cainjector", "", ""},
+		// File and HTTP service discovery only (the tests use kwok's HTTP
+		// SD) and no embedded web UI: about 3 minutes on 2 cores.
+		{name: "prometheus", module: "prometheus", pkg: "github.com/prometheus/prometheus/cmd/prometheus",
+			ldflags: "-X github.com/prometheus/common/version.Version=" + PrometheusVersion, tags: "remove_all_sd"},
 	}
+}
+
+// PrometheusVersion is the Prometheus release that the module version in
+// test/tools/prometheus/go.mod (v0.316.0) stands for; stamped into the binary.
+const PrometheusVersion = "3.16.0"
+
+// toolModules are the folders under test/tools whose builds land in the cache.
+func toolModules() []string {
+	seen := map[string]bool{}
+	var mods []string
+	for _, t := range tools() {
+		if !seen[t.module] {
+			seen[t.module] = true
+			mods = append(mods, t.module)
+		}
+	}
+	return mods
 }
 
 // kwokManifests are copied out of the kwok module: fast node and pod
@@ -216,6 +238,9 @@ func build(ctx context.Context, toolsDir string, b Binaries, t tool, progress io
 	if t.ldflags != "" {
 		args = append(args, "-ldflags", t.ldflags)
 	}
+	if t.tags != "" {
+		args = append(args, "-tags", t.tags)
+	}
 	args = append(args, t.pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = filepath.Join(toolsDir, t.module)
@@ -263,9 +288,9 @@ func copyManifests(ctx context.Context, toolsDir string, m manifestSet) error {
 func toolsKey(toolsDir string) (string, error) {
 	h := sha256.New()
 	for _, t := range tools() {
-		fmt.Fprintf(h, "%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags)
+		fmt.Fprintf(h, "%s|%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags, t.tags)
 	}
-	for _, m := range []string{"kube", "kwok", "metrics-server", "cert-manager"} {
+	for _, m := range toolModules() {
 		for _, f := range []string{"go.mod", "go.sum"} {
 			data, err := os.ReadFile(filepath.Join(toolsDir, m, f))
 			if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,19 +14,6 @@ import (
 	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-// PrometheusBinary finds Debian's prometheus (apt-get install -y
-// --no-install-recommends prometheus): on PATH, else /usr/bin/prometheus.
-func PrometheusBinary() (string, error) {
-	if p, err := exec.LookPath("prometheus"); err == nil {
-		return p, nil
-	}
-	const deb = "/usr/bin/prometheus"
-	if _, err := os.Stat(deb); err != nil {
-		return "", fmt.Errorf("prometheus not found on PATH nor at %s: apt-get install -y --no-install-recommends prometheus", deb)
-	}
-	return deb, nil
-}
 
 // PrometheusOptions shape StartPrometheus.
 type PrometheusOptions struct {
@@ -80,7 +66,7 @@ scrape_configs:
     target_label: node
 `
 
-// StartPrometheus runs Debian's prometheus on a free loopback port with a
+// StartPrometheus runs the pinned Prometheus (test/tools/prometheus) on a free loopback port with a
 // fresh TSDB, scraping kwok (see prometheusConfig), as a process of the
 // cluster (its log is logs/prometheus.log; Cluster.Stop stops it too). It
 // returns once Prometheus is ready and a target per kwok node is up. kwok
@@ -96,10 +82,7 @@ func (c *Cluster) StartPrometheus(ctx context.Context, o PrometheusOptions) (p *
 	if o.ScrapeInterval <= 0 {
 		o.ScrapeInterval = time.Second
 	}
-	bin, err := PrometheusBinary()
-	if err != nil {
-		return nil, err
-	}
+	bin := Binaries{Dir: c.BinDir}.Path("prometheus")
 	ports, err := FreePorts(1)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ import (
 	"github.com/tailor-dev/tailor/test/cluster"
 )
 
-// TestPrometheus runs Debian's real Prometheus against the cluster's kwok
+// TestPrometheus runs a real Prometheus (pinned, built from the module proxy) against the cluster's kwok
 // (HTTP service discovery, per-node /metrics/resource) and reads the
 // hamster's usage back through recommender/prometheus: the live PodMetrics
 // and a short history.

@@ -23,7 +23,7 @@ import (
 )
 
 // TestRecommenderFromPrometheus: on a cluster without metrics-server, with
-// Debian's Prometheus scraping kwok, a workload that ran before its VPA
+// the pinned Prometheus scraping kwok, a workload that ran before its VPA
 // existed gets a recommendation on Tailor's first pass from its history;
 // then Prometheus turns slow and unreachable: the conditions say so, the
 // recommendation stays, Tailor keeps running.
