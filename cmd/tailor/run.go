@@ -60,6 +60,7 @@ type runOptions struct {
 	certSecretName         string
 	webhookService         string
 	certExtraSANs          []string
+	certValidity           time.Duration
 	webhookConfigName      string
 	certManagerCertificate string
 
@@ -173,6 +174,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.certSecretName, "cert-secret-name", "tailor-webhook-cert", "Secret in Tailor's namespace that holds the bootstrapped CA and serving pair (shared by all replicas).")
 	f.StringVar(&o.webhookService, "webhook-service", "tailor-webhook", "Service in front of the webhook; the bootstrapped certificate names <svc>.<namespace>.svc[.cluster.local].")
 	f.StringSliceVar(&o.certExtraSANs, "cert-extra-sans", nil, "More DNS names or IPs for the bootstrapped certificate (e.g. 127.0.0.1 for a webhook registered by URL).")
+	f.DurationVar(&o.certValidity, "cert-validity", 365*24*time.Hour, "Lifetime of each bootstrapped serving pair (and of the CA made for it alone); renewed at two thirds of it, with the old and new CA both trusted during the switch. At least 30s.")
 	f.StringVar(&o.webhookConfigName, "webhook-config-name", "tailor", "Name of the Mutating- and ValidatingWebhookConfiguration whose caBundle --cert-bootstrap fills.")
 	f.StringVar(&o.certManagerCertificate, "cert-manager-certificate", "", "namespace/name of the cert-manager Certificate of the serving pair; readiness waits until it is Ready and the log says why not.")
 	recommenderFlags(f, &o.recommender)
@@ -250,6 +252,9 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	var bootstrap *certs.Bootstrap
 	if o.certBootstrap {
+		if o.certValidity < 30*time.Second {
+			return fmt.Errorf("--cert-validity %s: must be at least 30s", o.certValidity)
+		}
 		if bootstrap, err = newBootstrap(cfg, o); err != nil {
 			return err
 		}
@@ -368,6 +373,7 @@ func newBootstrap(cfg *rest.Config, o *runOptions) (*certs.Bootstrap, error) {
 		SecretName:     o.certSecretName,
 		DNSNames:       []string{svc + ".svc", svc + ".svc.cluster.local", svc, o.webhookService},
 		CertDir:        o.certDir,
+		CertValidity:   o.certValidity,
 		WebhookConfigs: []string{o.webhookConfigName},
 		Log:            ctrl.Log.WithName("certs"),
 	}

@@ -128,8 +128,13 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	step("etcd healthy")
 
+	auditPolicy := filepath.Join(c.Dir, "audit-policy.yaml")
+	if err := os.WriteFile(auditPolicy, []byte(auditPolicyYAML), 0o644); err != nil {
+		return c, err
+	}
 	api, err := run("kube-apiserver",
 		"--etcd-servers", etcdURL,
+		"--audit-policy-file", auditPolicy, "--audit-log-path", c.AuditLog(), "--audit-log-format", "json",
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(apiPort),
 		"--tls-cert-file", pki.file("apiserver.crt"), "--tls-private-key-file", pki.file("apiserver.key"),

@@ -4,24 +4,31 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 
 	"github.com/tailor-dev/tailor/certs"
 	"github.com/tailor-dev/tailor/test/cluster"
@@ -137,22 +144,66 @@ func routeWebhookToLoopback(t *testing.T, port int) {
 	}
 }
 
-// serviceAccountKubeconfig impersonates the installed ServiceAccount, so the
-// process runs with exactly the shipped RBAC.
+// serviceAccountKubeconfig authenticates as the installed ServiceAccount with
+// a token from the TokenRequest API, as a pod's projected token would, so the
+// process runs with exactly the shipped RBAC and the audit log records its
+// requests under the ServiceAccount's name.
 func serviceAccountKubeconfig(t *testing.T) string {
 	t.Helper()
 	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
+	expiry := int64(3600)
+	tr, err := env.Clientset().CoreV1().ServiceAccounts("tailor-system").CreateToken(context.Background(), "tailor",
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range cfg.AuthInfos {
-		a.Impersonate = "system:serviceaccount:tailor-system:tailor"
+		*a = clientcmdapi.AuthInfo{Token: tr.Status.Token}
 	}
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// installedUser is the ServiceAccount the shipped manifests run Tailor as.
+const installedUser = cluster.ServiceAccountPrefix + "tailor-system:tailor"
+
+// rbacSuffices reads the API server's audit log for every request Tailor
+// made as its ServiceAccount since start: none may have been refused (the
+// shipped RBAC grants what the code uses). The calls it made are logged,
+// grouped, to set beside the rules.
+func rbacSuffices(t *testing.T, since time.Time) {
+	t.Helper()
+	reqs, err := env.AuditRequests(installedUser, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) == 0 {
+		t.Fatal("no audited request from the installed ServiceAccount: is the audit policy in force?")
+	}
+	used := map[string]int{}
+	for _, r := range reqs {
+		res := r.Resource
+		if r.Subresource != "" {
+			res += "/" + r.Subresource
+		}
+		key := fmt.Sprintf("%s %s.%s", r.Verb, res, r.APIGroup)
+		used[key]++
+		if r.Code == http.StatusForbidden {
+			t.Errorf("RBAC refused %s %s %s/%s: the shipped rules miss a permission the code uses", r.Verb, res, r.Namespace, r.Name)
+		}
+	}
+	keys := make([]string, 0, len(used))
+	for k := range used {
+		keys = append(keys, fmt.Sprintf("%s ×%d", k, used[k]))
+	}
+	slices.Sort(keys)
+	t.Logf("%d requests as %s: %s", len(reqs), installedUser, strings.Join(keys, "; "))
 }
 
 // runInstalled starts tailor with the installed Deployment's args, as its
@@ -199,6 +250,7 @@ func hamsterThroughInstall(t *testing.T) {
 }
 
 func TestInstallSelfSigned(t *testing.T) {
+	start := time.Now()
 	d := install(t, render(t, "self-signed"))
 	ports, err := cluster.FreePorts(2)
 	if err != nil {
@@ -206,9 +258,10 @@ func TestInstallSelfSigned(t *testing.T) {
 	}
 	routeWebhookToLoopback(t, ports[0])
 	// Two replicas at once agree on one bootstrapped Secret: both serve the
-	// pair it holds, whose CA is the installed caBundle.
+	// pair it holds, whose CA is the installed caBundle. Pairs live 45 s, so
+	// the test sees a renewal (at 30 s) too.
 	dirs := []string{t.TempDir(), t.TempDir()}
-	replicas := []*instance{runInstalled(t, d, ports[0], dirs[0]), runInstalled(t, d, ports[1], dirs[1])}
+	replicas := []*instance{runInstalled(t, d, ports[0], dirs[0], "--cert-validity=45s"), runInstalled(t, d, ports[1], dirs[1], "--cert-validity=45s")}
 	for _, r := range replicas {
 		waitReady(t, r)
 	}
@@ -230,7 +283,121 @@ func TestInstallSelfSigned(t *testing.T) {
 	if !bytes.Equal(m.Webhooks[0].ClientConfig.CABundle, secret.Data["ca.crt"]) {
 		t.Error("caBundle is not the Secret's CA")
 	}
+	for k, v := range secret.Data {
+		if k != "tls.key" && bytes.Contains(v, []byte("PRIVATE KEY")) {
+			t.Errorf("Secret key %s holds a private key: only the serving key may be stored", k)
+		}
+	}
 	hamsterThroughInstall(t)
+	rotationRefusesNothing(t, secret.Data["tls.crt"], strings.TrimPrefix(replicas[0].webhook, "https://"))
+	caBundleRestored(t)
+	rbacSuffices(t, start)
+}
+
+// rotationRefusesNothing writes VPAs through the fail-closed validating
+// webhook while the bootstrapped pair is renewed (new CA, old one kept in
+// the bundle) and the replica switches to it: not one write may be refused.
+func rotationRefusesNothing(t *testing.T, oldCert []byte, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
+	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
+	stop := make(chan struct{})
+	var writes, refused int
+	var lastErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			v := hamsterVPA(vpav1.UpdateModeOff)
+			v.Name = fmt.Sprintf("rotation-%d", i)
+			writes++
+			if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(ctx, v, metav1.CreateOptions{}); err != nil {
+				refused++
+				lastErr = err
+			}
+		}
+	}()
+	oldSerial := ""
+	if c, err := parseCertPEM(oldCert); err == nil {
+		oldSerial = c.SerialNumber.String()
+	}
+	var newSecret *corev1.Secret
+	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+		s, err := env.Clientset().CoreV1().Secrets("tailor-system").Get(ctx, "tailor-webhook-cert", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		newSecret = s
+		return !bytes.Equal(s.Data["tls.crt"], oldCert), "pair not renewed yet"
+	})
+	if n := bytes.Count(newSecret.Data["ca.crt"], []byte("BEGIN CERTIFICATE")); n != 2 {
+		t.Errorf("during the switch the bundle holds %d CAs, want the new one and the old one", n)
+	}
+	newLeaf, err := parseCertPEM(newSecret.Data["tls.crt"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		got, err := servedSerial(addr)
+		return err == nil && got == newLeaf.SerialNumber.String(), fmt.Sprintf("served %s (old %s) %v", got, oldSerial, err)
+	})
+	time.Sleep(3 * time.Second) // writes against the new pair too
+	close(stop)
+	<-done
+	t.Logf("%d VPA writes through the fail-closed webhook across the renewal, %d refused", writes, refused)
+	if refused > 0 || writes < 20 {
+		t.Errorf("%d of %d writes refused across a CA rotation (last: %v)", refused, writes, lastErr)
+	}
+}
+
+// caBundleRestored: a webhook configuration re-applied without caBundle (as
+// kubectl apply of the shipped manifests does) or deleted and created again
+// gets Tailor's bundle back within seconds, without a restart.
+func caBundleRestored(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	reg := env.Clientset().AdmissionregistrationV1()
+	v, err := reg.ValidatingWebhookConfigurations().Get(ctx, "tailor", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range v.Webhooks {
+		v.Webhooks[i].ClientConfig.CABundle = nil
+	}
+	if _, err := reg.ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := reg.MutatingWebhookConfigurations().Get(ctx, "tailor", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.MutatingWebhookConfigurations().Delete(ctx, "tailor", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m.ResourceVersion, m.UID = "", ""
+	for i := range m.Webhooks {
+		m.Webhooks[i].ClientConfig.CABundle = nil
+	}
+	if _, err := reg.MutatingWebhookConfigurations().Create(ctx, m, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitCABundles(t)
+	t.Logf("caBundles restored %s after the configurations lost them", time.Since(start).Round(100*time.Millisecond))
+}
+
+func parseCertPEM(data []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("no PEM block")
+	}
+	return x509.ParseCertificate(block.Bytes)
 }
 
 func waitReady(t *testing.T, inst *instance) {
@@ -278,6 +445,7 @@ func TestServingCertificateReloadsOnRotation(t *testing.T) {
 
 func TestInstallCertManager(t *testing.T) {
 	ctx := context.Background()
+	start := time.Now()
 	if err := env.StartCertManager(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +504,7 @@ spec:
 	if code, body, err := get(waiting.probe + "/readyz"); err != nil || code == 200 {
 		t.Fatalf("readyz %d %q %v while the Certificate is not Ready", code, body, err)
 	}
+	rbacSuffices(t, start)
 }
 
 // Every overlay renders, and the args its Deployment passes are flags that
