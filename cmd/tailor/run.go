@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	goflag "flag"
 	"fmt"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -42,6 +44,8 @@ import (
 type runOptions struct {
 	kubeconfig              string
 	metricsAddr             string
+	metricsSecure           bool
+	enableHTTP2             bool
 	probeAddr               string
 	webhookPort             int
 	webhookHost             string
@@ -157,7 +161,9 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig; empty: in-cluster config, then $KUBECONFIG, then ~/.kube/config.")
 	f.Float32Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Client-side rate limit of requests to the API server (reads from the informer cache do not count); upstream VPA's default.")
 	f.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst above --kube-api-qps.")
-	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
+	f.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve /metrics over HTTPS and admit only callers whose token the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview); false: plain HTTP, no authentication.")
+	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "Offer HTTP/2 on the webhook and metrics servers; off by default (HTTP/2 stream-reset floods, CVE-2023-44487), as controller-runtime recommends.")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	f.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the admission webhook HTTPS server.")
 	f.StringVar(&o.webhookHost, "webhook-bind-host", "", "Host the webhook server binds to; empty: all interfaces.")
@@ -277,11 +283,21 @@ func run(ctx context.Context, o *runOptions) error {
 	if err := scalerv1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		if !o.enableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
+	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.metricsSecure, TLSOpts: tlsOpts}
+	if o.metricsSecure {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.probeAddr,
-		WebhookServer:                 ctrlwebhook.NewServer(ctrlwebhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir}),
+		WebhookServer:                 ctrlwebhook.NewServer(ctrlwebhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir, TLSOpts: tlsOpts}),
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              o.leaderElectionID,
 		LeaderElectionNamespace:       ns,

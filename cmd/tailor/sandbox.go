@@ -181,7 +181,7 @@ func startSandboxTailor(ctx context.Context, c *cluster.Cluster, self string) er
 	probe := "127.0.0.1:" + strconv.Itoa(ports[1])
 	p, err := c.Run("tailor", self, "run",
 		"--kubeconfig", c.Kubeconfig,
-		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(ports[0]),
+		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(ports[0]), "--metrics-secure=false", // loopback, for curl
 		"--health-probe-bind-address", probe,
 		"--webhook-bind-host", "127.0.0.1", "--webhook-port", strconv.Itoa(ports[2]),
 		"--cert-dir", filepath.Join(c.Dir, "tailor-certs"),

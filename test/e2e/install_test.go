@@ -21,6 +21,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
@@ -214,6 +215,7 @@ func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir s
 	c := d.Spec.Template.Spec.Containers[0]
 	inst := newInstance(t)
 	inst.webhook = "https://127.0.0.1:" + strconv.Itoa(webhookPort)
+	inst.metrics = "https" + strings.TrimPrefix(inst.metrics, "http") // the shipped --metrics-secure
 	args := append(append([]string{}, c.Args...), "--kubeconfig", serviceAccountKubeconfig(t), "--cert-dir", certDir)
 	args = append(args, inst.loopbackArgs()...)
 	args = append(args, extra...)
@@ -289,9 +291,58 @@ func TestInstallSelfSigned(t *testing.T) {
 		}
 	}
 	hamsterThroughInstall(t)
+	metricsNeedAuthorization(t, replicas[0])
 	rotationRefusesNothing(t, secret.Data["tls.crt"], strings.TrimPrefix(replicas[0].webhook, "https://"))
 	caBundleRestored(t)
 	rbacSuffices(t, start)
+}
+
+// metricsNeedAuthorization: the installed /metrics answers only callers the
+// API server authenticates and authorizes for GET /metrics — here a
+// ServiceAccount bound to the shipped tailor-metrics-reader role, as a
+// Prometheus would be.
+func metricsNeedAuthorization(t *testing.T, inst *instance) {
+	t.Helper()
+	ctx := context.Background()
+	cs := env.Clientset()
+	token := func(sa string) string {
+		expiry := int64(600)
+		tr, err := cs.CoreV1().ServiceAccounts("tailor-system").CreateToken(ctx, sa,
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Status.Token
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "prometheus", Namespace: "tailor-system"}}
+	if _, err := cs.CoreV1().ServiceAccounts("tailor-system").Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "prometheus-reads-tailor"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "tailor-metrics-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "prometheus", Namespace: "tailor-system"}},
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+		_ = cs.CoreV1().ServiceAccounts("tailor-system").Delete(context.Background(), sa.Name, metav1.DeleteOptions{})
+	})
+	if code, _, err := getAs(inst.metrics+"/metrics", ""); err != nil || code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d %v, want 401", code, err)
+	}
+	if code, _, err := getAs(inst.metrics+"/metrics", token("tailor")); err != nil || code != http.StatusForbidden {
+		t.Errorf("/metrics as a ServiceAccount without the reader role: %d %v, want 403", code, err)
+	}
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		code, body, err := getAs(inst.metrics+"/metrics", token("prometheus"))
+		return err == nil && code == http.StatusOK && strings.Contains(body, "tailor_"), fmt.Sprintf("/metrics as the reader: %d %v", code, err)
+	})
+	if code, _, err := get(strings.Replace(inst.metrics, "https", "http", 1) + "/metrics"); err == nil && code == http.StatusOK {
+		t.Error("/metrics answers plain HTTP")
+	}
 }
 
 // rotationRefusesNothing writes VPAs through the fail-closed validating
