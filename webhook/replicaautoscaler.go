@@ -8,6 +8,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -63,6 +64,13 @@ func (v *ReplicaAutoscalerValidator) Handle(ctx context.Context, req admission.R
 	if err := v.Decoder.Decode(req, ra); err != nil {
 		outcome, reason = "denied", "decode"
 		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if req.Operation == admissionv1.Update {
+		old := &v1alpha1.ReplicaAutoscaler{}
+		if err := v.Decoder.DecodeRaw(req.OldObject, old); err == nil && equality.Semantic.DeepEqual(old.Spec, ra.Spec) {
+			reason = "spec unchanged" // metadata-only edit, as for VPAs
+			return admission.Allowed("")
+		}
 	}
 	if errs := validation.ReplicaAutoscaler(ra); len(errs) > 0 {
 		outcome, reason = "denied", "invalid"

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -39,6 +40,15 @@ func (v *VPAValidator) Handle(_ context.Context, req admission.Request) admissio
 	if err := v.Decoder.Decode(req, vpa); err != nil {
 		outcome, reason = "denied", "decode"
 		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if req.Operation == admissionv1.Update {
+		old := &vpav1.VerticalPodAutoscaler{}
+		if err := v.Decoder.DecodeRaw(req.OldObject, old); err == nil && equality.Semantic.DeepEqual(old.Spec, vpa.Spec) {
+			// Metadata-only edits (labels, finalizers) are not Tailor's to judge;
+			// the shipped matchConditions keep them from reaching us at all.
+			reason = "spec unchanged"
+			return admission.Allowed("")
+		}
 	}
 	if errs := validation.VPA(vpa); len(errs) > 0 {
 		outcome, reason = "denied", "invalid"

@@ -251,4 +251,28 @@ func TestPodsAreCreatedWhileTailorIsDown(t *testing.T) {
 	t.Logf("pod created %s after Tailor stopped (webhook timeout 3s, failurePolicy Ignore)", time.Since(start).Round(time.Millisecond))
 	// The Deployment's pods too, unchanged.
 	assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("100m", "50Mi")})
+
+	// VPAs: the validating webhook fails closed for spec changes only.
+	// Label and finalizer edits never reach it (matchConditions), so they
+	// work while Tailor is down; a spec change is refused, saying why.
+	vc := vpaclient.NewForConfigOrDie(env.RESTConfig()).AutoscalingV1().VerticalPodAutoscalers(ns)
+	ctx := context.Background()
+	if _, err := vc.Patch(ctx, "hamster-vpa", types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"a"},"finalizers":["example.com/keep"]}}`), metav1.PatchOptions{}); err != nil {
+		t.Errorf("label and finalizer edit refused while Tailor is down: %v", err)
+	}
+	if _, err := vc.Patch(ctx, "hamster-vpa", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+		t.Errorf("finalizer removal refused while Tailor is down: %v", err)
+	}
+	_, err := vc.Patch(ctx, "hamster-vpa", types.MergePatchType, []byte(`{"spec":{"updatePolicy":{"updateMode":"Off"}}}`), metav1.PatchOptions{})
+	if err == nil || !strings.Contains(err.Error(), "vpa.tailor.dev") {
+		t.Errorf("spec change while Tailor is down: %v, want a refusal naming the webhook (fail closed)", err)
+	}
+	// A namespace that has not opted in is not Tailor's to judge: any VPA
+	// gets in there, Tailor up or down.
+	other := namespace(t, nil)
+	bad := hamsterVPA(vpav1.UpdateModeRecreate)
+	bad.Spec.ResourcePolicy.ContainerPolicies[0].MinAllowed = rl("2", "50Mi")
+	if _, err := vpaclient.NewForConfigOrDie(env.RESTConfig()).AutoscalingV1().VerticalPodAutoscalers(other).Create(ctx, bad, metav1.CreateOptions{}); err != nil {
+		t.Errorf("VPA in a namespace without %s refused: %v", enabledLabel, err)
+	}
 }
