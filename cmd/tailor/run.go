@@ -297,7 +297,7 @@ func run(ctx context.Context, o *runOptions) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metrics,
-		// Nothing reads managedFields; on pods they are often the larger half.
+		// Nothing reads managedFields: do not hold them for every cached object.
 		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		HealthProbeBindAddress:        o.probeAddr,
 		WebhookServer:                 ctrlwebhook.NewServer(ctrlwebhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir, TLSOpts: tlsOpts}),
