@@ -240,6 +240,9 @@ func run(ctx context.Context, o *runOptions) error {
 	if err := checkAPIServer(cfg); err != nil {
 		return err
 	}
+	if err := checkAccess(ctx, cfg, o.components); err != nil {
+		return err
+	}
 	ns := os.Getenv("POD_NAMESPACE")
 	if ns == "" {
 		ns = "tailor-system"

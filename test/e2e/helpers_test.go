@@ -3,15 +3,19 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"k8s.io/client-go/kubernetes"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // namespace creates a namespace for one test and deletes it afterwards.
@@ -131,4 +135,29 @@ func newPodAfter(t *testing.T, ns, selector string, grow func()) *corev1.Pod {
 		return false, fmt.Sprintf("%d pods, none new", len(pods.Items))
 	})
 	return pod
+}
+
+// tokenKubeconfig is the test cluster's kubeconfig authenticating with a
+// token of ServiceAccount ns/sa from the TokenRequest API, as a pod's
+// projected token would.
+func tokenKubeconfig(t *testing.T, ns, sa string) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := int64(3600)
+	tr, err := env.Clientset().CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range cfg.AuthInfos {
+		*a = clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -24,8 +24,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
@@ -145,30 +143,11 @@ func routeWebhookToLoopback(t *testing.T, port int) {
 	}
 }
 
-// serviceAccountKubeconfig authenticates as the installed ServiceAccount with
-// a token from the TokenRequest API, as a pod's projected token would, so the
-// process runs with exactly the shipped RBAC and the audit log records its
-// requests under the ServiceAccount's name.
+// serviceAccountKubeconfig authenticates as the installed ServiceAccount, so
+// the process runs with exactly the shipped RBAC and the audit log records
+// its requests under the ServiceAccount's name.
 func serviceAccountKubeconfig(t *testing.T) string {
-	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expiry := int64(3600)
-	tr, err := env.Clientset().CoreV1().ServiceAccounts("tailor-system").CreateToken(context.Background(), "tailor",
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range cfg.AuthInfos {
-		*a = clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return tokenKubeconfig(t, "tailor-system", "tailor")
 }
 
 // installedUser is the ServiceAccount the shipped manifests run Tailor as.

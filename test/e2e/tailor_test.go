@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tailor-dev/tailor/certs"
@@ -292,6 +293,11 @@ current-context: c
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	malformed := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(malformed, []byte("apiVersion: v1\nkind: Config\nclusters: {this is: [not, a, list\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noRBAC := kubeconfigWithoutRights(t)
 	certDir, _ := servingCerts(t)
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -312,6 +318,10 @@ current-context: c
 		{"bad flag value", []string{"run", "--webhook-port", "many"}, "webhook-port"},
 		{"unknown component", []string{"run", "--components", "webhook,teleporter"}, "teleporter"},
 		{"missing kubeconfig", []string{"run", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
+		{"malformed kubeconfig", []string{"run", "--kubeconfig", malformed}, malformed},
+		{"credentials without RBAC", []string{"run", "--kubeconfig", noRBAC, "--leader-election-namespace", ns,
+			"--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0",
+			"--webhook-bind-host", "127.0.0.1", "--webhook-port", "0", "--cert-dir", certDir}, "cannot list pods"},
 		{"unreachable API server", []string{"run", "--kubeconfig", unreachable}, "cannot reach the API server"},
 		{"port in use", []string{"run", "--kubeconfig", env.Kubeconfig, "--leader-election-namespace", ns,
 			"--metrics-bind-address", held.Addr().String(), "--health-probe-bind-address", "127.0.0.1:0",
@@ -341,4 +351,61 @@ func TestVersion(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`^tailor \S+ \(commit \S+, go1\.\d+`).MatchString(out) {
 		t.Fatalf("exit %d, output %q", code, out)
 	}
+}
+
+// TestLeaderLossByLeaseExpiry: a leader that stops renewing without exiting
+// (frozen: SIGSTOP, as a partitioned or starved process) loses the lease to
+// the follower once it expires; thawed, the old leader must not go on
+// leading beside the new one (it exits, so that its loops stop at once).
+func TestLeaderLossByLeaseExpiry(t *testing.T) {
+	ns := leaseNamespace(t)
+	fast := []string{"--leader-election-namespace", ns,
+		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms"}
+	a := startTailor(t, fast...)
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		ok, err := a.isLeader()
+		return ok, fmt.Sprintf("a leads: %v %v", ok, err)
+	})
+	b := startTailor(t, fast...)
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		code, _, err := get(b.probe + "/readyz")
+		return err == nil && code == 200, fmt.Sprintf("b ready: %d %v", code, err)
+	})
+	if ok, _ := b.isLeader(); ok {
+		t.Fatal("both lead before the freeze")
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	eventually(t, 20*time.Second, func(context.Context) (bool, string) {
+		ok, err := b.isLeader()
+		return ok, fmt.Sprintf("b leads: %v %v", ok, err)
+	})
+	t.Logf("follower took the expired lease %s after the leader froze (lease 4s)", time.Since(frozen).Round(100*time.Millisecond))
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.done:
+		t.Logf("the thawed leader exited: %s", grepLines(a.out.String(), "leader"))
+	case <-time.After(20 * time.Second):
+		if ok, _ := a.isLeader(); ok {
+			t.Fatal("the thawed leader still leads beside the new one")
+		}
+	}
+	if ok, err := b.isLeader(); !ok {
+		t.Fatalf("the new leader lost the lease: %v", err)
+	}
+}
+
+// kubeconfigWithoutRights authenticates as a fresh ServiceAccount bound to
+// nothing: the API server accepts it and then refuses every read.
+func kubeconfigWithoutRights(t *testing.T) string {
+	t.Helper()
+	ns := namespace(t, nil)
+	if _, err := env.Clientset().CoreV1().ServiceAccounts(ns).Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return tokenKubeconfig(t, ns, "nobody")
 }
