@@ -90,4 +90,3 @@ func FuzzSolve(f *testing.F) {
 		checkFits(t, in, r)
 	})
 }
-

@@ -60,7 +60,9 @@ func tolerate(key string) func(*corev1.Pod) {
 }
 
 func withHostPort(port int32) func(*corev1.Pod) {
-	return func(p *corev1.Pod) { p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: port, HostPort: port}} }
+	return func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: port, HostPort: port}}
+	}
 }
 
 func existing(name, zone, cpu, mem string, taints ...corev1.Taint) Node {
@@ -123,8 +125,8 @@ func TestSolve(t *testing.T) {
 			check: func(t *testing.T, r *Result) { wantKinds(t, r, NewClaim) },
 		},
 		{
-			name: "existing node full: the rest goes to a claim",
-			in:   Input{Pods: []*corev1.Pod{pod("a", "3", "1Gi"), pod("b", "3", "1Gi")}, Nodes: []Node{existing("n1", "test-zone-1", "4", "8Gi")}, Pools: defaultPools()},
+			name:  "existing node full: the rest goes to a claim",
+			in:    Input{Pods: []*corev1.Pod{pod("a", "3", "1Gi"), pod("b", "3", "1Gi")}, Nodes: []Node{existing("n1", "test-zone-1", "4", "8Gi")}, Pools: defaultPools()},
 			check: func(t *testing.T, r *Result) { wantKinds(t, r, ExistingNode, NewClaim) },
 		},
 		{
@@ -255,7 +257,9 @@ func TestSolve(t *testing.T) {
 		{
 			name: "limits on nodes",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", antiHost("x")), pod("b", "1", "1Gi", antiHost("x"))},
-				Pools: defaultPools(func(np *v1alpha1.NodePool) { np.Spec.Limits = corev1.ResourceList{v1alpha1.ResourceNodes: resource.MustParse("1")} })},
+				Pools: defaultPools(func(np *v1alpha1.NodePool) {
+					np.Spec.Limits = corev1.ResourceList{v1alpha1.ResourceNodes: resource.MustParse("1")}
+				})},
 			check: func(t *testing.T, r *Result) {
 				if len(r.Claims) != 1 {
 					t.Errorf("claims %d, want 1", len(r.Claims))
@@ -281,7 +285,9 @@ func TestSolve(t *testing.T) {
 		{
 			name: "a DaemonSet that does not tolerate the pool's taint adds nothing",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1500m", "1Gi", tolerate("t"))},
-				Pools:         defaultPools(func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.Taints = []corev1.Taint{{Key: "t", Effect: corev1.TaintEffectNoSchedule}} }),
+				Pools: defaultPools(func(np *v1alpha1.NodePool) {
+					np.Spec.Template.Spec.Taints = []corev1.Taint{{Key: "t", Effect: corev1.TaintEffectNoSchedule}}
+				}),
 				DaemonSetPods: []*corev1.Pod{pod("ds", "500m", "256Mi")}},
 			check: func(t *testing.T, r *Result) {
 				if n := r.Claims[0].InstanceTypes[0].Name; n != "fake-it-1" {
@@ -351,7 +357,9 @@ func TestSolve(t *testing.T) {
 		{
 			name: "ScheduleAnyway spread is relaxed when it cannot be met",
 			in: Input{Pods: []*corev1.Pod{pod("a", "100m", "100Mi", spreadOn(corev1.LabelHostname, corev1.ScheduleAnyway)), pod("b", "100m", "100Mi", spreadOn(corev1.LabelHostname, corev1.ScheduleAnyway))},
-				Pools: defaultPools(func(np *v1alpha1.NodePool) { np.Spec.Limits = corev1.ResourceList{v1alpha1.ResourceNodes: resource.MustParse("1")} })},
+				Pools: defaultPools(func(np *v1alpha1.NodePool) {
+					np.Spec.Limits = corev1.ResourceList{v1alpha1.ResourceNodes: resource.MustParse("1")}
+				})},
 			check: func(t *testing.T, r *Result) { wantKinds(t, r, NewClaim, NewClaim) },
 		},
 		{
@@ -396,8 +404,8 @@ func TestSolve(t *testing.T) {
 			},
 		},
 		{
-			name: "preferred node affinity is dropped when impossible",
-			in:   Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", preferZone("mars-1"))}, Pools: defaultPools()},
+			name:  "preferred node affinity is dropped when impossible",
+			in:    Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", preferZone("mars-1"))}, Pools: defaultPools()},
 			check: func(t *testing.T, r *Result) { wantKinds(t, r, NewClaim) },
 		},
 		{
