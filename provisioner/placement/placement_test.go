@@ -75,10 +75,14 @@ func TestPlace(t *testing.T) {
 					MatchExpressions: []corev1.NodeSelectorRequirement{{Key: v1alpha1.LabelCapacityType, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"spot"}}}}}}}}
 			}), "od", map[string]string{"spot": "capacity-type"}},
 		{"exhausted limits", []Pool{
-			{NodePool: np("full", 90, func(p *v1alpha1.NodePool) { p.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100")} }).NodePool,
+			{NodePool: np("full", 90, func(p *v1alpha1.NodePool) {
+				p.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100")}
+			}).NodePool,
 				Usage: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100")}},
 			np("spare", 10)}, newPod(), "spare", map[string]string{"full": "limit reached: cpu 100 of 100"}},
-		{"pod bigger than the limit", []Pool{np("small", 90, func(p *v1alpha1.NodePool) { p.Spec.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")} }), np("big", 10)},
+		{"pod bigger than the limit", []Pool{np("small", 90, func(p *v1alpha1.NodePool) {
+			p.Spec.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}
+		}), np("big", 10)},
 			newPod(), "big", map[string]string{"small": "more than the limit"}},
 		{"none fits", []Pool{np("gpu", 90, taint("gpu"))}, newPod(), "", map[string]string{"gpu": "taint"}},
 	}
