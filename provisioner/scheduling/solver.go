@@ -3,6 +3,7 @@ package scheduling
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -442,20 +443,18 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 
 // typeDomains are the values an instance type can give key.
 func typeDomains(it *InstanceType, key string) []string {
+	var field func(o *Offering) string
 	switch key {
 	case v1alpha1.LabelZone:
-		var out []string
-		for _, o := range it.Offerings {
-			if o.Available && !containsString(out, o.Zone) {
-				out = append(out, o.Zone)
-			}
-		}
-		return out
+		field = func(o *Offering) string { return o.Zone }
 	case v1alpha1.LabelCapacityType:
+		field = func(o *Offering) string { return o.CapacityType }
+	}
+	if field != nil {
 		var out []string
-		for _, o := range it.Offerings {
-			if o.Available && !containsString(out, o.CapacityType) {
-				out = append(out, o.CapacityType)
+		for i := range it.Offerings {
+			if v := field(&it.Offerings[i]); it.Offerings[i].Available && !slices.Contains(out, v) {
+				out = append(out, v)
 			}
 		}
 		return out

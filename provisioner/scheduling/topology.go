@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,7 +40,7 @@ type group struct {
 }
 
 func (g *group) matches(pod *corev1.Pod) bool {
-	if g.namespaces != nil && !containsString(g.namespaces, pod.Namespace) {
+	if g.namespaces != nil && !slices.Contains(g.namespaces, pod.Namespace) {
 		return false
 	}
 	return g.selector.Matches(labels.Set(pod.Labels))
@@ -121,26 +122,21 @@ func (t *topology) termsOf(pod *corev1.Pod) ([]term, error) {
 		out = append(out, term{group: t.group(pt.TopologyKey, termNamespaces(pod, pt), sel), kind: kind, hard: hard})
 		return nil
 	}
+	var req, pref [2][]corev1.PodAffinityTerm
 	if pa := aff.PodAffinity; pa != nil {
-		for _, pt := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-			if err := add(pt, affinity, true); err != nil {
-				return nil, err
-			}
-		}
-		for _, w := range sortedWeighted(pa.PreferredDuringSchedulingIgnoredDuringExecution) {
-			if err := add(w.PodAffinityTerm, affinity, false); err != nil {
-				return nil, err
-			}
-		}
+		req[0], pref[0] = pa.RequiredDuringSchedulingIgnoredDuringExecution, byWeight(pa.PreferredDuringSchedulingIgnoredDuringExecution)
 	}
 	if pa := aff.PodAntiAffinity; pa != nil {
-		for _, pt := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-			if err := add(pt, antiAffinity, true); err != nil {
+		req[1], pref[1] = pa.RequiredDuringSchedulingIgnoredDuringExecution, byWeight(pa.PreferredDuringSchedulingIgnoredDuringExecution)
+	}
+	for i, kind := range []termKind{affinity, antiAffinity} {
+		for _, pt := range req[i] {
+			if err := add(pt, kind, true); err != nil {
 				return nil, err
 			}
 		}
-		for _, w := range sortedWeighted(pa.PreferredDuringSchedulingIgnoredDuringExecution) {
-			if err := add(w.PodAffinityTerm, antiAffinity, false); err != nil {
+		for _, pt := range pref[i] {
+			if err := add(pt, kind, false); err != nil {
 				return nil, err
 			}
 		}
@@ -166,9 +162,14 @@ func (t *topology) ownerTerms(pod *corev1.Pod) []int32 {
 	return out
 }
 
-func sortedWeighted(in []corev1.WeightedPodAffinityTerm) []corev1.WeightedPodAffinityTerm {
-	out := append([]corev1.WeightedPodAffinityTerm(nil), in...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Weight > out[j].Weight })
+// byWeight returns the preferred terms, heaviest first.
+func byWeight(in []corev1.WeightedPodAffinityTerm) []corev1.PodAffinityTerm {
+	ws := append([]corev1.WeightedPodAffinityTerm(nil), in...)
+	sort.SliceStable(ws, func(i, j int) bool { return ws[i].Weight > ws[j].Weight })
+	out := make([]corev1.PodAffinityTerm, len(ws))
+	for i, w := range ws {
+		out[i] = w.PodAffinityTerm
+	}
 	return out
 }
 
@@ -262,13 +263,4 @@ func (s domSet) count() int {
 		n += bits.OnesCount64(w)
 	}
 	return n
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

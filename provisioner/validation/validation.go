@@ -6,6 +6,7 @@ package validation
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -372,7 +373,7 @@ func AWSNodeClass(nc *v1alpha1.AWSNodeClass) field.ErrorList {
 func quantities(m map[string]string, path *field.Path, keys ...string) field.ErrorList {
 	var errs field.ErrorList
 	for k, v := range m {
-		if !contains(keys, k) {
+		if !slices.Contains(keys, k) {
 			errs = append(errs, field.NotSupported(path.Key(k), k, keys))
 			continue
 		}
@@ -388,7 +389,7 @@ func quantities(m map[string]string, path *field.Path, keys ...string) field.Err
 func thresholds(m map[string]string, path *field.Path, signals []string) field.ErrorList {
 	var errs field.ErrorList
 	for k, v := range m {
-		if !contains(signals, k) {
+		if !slices.Contains(signals, k) {
 			errs = append(errs, field.NotSupported(path.Key(k), k, signals))
 			continue
 		}
@@ -423,13 +424,4 @@ func NodeClaim(nc *v1alpha1.NodeClaim) field.ErrorList {
 		}
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

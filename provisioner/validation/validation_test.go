@@ -46,7 +46,9 @@ func wantErr(t *testing.T, errs field.ErrorList, path, sub string) {
 
 func TestNodePool(t *testing.T) {
 	req := func(r v1alpha1.NodeSelectorRequirementWithMinValues) func(*v1alpha1.NodePool) {
-		return func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{r} }
+		return func(np *v1alpha1.NodePool) {
+			np.Spec.Template.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{r}
+		}
 	}
 	const reqPath = "spec.template.spec.requirements[0]"
 	cases := []struct {
@@ -80,7 +82,9 @@ func TestNodePool(t *testing.T) {
 		{"expireAfter Never", func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "Never" }, "", ""},
 		{"bad consolidateAfter", func(np *v1alpha1.NodePool) { np.Spec.Disruption.ConsolidateAfter = "-5m" }, "spec.disruption.consolidateAfter", "duration"},
 		{"bad policy", func(np *v1alpha1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = "Always" }, "spec.disruption.consolidationPolicy", "Unsupported"},
-		{"budget 10%", func(np *v1alpha1.NodePool) { np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "10%"}, {Nodes: "3"}} }, "", ""},
+		{"budget 10%", func(np *v1alpha1.NodePool) {
+			np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "10%"}, {Nodes: "3"}}
+		}, "", ""},
 		{"budget 101%", func(np *v1alpha1.NodePool) { np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "101%"}} }, "spec.disruption.budgets[0].nodes", "percentage"},
 		{"budget word", func(np *v1alpha1.NodePool) { np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "ten"}} }, "spec.disruption.budgets[0].nodes", "node count"},
 		{"budget negative", func(np *v1alpha1.NodePool) { np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "-1"}} }, "spec.disruption.budgets[0].nodes", "node count"},
@@ -160,7 +164,9 @@ func TestAWSNodeClass(t *testing.T) {
 			nc.Spec.AMIFamily = ptr("AL2023")
 		}, "", ""},
 		{"role and profile", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.InstanceProfile = ptr("p") }, "spec.role", "exactly one"},
-		{"reserved tag", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.Tags = map[string]string{"kubernetes.io/cluster/demo": "owned"} }, "spec.tags[kubernetes.io/cluster/demo]", "set by Tailor"},
+		{"reserved tag", func(nc *v1alpha1.AWSNodeClass) {
+			nc.Spec.Tags = map[string]string{"kubernetes.io/cluster/demo": "owned"}
+		}, "spec.tags[kubernetes.io/cluster/demo]", "set by Tailor"},
 		{"two root volumes", func(nc *v1alpha1.AWSNodeClass) {
 			nc.Spec.BlockDeviceMappings = []v1alpha1.BlockDeviceMapping{{DeviceName: "/dev/xvda", RootVolume: ptr(true)}, {DeviceName: "/dev/xvdb", RootVolume: ptr(true)}}
 		}, "spec.blockDeviceMappings", "at most one"},
