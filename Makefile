@@ -60,9 +60,9 @@ sandbox-down: build
 # controller-gen pinned in test/tools/controller-tools. test/generate fails
 # when the committed output is stale.
 CONTROLLER_GEN := bin/controller-gen
-API_PATHS      := ./scaler/api/...
+API_PATHS      := ./scaler/api/... ./provisioner/api/...
 
 generate:
 	$(GO) build -C test/tools/controller-tools -o $(CURDIR)/$(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
-	$(CONTROLLER_GEN) object paths=$(API_PATHS)
-	$(CONTROLLER_GEN) crd paths=$(API_PATHS) output:crd:artifacts:config=deploy/crds
+	$(CONTROLLER_GEN) object $(addprefix paths=,$(API_PATHS))
+	$(CONTROLLER_GEN) crd $(addprefix paths=,$(API_PATHS)) output:crd:artifacts:config=deploy/crds

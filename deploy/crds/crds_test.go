@@ -11,6 +11,9 @@ func TestObjects(t *testing.T) {
 		"verticalpodautoscalers.autoscaling.k8s.io":           false,
 		"verticalpodautoscalercheckpoints.autoscaling.k8s.io": false,
 		"replicaautoscalers.tailor.dev":                       false,
+		"nodepools.tailor.dev":                                false,
+		"awsnodeclasses.tailor.dev":                           false,
+		"nodeclaims.tailor.dev":                               false,
 	}
 	for _, o := range objs {
 		if _, ok := want[o.Name]; ok {

@@ -1,0 +1,295 @@
+// Package catalog is Tailor's built-in table of EC2 instance types (vCPU,
+// memory, GPUs, architecture, EKS max pods, us-east-1 on-demand price),
+// embedded at build time, and what follows from it: the well-known labels
+// of each type, the allocatable a node of it has on EKS, and its offerings
+// (zones × capacity types) with prices. It is the price fallback of the aws
+// cloud and the whole world of the sim cloud.
+//
+// The table is generated from the offline facts file by ./gen (go generate)
+// and committed; nothing reads the facts file at run time.
+package catalog
+
+//go:generate go run ./gen -in ../../../shared/ec2/instance-types.csv -out instance-types.csv
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/csv"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strconv"
+	"sync"
+	"unicode"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scheduling"
+)
+
+//go:embed instance-types.csv
+var table []byte
+
+// Type is one row of the table plus what its name says.
+type Type struct {
+	Name     string // m5.large
+	Family   string // m5
+	Category string // m: the family's leading letters (c, m, r, t, inf, …)
+	// Generation is the number after the category (5 of m5; 0 if none, as for u-3tb1).
+	Generation int
+	Size       string // large
+	VCPU       int64
+	MemoryMiB  int64
+	GPUs       int64
+	Arch       string // amd64 or arm64
+	// MaxPods is EKS's max pods for the VPC CNI without prefix delegation.
+	MaxPods int64
+	// OnDemandPrice is the Linux on-demand price in us-east-1, USD per hour.
+	OnDemandPrice float64
+}
+
+var load = sync.OnceValues(func() ([]Type, error) {
+	rows, err := csv.NewReader(bytes.NewReader(table)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Type, 0, len(rows))
+	for _, row := range rows[1:] {
+		t, err := parse(row)
+		if err != nil {
+			return nil, fmt.Errorf("instance-types.csv %s: %w", row[0], err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+})
+
+func parse(row []string) (Type, error) {
+	var t Type
+	var err error
+	ints := []*int64{&t.VCPU, &t.MemoryMiB, &t.GPUs, nil, &t.MaxPods}
+	for i, p := range ints {
+		if p == nil {
+			continue
+		}
+		if *p, err = strconv.ParseInt(row[2+i], 10, 64); err != nil {
+			return t, err
+		}
+	}
+	if t.OnDemandPrice, err = strconv.ParseFloat(row[7], 64); err != nil {
+		return t, err
+	}
+	t.Name, t.Family, t.Arch = row[0], row[1], row[5]
+	t.Size = t.Name[len(t.Family)+1:]
+	i := 0
+	for i < len(t.Family) && unicode.IsLetter(rune(t.Family[i])) {
+		i++
+	}
+	t.Category = t.Family[:i]
+	j := i
+	for j < len(t.Family) && unicode.IsDigit(rune(t.Family[j])) {
+		j++
+	}
+	t.Generation, _ = strconv.Atoi(t.Family[i:j])
+	return t, nil
+}
+
+// Types returns every instance type of the table, sorted by name.
+func Types() []Type {
+	ts, err := load()
+	if err != nil {
+		panic(err) // the table is generated and tested: this is a build defect
+	}
+	return ts
+}
+
+// Lookup finds an instance type by name.
+func Lookup(name string) (Type, bool) {
+	ts := Types()
+	i := sort.Search(len(ts), func(i int) bool { return ts[i].Name >= name })
+	if i < len(ts) && ts[i].Name == name {
+		return ts[i], true
+	}
+	return Type{}, false
+}
+
+// Options are what varies between clusters and node classes.
+type Options struct {
+	// Region and Zones of the offerings.
+	Region string
+	Zones  []string
+	// VMMemoryOverheadFraction of the nominal memory that the hypervisor
+	// and firmware keep: a node's reported capacity is that much lower
+	// than the instance type's memory. Karpenter's default, 0.075, is
+	// measured on Nitro instances.
+	VMMemoryOverheadFraction float64
+	// MaxPods and PodsPerCore override the table's max pods (the kubelet
+	// settings of an AWSNodeClass); the lower wins.
+	MaxPods     int32
+	PodsPerCore int32
+	// SpotUnavailable lists "type/zone" offerings with no spot capacity
+	// now (insufficient-capacity errors); they are offered but not Available.
+	SpotUnavailable map[string]bool
+}
+
+// DefaultOptions: us-east-1a–c, 7.5% VM memory overhead.
+func DefaultOptions() Options {
+	return Options{Region: "us-east-1", Zones: []string{"us-east-1a", "us-east-1b", "us-east-1c"}, VMMemoryOverheadFraction: 0.075}
+}
+
+// Pods is the max pods of a node of t under o.
+func (t Type) Pods(o Options) int64 {
+	n := t.MaxPods
+	if o.MaxPods > 0 {
+		n = int64(o.MaxPods)
+	}
+	if o.PodsPerCore > 0 {
+		n = min(n, int64(o.PodsPerCore)*t.VCPU)
+	}
+	return n
+}
+
+// Capacity is what the kubelet of a node of t reports.
+func (t Type) Capacity(o Options) corev1.ResourceList {
+	memMiB := t.MemoryMiB - int64(float64(t.MemoryMiB)*o.VMMemoryOverheadFraction+0.999999)
+	rl := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(t.VCPU, resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(memMiB<<20, resource.BinarySI),
+		corev1.ResourcePods:   *resource.NewQuantity(t.Pods(o), resource.DecimalSI),
+	}
+	if t.GPUs > 0 {
+		rl[t.GPUResource()] = *resource.NewQuantity(t.GPUs, resource.DecimalSI)
+	}
+	return rl
+}
+
+// GPUResource is the extended resource its device plugin registers:
+// AMD for g4ad, Habana Gaudi for dl1, NVIDIA for the other GPU families.
+func (t Type) GPUResource() corev1.ResourceName {
+	switch t.Family {
+	case "g4ad":
+		return "amd.com/gpu"
+	case "dl1":
+		return "habana.ai/gaudi"
+	}
+	return "nvidia.com/gpu"
+}
+
+// Allocatable is Capacity less EKS's kube-reserved (KubeReservedCPU,
+// KubeReservedMemory) and the hard eviction threshold (EvictionHardMemory).
+// EKS AMIs set no system-reserved.
+func (t Type) Allocatable(o Options) corev1.ResourceList {
+	rl := t.Capacity(o)
+	cpu := rl[corev1.ResourceCPU]
+	cpu.Sub(*resource.NewMilliQuantity(KubeReservedCPU(t.VCPU), resource.DecimalSI))
+	rl[corev1.ResourceCPU] = cpu
+	mem := rl[corev1.ResourceMemory]
+	mem.Sub(*resource.NewQuantity(KubeReservedMemory(t.Pods(o))+EvictionHardMemory, resource.BinarySI))
+	rl[corev1.ResourceMemory] = mem
+	return rl
+}
+
+// KubeReservedCPU is the EKS AMIs' kube-reserved CPU in millicores for n
+// vCPUs: 6% of the first core, 1% of the second, 0.5% of the third and
+// fourth, 0.25% of every further core (m5.large: 70m; m5.4xlarge: 90m).
+func KubeReservedCPU(n int64) int64 {
+	var milli float64
+	for core := int64(1); core <= n; core++ {
+		switch {
+		case core == 1:
+			milli += 60
+		case core == 2:
+			milli += 10
+		case core <= 4:
+			milli += 5
+		default:
+			milli += 2.5
+		}
+	}
+	return int64(milli)
+}
+
+// KubeReservedMemory is the EKS AMIs' kube-reserved memory in bytes:
+// 255 MiB plus 11 MiB per pod the node may run (m5.large, 29 pods: 574 MiB).
+func KubeReservedMemory(maxPods int64) int64 { return (255 + 11*maxPods) << 20 }
+
+// EvictionHardMemory is the kubelet's default memory.available hard
+// eviction threshold, 100 MiB.
+const EvictionHardMemory = 100 << 20
+
+// SpotPrice is the simulated spot price of t in zone: on-demand times a
+// discount that is fixed per family (between 55% and 70% off, from an
+// FNV hash of the family name) and varies ±5% per zone (hash of family and
+// zone). Real spot prices move every few minutes and are not in the table;
+// a flat 70% would make every family's spot/on-demand ratio the same and
+// hide offering-selection bugs, and a hash keeps the prices identical on
+// every run and machine.
+func SpotPrice(t Type, zone string) float64 {
+	family := 0.30 + 0.15*unit(t.Family)
+	zonal := 0.95 + 0.10*unit(t.Family+"/"+zone)
+	return round6(t.OnDemandPrice * family * zonal)
+}
+
+func unit(s string) float64 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return float64(h.Sum32()) / (1 << 32)
+}
+
+func round6(f float64) float64 {
+	p, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 6, 64), 64)
+	return p
+}
+
+// Labels are the well-known labels of a node of t (zone and capacity
+// type aside: they depend on the offering).
+func (t Type) Labels(o Options) map[string]string {
+	l := map[string]string{
+		v1alpha1.LabelInstanceType:     t.Name,
+		v1alpha1.LabelInstanceFamily:   t.Family,
+		v1alpha1.LabelInstanceCategory: t.Category,
+		v1alpha1.LabelInstanceSize:     t.Size,
+		v1alpha1.LabelInstanceCPU:      strconv.FormatInt(t.VCPU, 10),
+		v1alpha1.LabelInstanceMemory:   strconv.FormatInt(t.MemoryMiB, 10),
+		v1alpha1.LabelInstanceGPUCount: strconv.FormatInt(t.GPUs, 10),
+		v1alpha1.LabelArch:             t.Arch,
+		v1alpha1.LabelOS:               "linux",
+	}
+	if t.Generation > 0 {
+		l[v1alpha1.LabelInstanceGeneration] = strconv.Itoa(t.Generation)
+	}
+	if o.Region != "" {
+		l[v1alpha1.LabelRegion] = o.Region
+	}
+	return l
+}
+
+// Offerings of t: on-demand at the list price and spot at SpotPrice, in
+// every zone of o.
+func (t Type) Offerings(o Options) []scheduling.Offering {
+	out := make([]scheduling.Offering, 0, 2*len(o.Zones))
+	for _, z := range o.Zones {
+		out = append(out,
+			scheduling.Offering{Zone: z, CapacityType: v1alpha1.CapacityTypeOnDemand, Price: t.OnDemandPrice, Available: true},
+			scheduling.Offering{Zone: z, CapacityType: v1alpha1.CapacityTypeSpot, Price: SpotPrice(t, z), Available: !o.SpotUnavailable[t.Name+"/"+z]})
+	}
+	return out
+}
+
+// InstanceTypes is the whole table as the scheduler's input.
+func InstanceTypes(o Options) []*scheduling.InstanceType {
+	ts := Types()
+	out := make([]*scheduling.InstanceType, len(ts))
+	for i, t := range ts {
+		out[i] = &scheduling.InstanceType{
+			Name:        t.Name,
+			Labels:      t.Labels(o),
+			Capacity:    t.Capacity(o),
+			Allocatable: t.Allocatable(o),
+			Offerings:   t.Offerings(o),
+		}
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package catalog
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+)
+
+func TestTable(t *testing.T) {
+	ts := Types()
+	if len(ts) < 1000 {
+		t.Fatalf("%d types", len(ts))
+	}
+	m5, ok := Lookup("m5.large")
+	if !ok {
+		t.Fatal("m5.large missing")
+	}
+	want := Type{Name: "m5.large", Family: "m5", Category: "m", Generation: 5, Size: "large", VCPU: 2, MemoryMiB: 8192, Arch: "amd64", MaxPods: 29, OnDemandPrice: 0.096}
+	if m5 != want {
+		t.Errorf("m5.large = %+v, want %+v", m5, want)
+	}
+	for name, cat := range map[string][2]string{"inf1.xlarge": {"inf", "1"}, "c7i-flex.large": {"c", "7"}, "u-3tb1.56xlarge": {"u", "0"}, "hpc7g.4xlarge": {"hpc", "7"}} {
+		it, ok := Lookup(name)
+		if !ok {
+			t.Errorf("%s missing", name)
+			continue
+		}
+		if it.Category != cat[0] || itoa(it.Generation) != cat[1] {
+			t.Errorf("%s: category %s generation %d, want %v", name, it.Category, it.Generation, cat)
+		}
+	}
+	if _, ok := Lookup("m5.huge"); ok {
+		t.Error("found m5.huge")
+	}
+}
+
+func itoa(i int) string { return resource.NewQuantity(int64(i), resource.DecimalSI).String() }
+
+func TestKubeReserved(t *testing.T) {
+	for vcpu, want := range map[int64]int64{1: 60, 2: 70, 4: 80, 8: 90, 16: 110, 96: 310} {
+		if got := KubeReservedCPU(vcpu); got != want {
+			t.Errorf("KubeReservedCPU(%d) = %d, want %d", vcpu, got, want)
+		}
+	}
+	if got := KubeReservedMemory(29); got != 574<<20 {
+		t.Errorf("KubeReservedMemory(29) = %d MiB, want 574", got>>20)
+	}
+}
+
+func TestAllocatable(t *testing.T) {
+	m5, _ := Lookup("m5.large")
+	o := DefaultOptions()
+	a := m5.Allocatable(o)
+	// 8192 MiB less 7.5% (615 MiB) = 7577 MiB capacity; less 574 MiB
+	// kube-reserved and 100 MiB eviction = 6903 MiB.
+	if q := a[corev1.ResourceMemory]; q.Value() != 6903<<20 {
+		t.Errorf("memory %d MiB, want 6903", q.Value()>>20)
+	}
+	if q := a[corev1.ResourceCPU]; q.MilliValue() != 1930 {
+		t.Errorf("cpu %dm, want 1930m", q.MilliValue())
+	}
+	if q := a[corev1.ResourcePods]; q.Value() != 29 {
+		t.Errorf("pods %d", q.Value())
+	}
+	o.MaxPods, o.PodsPerCore = 110, 10
+	if n := m5.Pods(o); n != 20 {
+		t.Errorf("pods with maxPods 110 and podsPerCore 10: %d, want 20", n)
+	}
+	g5, _ := Lookup("g5.xlarge")
+	if q := g5.Capacity(DefaultOptions())["nvidia.com/gpu"]; q.Value() != 1 {
+		t.Errorf("g5.xlarge gpus %v", q)
+	}
+}
+
+func TestOfferings(t *testing.T) {
+	o := DefaultOptions()
+	o.SpotUnavailable = map[string]bool{"m5.large/us-east-1b": true}
+	m5, _ := Lookup("m5.large")
+	offs := m5.Offerings(o)
+	if len(offs) != 6 {
+		t.Fatalf("%d offerings", len(offs))
+	}
+	for _, of := range offs {
+		switch of.CapacityType {
+		case v1alpha1.CapacityTypeOnDemand:
+			if of.Price != 0.096 || !of.Available {
+				t.Errorf("on-demand %+v", of)
+			}
+		case v1alpha1.CapacityTypeSpot:
+			if r := of.Price / 0.096; r < 0.285 || r > 0.4725 {
+				t.Errorf("spot %+v is %.2f of on-demand", of, r)
+			}
+			if of.Available == (of.Zone == "us-east-1b") {
+				t.Errorf("availability %+v", of)
+			}
+			if of.Price != SpotPrice(m5, of.Zone) {
+				t.Error("spot price not deterministic")
+			}
+		}
+	}
+	its := InstanceTypes(o)
+	if len(its) != len(Types()) || its[0].Labels[v1alpha1.LabelRegion] != "us-east-1" {
+		t.Errorf("InstanceTypes: %d, labels %v", len(its), its[0].Labels)
+	}
+}

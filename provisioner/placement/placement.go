@@ -1,0 +1,183 @@
+// Package placement chooses, at admission time, the NodePool a pod should
+// run in: the highest-weight pool whose requirements, taints and limits
+// the pod is compatible with. The webhook pins the pod to it with a
+// tailor.dev/nodepool node selector and records the rejections as the why.
+// It is pure and allocation-light: pools are compiled once (New) and each
+// Place is a few requirement intersections.
+package placement
+
+import (
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	resourcehelper "k8s.io/component-helpers/resource"
+
+	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/requirements"
+)
+
+// Pool is a NodePool and the capacity its nodes have now (status.resources).
+type Pool struct {
+	NodePool *v1alpha1.NodePool
+	Usage    corev1.ResourceList
+}
+
+// Rejection says why a pool was not chosen. The reason is rendered on
+// demand (Reason): building strings for every rejected pool would cost more
+// than the decision itself.
+type Rejection struct {
+	Pool string
+	kind rejectKind
+	// The conflicting requirements (requirement), the untolerated taint
+	// (taint), the resource and quantities (limitReached, tooBig), or err.
+	key             string
+	podReq, poolReq requirements.Requirements
+	taint           corev1.Taint
+	resource        corev1.ResourceName
+	have, limit     resource.Quantity
+	err             error
+}
+
+type rejectKind int8
+
+const (
+	rejectError rejectKind = iota
+	rejectTaint
+	rejectRequirement
+	rejectLimitReached
+	rejectTooBig
+)
+
+// Reason renders why the pool was passed over.
+func (r Rejection) Reason() string {
+	switch r.kind {
+	case rejectTaint:
+		return fmt.Sprintf("does not tolerate taint %s=%s:%s", r.taint.Key, r.taint.Value, r.taint.Effect)
+	case rejectRequirement:
+		return "requirement " + r.poolReq.Compatible(r.podReq, wellKnown).Error()
+	case rejectLimitReached:
+		return fmt.Sprintf("limit reached: %s %s of %s", r.resource, r.have.String(), r.limit.String())
+	case rejectTooBig:
+		return fmt.Sprintf("pod requests %s %s, more than the limit %s", r.resource, r.have.String(), r.limit.String())
+	}
+	return r.err.Error()
+}
+
+func (r Rejection) String() string { return r.Pool + ": " + r.Reason() }
+
+func wellKnown(k string) bool { return v1alpha1.WellKnownLabels[k] }
+
+// Result is the chosen pool ("" when none fits) and, for every pool tried
+// before it (or every pool, when none fits), why it was passed over.
+type Result struct {
+	Pool     string
+	Rejected []Rejection
+}
+
+type pool struct {
+	name   string
+	weight int32
+	reqs   requirements.Requirements
+	err    error
+	taints []corev1.Taint
+	limits corev1.ResourceList
+	usage  corev1.ResourceList
+}
+
+// Placer holds compiled pools, heaviest first (ties by name).
+type Placer struct {
+	pools []pool
+}
+
+// New compiles pools. A pool whose requirements do not parse is kept, and
+// always rejected with the parse error: it is visible, not silently gone.
+func New(pools []Pool) *Placer {
+	p := &Placer{pools: make([]pool, 0, len(pools))}
+	for _, in := range pools {
+		np := in.NodePool
+		c := pool{name: np.Name, taints: np.Spec.Template.Spec.Taints, limits: np.Spec.Limits, usage: in.Usage}
+		if np.Spec.Weight != nil {
+			c.weight = *np.Spec.Weight
+		}
+		c.reqs, c.err = requirements.FromNodePool(np)
+		p.pools = append(p.pools, c)
+	}
+	sort.SliceStable(p.pools, func(i, j int) bool {
+		if p.pools[i].weight != p.pools[j].weight {
+			return p.pools[i].weight > p.pools[j].weight
+		}
+		return p.pools[i].name < p.pools[j].name
+	})
+	return p
+}
+
+// Place picks the pool for pod (whose requests are final: after sizing).
+func (p *Placer) Place(pod *corev1.Pod) Result {
+	var res Result
+	alts, err := requirements.ForPod(pod)
+	if err != nil {
+		for _, c := range p.pools {
+			res.Rejected = append(res.Rejected, Rejection{Pool: c.name, err: fmt.Errorf("pod node affinity: %w", err)})
+		}
+		return res
+	}
+	var requests corev1.ResourceList
+	for i := range p.pools {
+		c := &p.pools[i]
+		rj := Rejection{Pool: c.name}
+		if c.err != nil {
+			rj.err = fmt.Errorf("pool requirements: %w", c.err)
+		} else if c.check(pod, alts, &requests, &rj) {
+			res.Pool = c.name
+			return res
+		}
+		if res.Rejected == nil {
+			res.Rejected = make([]Rejection, 0, len(p.pools))
+		}
+		res.Rejected = append(res.Rejected, rj)
+	}
+	return res
+}
+
+// check reports whether pod can go to c, filling rj when not.
+func (c *pool) check(pod *corev1.Pod, alts []requirements.Requirements, requests *corev1.ResourceList, rj *Rejection) bool {
+	if t, bad := requirements.Untolerated(c.taints, pod.Spec.Tolerations); bad {
+		rj.kind, rj.taint = rejectTaint, t
+		return false
+	}
+	ok := false
+	for _, a := range alts {
+		if _, bad := c.reqs.Conflict(a, wellKnown); !bad {
+			ok = true
+			break
+		}
+	}
+	if !ok { // explain with the first alternative, as the pod lists them
+		rj.kind, rj.podReq, rj.poolReq = rejectRequirement, alts[0], c.reqs
+		return false
+	}
+	if len(c.limits) == 0 {
+		return true
+	}
+	if *requests == nil {
+		*requests = resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	}
+	for name, limit := range c.limits {
+		if used := c.usage[name]; used.Cmp(limit) >= 0 {
+			rj.kind, rj.resource, rj.have, rj.limit = rejectLimitReached, name, used, limit
+			return false
+		}
+		if req, ok := (*requests)[name]; ok && req.Cmp(limit) > 0 {
+			rj.kind, rj.resource, rj.have, rj.limit = rejectTooBig, name, req, limit
+			return false
+		}
+	}
+	return true
+}
+
+// Place is New(pools).Place(pod), for one-off use.
+func Place(pod *corev1.Pod, pools []Pool) Result {
+	return New(pools).Place(pod)
+}

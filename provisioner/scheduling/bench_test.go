@@ -1,0 +1,64 @@
+package scheduling
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkSolve solves the benchmark mix (see benchPods, syntheticTypes)
+// from scratch and reports throughput, nodes made, their price and the LP
+// lower bound of that price.
+func BenchmarkSolve(b *testing.B) {
+	types := syntheticTypes(400)
+	for _, bc := range []struct {
+		name    string
+		n       int
+		generic bool
+	}{
+		{"pods=1000", 1000, false},
+		{"pods=5000", 5000, false},
+		{"pods=20000", 20000, false},
+		{"generic/pods=5000", 5000, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			pods := benchPods(bc.n, bc.generic, 42)
+			in := Input{Pods: pods, Pools: []Pool{{NodePool: nodePool("default"), InstanceTypes: types}}}
+			bound := lowerBound(pods, types)
+			var res *Result
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				var err error
+				if res, err = Solve(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			unplaced := 0
+			for _, p := range res.Placements {
+				if p.Kind == Unschedulable {
+					unplaced++
+				}
+			}
+			if unplaced > 0 {
+				b.Fatalf("%d pods unschedulable, first: %s", unplaced, firstReason(res))
+			}
+			b.ReportMetric(float64(bc.n*b.N)/elapsed.Seconds(), "pods/s")
+			b.ReportMetric(float64(len(res.Claims)), "nodes")
+			b.ReportMetric(res.Cost(), "$/h")
+			b.ReportMetric(bound, "bound$/h")
+		})
+	}
+}
+
+func firstReason(r *Result) string {
+	for _, p := range r.Placements {
+		if p.Kind == Unschedulable {
+			return fmt.Sprintf("%s: %s %v", p.Pod.Name, p.Reason, p.PoolReasons)
+		}
+	}
+	return ""
+}
