@@ -30,7 +30,7 @@ import (
 
 	"github.com/tailor-dev/tailor/certs"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
-	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/recommender/promsource"
 	scalerv1alpha1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	scaler "github.com/tailor-dev/tailor/scaler/controller"
 	"github.com/tailor-dev/tailor/scaler/updater"

@@ -34,7 +34,7 @@ import (
 	"github.com/tailor-dev/tailor/recommender/input"
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
-	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/recommender/promsource"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )

@@ -28,7 +28,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/recommender/promsource"
 	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/scale"

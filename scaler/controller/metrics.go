@@ -22,7 +22,7 @@ import (
 	"k8s.io/metrics/pkg/client/custom_metrics"
 	"k8s.io/metrics/pkg/client/external_metrics"
 
-	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/recommender/promsource"
 	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 )
