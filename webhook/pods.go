@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/tailor-dev/tailor/recommender/sizing"
 	"github.com/tailor-dev/tailor/scaler/coordination"
-	"github.com/tailor-dev/tailor/webhook/sizing"
 )
 
 // PodSizer is the mutating handler for pod CREATE: it gives each container

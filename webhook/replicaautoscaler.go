@@ -75,7 +75,7 @@ func (v *ReplicaAutoscalerValidator) Handle(ctx context.Context, req admission.R
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("tailor: cannot check for a HorizontalPodAutoscaler on the same target: %w", err))
 	}
 	ref := ra.Spec.ScaleTargetRef
-	if hpa := logic.ConflictingHPA(ref, hpas.Items); hpa != "" {
+	if hpa := validation.ConflictingHPA(ref, hpas.Items); hpa != "" {
 		outcome, reason = "denied", "conflicting HPA"
 		err := field.Forbidden(field.NewPath("spec", "scaleTargetRef"), fmt.Sprintf(
 			"%s already has the HorizontalPodAutoscaler %s; two autoscalers must not fight over its replica count: delete the HPA (tailor convert hpa %s/%s prints the equivalent ReplicaAutoscaler) or target another workload",

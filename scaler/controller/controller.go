@@ -32,6 +32,7 @@ import (
 	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/scale"
+	"github.com/tailor-dev/tailor/scaler/validation"
 )
 
 // Options configure the scaler.
@@ -248,7 +249,7 @@ func (r *reconcile) run(ctx context.Context, metrics []v1alpha1.MetricSpec) stri
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
 	if err := s.client.List(ctx, &hpas, client.InNamespace(ra.Namespace)); err != nil {
 		r.log.Error(err, "list HorizontalPodAutoscalers; the conflict check is skipped this pass")
-	} else if hpa := logic.ConflictingHPA(ref, hpas.Items); hpa != "" {
+	} else if hpa := validation.ConflictingHPA(ref, hpas.Items); hpa != "" {
 		msg := fmt.Sprintf("%s is also scaled by HorizontalPodAutoscaler %s; Tailor leaves it alone (delete one of the two)", logic.Reference(ref), hpa)
 		r.fail(autoscalingv2.AbleToScale, "ConflictingHPA", msg, "ConflictingHPA", msg)
 		return resultConflict

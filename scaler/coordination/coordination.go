@@ -18,7 +18,6 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
-	"github.com/tailor-dev/tailor/webhook/sizing"
 )
 
 // ConditionHorizontallyScaled is the VPA condition that says some resources
@@ -70,7 +69,7 @@ func Horizontal(vpa *vpav1.VerticalPodAutoscaler, ras []*scalerv1.ReplicaAutosca
 	}
 	var cpu, mem bool
 	for _, ra := range ras {
-		if ra == nil || ra.DeletionTimestamp != nil || ra.Namespace != vpa.Namespace || !sameTarget(vpa, ra) {
+		if ra == nil || ra.DeletionTimestamp != nil || ra.Namespace != vpa.Namespace || !SameTarget(Ref(*vpa.Spec.TargetRef), Ref(ra.Spec.ScaleTargetRef)) {
 			continue
 		}
 		c, m := resourcesOf(ra)
@@ -88,16 +87,6 @@ func Horizontal(vpa *vpav1.VerticalPodAutoscaler, ras []*scalerv1.ReplicaAutosca
 	slices.Sort(h.By)
 	h.By = slices.Compact(h.By)
 	return h
-}
-
-// sameTarget: kind and name equal, and the API groups too unless either
-// side leaves apiVersion empty (as VPA targetRef matching does elsewhere).
-func sameTarget(vpa *vpav1.VerticalPodAutoscaler, ra *scalerv1.ReplicaAutoscaler) bool {
-	a, b := vpa.Spec.TargetRef, ra.Spec.ScaleTargetRef
-	if a.Kind != b.Kind || a.Name != b.Name {
-		return false
-	}
-	return a.APIVersion == "" || b.APIVersion == "" || sizing.Group(a.APIVersion) == sizing.Group(b.APIVersion)
 }
 
 func resourcesOf(ra *scalerv1.ReplicaAutoscaler) (cpu, mem bool) {
