@@ -373,11 +373,11 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 	anyPods := false
 	for _, v := range vpas {
 		w := work{vpa: v}
-		sel, err := selectorOf(ctx, r.client, r.scales, v)
-		var te targetError
+		sel, err := scale.SelectorOf(ctx, r.client, r.scales, v)
+		var te scale.TargetError
 		switch {
 		case errors.As(err, &te):
-			w.targetErr = te.msg
+			w.targetErr = te.Msg
 		case err != nil:
 			sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
 			log.Error(err, "read VPA target; recommendation kept", "vpa", v.Name)

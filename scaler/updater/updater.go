@@ -32,7 +32,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/resize"
@@ -216,7 +215,7 @@ func (u *Updater) syncNamespace(ctx context.Context, ns string, vpas []*vpav1.Ve
 	slices.SortFunc(vpas, func(a, b *vpav1.VerticalPodAutoscaler) int { return strings.Compare(a.Name, b.Name) })
 	for _, vpa := range vpas {
 		vlog := log.WithValues("vpa", vpa.Name)
-		sel, err := recommender.SelectorOf(ctx, u.client, u.scales, vpa)
+		sel, err := scale.SelectorOf(ctx, u.client, u.scales, vpa)
 		if err != nil {
 			vlog.V(1).Info("target cannot be read; pods left as they are", "reason", err.Error())
 			continue
