@@ -35,7 +35,6 @@ import (
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 	"github.com/tailor-dev/tailor/recommender/promsource"
-	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
@@ -526,8 +525,8 @@ func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutos
 		Now:            r.now(),
 	})
 	// Resources a ReplicaAutoscaler scales the target on leave the
-	// recommendation, and a condition says so (scaler/coordination).
-	coordination.Apply(&status, r.horizontal(ctx, vpa), r.now())
+	// recommendation, and a condition says so (scaler/coordination, recommender/logic.Hold).
+	logic.Hold(&status, r.horizontal(ctx, vpa), r.now())
 	if logic.StatusEqual(status, vpa.Status) {
 		return
 	}

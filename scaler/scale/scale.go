@@ -4,8 +4,8 @@
 // controller and upstream VPA find them, and resolves a VPA's target to its
 // pods' selector (SelectorOf). The scaler scales through it; the recommender
 // and the updater resolve VPA targets with it. cmd/tailor builds one client
-// and hands it to every loop. The scale subresource cannot be watched, so every call goes to
-// the API server: keep it off hot paths.
+// and hands it to every loop. The scale subresource cannot be watched, so
+// every call goes to the API server: keep it off hot paths.
 package scale
 
 import (
