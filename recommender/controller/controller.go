@@ -525,7 +525,7 @@ func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutos
 		Now:            r.now(),
 	})
 	// Resources a ReplicaAutoscaler scales the target on leave the
-	// recommendation, and a condition says so (scaler/coordination, recommender/logic.Hold).
+	// recommendation, and a condition says so.
 	logic.Hold(&status, r.horizontal(ctx, vpa), r.now())
 	if logic.StatusEqual(status, vpa.Status) {
 		return

@@ -69,4 +69,3 @@ func TestHorizontal(t *testing.T) {
 		}
 	}
 }
-

@@ -14,8 +14,8 @@ import (
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/recommender/logic"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // TestCoordination: a ReplicaAutoscaler scales the hamster on cpu and a VPA
