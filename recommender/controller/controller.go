@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,7 +27,6 @@ import (
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/tailor-dev/tailor/recommender/input"
@@ -55,10 +53,6 @@ type Options struct {
 	// CheckpointInterval: an aggregate's checkpoint is rewritten at most
 	// this often (and at shutdown); stale checkpoints are collected as often.
 	CheckpointInterval time.Duration
-	// Prometheus, when set, is where the history of VPAs without one is
-	// read from (their first pass), and the live source when UsageSource
-	// is SourcePrometheus.
-	Prometheus *promsource.Config
 	// UsageSource is the live usage source: SourceMetricsAPI (default) or
 	// SourcePrometheus.
 	UsageSource string
@@ -90,35 +84,6 @@ func NewMetricsSource(cfg *rest.Config) (PodMetricsSource, error) {
 		return nil, err
 	}
 	return metricsAPI{c}, nil
-}
-
-// Metrics, registered on controller-runtime's registry.
-var (
-	recommendationsTotal = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "tailor_recommender_recommendations_total",
-		Help: "Recommendations computed (one per VPA per sync pass that has samples).",
-	})
-	samplesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_recommender_samples_total",
-		Help: "Usage samples taken into the histograms, by resource (cpu, memory, oom).",
-	}, []string{"resource"})
-	checkpointOpsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_recommender_checkpoint_operations_total",
-		Help: "VerticalPodAutoscalerCheckpoint operations by op (write, restore, delete) and result (ok, error, invalid).",
-	}, []string{"op", "result"})
-	sourceErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_recommender_source_errors_total",
-		Help: "Failed reads of an input source (metrics.k8s.io, kube-apiserver) and dropped invalid samples (invalid_sample).",
-	}, []string{"source"})
-	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tailor_recommender_sync_duration_seconds",
-		Help:    "Duration of one recommender pass over every VPA.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-	})
-)
-
-func init() {
-	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, checkpointOpsTotal, sourceErrorsTotal, syncDuration)
 }
 
 // Source label values of tailor_recommender_source_errors_total.
@@ -169,8 +134,18 @@ type Recommender struct {
 }
 
 // Validate reports settings the recommender cannot run with, before any
-// connection is made.
-func (o Options) Validate() error {
+// connection is made; withPrometheus says whether a Prometheus server is
+// configured (tailor run --prometheus-address).
+func (o Options) Validate(withPrometheus bool) error {
+	switch o.UsageSource {
+	case "", SourceMetricsAPI:
+	case SourcePrometheus:
+		if !withPrometheus {
+			return fmt.Errorf("recommender usage source %q needs --prometheus-address", SourcePrometheus)
+		}
+	default:
+		return fmt.Errorf("recommender usage source %q: want %s or %s", o.UsageSource, SourceMetricsAPI, SourcePrometheus)
+	}
 	_, _, err := o.build()
 	return err
 }
@@ -181,20 +156,6 @@ func (o Options) build() (*model.Params, *logic.Recommender, error) {
 	}
 	if o.CheckpointInterval <= 0 {
 		return nil, nil, fmt.Errorf("recommender checkpoint interval must be positive, got %s", o.CheckpointInterval)
-	}
-	switch o.UsageSource {
-	case "", SourceMetricsAPI:
-	case SourcePrometheus:
-		if o.Prometheus == nil {
-			return nil, nil, fmt.Errorf("recommender usage source %q needs --prometheus-address", SourcePrometheus)
-		}
-	default:
-		return nil, nil, fmt.Errorf("recommender usage source %q: want %s or %s", o.UsageSource, SourceMetricsAPI, SourcePrometheus)
-	}
-	if o.Prometheus != nil {
-		if err := o.Prometheus.Validate(); err != nil {
-			return nil, nil, err
-		}
 	}
 	mc, lc := model.Default(), logic.Default()
 	if o.Model != nil {
@@ -235,15 +196,15 @@ func New(c client.Client, reader client.Reader, source PodMetricsSource, rec rec
 }
 
 // Setup adds the recommender to the manager; it runs on the leader only.
-func Setup(mgr manager.Manager, o Options) error {
-	var src PodMetricsSource
-	var prom *promsource.Source
-	var err error
-	if o.Prometheus != nil {
-		if prom, err = promsource.New(*o.Prometheus); err != nil {
-			return err
-		}
+// scales resolves VPA targets known only by their scale subresource; prom
+// (nil: none configured) reads the history of VPAs without one and, with
+// UsageSource SourcePrometheus, live usage.
+func Setup(mgr manager.Manager, o Options, scales *scale.Scales, prom *promsource.Source) error {
+	if err := o.Validate(prom != nil); err != nil {
+		return err
 	}
+	var src PodMetricsSource
+	var err error
 	if o.UsageSource == SourcePrometheus {
 		src = prom
 	} else if src, err = NewMetricsSource(mgr.GetConfig()); err != nil {
@@ -257,9 +218,7 @@ func Setup(mgr manager.Manager, o Options) error {
 	if o.UsageSource == SourcePrometheus {
 		r.srcName = SourcePrometheus
 	}
-	if r.scales, err = scale.New(mgr.GetConfig(), mgr.GetRESTMapper()); err != nil {
-		return err
-	}
+	r.scales = scales
 	return mgr.Add(r)
 }
 

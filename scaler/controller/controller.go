@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -25,10 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	"github.com/tailor-dev/tailor/recommender/promsource"
 	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/scale"
@@ -39,9 +36,6 @@ import (
 type Options struct {
 	// Interval is the sync period (the HPA's 15s).
 	Interval time.Duration
-	// Prometheus, when set, serves Prometheus metric sources (tailor run
-	// --prometheus-*); nil turns them off.
-	Prometheus *promsource.Config
 	// Logic holds the HPA algorithm's controller-wide settings.
 	Logic logic.Config
 }
@@ -62,31 +56,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("scaler periods must not be negative")
 	}
 	return nil
-}
-
-// Metrics, registered on controller-runtime's registry.
-var (
-	reconcilesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_scaler_reconciles_total",
-		Help: "ReplicaAutoscaler reconciles by result: ok, or the reason the replica count could not be decided or set.",
-	}, []string{"result"})
-	rescalesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_scaler_rescales_total",
-		Help: "Scale subresource updates by direction (up, down).",
-	}, []string{"direction"})
-	desiredReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tailor_scaler_desired_replicas",
-		Help: "Replica count last decided for each ReplicaAutoscaler.",
-	}, []string{"namespace", "name"})
-	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tailor_scaler_sync_duration_seconds",
-		Help:    "Duration of one scaler pass over every ReplicaAutoscaler.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-	})
-)
-
-func init() {
-	ctrlmetrics.Registry.MustRegister(reconcilesTotal, rescalesTotal, desiredReplicas, syncDuration)
 }
 
 // Results of tailor_scaler_reconciles_total.
@@ -117,20 +86,12 @@ type Scaler struct {
 	now     func() time.Time
 }
 
-// Setup adds the scaler to the manager; it runs on the leader only.
-func Setup(mgr manager.Manager, o Options) error {
+// Setup adds the scaler to the manager; it runs on the leader only. scales
+// reads and writes the targets' scale; prom (nil: none configured) serves
+// the Prometheus metric sources.
+func Setup(mgr manager.Manager, o Options, scales *scale.Scales, prom PrometheusQuerier) error {
 	if err := o.Validate(); err != nil {
 		return err
-	}
-	scales, err := scale.New(mgr.GetConfig(), mgr.GetRESTMapper())
-	if err != nil {
-		return err
-	}
-	var prom *promsource.Source
-	if o.Prometheus != nil {
-		if prom, err = promsource.New(*o.Prometheus); err != nil {
-			return err
-		}
 	}
 	sources, err := NewSources(mgr.GetConfig(), mgr.GetRESTMapper(), prom)
 	if err != nil {
@@ -151,7 +112,7 @@ func (s *Scaler) NeedLeaderElection() bool { return true }
 
 // Start runs a pass at once and then every interval until ctx ends.
 func (s *Scaler) Start(ctx context.Context) error {
-	s.log.Info("scaler started", "interval", s.opts.Interval, "prometheus", s.opts.Prometheus != nil,
+	s.log.Info("scaler started", "interval", s.opts.Interval, "prometheus", s.sources.prom != nil,
 		"tolerance", s.opts.Logic.Tolerance, "downscaleStabilization", s.opts.Logic.DownscaleStabilizationWindow)
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,7 +28,6 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
@@ -65,27 +63,6 @@ const (
 	ReasonEvictedVPA = "EvictedPod"
 )
 
-// Metrics, registered on controller-runtime's registry.
-var (
-	updatesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_updater_updates_total",
-		Help: "Pod updates attempted, by action (resize, evict) and result (ok; conflict and gone, retried next pass; rejected, a resize the API server refused; blocked, an eviction a PDB refused; error).",
-	}, []string{"action", "result"})
-	waitingPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tailor_updater_waiting_pods",
-		Help: "Pods outside their recommendation's bounds left as they are in the last pass, by reason (cooldown, budget, resizing, min_replicas, no_recreate, rolling_out).",
-	}, []string{"reason"})
-	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tailor_updater_sync_duration_seconds",
-		Help:    "Duration of one updater pass over every VPA.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-	})
-)
-
-func init() {
-	ctrlmetrics.Registry.MustRegister(updatesTotal, waitingPods, syncDuration)
-}
-
 // Updater is the leader-elected runnable.
 type Updater struct {
 	opts     Options
@@ -119,11 +96,8 @@ func New(c client.Client, scales *scale.Scales, scheme *runtime.Scheme, rec reco
 }
 
 // Setup adds the updater to the manager; it runs on the leader only.
-func Setup(mgr manager.Manager, o Options) error {
-	scales, err := scale.New(mgr.GetConfig(), mgr.GetRESTMapper())
-	if err != nil {
-		return err
-	}
+// scales resolves VPA targets known only by their scale subresource.
+func Setup(mgr manager.Manager, o Options, scales *scale.Scales) error {
 	u, err := New(mgr.GetClient(), scales, mgr.GetScheme(), mgr.GetEventRecorder("tailor.dev/updater"), mgr.GetLogger().WithName("updater"), o)
 	if err != nil {
 		return err
