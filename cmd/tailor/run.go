@@ -35,7 +35,6 @@ import (
 	scaler "github.com/tailor-dev/tailor/scaler/controller"
 	"github.com/tailor-dev/tailor/scaler/scale"
 	"github.com/tailor-dev/tailor/scaler/updater"
-	"github.com/tailor-dev/tailor/test/cluster/load"
 	"github.com/tailor-dev/tailor/webhook"
 )
 
@@ -100,6 +99,8 @@ func (sh *shared) promQuerier() scaler.PrometheusQuerier {
 	return sh.prom
 }
 
+// components are the production components; the sandbox's "load" registers
+// itself from sandbox_load.go, which the release build leaves out.
 var components = map[string]component{
 	"webhook": {
 		help: "the admission webhook server: pod sizing and VPA validation (every replica)",
@@ -125,19 +126,7 @@ var components = map[string]component{
 			return scaler.Setup(mgr, o.scaler, sh.scales, sh.promQuerier())
 		},
 	},
-	"load": {
-		help:  "sandbox only, off by default: spreads the demand annotated on a workload (" + load.AnnotationCPU + ", " + load.AnnotationMemory + ") over its ready pods as kwok usage (leader only)",
-		optIn: true,
-		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
-			return load.Setup(mgr, loadInterval)
-		},
-	},
 }
-
-// loadInterval: kwok reports a changed usage annotation at the next
-// metrics-server scrape (10s), so a few seconds keeps up with pods coming
-// and going.
-const loadInterval = 2 * time.Second
 
 // defaultComponents are those that run unless --components says otherwise.
 func defaultComponents() []string {
