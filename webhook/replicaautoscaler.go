@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/validation"
 )
@@ -55,11 +55,11 @@ func (v *ReplicaAutoscalerValidator) Handle(ctx context.Context, req admission.R
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	if req.Kind.Group != v1alpha1.GroupVersion.Group || req.Kind.Kind != "ReplicaAutoscaler" {
+	if req.Kind.Group != scalerv1.GroupVersion.Group || req.Kind.Kind != "ReplicaAutoscaler" {
 		outcome, reason = "denied", "wrong kind"
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("tailor: this webhook validates tailor.dev ReplicaAutoscalers, got %s", req.Kind.String()))
 	}
-	ra := &v1alpha1.ReplicaAutoscaler{}
+	ra := &scalerv1.ReplicaAutoscaler{}
 	if err := v.Decoder.Decode(req, ra); err != nil {
 		outcome, reason = "denied", "decode"
 		return admission.Errored(http.StatusBadRequest, err)

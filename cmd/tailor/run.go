@@ -31,7 +31,7 @@ import (
 	"github.com/tailor-dev/tailor/certs"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	"github.com/tailor-dev/tailor/recommender/promsource"
-	scalerv1alpha1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	scaler "github.com/tailor-dev/tailor/scaler/controller"
 	"github.com/tailor-dev/tailor/scaler/scale"
 	"github.com/tailor-dev/tailor/scaler/updater"
@@ -281,7 +281,7 @@ func run(ctx context.Context, o *runOptions) error {
 	if err := cmapi.AddToScheme(scheme); err != nil {
 		return err
 	}
-	if err := scalerv1alpha1.AddToScheme(scheme); err != nil {
+	if err := scalerv1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{

@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/scale"
 	"github.com/tailor-dev/tailor/scaler/validation"
@@ -133,7 +133,7 @@ func (s *Scaler) Sync(ctx context.Context) {
 	start := time.Now()
 	defer func() { syncDuration.Observe(time.Since(start).Seconds()) }()
 	s.sources.InvalidateDiscovery()
-	var list v1alpha1.ReplicaAutoscalerList
+	var list scalerv1.ReplicaAutoscalerList
 	if err := s.client.List(ctx, &list); err != nil {
 		if meta.IsNoMatchError(err) {
 			s.log.Error(err, "the ReplicaAutoscaler API is not installed (kubectl apply -f deploy/crds/)")
@@ -176,14 +176,14 @@ type gaugeKey struct {
 // reconcile is the outcome of one autoscaler's pass, applied to its status.
 type reconcile struct {
 	s      *Scaler
-	ra     *v1alpha1.ReplicaAutoscaler
-	status *v1alpha1.ReplicaAutoscalerStatus
+	ra     *scalerv1.ReplicaAutoscaler
+	status *scalerv1.ReplicaAutoscalerStatus
 	log    logr.Logger
 	now    metav1.Time
 }
 
 // Reconcile is one HPA pass over ra.
-func (s *Scaler) Reconcile(ctx context.Context, ra *v1alpha1.ReplicaAutoscaler) {
+func (s *Scaler) Reconcile(ctx context.Context, ra *scalerv1.ReplicaAutoscaler) {
 	r := &reconcile{s: s, ra: ra, status: ra.Status.DeepCopy(), now: metav1.NewTime(s.now()),
 		log: s.log.WithValues("replicaautoscaler", types.NamespacedName{Namespace: ra.Namespace, Name: ra.Name})}
 	spec := &ra.Spec
@@ -203,7 +203,7 @@ func (s *Scaler) Reconcile(ctx context.Context, ra *v1alpha1.ReplicaAutoscaler) 
 	}
 }
 
-func (r *reconcile) run(ctx context.Context, metrics []v1alpha1.MetricSpec) string {
+func (r *reconcile) run(ctx context.Context, metrics []scalerv1.MetricSpec) string {
 	s, ra := r.s, r.ra
 	ref := ra.Spec.ScaleTargetRef
 

@@ -22,7 +22,7 @@ import (
 	"k8s.io/metrics/pkg/client/custom_metrics"
 	"k8s.io/metrics/pkg/client/external_metrics"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 )
 
@@ -71,7 +71,7 @@ func NewSources(cfg *rest.Config, mapper meta.RESTMapper, prom PrometheusQuerier
 
 // Read returns the values of each metric, in order; an error reading one
 // metric is carried in its MetricValues and does not stop the others.
-func (s *Sources) Read(ctx context.Context, namespace string, sel labels.Selector, metrics []v1alpha1.MetricSpec) []logic.MetricValues {
+func (s *Sources) Read(ctx context.Context, namespace string, sel labels.Selector, metrics []scalerv1.MetricSpec) []logic.MetricValues {
 	out := make([]logic.MetricValues, len(metrics))
 	var podMetrics []metricsv1beta1.PodMetrics
 	var podMetricsErr error

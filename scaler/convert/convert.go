@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/validation"
 )
 
@@ -23,17 +23,17 @@ import (
 // target, bounds, metrics and behavior, field for field. It fails on what a
 // ReplicaAutoscaler cannot express (minReplicas 0) and on a result that
 // would not pass Tailor's validation, saying which field.
-func FromHPA(hpa *autoscalingv2.HorizontalPodAutoscaler) (*v1alpha1.ReplicaAutoscaler, error) {
+func FromHPA(hpa *autoscalingv2.HorizontalPodAutoscaler) (*scalerv1.ReplicaAutoscaler, error) {
 	if hpa.Spec.MinReplicas != nil && *hpa.Spec.MinReplicas == 0 {
 		return nil, fmt.Errorf("HorizontalPodAutoscaler %s: minReplicas 0 (scale to zero, HPAScaleToZero) has no ReplicaAutoscaler equivalent", hpa.Name)
 	}
-	ra := &v1alpha1.ReplicaAutoscaler{
-		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ReplicaAutoscaler"},
+	ra := &scalerv1.ReplicaAutoscaler{
+		TypeMeta: metav1.TypeMeta{APIVersion: scalerv1.GroupVersion.String(), Kind: "ReplicaAutoscaler"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: hpa.Name, Namespace: hpa.Namespace,
 			Labels: hpa.Labels, Annotations: keptAnnotations(hpa.Annotations),
 		},
-		Spec: v1alpha1.ReplicaAutoscalerSpec{
+		Spec: scalerv1.ReplicaAutoscalerSpec{
 			ScaleTargetRef: hpa.Spec.ScaleTargetRef,
 			MinReplicas:    hpa.Spec.MinReplicas,
 			MaxReplicas:    hpa.Spec.MaxReplicas,
@@ -42,7 +42,7 @@ func FromHPA(hpa *autoscalingv2.HorizontalPodAutoscaler) (*v1alpha1.ReplicaAutos
 	}
 	for _, m := range hpa.Spec.Metrics {
 		m := m.DeepCopy()
-		ra.Spec.Metrics = append(ra.Spec.Metrics, v1alpha1.MetricSpec{
+		ra.Spec.Metrics = append(ra.Spec.Metrics, scalerv1.MetricSpec{
 			Type: m.Type, Object: m.Object, Pods: m.Pods, Resource: m.Resource,
 			ContainerResource: m.ContainerResource, External: m.External,
 		})
@@ -177,7 +177,7 @@ func splitYAML(data []byte) [][]byte {
 
 // YAML prints ras as YAML documents, without status or server-set
 // metadata, ready for kubectl apply.
-func YAML(ras []*v1alpha1.ReplicaAutoscaler) ([]byte, error) {
+func YAML(ras []*scalerv1.ReplicaAutoscaler) ([]byte, error) {
 	var out bytes.Buffer
 	for i, ra := range ras {
 		b, err := yaml.Marshal(ra)

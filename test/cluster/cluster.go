@@ -27,7 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	apiregv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -360,11 +360,11 @@ func (c *Cluster) registerMetricsAPI(ctx context.Context, port int, pki *pki) er
 		return err
 	}
 	p := int32(port)
-	apiService := &apiregv1.APIService{
+	apiService := &apiregistrationv1.APIService{
 		ObjectMeta: metav1.ObjectMeta{Name: "v1beta1.metrics.k8s.io"},
-		Spec: apiregv1.APIServiceSpec{
+		Spec: apiregistrationv1.APIServiceSpec{
 			Group: "metrics.k8s.io", Version: "v1beta1",
-			Service:              &apiregv1.ServiceReference{Namespace: "kube-system", Name: "metrics-server", Port: &p},
+			Service:              &apiregistrationv1.ServiceReference{Namespace: "kube-system", Name: "metrics-server", Port: &p},
 			CABundle:             pki.metricsCA,
 			GroupPriorityMinimum: 100, VersionPriority: 100,
 		},
@@ -385,8 +385,8 @@ func (c *Cluster) apiServiceAvailable(ctx context.Context, name string) error {
 		return err
 	}
 	for _, cond := range s.Status.Conditions {
-		if cond.Type == apiregv1.Available {
-			if cond.Status == apiregv1.ConditionTrue {
+		if cond.Type == apiregistrationv1.Available {
+			if cond.Status == apiregistrationv1.ConditionTrue {
 				return nil
 			}
 			return fmt.Errorf("APIService %s: %s: %s", name, cond.Reason, cond.Message)
