@@ -4,15 +4,18 @@
 package convert
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
@@ -95,7 +98,15 @@ func FromV1(in *autoscalingv1.HorizontalPodAutoscaler) *autoscalingv2.Horizontal
 // understood (v2beta2 has v2's shape).
 func Decode(data []byte) ([]*autoscalingv2.HorizontalPodAutoscaler, error) {
 	var out []*autoscalingv2.HorizontalPodAutoscaler
-	for i, doc := range splitYAML(data) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 0; ; i++ {
+		doc, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
 		var head struct {
 			metav1.TypeMeta `json:",inline"`
 			Items           []yamlRaw `json:"items"`
@@ -159,20 +170,6 @@ func decodeOne(doc []byte) (*autoscalingv2.HorizontalPodAutoscaler, error) {
 		return &v2, nil
 	}
 	return nil, fmt.Errorf("apiVersion %q: want autoscaling/v1, autoscaling/v2 or autoscaling/v2beta2", tm.APIVersion)
-}
-
-func splitYAML(data []byte) [][]byte {
-	var docs [][]byte
-	var cur bytes.Buffer
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if t := bytes.TrimRight(line, " \t\r\n"); bytes.Equal(t, []byte("---")) {
-			docs = append(docs, append([]byte(nil), cur.Bytes()...))
-			cur.Reset()
-			continue
-		}
-		cur.Write(line)
-	}
-	return append(docs, cur.Bytes())
 }
 
 // YAML prints ras as YAML documents, without status or server-set
