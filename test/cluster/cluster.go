@@ -23,6 +23,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -398,24 +399,25 @@ func (c *Cluster) apiServiceAvailable(ctx context.Context, name string) error {
 // WaitFor polls check until it succeeds, the timeout passes or proc dies;
 // errors carry the last check error and the tail of the process log.
 func WaitFor(ctx context.Context, timeout time.Duration, proc *Process, check func() error) error {
-	deadline := time.Now().Add(timeout)
 	var last error
-	for {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		if last = check(); last == nil {
-			return nil
+			return true, nil
 		}
 		if !proc.Alive() {
-			return fmt.Errorf("%s exited: %v\n%s", proc.Name, last, proc.Tail(20))
+			return false, fmt.Errorf("%s exited: %v\n%s", proc.Name, last, proc.Tail(20))
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %v\n%s", proc.Name, timeout, last, proc.Tail(20))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case wait.Interrupted(err):
+		return fmt.Errorf("%s not ready after %s: %v\n%s", proc.Name, timeout, last, proc.Tail(20))
 	}
+	return err
 }
 
 // HTTPOK fails unless GET url answers 200.
