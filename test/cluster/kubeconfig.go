@@ -7,6 +7,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
+// writeKubeconfig writes an admin kubeconfig for server (client certificate
+// from p) to path and returns path.
 func writeKubeconfig(path, server string, p *pki) (string, error) {
 	read := func(name string) ([]byte, error) { return os.ReadFile(p.file(name)) }
 	caPEM, err := read("ca.crt")
