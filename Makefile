@@ -3,6 +3,12 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The shipped binary (make release, deploy/Dockerfile) is built without the
+# sandbox, which links the test harness; cmd/tailor's TestReleaseBuild checks
+# that both use these tags and that the result links no test/ package.
+RELEASE_TAGS := nosandbox
+# golangci-lint pinned in its own module (test/tools/golangci-lint).
+GOLANGCI_LINT := bin/golangci-lint
 # The first e2e run builds the control plane (about 23 minutes on 2 cores with
 # empty Go caches; the whole cold CI run took 41 minutes).
 E2E_TIMEOUT ?= 60m
@@ -10,14 +16,27 @@ E2E_TIMEOUT ?= 60m
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x
 
-.PHONY: build test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate fresh-check
+.PHONY: build release lint test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate fresh-check
 
+# The developer's binary, with "tailor sandbox" (make sandbox, the e2e tests).
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tailor ./cmd/tailor
 
-vet:
+# The shipped binary, as deploy/Dockerfile builds it.
+release:
+	CGO_ENABLED=0 $(GO) build -tags $(RELEASE_TAGS) -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/tailor-release ./cmd/tailor
+
+# vet, gofmt, golangci-lint (.golangci.yml) and the import rules of README's
+# Layout section (cmd/tailor TestImportRules, TestReleaseBuild).
+vet: lint
 	$(GO) vet ./...
+	$(GO) vet -tags $(RELEASE_TAGS) ./cmd/tailor
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) test -count=1 -run '^(TestImportRules|TestReleaseBuild)$$' ./cmd/tailor
+
+lint:
+	$(GO) build -C test/tools/golangci-lint -o $(CURDIR)/$(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	$(GOLANGCI_LINT) run ./...
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)

@@ -19,7 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/tailor-dev/tailor/webhook/sizing"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // mapLookup stands in for the informer cache with plain maps, so the

@@ -11,7 +11,7 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tailor-dev/tailor/webhook/sizing"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // Lookup is everything the pod mutator reads. In production it is the
@@ -47,7 +47,7 @@ var wellKnown = map[schema.GroupKind]func() client.Object{
 type cacheLookup struct{ r client.Reader }
 
 func (c cacheLookup) ControllerOf(ctx context.Context, namespace string, o sizing.Owner) *metav1.OwnerReference {
-	newObj, ok := wellKnown[schema.GroupKind{Group: sizing.Group(o.APIVersion), Kind: o.Kind}]
+	newObj, ok := wellKnown[schema.GroupKind{Group: group(o.APIVersion), Kind: o.Kind}]
 	if !ok {
 		return nil
 	}
@@ -98,4 +98,14 @@ func ownerChain(ctx context.Context, l Lookup, namespace string, pod *corev1.Pod
 		ref = l.ControllerOf(ctx, namespace, o)
 	}
 	return chain
+}
+
+// group returns the API group of an apiVersion ("apps/v1" → "apps",
+// "v1" → ""); a malformed one yields a group no real object has.
+func group(apiVersion string) string {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return "\x00invalid"
+	}
+	return gv.Group
 }

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/tailor-dev/tailor/webhook/sizing"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 func controlledBy(apiVersion, kind, name string) []metav1.OwnerReference {

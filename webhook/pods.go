@@ -14,14 +14,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/tailor-dev/tailor/recommender/sizing"
 	"github.com/tailor-dev/tailor/scaler/coordination"
-	"github.com/tailor-dev/tailor/webhook/sizing"
 )
 
-// PodSizer is the mutating handler for pod CREATE: it gives each container
-// the requests of the VPA recommendation that covers it. It reads the
-// informer cache only and never blocks a pod: on any internal error the pod
-// is admitted unchanged and the error counted.
+// PodSizer is the mutating handler for pod CREATE. It runs the pod steps
+// (podSteps: sizing now, placement next) and emits what they add, patches
+// and annotations, as one patch. It reads the informer cache only and never
+// blocks a pod: on any internal error the pod is admitted unchanged and the
+// error counted.
 type PodSizer struct {
 	Lookup Lookup
 	// Horizontal, when set, lists ReplicaAutoscalers: the resources they
@@ -38,6 +39,45 @@ type PodSizer struct {
 
 const podWebhook = "pods"
 
+// podStep is one stage of the pod pipeline, modelled on upstream VPA's
+// patch.Calculator list: each step looks at the pod being created and adds
+// patches, annotations and a summary to the review, or says why it
+// changed nothing. Steps never write the annotation map themselves, so one
+// step cannot overwrite another's: the handler emits them once.
+type podStep interface {
+	apply(ctx context.Context, r *podReview)
+}
+
+// podSteps are the steps in order. Each call builds them afresh: they hold
+// only the handler.
+func (h *PodSizer) podSteps() [1]podStep {
+	return [...]podStep{sizingStep{h}}
+}
+
+// podReview is one pod admission as the steps see and change it.
+type podReview struct {
+	namespace string
+	pod       *corev1.Pod
+
+	patch       []jsonpatch.JsonPatchOperation
+	annotations []annotation
+	summaries   []string
+	skipped     []string // why a step changed nothing
+	// errReason, when set, admits the pod unchanged whatever other steps
+	// added; err says why.
+	errReason string
+	err       error
+	// admitted run once the patch is returned (events, logs).
+	admitted []func()
+
+	annBuf     [2]annotation
+	summaryBuf [2]string
+}
+
+type annotation struct{ key, value string }
+
+func (r *podReview) fail(reason string, err error) { r.errReason, r.err = reason, err }
+
 // Handle implements admission.Handler.
 func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
 	start := time.Now()
@@ -45,7 +85,7 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must not fail pod creation: admit unchanged.
-			logf.FromContext(ctx).Error(fmt.Errorf("%v", r), "panic in pod sizing; admitting unchanged")
+			logf.FromContext(ctx).Error(fmt.Errorf("%v", r), "panic in pod admission; admitting unchanged")
 			outcome, reason = "error", "panic"
 			resp = admission.Allowed("tailor: internal error; pod admitted unchanged")
 		}
@@ -75,75 +115,131 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 		pod.Namespace = req.Namespace
 	}
 
-	var chainBuf [maxChain]sizing.Owner
-	chain := ownerChain(ctx, h.Lookup, req.Namespace, pod, chainBuf[:0])
-	if len(chain) == 0 {
-		return skip("no controller")
+	steps := h.podSteps()
+	r := runSteps(ctx, req.Namespace, pod, steps[:])
+	switch {
+	case r.errReason != "":
+		outcome, reason = "error", r.errReason
+		return admission.Allowed("tailor: " + r.err.Error())
+	case len(r.patch) == 0 && len(r.annotations) == 0:
+		return skip(strings.Join(r.skipped, ","))
 	}
-	vpas, err := h.Lookup.VPAs(ctx, req.Namespace)
+	patch := appendAnnotations(r.patch, pod, r.annotations)
+	outcome = "mutated"
+	for _, f := range r.admitted {
+		f()
+	}
+	return admission.Patched("tailor: "+strings.Join(r.summaries, "; "), patch...)
+}
+
+// runSteps runs steps in order on pod; the first error stops them.
+func runSteps(ctx context.Context, namespace string, pod *corev1.Pod, steps []podStep) *podReview {
+	r := &podReview{namespace: namespace, pod: pod}
+	r.annotations, r.summaries = r.annBuf[:0], r.summaryBuf[:0]
+	for _, s := range steps {
+		if s.apply(ctx, r); r.errReason != "" {
+			break
+		}
+	}
+	return r
+}
+
+// appendAnnotations adds or replaces the annotations; a pod without any
+// needs the whole map added, since JSON patch cannot add under a missing
+// parent.
+func appendAnnotations(patch []jsonpatch.JsonPatchOperation, pod *corev1.Pod, as []annotation) []jsonpatch.JsonPatchOperation {
+	if len(as) == 0 {
+		return patch
+	}
+	if len(pod.Annotations) == 0 {
+		m := make(map[string]string, len(as))
+		for _, a := range as {
+			m[a.key] = a.value
+		}
+		return append(patch, jsonpatch.NewOperation("add", "/metadata/annotations", m))
+	}
+	for _, a := range as {
+		patch = append(patch, jsonpatch.NewOperation("add", annotationPath(a.key), a.value))
+	}
+	return patch
+}
+
+// sizingAnnotationPath is the patch path of sizing.AnnotationKey, built once.
+var sizingAnnotationPath = "/metadata/annotations/" + sizing.EscapePointer(sizing.AnnotationKey)
+
+func annotationPath(key string) string {
+	if key == sizing.AnnotationKey {
+		return sizingAnnotationPath
+	}
+	return "/metadata/annotations/" + sizing.EscapePointer(key)
+}
+
+// sizingStep gives each container the requests of the VPA recommendation
+// that covers the pod, leaving out the resources a ReplicaAutoscaler
+// scales the workload on.
+type sizingStep struct{ h *PodSizer }
+
+func (s sizingStep) apply(ctx context.Context, r *podReview) {
+	h := s.h
+	var chainBuf [maxChain]sizing.Owner
+	chain := ownerChain(ctx, h.Lookup, r.namespace, r.pod, chainBuf[:0])
+	if len(chain) == 0 {
+		r.skipped = append(r.skipped, "no controller")
+		return
+	}
+	vpas, err := h.Lookup.VPAs(ctx, r.namespace)
 	if err != nil {
-		outcome, reason = "error", "list vpas"
-		return admission.Allowed("tailor: " + err.Error())
+		r.fail("list vpas", err)
+		return
 	}
 	vpa := sizing.ControllingVPA(chain, vpas)
 	if vpa == nil {
-		return skip("no vpa")
+		r.skipped = append(r.skipped, "no vpa")
+		return
 	}
-	limitRanges, err := h.Lookup.LimitRanges(ctx, req.Namespace)
+	limitRanges, err := h.Lookup.LimitRanges(ctx, r.namespace)
 	if err != nil {
-		outcome, reason = "error", "list limitranges"
-		return admission.Allowed("tailor: " + err.Error())
+		r.fail("list limitranges", err)
+		return
 	}
-
 	var hold []corev1.ResourceName
 	if h.Horizontal != nil {
-		ras, err := h.Horizontal.ReplicaAutoscalers(ctx, req.Namespace)
+		ras, err := h.Horizontal.ReplicaAutoscalers(ctx, r.namespace)
 		if err != nil {
-			outcome, reason = "error", "list replicaautoscalers"
-			return admission.Allowed("tailor: " + err.Error())
+			r.fail("list replicaautoscalers", err)
+			return
 		}
 		hold = coordination.Horizontal(vpa, ras).Resources
 	}
 
-	d, err := sizing.Decide(sizing.Input{Pod: pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: true})
+	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: true})
 	if err != nil {
-		outcome, reason = "error", "decide"
-		logf.FromContext(ctx).Info("pod left unchanged", "namespace", req.Namespace, "vpa", vpa.Name, "error", err.Error())
-		return admission.Allowed("tailor: " + err.Error())
+		logf.FromContext(ctx).Info("pod left unchanged", "namespace", r.namespace, "vpa", vpa.Name, "error", err.Error())
+		r.fail("decide", err)
+		return
 	}
 	if len(d.Patch) == 0 {
-		return skip(strings.ReplaceAll(d.Skipped, " ", "_"))
+		r.skipped = append(r.skipped, strings.ReplaceAll(d.Skipped, " ", "_"))
+		return
 	}
-	patch := append(d.Patch, annotationPatch(pod, sizing.AnnotationKey, d.Annotation))
-	outcome = "mutated"
-	if h.Recorder != nil {
-		h.Recorder.Eventf(vpa, nil, corev1.EventTypeNormal, "PodSized", "Admit", "pod %s: %s", podName(pod), d.Annotation)
+	if r.patch == nil {
+		r.patch = d.Patch // has room for the annotation op
+	} else {
+		r.patch = append(r.patch, d.Patch...)
 	}
-	if log := logf.FromContext(ctx).V(1); log.Enabled() {
-		log.Info("pod sized", "namespace", req.Namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
+	r.annotations = append(r.annotations, annotation{sizing.AnnotationKey, d.Annotation})
+	r.summaries = append(r.summaries, d.Annotation)
+	if log := logf.FromContext(ctx).V(1); h.Recorder != nil || log.Enabled() {
+		pod := r.pod
+		r.admitted = append(r.admitted, func() {
+			if h.Recorder != nil {
+				h.Recorder.Eventf(vpa, nil, corev1.EventTypeNormal, "PodSized", "Admit", "pod %s: %s", podName(pod), d.Annotation)
+			}
+			if log.Enabled() {
+				log.Info("pod sized", "namespace", r.namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
+			}
+		})
 	}
-	return admission.Patched("tailor: "+d.Annotation, patch...)
-}
-
-// annotationPatch adds or replaces one annotation; a pod without any needs
-// the whole map added, since JSON patch cannot add under a missing parent.
-func annotationPatch(pod *corev1.Pod, key, value string) jsonpatch.JsonPatchOperation {
-	if len(pod.Annotations) == 0 {
-		return jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{key: value})
-	}
-	path := annotationPath
-	if key != sizing.AnnotationKey {
-		path = "/metadata/annotations/" + escapeKey(key)
-	}
-	return jsonpatch.NewOperation("add", path, value)
-}
-
-// annotationPath is the patch path of sizing.AnnotationKey.
-var annotationPath = "/metadata/annotations/" + escapeKey(sizing.AnnotationKey)
-
-// escapeKey escapes a JSON pointer segment per RFC 6901.
-func escapeKey(key string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
 }
 
 // podName is the name or, for a pod created from generateName (every

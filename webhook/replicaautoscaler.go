@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/validation"
 )
@@ -56,11 +56,11 @@ func (v *ReplicaAutoscalerValidator) Handle(ctx context.Context, req admission.R
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	if req.Kind.Group != v1alpha1.GroupVersion.Group || req.Kind.Kind != "ReplicaAutoscaler" {
+	if req.Kind.Group != scalerv1.GroupVersion.Group || req.Kind.Kind != "ReplicaAutoscaler" {
 		outcome, reason = "denied", "wrong kind"
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("tailor: this webhook validates tailor.dev ReplicaAutoscalers, got %s", req.Kind.String()))
 	}
-	ra := &v1alpha1.ReplicaAutoscaler{}
+	ra := &scalerv1.ReplicaAutoscaler{}
 	if err := v.Decoder.Decode(req, ra); err != nil {
 		outcome, reason = "denied", "decode"
 		return admission.Errored(http.StatusBadRequest, err)
@@ -83,7 +83,7 @@ func (v *ReplicaAutoscalerValidator) Handle(ctx context.Context, req admission.R
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("tailor: cannot check for a HorizontalPodAutoscaler on the same target: %w", err))
 	}
 	ref := ra.Spec.ScaleTargetRef
-	if hpa := logic.ConflictingHPA(ref, hpas.Items); hpa != "" {
+	if hpa := validation.ConflictingHPA(ref, hpas.Items); hpa != "" {
 		outcome, reason = "denied", "conflicting HPA"
 		err := field.Forbidden(field.NewPath("spec", "scaleTargetRef"), fmt.Sprintf(
 			"%s already has the HorizontalPodAutoscaler %s; two autoscalers must not fight over its replica count: delete the HPA (tailor convert hpa %s/%s prints the equivalent ReplicaAutoscaler) or target another workload",

@@ -1,6 +1,3 @@
-// Package webhook is Tailor's admission path: the pod mutator that gives new
-// pods their recommended requests (the decision itself is the pure function
-// in webhook/sizing) and the validators of the objects Tailor acts on.
 package webhook
 
 import (

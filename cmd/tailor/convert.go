@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/convert"
 )
 
@@ -39,7 +39,7 @@ applying the result: Tailor refuses a ReplicaAutoscaler whose target has one.`,
 			if err != nil {
 				return err
 			}
-			ras := make([]*v1alpha1.ReplicaAutoscaler, 0, len(hpas))
+			ras := make([]*scalerv1.ReplicaAutoscaler, 0, len(hpas))
 			for _, h := range hpas {
 				ra, err := convert.FromHPA(h)
 				if err != nil {

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -19,6 +18,10 @@ func main() {
 	}
 }
 
+// subcommands are added by files that a build tag may leave out (the
+// sandbox registers itself from sandbox.go).
+var subcommands []func() *cobra.Command
+
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tailor",
@@ -29,14 +32,23 @@ func newRootCommand() *cobra.Command {
 		// with exit status 0.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("a subcommand is required (run, sandbox, convert, version); see tailor --help")
+			names := make([]string, 0, len(cmd.Commands()))
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			return fmt.Errorf("a subcommand is required (%s); see tailor --help", strings.Join(names, ", "))
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())
 	})
-	root.AddCommand(newRunCommand(), newSandboxCommand(), newConvertCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newConvertCommand(), newVersionCommand())
+	for _, c := range subcommands {
+		root.AddCommand(c())
+	}
 	return root
 }
 

@@ -33,11 +33,11 @@ import (
 
 	"github.com/tailor-dev/tailor/certs"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
-	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
-	scalerv1alpha1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	"github.com/tailor-dev/tailor/recommender/promsource"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	scaler "github.com/tailor-dev/tailor/scaler/controller"
+	"github.com/tailor-dev/tailor/scaler/scale"
 	"github.com/tailor-dev/tailor/scaler/updater"
-	"github.com/tailor-dev/tailor/test/cluster/load"
 	"github.com/tailor-dev/tailor/webhook"
 )
 
@@ -86,47 +86,53 @@ type component struct {
 	help string
 	// optIn components run only when --components names them.
 	optIn bool
-	setup func(ctx context.Context, mgr manager.Manager, o *runOptions) error
+	setup func(ctx context.Context, mgr manager.Manager, o *runOptions, sh *shared) error
 }
 
+// shared are the clients built once in run and handed to every loop.
+type shared struct {
+	scales *scale.Scales
+	// prom is nil without --prometheus-address.
+	prom *promsource.Source
+}
+
+// promQuerier is sh.prom for the scaler, nil (not a nil pointer in an
+// interface) when there is none.
+func (sh *shared) promQuerier() scaler.PrometheusQuerier {
+	if sh.prom == nil {
+		return nil
+	}
+	return sh.prom
+}
+
+// components are the production components; the sandbox's "load" registers
+// itself from sandbox_load.go, which the release build leaves out.
 var components = map[string]component{
 	"webhook": {
 		help: "the admission webhook server: pod sizing and VPA validation (every replica)",
-		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
 			return webhook.Setup(ctx, mgr, webhook.Options{Namespace: o.namespace})
 		},
 	},
 	"recommender": {
 		help: "VPA recommendations from metrics.k8s.io usage and OOM kills, written to VPA status (leader only)",
-		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
-			return recommender.Setup(mgr, o.recommender)
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, sh *shared) error {
+			return recommender.Setup(mgr, o.recommender, sh.scales, sh.prom)
 		},
 	},
 	"updater": {
 		help: "in-place resize (pods/resize) of running pods whose requests leave their VPA's bounds, eviction where that cannot work (leader only)",
-		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
-			return updater.Setup(mgr, o.updater)
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, sh *shared) error {
+			return updater.Setup(mgr, o.updater, sh.scales)
 		},
 	},
 	"scaler": {
 		help: "ReplicaAutoscalers: replica counts by the HPA algorithm through the scale subresource (leader only)",
-		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
-			return scaler.Setup(mgr, o.scaler)
-		},
-	},
-	"load": {
-		help:  "sandbox only, off by default: spreads the demand annotated on a workload (" + load.AnnotationCPU + ", " + load.AnnotationMemory + ") over its ready pods as kwok usage (leader only)",
-		optIn: true,
-		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions) error {
-			return load.Setup(mgr, loadInterval)
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, sh *shared) error {
+			return scaler.Setup(mgr, o.scaler, sh.scales, sh.promQuerier())
 		},
 	},
 }
-
-// loadInterval: kwok reports a changed usage annotation at the next
-// metrics-server scrape (10s), so a few seconds keeps up with pods coming
-// and going.
-const loadInterval = 2 * time.Second
 
 // defaultComponents are those that run unless --components says otherwise.
 func defaultComponents() []string {
@@ -201,12 +207,18 @@ func run(ctx context.Context, o *runOptions) error {
 			return fmt.Errorf("--components: unknown component %q (known: %s)", c, strings.Join(componentNames(), ", "))
 		}
 	}
+	// One Prometheus client for every loop; New validates the flags and
+	// does not connect.
+	sh := &shared{}
 	if o.prometheus.Address != "" {
-		o.recommender.Prometheus = &o.prometheus
-		o.scaler.Prometheus = &o.prometheus
+		prom, err := promsource.New(o.prometheus)
+		if err != nil {
+			return err
+		}
+		sh.prom = prom
 	}
 	if slices.Contains(o.components, "recommender") {
-		if err := o.recommender.Validate(); err != nil {
+		if err := o.recommender.Validate(sh.prom != nil); err != nil {
 			return err
 		}
 	}
@@ -284,7 +296,7 @@ func run(ctx context.Context, o *runOptions) error {
 	if err := cmapi.AddToScheme(scheme); err != nil {
 		return err
 	}
-	if err := scalerv1alpha1.AddToScheme(scheme); err != nil {
+	if err := scalerv1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
@@ -336,11 +348,15 @@ func run(ctx context.Context, o *runOptions) error {
 			return err
 		}
 	}
+	// One scale client for every loop.
+	if sh.scales, err = scale.New(mgr.GetConfig(), mgr.GetRESTMapper()); err != nil {
+		return err
+	}
 	for _, name := range componentNames() {
 		if !slices.Contains(o.components, name) {
 			continue
 		}
-		if err := components[name].setup(ctx, mgr, o); err != nil {
+		if err := components[name].setup(ctx, mgr, o, sh); err != nil {
 			return fmt.Errorf("set up %s: %w", name, err)
 		}
 	}

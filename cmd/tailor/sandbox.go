@@ -1,3 +1,8 @@
+//go:build !nosandbox
+
+// The sandbox links the test harness (test/cluster) and envtest: the
+// release build (-tags nosandbox, deploy/Dockerfile) leaves these files out.
+
 package main
 
 import (
@@ -27,6 +32,8 @@ import (
 	"github.com/tailor-dev/tailor/deploy/crds"
 	"github.com/tailor-dev/tailor/test/cluster"
 )
+
+func init() { subcommands = append(subcommands, newSandboxCommand) }
 
 type sandboxOptions struct {
 	dir        string

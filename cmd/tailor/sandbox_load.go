@@ -1,18 +1,40 @@
+//go:build !nosandbox
+
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/tailor-dev/tailor/test/cluster/load"
 )
+
+// The sandbox's stand-in for a load generator, run by "tailor run
+// --components ...,load" beside the sandbox (tailor sandbox up does).
+func init() {
+	components["load"] = component{
+		help:  "sandbox only, off by default: spreads the demand annotated on a workload (" + load.AnnotationCPU + ", " + load.AnnotationMemory + ") over its ready pods as kwok usage (leader only)",
+		optIn: true,
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
+			return load.Setup(mgr, loadInterval)
+		},
+	}
+}
+
+// loadInterval: kwok reports a changed usage annotation at the next
+// metrics-server scrape (10s), so a few seconds keeps up with pods coming
+// and going.
+const loadInterval = 2 * time.Second
 
 type sandboxLoadOptions struct {
 	kubeconfig  string

@@ -4,11 +4,14 @@
 package base
 
 import (
+	"bufio"
 	_ "embed"
 	"fmt"
+	"io"
 	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -20,16 +23,27 @@ var webhooksYAML string
 // Service's path kept) with caBundle, for a Tailor running outside the
 // cluster on loopback.
 func Webhooks(url string, caBundle []byte) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration, error) {
-	docs := strings.Split(webhooksYAML, "\n---\n")
+	var docs [][]byte
+	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(webhooksYAML)))
+	for {
+		doc, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("webhooks.yaml: %w", err)
+		}
+		docs = append(docs, doc)
+	}
 	if len(docs) != 2 {
 		return nil, nil, fmt.Errorf("webhooks.yaml: %d documents, want 2", len(docs))
 	}
 	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	if err := yaml.UnmarshalStrict([]byte(docs[0]), m); err != nil {
+	if err := yaml.UnmarshalStrict(docs[0], m); err != nil {
 		return nil, nil, fmt.Errorf("webhooks.yaml: %w", err)
 	}
 	v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	if err := yaml.UnmarshalStrict([]byte(docs[1]), v); err != nil {
+	if err := yaml.UnmarshalStrict(docs[1], v); err != nil {
 		return nil, nil, fmt.Errorf("webhooks.yaml: %w", err)
 	}
 	if url != "" {

@@ -3,12 +3,15 @@
 package crds
 
 import (
+	"bufio"
+	"bytes"
 	"embed"
 	"fmt"
+	"io"
 	"io/fs"
-	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -30,12 +33,24 @@ func Objects() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 		if err != nil {
 			return nil, err
 		}
-		for i, doc := range strings.Split(string(data), "\n---") {
-			if strings.TrimSpace(stripComments(doc)) == "" {
-				continue
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+		for i := 0; ; i++ {
+			doc, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			var probe map[string]any
+			if err := yaml.Unmarshal(doc, &probe); err != nil {
+				return nil, fmt.Errorf("%s document %d: %w", name, i, err)
+			}
+			if len(probe) == 0 {
+				continue // comments only
 			}
 			crd := &apiextensionsv1.CustomResourceDefinition{}
-			if err := yaml.UnmarshalStrict([]byte(doc), crd); err != nil {
+			if err := yaml.UnmarshalStrict(doc, crd); err != nil {
 				return nil, fmt.Errorf("%s document %d: %w", name, i, err)
 			}
 			if crd.Kind != "CustomResourceDefinition" {
@@ -45,15 +60,4 @@ func Objects() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 		}
 	}
 	return out, nil
-}
-
-func stripComments(doc string) string {
-	var b strings.Builder
-	for _, line := range strings.Split(doc, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
 }

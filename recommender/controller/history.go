@@ -10,7 +10,7 @@ import (
 
 	"github.com/tailor-dev/tailor/recommender/input"
 	"github.com/tailor-dev/tailor/recommender/logic"
-	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/recommender/promsource"
 )
 
 // fetch is the history bootstrap state of one VPA.

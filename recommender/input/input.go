@@ -13,7 +13,7 @@ import (
 
 // Absurd amounts are dropped rather than fed to the histograms: more than a
 // million cores or a petabyte in one container is a broken source. Every
-// usage source (metrics.k8s.io here, Prometheus in recommender/prometheus)
+// usage source (metrics.k8s.io here, Prometheus in recommender/promsource)
 // applies the same bounds.
 const (
 	MaxMillicores = int64(1e9)

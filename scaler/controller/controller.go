@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -25,22 +24,18 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	promsource "github.com/tailor-dev/tailor/recommender/prometheus"
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/scale"
+	"github.com/tailor-dev/tailor/scaler/validation"
 )
 
 // Options configure the scaler.
 type Options struct {
 	// Interval is the sync period (the HPA's 15s).
 	Interval time.Duration
-	// Prometheus, when set, serves Prometheus metric sources (tailor run
-	// --prometheus-*); nil turns them off.
-	Prometheus *promsource.Config
 	// Logic holds the HPA algorithm's controller-wide settings.
 	Logic logic.Config
 }
@@ -61,31 +56,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("scaler periods must not be negative")
 	}
 	return nil
-}
-
-// Metrics, registered on controller-runtime's registry.
-var (
-	reconcilesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_scaler_reconciles_total",
-		Help: "ReplicaAutoscaler reconciles by result: ok, or the reason the replica count could not be decided or set.",
-	}, []string{"result"})
-	rescalesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_scaler_rescales_total",
-		Help: "Scale subresource updates by direction (up, down).",
-	}, []string{"direction"})
-	desiredReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tailor_scaler_desired_replicas",
-		Help: "Replica count last decided for each ReplicaAutoscaler.",
-	}, []string{"namespace", "name"})
-	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tailor_scaler_sync_duration_seconds",
-		Help:    "Duration of one scaler pass over every ReplicaAutoscaler.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-	})
-)
-
-func init() {
-	ctrlmetrics.Registry.MustRegister(reconcilesTotal, rescalesTotal, desiredReplicas, syncDuration)
 }
 
 // Results of tailor_scaler_reconciles_total.
@@ -116,20 +86,12 @@ type Scaler struct {
 	now     func() time.Time
 }
 
-// Setup adds the scaler to the manager; it runs on the leader only.
-func Setup(mgr manager.Manager, o Options) error {
+// Setup adds the scaler to the manager; it runs on the leader only. scales
+// reads and writes the targets' scale; prom (nil: none configured) serves
+// the Prometheus metric sources.
+func Setup(mgr manager.Manager, o Options, scales *scale.Scales, prom PrometheusQuerier) error {
 	if err := o.Validate(); err != nil {
 		return err
-	}
-	scales, err := scale.New(mgr.GetConfig(), mgr.GetRESTMapper())
-	if err != nil {
-		return err
-	}
-	var prom *promsource.Source
-	if o.Prometheus != nil {
-		if prom, err = promsource.New(*o.Prometheus); err != nil {
-			return err
-		}
 	}
 	sources, err := NewSources(mgr.GetConfig(), mgr.GetRESTMapper(), prom)
 	if err != nil {
@@ -150,7 +112,7 @@ func (s *Scaler) NeedLeaderElection() bool { return true }
 
 // Start runs a pass at once and then every interval until ctx ends.
 func (s *Scaler) Start(ctx context.Context) error {
-	s.log.Info("scaler started", "interval", s.opts.Interval, "prometheus", s.opts.Prometheus != nil,
+	s.log.Info("scaler started", "interval", s.opts.Interval, "prometheus", s.sources.prom != nil,
 		"tolerance", s.opts.Logic.Tolerance, "downscaleStabilization", s.opts.Logic.DownscaleStabilizationWindow)
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()
@@ -171,7 +133,7 @@ func (s *Scaler) Sync(ctx context.Context) {
 	start := time.Now()
 	defer func() { syncDuration.Observe(time.Since(start).Seconds()) }()
 	s.sources.InvalidateDiscovery()
-	var list v1alpha1.ReplicaAutoscalerList
+	var list scalerv1.ReplicaAutoscalerList
 	if err := s.client.List(ctx, &list); err != nil {
 		if meta.IsNoMatchError(err) {
 			s.log.Error(err, "the ReplicaAutoscaler API is not installed (kubectl apply -f deploy/crds/)")
@@ -214,14 +176,14 @@ type gaugeKey struct {
 // reconcile is the outcome of one autoscaler's pass, applied to its status.
 type reconcile struct {
 	s      *Scaler
-	ra     *v1alpha1.ReplicaAutoscaler
-	status *v1alpha1.ReplicaAutoscalerStatus
+	ra     *scalerv1.ReplicaAutoscaler
+	status *scalerv1.ReplicaAutoscalerStatus
 	log    logr.Logger
 	now    metav1.Time
 }
 
 // Reconcile is one HPA pass over ra.
-func (s *Scaler) Reconcile(ctx context.Context, ra *v1alpha1.ReplicaAutoscaler) {
+func (s *Scaler) Reconcile(ctx context.Context, ra *scalerv1.ReplicaAutoscaler) {
 	r := &reconcile{s: s, ra: ra, status: ra.Status.DeepCopy(), now: metav1.NewTime(s.now()),
 		log: s.log.WithValues("replicaautoscaler", types.NamespacedName{Namespace: ra.Namespace, Name: ra.Name})}
 	spec := &ra.Spec
@@ -241,14 +203,14 @@ func (s *Scaler) Reconcile(ctx context.Context, ra *v1alpha1.ReplicaAutoscaler) 
 	}
 }
 
-func (r *reconcile) run(ctx context.Context, metrics []v1alpha1.MetricSpec) string {
+func (r *reconcile) run(ctx context.Context, metrics []scalerv1.MetricSpec) string {
 	s, ra := r.s, r.ra
 	ref := ra.Spec.ScaleTargetRef
 
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
 	if err := s.client.List(ctx, &hpas, client.InNamespace(ra.Namespace)); err != nil {
 		r.log.Error(err, "list HorizontalPodAutoscalers; the conflict check is skipped this pass")
-	} else if hpa := logic.ConflictingHPA(ref, hpas.Items); hpa != "" {
+	} else if hpa := validation.ConflictingHPA(ref, hpas.Items); hpa != "" {
 		msg := fmt.Sprintf("%s is also scaled by HorizontalPodAutoscaler %s; Tailor leaves it alone (delete one of the two)", logic.Reference(ref), hpa)
 		r.fail(autoscalingv2.AbleToScale, "ConflictingHPA", msg, "ConflictingHPA", msg)
 		return resultConflict

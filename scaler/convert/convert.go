@@ -4,18 +4,21 @@
 package convert
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/validation"
 )
 
@@ -23,17 +26,17 @@ import (
 // target, bounds, metrics and behavior, field for field. It fails on what a
 // ReplicaAutoscaler cannot express (minReplicas 0) and on a result that
 // would not pass Tailor's validation, saying which field.
-func FromHPA(hpa *autoscalingv2.HorizontalPodAutoscaler) (*v1alpha1.ReplicaAutoscaler, error) {
+func FromHPA(hpa *autoscalingv2.HorizontalPodAutoscaler) (*scalerv1.ReplicaAutoscaler, error) {
 	if hpa.Spec.MinReplicas != nil && *hpa.Spec.MinReplicas == 0 {
 		return nil, fmt.Errorf("HorizontalPodAutoscaler %s: minReplicas 0 (scale to zero, HPAScaleToZero) has no ReplicaAutoscaler equivalent", hpa.Name)
 	}
-	ra := &v1alpha1.ReplicaAutoscaler{
-		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ReplicaAutoscaler"},
+	ra := &scalerv1.ReplicaAutoscaler{
+		TypeMeta: metav1.TypeMeta{APIVersion: scalerv1.GroupVersion.String(), Kind: "ReplicaAutoscaler"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: hpa.Name, Namespace: hpa.Namespace,
 			Labels: hpa.Labels, Annotations: keptAnnotations(hpa.Annotations),
 		},
-		Spec: v1alpha1.ReplicaAutoscalerSpec{
+		Spec: scalerv1.ReplicaAutoscalerSpec{
 			ScaleTargetRef: hpa.Spec.ScaleTargetRef,
 			MinReplicas:    hpa.Spec.MinReplicas,
 			MaxReplicas:    hpa.Spec.MaxReplicas,
@@ -42,7 +45,7 @@ func FromHPA(hpa *autoscalingv2.HorizontalPodAutoscaler) (*v1alpha1.ReplicaAutos
 	}
 	for _, m := range hpa.Spec.Metrics {
 		m := m.DeepCopy()
-		ra.Spec.Metrics = append(ra.Spec.Metrics, v1alpha1.MetricSpec{
+		ra.Spec.Metrics = append(ra.Spec.Metrics, scalerv1.MetricSpec{
 			Type: m.Type, Object: m.Object, Pods: m.Pods, Resource: m.Resource,
 			ContainerResource: m.ContainerResource, External: m.External,
 		})
@@ -95,7 +98,15 @@ func FromV1(in *autoscalingv1.HorizontalPodAutoscaler) *autoscalingv2.Horizontal
 // understood (v2beta2 has v2's shape).
 func Decode(data []byte) ([]*autoscalingv2.HorizontalPodAutoscaler, error) {
 	var out []*autoscalingv2.HorizontalPodAutoscaler
-	for i, doc := range splitYAML(data) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 0; ; i++ {
+		doc, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
 		var head struct {
 			metav1.TypeMeta `json:",inline"`
 			Items           []yamlRaw `json:"items"`
@@ -161,23 +172,9 @@ func decodeOne(doc []byte) (*autoscalingv2.HorizontalPodAutoscaler, error) {
 	return nil, fmt.Errorf("apiVersion %q: want autoscaling/v1, autoscaling/v2 or autoscaling/v2beta2", tm.APIVersion)
 }
 
-func splitYAML(data []byte) [][]byte {
-	var docs [][]byte
-	var cur bytes.Buffer
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if t := bytes.TrimRight(line, " \t\r\n"); bytes.Equal(t, []byte("---")) {
-			docs = append(docs, append([]byte(nil), cur.Bytes()...))
-			cur.Reset()
-			continue
-		}
-		cur.Write(line)
-	}
-	return append(docs, cur.Bytes())
-}
-
 // YAML prints ras as YAML documents, without status or server-set
 // metadata, ready for kubectl apply.
-func YAML(ras []*v1alpha1.ReplicaAutoscaler) ([]byte, error) {
+func YAML(ras []*scalerv1.ReplicaAutoscaler) ([]byte, error) {
 	var out bytes.Buffer
 	for i, ra := range ras {
 		b, err := yaml.Marshal(ra)

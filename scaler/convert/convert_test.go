@@ -1,7 +1,7 @@
 package convert
 
 import (
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"strings"
 	"testing"
 )
@@ -148,7 +148,7 @@ func run(in []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var ras []*v1alpha1.ReplicaAutoscaler
+	var ras []*scalerv1.ReplicaAutoscaler
 	for _, h := range hpas {
 		ra, err := FromHPA(h)
 		if err != nil {

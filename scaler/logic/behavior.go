@@ -8,7 +8,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // Condition reasons and messages of the HPA's normalisation step.
@@ -36,7 +36,7 @@ const (
 //
 // Defaults: scaleUp selects the larger of +4 pods and +100% per 15s with no
 // stabilisation; scaleDown allows −100% per 15s after a 300s window.
-func Behavior(spec *v1alpha1.ReplicaAutoscalerSpec, cfg Config) *autoscalingv2.HorizontalPodAutoscalerBehavior {
+func Behavior(spec *scalerv1.ReplicaAutoscalerSpec, cfg Config) *autoscalingv2.HorizontalPodAutoscalerBehavior {
 	if spec == nil || spec.Behavior == nil {
 		return nil
 	}
@@ -288,7 +288,7 @@ func clamp32(v int64) int32 {
 // behavior's rate limits; events older than the longest policy period of
 // their direction are dropped. Without behavior the HPA keeps no events.
 // Call it only after the scale was written.
-func RecordScale(h History, spec *v1alpha1.ReplicaAutoscalerSpec, cfg Config, from, to int32, now time.Time) History {
+func RecordScale(h History, spec *scalerv1.ReplicaAutoscalerSpec, cfg Config, from, to int32, now time.Time) History {
 	b := Behavior(spec, cfg)
 	if b == nil || from == to {
 		return h

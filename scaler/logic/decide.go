@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // DefaultCPUUtilization is the target of the metric an autoscaler without
@@ -18,11 +18,11 @@ const DefaultCPUUtilization int32 = 80
 
 // EffectiveMetrics returns spec.metrics, or the HPA's default (80% average
 // CPU utilisation) when there are none. Input.Metrics follows its order.
-func EffectiveMetrics(spec *v1alpha1.ReplicaAutoscalerSpec) []v1alpha1.MetricSpec {
+func EffectiveMetrics(spec *scalerv1.ReplicaAutoscalerSpec) []scalerv1.MetricSpec {
 	if len(spec.Metrics) > 0 {
 		return spec.Metrics
 	}
-	return []v1alpha1.MetricSpec{{
+	return []scalerv1.MetricSpec{{
 		Type: autoscalingv2.ResourceMetricSourceType,
 		Resource: &autoscalingv2.ResourceMetricSource{
 			Name:   corev1.ResourceCPU,
@@ -121,7 +121,7 @@ func (d *Decision) event(t, reason, msg string) {
 // would scale down (a missing metric might have wanted more).
 func (d *Decision) computeForMetrics(in *Input, tol tolerances) (int32, string, error) {
 	metrics := EffectiveMetrics(in.Spec)
-	d.MetricStatuses = make([]v1alpha1.MetricStatus, len(metrics))
+	d.MetricStatuses = make([]scalerv1.MetricStatus, len(metrics))
 	d.Proposals = make([]Proposal, len(metrics))
 	var replicas int32
 	var metric string
@@ -163,7 +163,7 @@ func (d *Decision) computeForMetrics(in *Input, tol tolerances) (int32, string, 
 func milli(v int64) *resource.Quantity { return resource.NewMilliQuantity(v, resource.DecimalSI) }
 
 // computeForMetric computes one metric's proposal and fills its status.
-func computeForMetric(in *Input, tol tolerances, m *v1alpha1.MetricSpec, vals MetricValues, st *v1alpha1.MetricStatus) (p Proposal) {
+func computeForMetric(in *Input, tol tolerances, m *scalerv1.MetricSpec, vals MetricValues, st *scalerv1.MetricStatus) (p Proposal) {
 	spec, status := in.SpecReplicas, in.StatusReplicas
 	st.Type = m.Type
 	fail := func(reason string, err error) Proposal { return Proposal{Reason: reason, Err: err} }
@@ -235,7 +235,7 @@ func computeForMetric(in *Input, tol tolerances, m *v1alpha1.MetricSpec, vals Me
 		st.External = &autoscalingv2.ExternalMetricStatus{Metric: e.Metric, Current: cur}
 		rp.Metric = name
 		return rp
-	case m.Type == v1alpha1.PrometheusMetricSourceType && m.Prometheus != nil:
+	case m.Type == scalerv1.PrometheusMetricSourceType && m.Prometheus != nil:
 		q := m.Prometheus
 		name := "prometheus query " + q.Query
 		if vals.Err != nil {
@@ -245,7 +245,7 @@ func computeForMetric(in *Input, tol tolerances, m *v1alpha1.MetricSpec, vals Me
 		if err != nil {
 			return fail("FailedGetPrometheusMetric", fmt.Errorf("failed to get prometheus metric value: %w", err))
 		}
-		st.Prometheus = &v1alpha1.PrometheusMetricStatus{Query: q.Query, Current: cur}
+		st.Prometheus = &scalerv1.PrometheusMetricStatus{Query: q.Query, Current: cur}
 		rp.Metric = name
 		return rp
 	}

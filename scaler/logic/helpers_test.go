@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -49,24 +49,24 @@ func samples(values ...int64) map[string]Sample {
 	return out
 }
 
-func cpuUtil(target int32) v1alpha1.MetricSpec {
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+func cpuUtil(target int32) scalerv1.MetricSpec {
+	return scalerv1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 		Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(target)}}}
 }
 
-func cpuAverage(target string) v1alpha1.MetricSpec {
+func cpuAverage(target string) scalerv1.MetricSpec {
 	q := resource.MustParse(target)
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 		Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q}}}
 }
 
-func podsMetric(target string) v1alpha1.MetricSpec {
+func podsMetric(target string) scalerv1.MetricSpec {
 	q := resource.MustParse(target)
-	return v1alpha1.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
 		Metric: autoscalingv2.MetricIdentifier{Name: "qps"}, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q}}}
 }
 
-func objectMetric(typ autoscalingv2.MetricTargetType, target string) v1alpha1.MetricSpec {
+func objectMetric(typ autoscalingv2.MetricTargetType, target string) scalerv1.MetricSpec {
 	q := resource.MustParse(target)
 	t := autoscalingv2.MetricTarget{Type: typ}
 	if typ == autoscalingv2.ValueMetricType {
@@ -74,31 +74,31 @@ func objectMetric(typ autoscalingv2.MetricTargetType, target string) v1alpha1.Me
 	} else {
 		t.AverageValue = &q
 	}
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{
 		DescribedObject: autoscalingv2.CrossVersionObjectReference{Kind: "Ingress", Name: "web"},
 		Metric:          autoscalingv2.MetricIdentifier{Name: "requests"}, Target: t}}
 }
 
-func externalMetric(typ autoscalingv2.MetricTargetType, target string) v1alpha1.MetricSpec {
+func externalMetric(typ autoscalingv2.MetricTargetType, target string) scalerv1.MetricSpec {
 	o := objectMetric(typ, target)
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{
 		Metric: autoscalingv2.MetricIdentifier{Name: "queue"}, Target: o.Object.Target}}
 }
 
-func promMetric(typ autoscalingv2.MetricTargetType, target string) v1alpha1.MetricSpec {
+func promMetric(typ autoscalingv2.MetricTargetType, target string) scalerv1.MetricSpec {
 	o := objectMetric(typ, target)
-	return v1alpha1.MetricSpec{Type: v1alpha1.PrometheusMetricSourceType, Prometheus: &v1alpha1.PrometheusMetricSource{
+	return scalerv1.MetricSpec{Type: scalerv1.PrometheusMetricSourceType, Prometheus: &scalerv1.PrometheusMetricSource{
 		Query: "sum(rate(http_requests_total[1m]))", Target: o.Object.Target}}
 }
 
-func spec(minR, maxR int32, metrics ...v1alpha1.MetricSpec) *v1alpha1.ReplicaAutoscalerSpec {
-	return &v1alpha1.ReplicaAutoscalerSpec{
+func spec(minR, maxR int32, metrics ...scalerv1.MetricSpec) *scalerv1.ReplicaAutoscalerSpec {
+	return &scalerv1.ReplicaAutoscalerSpec{
 		ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "php-apache"},
 		MinReplicas:    ptr(minR), MaxReplicas: maxR, Metrics: metrics,
 	}
 }
 
-func input(s *v1alpha1.ReplicaAutoscalerSpec, current int32, p []Pod, vals ...MetricValues) Input {
+func input(s *scalerv1.ReplicaAutoscalerSpec, current int32, p []Pod, vals ...MetricValues) Input {
 	return Input{Now: t0, Config: DefaultConfig(), Spec: s, SpecReplicas: current, StatusReplicas: current, Pods: p, Metrics: vals}
 }
 

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // TestProposals checks one metric's replica proposal against the upstream
@@ -140,9 +140,9 @@ func TestProposals(t *testing.T) {
 	}
 }
 
-func v1alpha1ContainerCPU(target int32) v1alpha1.MetricSpec {
+func v1alpha1ContainerCPU(target int32) scalerv1.MetricSpec {
 	m := cpuUtil(target)
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
 		Name: corev1.ResourceCPU, Container: "app", Target: m.Resource.Target}}
 }
 

@@ -6,7 +6,7 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // Reference is status.reference: the target as Kind/name, as kubectl get
@@ -21,7 +21,7 @@ const maxTargets = 2
 // Targets is status.targets: current/target of each metric, as kubectl get
 // hpa prints them ("cpu: 242%/50%", "<unknown>/10 (avg)"); statuses are
 // status.currentMetrics, in spec order.
-func Targets(metrics []v1alpha1.MetricSpec, statuses []v1alpha1.MetricStatus) string {
+func Targets(metrics []scalerv1.MetricSpec, statuses []scalerv1.MetricStatus) string {
 	if len(metrics) == 0 {
 		return "<none>"
 	}
@@ -30,7 +30,7 @@ func Targets(metrics []v1alpha1.MetricSpec, statuses []v1alpha1.MetricStatus) st
 		if i == maxTargets {
 			return fmt.Sprintf("%s + %d more...", strings.Join(list, ", "), len(metrics)-maxTargets)
 		}
-		var st v1alpha1.MetricStatus
+		var st scalerv1.MetricStatus
 		if i < len(statuses) {
 			st = statuses[i]
 		}
@@ -39,7 +39,7 @@ func Targets(metrics []v1alpha1.MetricSpec, statuses []v1alpha1.MetricStatus) st
 	return strings.Join(list, ", ")
 }
 
-func target(m v1alpha1.MetricSpec, st v1alpha1.MetricStatus) string {
+func target(m scalerv1.MetricSpec, st scalerv1.MetricStatus) string {
 	switch m.Type {
 	case autoscalingv2.ResourceMetricSourceType:
 		if m.Resource == nil {
@@ -86,7 +86,7 @@ func target(m v1alpha1.MetricSpec, st v1alpha1.MetricStatus) string {
 			cur = &st.External.Current
 		}
 		return valueTarget(m.External.Target, cur)
-	case v1alpha1.PrometheusMetricSourceType:
+	case scalerv1.PrometheusMetricSourceType:
 		if m.Prometheus == nil {
 			break
 		}

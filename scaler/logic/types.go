@@ -19,7 +19,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // Config holds the controller-wide settings that kube-controller-manager
@@ -109,7 +109,7 @@ type Input struct {
 	Config Config
 	// Spec is the ReplicaAutoscaler's spec; Metrics must have one entry per
 	// EffectiveMetrics(Spec) entry, in the same order.
-	Spec *v1alpha1.ReplicaAutoscalerSpec
+	Spec *scalerv1.ReplicaAutoscalerSpec
 	// SpecReplicas and StatusReplicas are the target's scale subresource.
 	SpecReplicas   int32
 	StatusReplicas int32
@@ -166,7 +166,7 @@ type Decision struct {
 	// metrics were not consulted).
 	Proposals []Proposal
 	// MetricStatuses is status.currentMetrics.
-	MetricStatuses []v1alpha1.MetricStatus
+	MetricStatuses []scalerv1.MetricStatus
 	// Conditions and Events to apply and record. A rescale's
 	// SuccessfulRescale event and SucceededRescale condition are left to
 	// the controller, since they depend on the scale update succeeding.

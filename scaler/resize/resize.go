@@ -6,7 +6,7 @@
 // Decision.
 //
 // The new resources are those the admission path would give the pod
-// (webhook/sizing.Decide), so a resized pod and a recreated one agree; a pod
+// (recommender/sizing.Decide), so a resized pod and a recreated one agree; a pod
 // is updated only when a request leaves the recommendation's
 // [lowerBound, upperBound] (sizing.OutsideBounds).
 package resize
@@ -21,7 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 
-	"github.com/tailor-dev/tailor/webhook/sizing"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // Config bounds how fast running pods change.

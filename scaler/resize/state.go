@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/tailor-dev/tailor/webhook/sizing"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // resizeState is where the kubelet is with the pod's last resize, read from

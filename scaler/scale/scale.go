@@ -1,10 +1,11 @@
 // Package scale reads and writes the scale subresource of any kind that has
 // one (Deployments, StatefulSets, ReplicaSets, custom resources such as
 // Argo Rollouts), found through the RESTMapper and discovery as the HPA
-// controller and upstream VPA find them. The scaler scales through it; the
-// recommender reads the pod selector of VPA targets that are not built-in
-// workloads. The scale subresource cannot be watched, so every call goes to
-// the API server: keep it off hot paths.
+// controller and upstream VPA find them, and resolves a VPA's target to its
+// pods' selector (SelectorOf). The scaler scales through it; the recommender
+// and the updater resolve VPA targets with it. cmd/tailor builds one client
+// and hands it to every loop. The scale subresource cannot be watched, so
+// every call goes to the API server: keep it off hot paths.
 package scale
 
 import (

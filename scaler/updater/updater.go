@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,10 +28,8 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/resize"
@@ -65,27 +62,6 @@ const (
 	ReasonEvictedPod = "EvictedByVPA"
 	ReasonEvictedVPA = "EvictedPod"
 )
-
-// Metrics, registered on controller-runtime's registry.
-var (
-	updatesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_updater_updates_total",
-		Help: "Pod updates attempted, by action (resize, evict) and result (ok; conflict and gone, retried next pass; rejected, a resize the API server refused; blocked, an eviction a PDB refused; error).",
-	}, []string{"action", "result"})
-	waitingPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tailor_updater_waiting_pods",
-		Help: "Pods outside their recommendation's bounds left as they are in the last pass, by reason (cooldown, budget, resizing, min_replicas, no_recreate, rolling_out).",
-	}, []string{"reason"})
-	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tailor_updater_sync_duration_seconds",
-		Help:    "Duration of one updater pass over every VPA.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-	})
-)
-
-func init() {
-	ctrlmetrics.Registry.MustRegister(updatesTotal, waitingPods, syncDuration)
-}
 
 // Updater is the leader-elected runnable.
 type Updater struct {
@@ -120,11 +96,8 @@ func New(c client.Client, scales *scale.Scales, scheme *runtime.Scheme, rec reco
 }
 
 // Setup adds the updater to the manager; it runs on the leader only.
-func Setup(mgr manager.Manager, o Options) error {
-	scales, err := scale.New(mgr.GetConfig(), mgr.GetRESTMapper())
-	if err != nil {
-		return err
-	}
+// scales resolves VPA targets known only by their scale subresource.
+func Setup(mgr manager.Manager, o Options, scales *scale.Scales) error {
 	u, err := New(mgr.GetClient(), scales, mgr.GetScheme(), mgr.GetEventRecorder("tailor.dev/updater"), mgr.GetLogger().WithName("updater"), o)
 	if err != nil {
 		return err
@@ -216,7 +189,7 @@ func (u *Updater) syncNamespace(ctx context.Context, ns string, vpas []*vpav1.Ve
 	slices.SortFunc(vpas, func(a, b *vpav1.VerticalPodAutoscaler) int { return strings.Compare(a.Name, b.Name) })
 	for _, vpa := range vpas {
 		vlog := log.WithValues("vpa", vpa.Name)
-		sel, err := recommender.SelectorOf(ctx, u.client, u.scales, vpa)
+		sel, err := scale.SelectorOf(ctx, u.client, u.scales, vpa)
 		if err != nil {
 			vlog.V(1).Info("target cannot be read; pods left as they are", "reason", err.Error())
 			continue

@@ -16,7 +16,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // Limits, matching the HPA's and the CRD's.
@@ -29,7 +29,7 @@ const (
 
 // ReplicaAutoscaler validates a ReplicaAutoscaler on CREATE and UPDATE. An
 // empty list means the object is accepted.
-func ReplicaAutoscaler(ra *v1alpha1.ReplicaAutoscaler) field.ErrorList {
+func ReplicaAutoscaler(ra *scalerv1.ReplicaAutoscaler) field.ErrorList {
 	if ra == nil {
 		return field.ErrorList{field.Required(field.NewPath("object"), "a ReplicaAutoscaler is required")}
 	}
@@ -37,7 +37,7 @@ func ReplicaAutoscaler(ra *v1alpha1.ReplicaAutoscaler) field.ErrorList {
 }
 
 // Spec validates a ReplicaAutoscalerSpec found at p.
-func Spec(s *v1alpha1.ReplicaAutoscalerSpec, p *field.Path) field.ErrorList {
+func Spec(s *scalerv1.ReplicaAutoscalerSpec, p *field.Path) field.ErrorList {
 	errs := objectRef(s.ScaleTargetRef, p.Child("scaleTargetRef"))
 	minReplicas := int32(1)
 	if s.MinReplicas != nil {
@@ -90,10 +90,10 @@ func objectRef(ref autoscalingv2.CrossVersionObjectReference, p *field.Path) fie
 var sourceTypes = []string{
 	string(autoscalingv2.ObjectMetricSourceType), string(autoscalingv2.PodsMetricSourceType),
 	string(autoscalingv2.ResourceMetricSourceType), string(autoscalingv2.ContainerResourceMetricSourceType),
-	string(autoscalingv2.ExternalMetricSourceType), string(v1alpha1.PrometheusMetricSourceType),
+	string(autoscalingv2.ExternalMetricSourceType), string(scalerv1.PrometheusMetricSourceType),
 }
 
-func metric(m *v1alpha1.MetricSpec, p *field.Path) field.ErrorList {
+func metric(m *scalerv1.MetricSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	set := map[autoscalingv2.MetricSourceType]bool{
 		autoscalingv2.ObjectMetricSourceType:            m.Object != nil,
@@ -101,7 +101,7 @@ func metric(m *v1alpha1.MetricSpec, p *field.Path) field.ErrorList {
 		autoscalingv2.ResourceMetricSourceType:          m.Resource != nil,
 		autoscalingv2.ContainerResourceMetricSourceType: m.ContainerResource != nil,
 		autoscalingv2.ExternalMetricSourceType:          m.External != nil,
-		v1alpha1.PrometheusMetricSourceType:             m.Prometheus != nil,
+		scalerv1.PrometheusMetricSourceType:             m.Prometheus != nil,
 	}
 	if _, known := set[m.Type]; !known {
 		if m.Type == "" {
@@ -141,7 +141,7 @@ func metric(m *v1alpha1.MetricSpec, p *field.Path) field.ErrorList {
 		ep := p.Child("external")
 		errs = append(errs, metricName(m.External.Metric, ep.Child("metric"))...)
 		errs = append(errs, target(m.External.Target, ep.Child("target"), autoscalingv2.ValueMetricType, autoscalingv2.AverageValueMetricType)...)
-	case v1alpha1.PrometheusMetricSourceType:
+	case scalerv1.PrometheusMetricSourceType:
 		pp := p.Child("prometheus")
 		switch q := m.Prometheus.Query; {
 		case strings.TrimSpace(q) == "":

@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // phpApache is the seed's HPA (kubectl autoscale php-apache --cpu-percent=50
@@ -25,9 +25,9 @@ spec:
     resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
 `
 
-func parse(t *testing.T, doc string) *v1alpha1.ReplicaAutoscaler {
+func parse(t *testing.T, doc string) *scalerv1.ReplicaAutoscaler {
 	t.Helper()
-	ra := &v1alpha1.ReplicaAutoscaler{}
+	ra := &scalerv1.ReplicaAutoscaler{}
 	if err := yaml.UnmarshalStrict([]byte(doc), ra); err != nil {
 		t.Fatalf("YAML: %v", err)
 	}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // KubernetesVersion is the version of the control plane the harness builds;
@@ -331,24 +333,26 @@ func lockFile(ctx context.Context, path string, progress io.Writer) (func(), err
 		return nil, err
 	}
 	said := false
-	for {
+	err = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(context.Context) (bool, error) {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
+			return true, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return false, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if !said {
 			fmt.Fprintf(progress, "waiting for another build of the control plane (%s)\n", path)
 			said = true
 		}
-		select {
-		case <-ctx.Done():
-			_ = f.Close()
+		return false, nil
+	})
+	if err != nil {
+		_ = f.Close()
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
 		}
+		return nil, err
 	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
 }

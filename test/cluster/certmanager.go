@@ -13,7 +13,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
-	admissionv1 "k8s.io/api/admissionregistration/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -182,18 +182,18 @@ func (c *Cluster) probeCertManager(ctx context.Context, controller, injector *Pr
 	// A webhook that matches no resource, so it is never called: only its
 	// caBundle matters.
 	url := "https://127.0.0.1:1/cert-manager-probe"
-	ignore, none := admissionv1.Ignore, admissionv1.SideEffectClassNone
-	vwc, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionv1.ValidatingWebhookConfiguration{
+	ignore, none := admissionregistrationv1.Ignore, admissionregistrationv1.SideEffectClassNone
+	vwc, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: "cert-manager-probe-",
 			Annotations:  map[string]string{cmapi.WantInjectAnnotation: ns.Name + "/" + cert.Name},
 		},
-		Webhooks: []admissionv1.ValidatingWebhook{{
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name:         "probe.cert-manager.tailor.dev",
-			ClientConfig: admissionv1.WebhookClientConfig{URL: &url},
-			Rules: []admissionv1.RuleWithOperations{{
-				Operations: []admissionv1.OperationType{admissionv1.Create},
-				Rule:       admissionv1.Rule{APIGroups: []string{"probe.tailor.dev"}, APIVersions: []string{"v1"}, Resources: []string{"nothing"}},
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url},
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule:       admissionregistrationv1.Rule{APIGroups: []string{"probe.tailor.dev"}, APIVersions: []string{"v1"}, Resources: []string{"nothing"}},
 			}},
 			FailurePolicy:           &ignore,
 			SideEffects:             &none,

@@ -7,31 +7,21 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	apiregv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
-	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
-	"github.com/tailor-dev/tailor/certs"
 )
 
 // Options shape a control plane.
@@ -344,211 +334,6 @@ func (c *Cluster) saveState() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(c.Dir, stateFile), data, 0o644)
-}
-
-// registerMetricsAPI points the aggregation layer at metrics-server: with no
-// kube-proxy a ClusterIP does not route, but an ExternalName Service does.
-func (c *Cluster) registerMetricsAPI(ctx context.Context, port int, pki *pki) error {
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "metrics-server", Namespace: "kube-system"},
-		Spec: corev1.ServiceSpec{
-			Type:         corev1.ServiceTypeExternalName,
-			ExternalName: "127.0.0.1",
-			Ports:        []corev1.ServicePort{{Name: "https", Port: int32(port)}},
-		},
-	}
-	if _, err := c.clientset.CoreV1().Services("kube-system").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("metrics-server service: %w", err)
-	}
-	agg, err := aggregator.NewForConfig(c.config)
-	if err != nil {
-		return err
-	}
-	p := int32(port)
-	apiService := &apiregv1.APIService{
-		ObjectMeta: metav1.ObjectMeta{Name: "v1beta1.metrics.k8s.io"},
-		Spec: apiregv1.APIServiceSpec{
-			Group: "metrics.k8s.io", Version: "v1beta1",
-			Service:              &apiregv1.ServiceReference{Namespace: "kube-system", Name: "metrics-server", Port: &p},
-			CABundle:             pki.metricsCA,
-			GroupPriorityMinimum: 100, VersionPriority: 100,
-		},
-	}
-	if _, err := agg.ApiregistrationV1().APIServices().Create(ctx, apiService, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("metrics APIService: %w", err)
-	}
-	return nil
-}
-
-func (c *Cluster) apiServiceAvailable(ctx context.Context, name string) error {
-	agg, err := aggregator.NewForConfig(c.config)
-	if err != nil {
-		return err
-	}
-	s, err := agg.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	for _, cond := range s.Status.Conditions {
-		if cond.Type == apiregv1.Available {
-			if cond.Status == apiregv1.ConditionTrue {
-				return nil
-			}
-			return fmt.Errorf("APIService %s: %s: %s", name, cond.Reason, cond.Message)
-		}
-	}
-	return fmt.Errorf("APIService %s: no Available condition yet", name)
-}
-
-// WaitFor polls check until it succeeds, the timeout passes or proc dies;
-// errors carry the last check error and the tail of the process log.
-func WaitFor(ctx context.Context, timeout time.Duration, proc *Process, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		if last = check(); last == nil {
-			return nil
-		}
-		if !proc.Alive() {
-			return fmt.Errorf("%s exited: %v\n%s", proc.Name, last, proc.Tail(20))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %v\n%s", proc.Name, timeout, last, proc.Tail(20))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// HTTPOK fails unless GET url answers 200.
-func HTTPOK(client *http.Client, url string) error {
-	resp, err := client.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
-	}
-	return nil
-}
-
-// FreePorts asks the kernel for n distinct free loopback ports.
-func FreePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// pki is the control plane's certificate set, written under dir.
-type pki struct {
-	dir       string
-	metricsCA []byte
-}
-
-func (p *pki) file(name string) string { return filepath.Join(p.dir, name) }
-
-func newPKI(dir string) (*pki, error) {
-	const year = 365 * 24 * time.Hour
-	ca, err := certs.NewCA("tailor-cluster-ca", year)
-	if err != nil {
-		return nil, err
-	}
-	frontCA, err := certs.NewCA("tailor-front-proxy-ca", year)
-	if err != nil {
-		return nil, err
-	}
-	client := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	issue := []struct {
-		name string
-		ca   *certs.KeyPair
-		req  certs.Request
-	}{
-		{"apiserver", ca, certs.Request{CommonName: "kube-apiserver",
-			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-			IPs:      []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}}},
-		{"admin", ca, certs.Request{CommonName: "tailor-admin", Organization: []string{"system:masters"}, Usages: client}},
-		{"front-proxy-client", frontCA, certs.Request{CommonName: "front-proxy-client", Usages: client}},
-		// The aggregator dials the ExternalName target but verifies the
-		// service DNS name.
-		{"metrics-server", ca, certs.Request{CommonName: "metrics-server",
-			DNSNames: []string{"metrics-server.kube-system.svc", "localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}}},
-		// Its key signs service-account tokens.
-		{"sa", ca, certs.Request{CommonName: "service-accounts", Usages: client}},
-	}
-	p := &pki{dir: dir, metricsCA: ca.CertPEM}
-	if err := ca.WriteFiles(p.file("ca.crt"), p.file("ca.key")); err != nil {
-		return nil, err
-	}
-	if err := frontCA.WriteFiles(p.file("front-proxy-ca.crt"), p.file("front-proxy-ca.key")); err != nil {
-		return nil, err
-	}
-	for _, i := range issue {
-		kp, err := i.ca.Issue(certs.Request{CommonName: i.req.CommonName, Organization: i.req.Organization,
-			DNSNames: i.req.DNSNames, IPs: i.req.IPs, Usages: i.req.Usages, Validity: year})
-		if err != nil {
-			return nil, err
-		}
-		if err := kp.WriteFiles(p.file(i.name+".crt"), p.file(i.name+".key")); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-func (p *pki) adminTLS() (*tls.Config, error) {
-	pair, err := tls.LoadX509KeyPair(p.file("admin.crt"), p.file("admin.key"))
-	if err != nil {
-		return nil, err
-	}
-	caPEM, err := os.ReadFile(p.file("ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, errors.New("cluster: bad CA PEM")
-	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
-}
-
-func writeKubeconfig(path, server string, p *pki) (string, error) {
-	read := func(name string) ([]byte, error) { return os.ReadFile(p.file(name)) }
-	caPEM, err := read("ca.crt")
-	if err != nil {
-		return "", err
-	}
-	certPEM, err := read("admin.crt")
-	if err != nil {
-		return "", err
-	}
-	keyPEM, err := read("admin.key")
-	if err != nil {
-		return "", err
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["tailor"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
-	cfg.AuthInfos["tailor-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
-	cfg.Contexts["tailor"] = &clientcmdapi.Context{Cluster: "tailor", AuthInfo: "tailor-admin", Namespace: "default"}
-	cfg.CurrentContext = "tailor"
-	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
 // InstallCRDs creates (or updates) CRDs and waits until they are served.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // Process is one control-plane daemon started by the harness.
@@ -73,13 +76,9 @@ func (p *Process) Stop(grace time.Duration) {
 }
 
 func (p *Process) wait(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !p.Alive() {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	_ = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, d, true, func(context.Context) (bool, error) {
+		return !p.Alive(), nil
+	})
 	return !p.Alive()
 }
 

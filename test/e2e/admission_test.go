@@ -19,7 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/tailor-dev/tailor/deploy/base"
-	"github.com/tailor-dev/tailor/webhook/sizing"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 const enabledLabel = "tailor.dev/enabled"

@@ -14,8 +14,8 @@ import (
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tailor-dev/tailor/recommender/logic"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
-	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
 // TestCoordination: a ReplicaAutoscaler scales the hamster on cpu and a VPA
@@ -63,7 +63,7 @@ func TestCoordination(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		if !hasCondition(v, coordination.ConditionHorizontallyScaled) {
+		if !hasCondition(v, logic.ConditionHorizontallyScaled) {
 			return false, fmt.Sprintf("conditions %+v", v.Status.Conditions)
 		}
 		for _, cr := range v.Status.Recommendation.ContainerRecommendations {
@@ -72,7 +72,7 @@ func TestCoordination(t *testing.T) {
 			}
 		}
 		for _, cond := range v.Status.Conditions {
-			if cond.Type == coordination.ConditionHorizontallyScaled {
+			if cond.Type == logic.ConditionHorizontallyScaled {
 				t.Logf("condition %s=%s reason %s: %s", cond.Type, cond.Status, cond.Reason, cond.Message)
 			}
 		}

@@ -16,13 +16,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/recommender/prometheus"
+	"github.com/tailor-dev/tailor/recommender/promsource"
 	"github.com/tailor-dev/tailor/test/cluster"
 )
 
 // TestPrometheus runs a real Prometheus (pinned, built from the module proxy) against the cluster's kwok
 // (HTTP service discovery, per-node /metrics/resource) and reads the
-// hamster's usage back through recommender/prometheus: the live PodMetrics
+// hamster's usage back through recommender/promsource: the live PodMetrics
 // and a short history.
 func TestPrometheus(t *testing.T) {
 	ctx := context.Background()
@@ -86,14 +86,14 @@ func TestPrometheus(t *testing.T) {
 
 	// A 10 s rate window holds ~10 scrapes at 1 s; the history is short
 	// enough for a test and its step a few scrapes.
-	cfg := prometheus.DefaultConfig()
+	cfg := promsource.DefaultConfig()
 	cfg.Address = prom.URL
 	cfg.Timeout = 5 * time.Second
 	cfg.Selector = `job="kwok"`
 	cfg.RateWindow = 10 * time.Second
 	cfg.HistoryLength = 2 * time.Minute
 	cfg.HistoryResolution = 5 * time.Second
-	src, err := prometheus.New(cfg)
+	src, err := promsource.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

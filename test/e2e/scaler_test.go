@@ -21,7 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // raClient is a controller-runtime client that knows ReplicaAutoscalers.
@@ -31,7 +31,7 @@ func raClient(t *testing.T) client.Client {
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
+	if err := scalerv1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.New(env.RESTConfig(), client.Options{Scheme: s})
@@ -47,30 +47,30 @@ func deploymentRef(name string) autoscalingv2.CrossVersionObjectReference {
 
 // cpuRA is the seed's "kubectl autoscale deployment php-apache
 // --cpu-percent=50 --min=1 --max=10" as a ReplicaAutoscaler.
-func cpuRA(name string, target autoscalingv2.CrossVersionObjectReference) *v1alpha1.ReplicaAutoscaler {
-	return &v1alpha1.ReplicaAutoscaler{
+func cpuRA(name string, target autoscalingv2.CrossVersionObjectReference) *scalerv1.ReplicaAutoscaler {
+	return &scalerv1.ReplicaAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: v1alpha1.ReplicaAutoscalerSpec{
+		Spec: scalerv1.ReplicaAutoscalerSpec{
 			ScaleTargetRef: target, MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
-			Metrics: []v1alpha1.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+			Metrics: []scalerv1.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](50)}}}},
 		},
 	}
 }
 
 // promRA scales target on a Prometheus query kept at 100 per pod.
-func promRA(name, target, query string) *v1alpha1.ReplicaAutoscaler {
-	return &v1alpha1.ReplicaAutoscaler{
+func promRA(name, target, query string) *scalerv1.ReplicaAutoscaler {
+	return &scalerv1.ReplicaAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: v1alpha1.ReplicaAutoscalerSpec{
+		Spec: scalerv1.ReplicaAutoscalerSpec{
 			ScaleTargetRef: deploymentRef(target), MaxReplicas: 10,
-			Metrics: []v1alpha1.MetricSpec{{Type: v1alpha1.PrometheusMetricSourceType, Prometheus: &v1alpha1.PrometheusMetricSource{
+			Metrics: []scalerv1.MetricSpec{{Type: scalerv1.PrometheusMetricSourceType, Prometheus: &scalerv1.PrometheusMetricSource{
 				Query: query, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: ptr.To(resource.MustParse("100"))}}}},
 		},
 	}
 }
 
-func raCondition(ra *v1alpha1.ReplicaAutoscaler, typ autoscalingv2.HorizontalPodAutoscalerConditionType) *autoscalingv2.HorizontalPodAutoscalerCondition {
+func raCondition(ra *scalerv1.ReplicaAutoscaler, typ autoscalingv2.HorizontalPodAutoscalerConditionType) *autoscalingv2.HorizontalPodAutoscalerCondition {
 	for i := range ra.Status.Conditions {
 		if ra.Status.Conditions[i].Type == typ {
 			return &ra.Status.Conditions[i]
@@ -81,9 +81,9 @@ func raCondition(ra *v1alpha1.ReplicaAutoscaler, typ autoscalingv2.HorizontalPod
 
 // waitRACondition waits until the named ReplicaAutoscaler has condition typ
 // with status and a message containing msg, and returns it.
-func waitRACondition(t *testing.T, c client.Client, ns, name string, typ autoscalingv2.HorizontalPodAutoscalerConditionType, status corev1.ConditionStatus, reason, msg string) *v1alpha1.ReplicaAutoscaler {
+func waitRACondition(t *testing.T, c client.Client, ns, name string, typ autoscalingv2.HorizontalPodAutoscalerConditionType, status corev1.ConditionStatus, reason, msg string) *scalerv1.ReplicaAutoscaler {
 	t.Helper()
-	ra := &v1alpha1.ReplicaAutoscaler{}
+	ra := &scalerv1.ReplicaAutoscaler{}
 	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
 		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, ra); err != nil {
 			return false, err.Error()
@@ -111,7 +111,7 @@ func specReplicas(t *testing.T, ns, name string) int32 {
 func printerColumns(t *testing.T, c client.Client, ns, name string) map[string]string {
 	t.Helper()
 	u := map[string]any{}
-	ra := &v1alpha1.ReplicaAutoscaler{}
+	ra := &scalerv1.ReplicaAutoscaler{}
 	if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, ra); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestScalerPhpApache(t *testing.T) {
 	}
 	var trajectory []point
 	var peak int32
-	record := func(ra *v1alpha1.ReplicaAutoscaler) {
+	record := func(ra *scalerv1.ReplicaAutoscaler) {
 		p := point{time.Since(loaded).Round(time.Second), ra.Status.CurrentReplicas, ra.Status.Targets}
 		if n := len(trajectory); n == 0 || trajectory[n-1].replicas != p.replicas || trajectory[n-1].targets != p.targets {
 			trajectory = append(trajectory, p)
@@ -213,7 +213,7 @@ func TestScalerPhpApache(t *testing.T) {
 	}
 	stableSince := time.Time{}
 	eventually(t, 6*time.Minute, func(ctx context.Context) (bool, string) {
-		cur := &v1alpha1.ReplicaAutoscaler{}
+		cur := &scalerv1.ReplicaAutoscaler{}
 		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "php-apache"}, cur); err != nil {
 			return false, err.Error()
 		}
@@ -274,7 +274,7 @@ func TestScalerPhpApache(t *testing.T) {
 }
 
 // utilization is the current CPU utilisation of a single-metric autoscaler.
-func utilization(ra *v1alpha1.ReplicaAutoscaler) int32 {
+func utilization(ra *scalerv1.ReplicaAutoscaler) int32 {
 	if len(ra.Status.CurrentMetrics) == 0 || ra.Status.CurrentMetrics[0].Resource == nil || ra.Status.CurrentMetrics[0].Resource.Current.AverageUtilization == nil {
 		return 0
 	}
@@ -354,7 +354,7 @@ func TestScalerBadInput(t *testing.T) {
 	if _, err := env.Clientset().CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	create := func(ra *v1alpha1.ReplicaAutoscaler) {
+	create := func(ra *scalerv1.ReplicaAutoscaler) {
 		t.Helper()
 		ra.Namespace = ns
 		if err := c.Create(ctx, ra); err != nil {

@@ -28,7 +28,7 @@ import (
 	"k8s.io/kubernetes/pkg/controller/podautoscaler"
 	metricsclient "k8s.io/kubernetes/pkg/controller/podautoscaler/metrics"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 )
 
@@ -232,31 +232,31 @@ func spread(total int64, n int) []int64 {
 
 // --- metrics --------------------------------------------------------------
 
-func util(res corev1.ResourceName, target int32) v1alpha1.MetricSpec {
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+func util(res corev1.ResourceName, target int32) scalerv1.MetricSpec {
+	return scalerv1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 		Name: res, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &target}}}
 }
 
-func avgValue(res corev1.ResourceName, target string) v1alpha1.MetricSpec {
+func avgValue(res corev1.ResourceName, target string) scalerv1.MetricSpec {
 	q := resource.MustParse(target)
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 		Name: res, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q}}}
 }
 
-func containerUtil(container string, target int32) v1alpha1.MetricSpec {
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
+func containerUtil(container string, target int32) scalerv1.MetricSpec {
+	return scalerv1.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
 		Name: corev1.ResourceCPU, Container: container, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &target}}}
 }
 
-func containerAvg(container, target string) v1alpha1.MetricSpec {
+func containerAvg(container, target string) scalerv1.MetricSpec {
 	q := resource.MustParse(target)
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
 		Name: corev1.ResourceCPU, Container: container, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q}}}
 }
 
-func podsMetric(target string) v1alpha1.MetricSpec {
+func podsMetric(target string) scalerv1.MetricSpec {
 	q := resource.MustParse(target)
-	return v1alpha1.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
+	return scalerv1.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
 		Metric: autoscalingv2.MetricIdentifier{Name: "qps"}, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q}}}
 }
 
@@ -268,14 +268,14 @@ func target(typ autoscalingv2.MetricTargetType, v string) autoscalingv2.MetricTa
 	return autoscalingv2.MetricTarget{Type: typ, AverageValue: &q}
 }
 
-func objectMetric(typ autoscalingv2.MetricTargetType, v string) v1alpha1.MetricSpec {
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{
+func objectMetric(typ autoscalingv2.MetricTargetType, v string) scalerv1.MetricSpec {
+	return scalerv1.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{
 		DescribedObject: autoscalingv2.CrossVersionObjectReference{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Name: "web"},
 		Metric:          autoscalingv2.MetricIdentifier{Name: "requests"}, Target: target(typ, v)}}
 }
 
-func externalMetric(typ autoscalingv2.MetricTargetType, v string) v1alpha1.MetricSpec {
-	return v1alpha1.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{
+func externalMetric(typ autoscalingv2.MetricTargetType, v string) scalerv1.MetricSpec {
+	return scalerv1.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{
 		Metric: autoscalingv2.MetricIdentifier{Name: "queue"}, Target: target(typ, v)}}
 }
 
@@ -283,7 +283,7 @@ func externalMetric(typ autoscalingv2.MetricTargetType, v string) v1alpha1.Metri
 
 type tcase struct {
 	name    string
-	metric  v1alpha1.MetricSpec
+	metric  scalerv1.MetricSpec
 	current int32
 	pods    func(now time.Time) []*corev1.Pod
 	samples []int64 // per pod, milli-units; negative: no sample
@@ -371,9 +371,9 @@ func tailor(t *testing.T, c *tcase, now time.Time, pods []*corev1.Pod, down, up 
 	t.Helper()
 	cfg := logic.DefaultConfig()
 	cfg.Tolerance = 0.1
-	spec := &v1alpha1.ReplicaAutoscalerSpec{
+	spec := &scalerv1.ReplicaAutoscalerSpec{
 		ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "php-apache"},
-		MinReplicas:    ptr(int32(1)), MaxReplicas: 1000, Metrics: []v1alpha1.MetricSpec{c.metric},
+		MinReplicas:    ptr(int32(1)), MaxReplicas: 1000, Metrics: []scalerv1.MetricSpec{c.metric},
 	}
 	if down != 0.1 || up != 0.1 {
 		spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{

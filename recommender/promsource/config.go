@@ -1,4 +1,4 @@
-// Package prometheus reads container usage from a Prometheus server that
+// Package promsource reads container usage from a Prometheus server that
 // scrapes the kubelets' cAdvisor (or kwok's emulation of it): the live usage
 // of a namespace's containers, as metrics.k8s.io PodMetrics, where
 // metrics-server is absent, and the usage history of given pods, to bootstrap
@@ -7,7 +7,7 @@
 // The package fetches and converts; it keeps no state besides a running count
 // of the samples it dropped. The conversions from Prometheus results to plain
 // types (LiveOf, HistoryOf, PodMetricsOf) are pure functions.
-package prometheus
+package promsource
 
 import (
 	"errors"

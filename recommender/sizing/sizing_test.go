@@ -514,8 +514,8 @@ func TestPatchWhenResourcesObjectAbsent(t *testing.T) {
 
 func TestEscapePointer(t *testing.T) {
 	for in, want := range map[string]string{"cpu": "cpu", "example.com/gpu": "example.com~1gpu", "a~b/c": "a~0b~1c"} {
-		if got := escapePointer(in); got != want {
-			t.Errorf("escapePointer(%q) = %q, want %q", in, got, want)
+		if got := EscapePointer(in); got != want {
+			t.Errorf("EscapePointer(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

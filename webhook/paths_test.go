@@ -1,22 +1,23 @@
-package base
+package webhook
 
 import (
 	"testing"
 
-	"github.com/tailor-dev/tailor/webhook"
+	"github.com/tailor-dev/tailor/deploy/base"
 )
 
-// The shipped configurations point at the paths the server registers.
+// The shipped configurations (deploy/base) point at the paths the server
+// registers. It lives here because nothing imports webhook/.
 func TestWebhooksMatchServerPaths(t *testing.T) {
-	m, v, err := Webhooks("https://127.0.0.1:9443", []byte("ca"))
+	m, v, err := base.Webhooks("https://127.0.0.1:9443", []byte("ca"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Webhooks) != 1 || *m.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.PodPath {
+	if len(m.Webhooks) != 1 || *m.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+PodPath {
 		t.Errorf("mutating webhooks: %+v", m.Webhooks)
 	}
-	if len(v.Webhooks) != 2 || *v.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.VPAPath ||
-		*v.Webhooks[1].ClientConfig.URL != "https://127.0.0.1:9443"+webhook.ReplicaAutoscalerPath {
+	if len(v.Webhooks) != 2 || *v.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+VPAPath ||
+		*v.Webhooks[1].ClientConfig.URL != "https://127.0.0.1:9443"+ReplicaAutoscalerPath {
 		t.Errorf("validating webhooks: %+v", v.Webhooks)
 	}
 	for _, w := range v.Webhooks {

@@ -1,8 +1,9 @@
 package sizing
 
 import (
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+
+	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
 // Owner is one link of a pod's controller chain (pod → ReplicaSet →
@@ -11,16 +12,6 @@ type Owner struct {
 	APIVersion string
 	Kind       string
 	Name       string
-}
-
-// Group returns the API group of an apiVersion ("apps/v1" → "apps",
-// "v1" → ""); a malformed one yields a group no real object has.
-func Group(apiVersion string) string {
-	gv, err := schema.ParseGroupVersion(apiVersion)
-	if err != nil {
-		return "\x00invalid"
-	}
-	return gv.Group
 }
 
 // ControllingVPA picks the VPA whose targetRef names a link of chain
@@ -48,12 +39,7 @@ func ControllingVPA(chain []Owner, vpas []*vpav1.VerticalPodAutoscaler) *vpav1.V
 // targets reports whether v's targetRef names o.
 func targets(v *vpav1.VerticalPodAutoscaler, o *Owner) bool {
 	ref := v.Spec.TargetRef
-	if ref == nil || ref.Kind != o.Kind || ref.Name != o.Name {
-		return false
-	}
-	// An empty targetRef apiVersion matches any group, as the scale
-	// subresource lookup upstream would resolve it.
-	return ref.APIVersion == "" || Group(ref.APIVersion) == Group(o.APIVersion)
+	return ref != nil && coordination.SameTarget(coordination.Ref(*ref), coordination.Ref{Kind: o.Kind, Name: o.Name, APIVersion: o.APIVersion})
 }
 
 // before orders VPAs oldest first, then by name.

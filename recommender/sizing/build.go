@@ -252,7 +252,7 @@ func appendMapPatch(ops []jsonpatch.JsonPatchOperation, paths []byte, ends []int
 		if dl.had {
 			op = "replace"
 		}
-		paths = append(append(append(append(paths, prefix...), field...), '/'), escapePointer(string(kinds[ki].name))...)
+		paths = append(append(append(append(paths, prefix...), field...), '/'), EscapePointer(string(kinds[ki].name))...)
 		ops = append(ops, jsonpatch.Operation{Operation: op, Value: dl.new})
 		ends = append(ends, len(paths))
 	}
@@ -270,8 +270,9 @@ func valueMap(ds *[numKinds]delta) map[string]string {
 	return out
 }
 
-// escapePointer escapes one JSON pointer segment per RFC 6901.
-func escapePointer(s string) string {
+// EscapePointer escapes one JSON pointer segment per RFC 6901 (a resource
+// name here, an annotation key in the webhook).
+func EscapePointer(s string) string {
 	if !strings.ContainsAny(s, "~/") {
 		return s
 	}

@@ -1,0 +1,35 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Metrics, registered on controller-runtime's registry.
+var (
+	recommendationsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tailor_recommender_recommendations_total",
+		Help: "Recommendations computed (one per VPA per sync pass that has samples).",
+	})
+	samplesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_recommender_samples_total",
+		Help: "Usage samples taken into the histograms, by resource (cpu, memory, oom).",
+	}, []string{"resource"})
+	checkpointOpsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_recommender_checkpoint_operations_total",
+		Help: "VerticalPodAutoscalerCheckpoint operations by op (write, restore, delete) and result (ok, error, invalid).",
+	}, []string{"op", "result"})
+	sourceErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_recommender_source_errors_total",
+		Help: "Failed reads of an input source (metrics.k8s.io, kube-apiserver) and dropped invalid samples (invalid_sample).",
+	}, []string{"source"})
+	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_recommender_sync_duration_seconds",
+		Help:    "Duration of one recommender pass over every VPA.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, checkpointOpsTotal, sourceErrorsTotal, syncDuration)
+}
