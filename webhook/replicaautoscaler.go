@@ -66,7 +66,7 @@ func (v *ReplicaAutoscalerValidator) Handle(ctx context.Context, req admission.R
 		return admission.Errored(http.StatusBadRequest, err)
 	}
 	if req.Operation == admissionv1.Update {
-		old := &v1alpha1.ReplicaAutoscaler{}
+		old := &scalerv1.ReplicaAutoscaler{}
 		if err := v.Decoder.DecodeRaw(req.OldObject, old); err == nil && equality.Semantic.DeepEqual(old.Spec, ra.Spec) {
 			reason = "spec unchanged" // metadata-only edit, as for VPAs
 			return admission.Allowed("")

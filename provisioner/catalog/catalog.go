@@ -25,7 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 )
 
@@ -247,21 +247,21 @@ func round6(f float64) float64 {
 // type aside: they depend on the offering).
 func (t Type) Labels(o Options) map[string]string {
 	l := map[string]string{
-		v1alpha1.LabelInstanceType:     t.Name,
-		v1alpha1.LabelInstanceFamily:   t.Family,
-		v1alpha1.LabelInstanceCategory: t.Category,
-		v1alpha1.LabelInstanceSize:     t.Size,
-		v1alpha1.LabelInstanceCPU:      strconv.FormatInt(t.VCPU, 10),
-		v1alpha1.LabelInstanceMemory:   strconv.FormatInt(t.MemoryMiB, 10),
-		v1alpha1.LabelInstanceGPUCount: strconv.FormatInt(t.GPUs, 10),
-		v1alpha1.LabelArch:             t.Arch,
-		v1alpha1.LabelOS:               "linux",
+		provisionerv1.LabelInstanceType:     t.Name,
+		provisionerv1.LabelInstanceFamily:   t.Family,
+		provisionerv1.LabelInstanceCategory: t.Category,
+		provisionerv1.LabelInstanceSize:     t.Size,
+		provisionerv1.LabelInstanceCPU:      strconv.FormatInt(t.VCPU, 10),
+		provisionerv1.LabelInstanceMemory:   strconv.FormatInt(t.MemoryMiB, 10),
+		provisionerv1.LabelInstanceGPUCount: strconv.FormatInt(t.GPUs, 10),
+		provisionerv1.LabelArch:             t.Arch,
+		provisionerv1.LabelOS:               "linux",
 	}
 	if t.Generation > 0 {
-		l[v1alpha1.LabelInstanceGeneration] = strconv.Itoa(t.Generation)
+		l[provisionerv1.LabelInstanceGeneration] = strconv.Itoa(t.Generation)
 	}
 	if o.Region != "" {
-		l[v1alpha1.LabelRegion] = o.Region
+		l[provisionerv1.LabelRegion] = o.Region
 	}
 	return l
 }
@@ -272,8 +272,8 @@ func (t Type) Offerings(o Options) []scheduling.Offering {
 	out := make([]scheduling.Offering, 0, 2*len(o.Zones))
 	for _, z := range o.Zones {
 		out = append(out,
-			scheduling.Offering{Zone: z, CapacityType: v1alpha1.CapacityTypeOnDemand, Price: t.OnDemandPrice, Available: true},
-			scheduling.Offering{Zone: z, CapacityType: v1alpha1.CapacityTypeSpot, Price: SpotPrice(t, z), Available: !o.SpotUnavailable[t.Name+"/"+z]})
+			scheduling.Offering{Zone: z, CapacityType: provisionerv1.CapacityTypeOnDemand, Price: t.OnDemandPrice, Available: true},
+			scheduling.Offering{Zone: z, CapacityType: provisionerv1.CapacityTypeSpot, Price: SpotPrice(t, z), Available: !o.SpotUnavailable[t.Name+"/"+z]})
 	}
 	return out
 }

@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 func TestTable(t *testing.T) {
@@ -85,11 +85,11 @@ func TestOfferings(t *testing.T) {
 	}
 	for _, of := range offs {
 		switch of.CapacityType {
-		case v1alpha1.CapacityTypeOnDemand:
+		case provisionerv1.CapacityTypeOnDemand:
 			if of.Price != 0.096 || !of.Available {
 				t.Errorf("on-demand %+v", of)
 			}
-		case v1alpha1.CapacityTypeSpot:
+		case provisionerv1.CapacityTypeSpot:
 			if r := of.Price / 0.096; r < 0.285 || r > 0.4725 {
 				t.Errorf("spot %+v is %.2f of on-demand", of, r)
 			}
@@ -102,7 +102,7 @@ func TestOfferings(t *testing.T) {
 		}
 	}
 	its := InstanceTypes(o)
-	if len(its) != len(Types()) || its[0].Labels[v1alpha1.LabelRegion] != "us-east-1" {
+	if len(its) != len(Types()) || its[0].Labels[provisionerv1.LabelRegion] != "us-east-1" {
 		t.Errorf("InstanceTypes: %d, labels %v", len(its), its[0].Labels)
 	}
 }

@@ -14,13 +14,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	resourcehelper "k8s.io/component-helpers/resource"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 )
 
 // Pool is a NodePool and the capacity its nodes have now (status.resources).
 type Pool struct {
-	NodePool *v1alpha1.NodePool
+	NodePool *provisionerv1.NodePool
 	Usage    corev1.ResourceList
 }
 
@@ -67,7 +67,7 @@ func (r Rejection) Reason() string {
 
 func (r Rejection) String() string { return r.Pool + ": " + r.Reason() }
 
-func wellKnown(k string) bool { return v1alpha1.WellKnownLabels[k] }
+func wellKnown(k string) bool { return provisionerv1.WellKnownLabels[k] }
 
 // Result is the chosen pool ("" when none fits) and, for every pool tried
 // before it (or every pool, when none fits), why it was passed over.

@@ -9,11 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
-func np(name string, weight int32, mutate ...func(*v1alpha1.NodePool)) Pool {
-	p := &v1alpha1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name}}
+func np(name string, weight int32, mutate ...func(*provisionerv1.NodePool)) Pool {
+	p := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if weight > 0 {
 		p.Spec.Weight = &weight
 	}
@@ -23,14 +23,14 @@ func np(name string, weight int32, mutate ...func(*v1alpha1.NodePool)) Pool {
 	return Pool{NodePool: p}
 }
 
-func req(key string, op corev1.NodeSelectorOperator, values ...string) func(*v1alpha1.NodePool) {
-	return func(p *v1alpha1.NodePool) {
-		p.Spec.Template.Spec.Requirements = append(p.Spec.Template.Spec.Requirements, v1alpha1.NodeSelectorRequirementWithMinValues{Key: key, Operator: op, Values: values})
+func req(key string, op corev1.NodeSelectorOperator, values ...string) func(*provisionerv1.NodePool) {
+	return func(p *provisionerv1.NodePool) {
+		p.Spec.Template.Spec.Requirements = append(p.Spec.Template.Spec.Requirements, provisionerv1.NodeSelectorRequirementWithMinValues{Key: key, Operator: op, Values: values})
 	}
 }
 
-func taint(key string) func(*v1alpha1.NodePool) {
-	return func(p *v1alpha1.NodePool) {
+func taint(key string) func(*provisionerv1.NodePool) {
+	return func(p *provisionerv1.NodePool) {
 		p.Spec.Template.Spec.Taints = append(p.Spec.Template.Spec.Taints, corev1.Taint{Key: key, Value: "true", Effect: corev1.TaintEffectNoSchedule})
 	}
 }
@@ -48,7 +48,7 @@ func TestPlace(t *testing.T) {
 	gpuTol := func(p *corev1.Pod) {
 		p.Spec.Tolerations = []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpExists}}
 	}
-	arm := func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{v1alpha1.LabelArch: "arm64"} }
+	arm := func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{provisionerv1.LabelArch: "arm64"} }
 	cases := []struct {
 		name     string
 		pools    []Pool
@@ -61,26 +61,26 @@ func TestPlace(t *testing.T) {
 		{"taint skips the heavier pool", []Pool{np("gpu", 90, taint("gpu")), np("general", 10)}, newPod(), "general",
 			map[string]string{"gpu": "does not tolerate taint gpu=true:NoSchedule"}},
 		{"toleration admits the tainted pool", []Pool{np("gpu", 90, taint("gpu")), np("general", 10)}, newPod(gpuTol), "gpu", nil},
-		{"selector on arch", []Pool{np("x86", 90, req(v1alpha1.LabelArch, corev1.NodeSelectorOpIn, "amd64")), np("any", 10)}, newPod(arm), "any",
+		{"selector on arch", []Pool{np("x86", 90, req(provisionerv1.LabelArch, corev1.NodeSelectorOpIn, "amd64")), np("any", 10)}, newPod(arm), "any",
 			map[string]string{"x86": "kubernetes.io/arch In [arm64] conflicts with kubernetes.io/arch In [amd64]"}},
 		{"well-known label unset in the pool is fine", []Pool{np("any", 10)}, newPod(arm), "any", nil},
-		{"custom label must be the pool's", []Pool{np("plain", 90), np("team", 10, func(p *v1alpha1.NodePool) { p.Spec.Template.Metadata.Labels = map[string]string{"team": "db"} })},
+		{"custom label must be the pool's", []Pool{np("plain", 90), np("team", 10, func(p *provisionerv1.NodePool) { p.Spec.Template.Metadata.Labels = map[string]string{"team": "db"} })},
 			newPod(func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"team": "db"} }), "team",
 			map[string]string{"plain": "team In [db], but the label is not set"}},
 		{"a pinned pool is kept", []Pool{np("a", 90), np("b", 10)},
-			newPod(func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{v1alpha1.LabelNodePool: "b"} }), "b", nil},
-		{"spot pool for a pod that refuses spot", []Pool{np("spot", 90, req(v1alpha1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot")), np("od", 10)},
+			newPod(func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{provisionerv1.LabelNodePool: "b"} }), "b", nil},
+		{"spot pool for a pod that refuses spot", []Pool{np("spot", 90, req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot")), np("od", 10)},
 			newPod(func(p *corev1.Pod) {
 				p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-					MatchExpressions: []corev1.NodeSelectorRequirement{{Key: v1alpha1.LabelCapacityType, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"spot"}}}}}}}}
+					MatchExpressions: []corev1.NodeSelectorRequirement{{Key: provisionerv1.LabelCapacityType, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"spot"}}}}}}}}
 			}), "od", map[string]string{"spot": "capacity-type"}},
 		{"exhausted limits", []Pool{
-			{NodePool: np("full", 90, func(p *v1alpha1.NodePool) {
+			{NodePool: np("full", 90, func(p *provisionerv1.NodePool) {
 				p.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100")}
 			}).NodePool,
 				Usage: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100")}},
 			np("spare", 10)}, newPod(), "spare", map[string]string{"full": "limit reached: cpu 100 of 100"}},
-		{"pod bigger than the limit", []Pool{np("small", 90, func(p *v1alpha1.NodePool) {
+		{"pod bigger than the limit", []Pool{np("small", 90, func(p *provisionerv1.NodePool) {
 			p.Spec.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}
 		}), np("big", 10)},
 			newPod(), "big", map[string]string{"small": "more than the limit"}},
@@ -116,14 +116,14 @@ func BenchmarkPlace(b *testing.B) {
 	var pools []Pool
 	for i := 0; i < 19; i++ {
 		pools = append(pools, np(fmt.Sprintf("pool-%02d", i), int32(100-i),
-			req(v1alpha1.LabelInstanceFamily, corev1.NodeSelectorOpIn, "m5", "c5", "r5"),
-			req(v1alpha1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"),
-			req(v1alpha1.LabelArch, corev1.NodeSelectorOpIn, "amd64")))
+			req(provisionerv1.LabelInstanceFamily, corev1.NodeSelectorOpIn, "m5", "c5", "r5"),
+			req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot", "on-demand"),
+			req(provisionerv1.LabelArch, corev1.NodeSelectorOpIn, "amd64")))
 	}
-	pools = append(pools, np("arm", 1, req(v1alpha1.LabelArch, corev1.NodeSelectorOpIn, "arm64")))
+	pools = append(pools, np("arm", 1, req(provisionerv1.LabelArch, corev1.NodeSelectorOpIn, "arm64")))
 	placer := New(pools)
 	pod := newPod(func(p *corev1.Pod) {
-		p.Spec.NodeSelector = map[string]string{v1alpha1.LabelArch: "arm64", corev1.LabelTopologyZone: "us-east-1a"}
+		p.Spec.NodeSelector = map[string]string{provisionerv1.LabelArch: "arm64", corev1.LabelTopologyZone: "us-east-1a"}
 	})
 	b.ReportAllocs()
 	for b.Loop() {

@@ -7,7 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 // FieldNodeName is the pseudo label key of a node selector's matchFields
@@ -170,12 +170,12 @@ func (rs Requirements) String() string {
 }
 
 // NodeSelectorRequirements renders rs as the requirements of a NodeClaim.
-func (rs Requirements) NodeSelectorRequirements() []v1alpha1.NodeSelectorRequirementWithMinValues {
-	var out []v1alpha1.NodeSelectorRequirementWithMinValues
+func (rs Requirements) NodeSelectorRequirements() []provisionerv1.NodeSelectorRequirementWithMinValues {
+	var out []provisionerv1.NodeSelectorRequirementWithMinValues
 	for i := range rs.items {
 		r := &rs.items[i]
 		for _, nsr := range r.NodeSelectorRequirements() {
-			x := v1alpha1.NodeSelectorRequirementWithMinValues{Key: nsr.Key, Operator: nsr.Operator, Values: nsr.Values}
+			x := provisionerv1.NodeSelectorRequirementWithMinValues{Key: nsr.Key, Operator: nsr.Operator, Values: nsr.Values}
 			if r.MinValues > 0 && nsr.Operator == corev1.NodeSelectorOpIn {
 				mv := r.MinValues
 				x.MinValues = &mv
@@ -218,7 +218,7 @@ func ForNode(node *corev1.Node) Requirements {
 
 // FromNodePool builds what a pool's nodes are: the template requirements
 // (with minValues), the template labels and the pool's own label.
-func FromNodePool(np *v1alpha1.NodePool) (Requirements, error) {
+func FromNodePool(np *provisionerv1.NodePool) (Requirements, error) {
 	var rs Requirements
 	for _, e := range np.Spec.Template.Spec.Requirements {
 		r, err := New(e.Key, e.Operator, e.Values)
@@ -233,7 +233,7 @@ func FromNodePool(np *v1alpha1.NodePool) (Requirements, error) {
 	for k, v := range np.Spec.Template.Metadata.Labels {
 		rs = rs.With(Single(k, v))
 	}
-	return rs.With(Single(v1alpha1.LabelNodePool, np.Name)), nil
+	return rs.With(Single(provisionerv1.LabelNodePool, np.Name)), nil
 }
 
 // ForPod returns the alternatives a pod's node must meet: its nodeSelector

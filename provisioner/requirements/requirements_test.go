@@ -5,7 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 func req(t *testing.T, key string, op corev1.NodeSelectorOperator, values ...string) Requirement {
@@ -107,12 +107,12 @@ func TestIntersects(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestConflictAndUndefined(t *testing.T) {
-	pool := Requirements{}.With(req(t, v1alpha1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))
-	pod := Requirements{}.With(req(t, v1alpha1.LabelArch, corev1.NodeSelectorOpIn, "arm64"))
+	pool := Requirements{}.With(req(t, provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))
+	pod := Requirements{}.With(req(t, provisionerv1.LabelArch, corev1.NodeSelectorOpIn, "arm64"))
 	if _, bad := pool.Conflict(pod, nil); !bad {
 		t.Error("undefined arch with no undefinedOK must conflict")
 	}
-	wellKnown := func(k string) bool { return v1alpha1.WellKnownLabels[k] }
+	wellKnown := func(k string) bool { return provisionerv1.WellKnownLabels[k] }
 	if key, bad := pool.Conflict(pod, wellKnown); bad {
 		t.Errorf("well-known arch undefined on a planned node must be fine, got conflict on %s", key)
 	}
@@ -120,7 +120,7 @@ func TestConflictAndUndefined(t *testing.T) {
 	if _, bad := pool.Conflict(custom, nil); bad {
 		t.Error("NotIn on an absent label must be fine")
 	}
-	od := Requirements{}.With(req(t, v1alpha1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
+	od := Requirements{}.With(req(t, provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
 	err := pool.Compatible(od, wellKnown)
 	if err == nil {
 		t.Fatal("spot pool accepted an on-demand pod")
@@ -166,24 +166,24 @@ func TestForPodAlternativesAndIntersect(t *testing.T) {
 
 func TestFromNodePoolAndRender(t *testing.T) {
 	two := 2
-	np := &v1alpha1.NodePool{}
+	np := &provisionerv1.NodePool{}
 	np.Name = "general"
 	np.Spec.Template.Metadata.Labels = map[string]string{"team": "web"}
-	np.Spec.Template.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{
-		{Key: v1alpha1.LabelInstanceFamily, Operator: corev1.NodeSelectorOpIn, Values: []string{"m5", "c5", "r5"}, MinValues: &two},
-		{Key: v1alpha1.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"2"}},
+	np.Spec.Template.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{
+		{Key: provisionerv1.LabelInstanceFamily, Operator: corev1.NodeSelectorOpIn, Values: []string{"m5", "c5", "r5"}, MinValues: &two},
+		{Key: provisionerv1.LabelInstanceCPU, Operator: corev1.NodeSelectorOpGt, Values: []string{"2"}},
 	}
 	rs, err := FromNodePool(np)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := rs.Labels(); got["team"] != "web" || got[v1alpha1.LabelNodePool] != "general" || len(got) != 2 {
+	if got := rs.Labels(); got["team"] != "web" || got[provisionerv1.LabelNodePool] != "general" || len(got) != 2 {
 		t.Errorf("labels %v", got)
 	}
 	out := rs.NodeSelectorRequirements()
-	var fam *v1alpha1.NodeSelectorRequirementWithMinValues
+	var fam *provisionerv1.NodeSelectorRequirementWithMinValues
 	for i := range out {
-		if out[i].Key == v1alpha1.LabelInstanceFamily {
+		if out[i].Key == provisionerv1.LabelInstanceFamily {
 			fam = &out[i]
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 var benchZones = []string{"test-zone-1", "test-zone-2", "test-zone-3"}
@@ -25,10 +25,10 @@ func syntheticTypes(n int) []*InstanceType {
 		it := &InstanceType{
 			Name: name,
 			Labels: map[string]string{
-				v1alpha1.LabelInstanceType: name,
-				v1alpha1.LabelArch:         "amd64",
-				v1alpha1.LabelOS:           "linux",
-				v1alpha1.LabelInstanceCPU:  fmt.Sprint(cpu),
+				provisionerv1.LabelInstanceType: name,
+				provisionerv1.LabelArch:         "amd64",
+				provisionerv1.LabelOS:           "linux",
+				provisionerv1.LabelInstanceCPU:  fmt.Sprint(cpu),
 			},
 			Capacity: corev1.ResourceList{
 				corev1.ResourceCPU:    *resource.NewQuantity(cpu, resource.DecimalSI),
@@ -43,18 +43,18 @@ func syntheticTypes(n int) []*InstanceType {
 		}
 		for z, zone := range benchZones {
 			if z < 2 {
-				it.Offerings = append(it.Offerings, Offering{Zone: zone, CapacityType: v1alpha1.CapacityTypeSpot, Price: price, Available: true})
+				it.Offerings = append(it.Offerings, Offering{Zone: zone, CapacityType: provisionerv1.CapacityTypeSpot, Price: price, Available: true})
 			}
-			it.Offerings = append(it.Offerings, Offering{Zone: zone, CapacityType: v1alpha1.CapacityTypeOnDemand, Price: price, Available: true})
+			it.Offerings = append(it.Offerings, Offering{Zone: zone, CapacityType: provisionerv1.CapacityTypeOnDemand, Price: price, Available: true})
 		}
 		out[i] = it
 	}
 	return out
 }
 
-func nodePool(name string, mutate ...func(*v1alpha1.NodePool)) *v1alpha1.NodePool {
-	np := &v1alpha1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	np.Spec.Template.Spec.NodeClassRef = &v1alpha1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "default"}
+func nodePool(name string, mutate ...func(*provisionerv1.NodePool)) *provisionerv1.NodePool {
+	np := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	np.Spec.Template.Spec.NodeClassRef = &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "default"}
 	for _, m := range mutate {
 		m(np)
 	}

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 // FuzzSolve builds a random cluster from the fuzzer's bytes (pods with
@@ -31,18 +31,18 @@ func FuzzSolve(f *testing.F) {
 			w := int32(1 + rng.Intn(100))
 			np.Spec.Weight = &w
 			if rng.Intn(2) == 0 {
-				np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements, v1alpha1.NodeSelectorRequirementWithMinValues{
-					Key: v1alpha1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{pick("spot", "on-demand")}})
+				np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements, provisionerv1.NodeSelectorRequirementWithMinValues{
+					Key: provisionerv1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{pick("spot", "on-demand")}})
 			}
 			if rng.Intn(3) == 0 {
-				np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements, v1alpha1.NodeSelectorRequirementWithMinValues{
-					Key: v1alpha1.LabelInstanceCPU, Operator: corev1.NodeSelectorOperator(pick("Gt", "Lt")), Values: []string{fmt.Sprint(rng.Intn(16))}})
+				np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements, provisionerv1.NodeSelectorRequirementWithMinValues{
+					Key: provisionerv1.LabelInstanceCPU, Operator: corev1.NodeSelectorOperator(pick("Gt", "Lt")), Values: []string{fmt.Sprint(rng.Intn(16))}})
 			}
 			if rng.Intn(3) == 0 {
 				np.Spec.Template.Spec.Taints = []corev1.Taint{{Key: "t", Effect: corev1.TaintEffectNoSchedule}}
 			}
 			if rng.Intn(3) == 0 {
-				np.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(fmt.Sprint(rng.Intn(64))), v1alpha1.ResourceNodes: resource.MustParse(fmt.Sprint(rng.Intn(20)))}
+				np.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(fmt.Sprint(rng.Intn(64))), provisionerv1.ResourceNodes: resource.MustParse(fmt.Sprint(rng.Intn(20)))}
 			}
 			in.Pools = append(in.Pools, Pool{NodePool: np, InstanceTypes: types})
 		}
@@ -63,7 +63,7 @@ func FuzzSolve(f *testing.F) {
 			case 0:
 				p.Spec.NodeSelector = map[string]string{corev1.LabelTopologyZone: pick(zones...)}
 			case 1:
-				required(pick(v1alpha1.LabelCapacityType, corev1.LabelTopologyZone, "custom"), corev1.NodeSelectorOperator(pick("In", "NotIn", "Exists", "DoesNotExist")), pick(zones...))(p)
+				required(pick(provisionerv1.LabelCapacityType, corev1.LabelTopologyZone, "custom"), corev1.NodeSelectorOperator(pick("In", "NotIn", "Exists", "DoesNotExist")), pick(zones...))(p)
 			case 2:
 				spreadOn(pick(corev1.LabelTopologyZone, corev1.LabelHostname), corev1.UnsatisfiableConstraintAction(pick("DoNotSchedule", "ScheduleAnyway")))(p)
 			case 3:

@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	resourcehelper "k8s.io/component-helpers/resource"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 // maxDims bounds the resources one solve can track: cpu, memory, pods,
@@ -73,7 +73,7 @@ func newDims() *dims {
 // register adds the names of rl; it fails past maxDims.
 func (d *dims) register(rl corev1.ResourceList) error {
 	for n := range rl {
-		if _, ok := d.index[n]; ok || n == v1alpha1.ResourceNodes {
+		if _, ok := d.index[n]; ok || n == provisionerv1.ResourceNodes {
 			continue
 		}
 		if len(d.names) == maxDims {

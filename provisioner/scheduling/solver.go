@@ -9,13 +9,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 )
 
 // wellKnown: on a planned node these keys are settled by the instance type
 // and offering, so a pod may constrain them though the pool does not.
-func wellKnown(key string) bool { return v1alpha1.WellKnownLabels[key] }
+func wellKnown(key string) bool { return provisionerv1.WellKnownLabels[key] }
 
 type typeInfo struct {
 	it       *InstanceType
@@ -396,11 +396,11 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 				ps.limits[i] = lv[i]
 			}
 		}
-		if q, ok := np.Spec.Limits[v1alpha1.ResourceNodes]; ok {
+		if q, ok := np.Spec.Limits[provisionerv1.ResourceNodes]; ok {
 			ps.maxNodes = q.Value()
 		}
 		ps.usage = s.dims.vec(pl.Usage)
-		if q, ok := pl.Usage[v1alpha1.ResourceNodes]; ok {
+		if q, ok := pl.Usage[provisionerv1.ResourceNodes]; ok {
 			ps.nodes = q.Value()
 		}
 	}
@@ -445,9 +445,9 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 func typeDomains(it *InstanceType, key string) []string {
 	var field func(o *Offering) string
 	switch key {
-	case v1alpha1.LabelZone:
+	case provisionerv1.LabelZone:
 		field = func(o *Offering) string { return o.Zone }
-	case v1alpha1.LabelCapacityType:
+	case provisionerv1.LabelCapacityType:
 		field = func(o *Offering) string { return o.CapacityType }
 	}
 	if field != nil {
@@ -474,13 +474,13 @@ func typeAllows(it *InstanceType, rs requirements.Requirements) bool {
 	for i := range items {
 		r := &items[i]
 		switch r.Key {
-		case v1alpha1.LabelZone:
+		case provisionerv1.LabelZone:
 			zr = r
-		case v1alpha1.LabelCapacityType:
+		case provisionerv1.LabelCapacityType:
 			cr = r
-		case v1alpha1.LabelNodePool:
+		case provisionerv1.LabelNodePool:
 		default:
-			if !v1alpha1.WellKnownLabels[r.Key] {
+			if !provisionerv1.WellKnownLabels[r.Key] {
 				continue
 			}
 			if v, ok := it.Labels[r.Key]; ok {
@@ -502,7 +502,7 @@ func typeAllows(it *InstanceType, rs requirements.Requirements) bool {
 
 // cheapest is the lowest price of an available offering that rs allows.
 func cheapest(it *InstanceType, rs requirements.Requirements) float64 {
-	zr, cr := rs.Get(v1alpha1.LabelZone), rs.Get(v1alpha1.LabelCapacityType)
+	zr, cr := rs.Get(provisionerv1.LabelZone), rs.Get(provisionerv1.LabelCapacityType)
 	best := math.Inf(1)
 	for _, o := range it.Offerings {
 		if o.Available && (zr == nil || zr.Has(o.Zone)) && (cr == nil || cr.Has(o.CapacityType)) && o.Price < best {
@@ -611,7 +611,7 @@ func (s *solver) finish(res *Result) {
 			out.InstanceTypes = append(out.InstanceTypes, p.pt.ti.it)
 			names[i] = p.pt.ti.it.Name
 		}
-		r, _ := requirements.New(v1alpha1.LabelInstanceType, corev1.NodeSelectorOpIn, names)
+		r, _ := requirements.New(provisionerv1.LabelInstanceType, corev1.NodeSelectorOpIn, names)
 		out.Requirements = c.reqs.With(r)
 		total := c.used
 		total.add(&ps[0].pt.daemons)

@@ -9,14 +9,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 )
 
-func withReq(key string, op corev1.NodeSelectorOperator, values ...string) func(*v1alpha1.NodePool) {
-	return func(np *v1alpha1.NodePool) {
+func withReq(key string, op corev1.NodeSelectorOperator, values ...string) func(*provisionerv1.NodePool) {
+	return func(np *provisionerv1.NodePool) {
 		np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements,
-			v1alpha1.NodeSelectorRequirementWithMinValues{Key: key, Operator: op, Values: values})
+			provisionerv1.NodeSelectorRequirementWithMinValues{Key: key, Operator: op, Values: values})
 	}
 }
 
@@ -67,19 +67,19 @@ func withHostPort(port int32) func(*corev1.Pod) {
 
 func existing(name, zone, cpu, mem string, taints ...corev1.Taint) Node {
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-		corev1.LabelHostname: name, corev1.LabelTopologyZone: zone, v1alpha1.LabelNodePool: "default"}}}
+		corev1.LabelHostname: name, corev1.LabelTopologyZone: zone, provisionerv1.LabelNodePool: "default"}}}
 	n.Spec.Taints = taints
 	n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem), corev1.ResourcePods: resource.MustParse("110")}
 	return NodeFromCore(n, nil)
 }
 
-func defaultPools(mutate ...func(*v1alpha1.NodePool)) []Pool {
+func defaultPools(mutate ...func(*provisionerv1.NodePool)) []Pool {
 	return []Pool{{NodePool: nodePool("default", mutate...), InstanceTypes: syntheticTypes(16)}}
 }
 
 func zoneOf(t *testing.T, c *Claim) string {
 	t.Helper()
-	r := c.Requirements.Get(v1alpha1.LabelZone)
+	r := c.Requirements.Get(provisionerv1.LabelZone)
 	if r == nil || len(r.Values()) != 1 {
 		return ""
 	}
@@ -132,9 +132,9 @@ func TestSolve(t *testing.T) {
 		{
 			name: "in-flight node takes the pods it was made for",
 			in: func() Input {
-				nc := &v1alpha1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "c1", Labels: map[string]string{v1alpha1.LabelNodePool: "default"}}}
+				nc := &provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "c1", Labels: map[string]string{provisionerv1.LabelNodePool: "default"}}}
 				nc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("2Gi"), corev1.ResourcePods: resource.MustParse("10")}
-				nc.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{{Key: v1alpha1.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"test-zone-2"}}}
+				nc.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{{Key: provisionerv1.LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"test-zone-2"}}}
 				n, err := NodeFromClaim(nc, nil)
 				if err != nil {
 					t.Fatal(err)
@@ -155,7 +155,7 @@ func TestSolve(t *testing.T) {
 		},
 		{
 			name: "Gt on instance-cpu keeps only larger types",
-			in:   Input{Pods: []*corev1.Pod{pod("a", "100m", "100Mi", required(v1alpha1.LabelInstanceCPU, corev1.NodeSelectorOpGt, "8"))}, Pools: defaultPools()},
+			in:   Input{Pods: []*corev1.Pod{pod("a", "100m", "100Mi", required(provisionerv1.LabelInstanceCPU, corev1.NodeSelectorOpGt, "8"))}, Pools: defaultPools()},
 			check: func(t *testing.T, r *Result) {
 				wantKinds(t, r, NewClaim)
 				if n := r.Claims[0].InstanceTypes[0].Name; n != "fake-it-8" {
@@ -165,11 +165,11 @@ func TestSolve(t *testing.T) {
 		},
 		{
 			name: "NotIn spot gives an on-demand claim (spot exists only in zones 1–2)",
-			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", required(v1alpha1.LabelCapacityType, corev1.NodeSelectorOpNotIn, "spot"),
+			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", required(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpNotIn, "spot"),
 				func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{corev1.LabelTopologyZone: "test-zone-3"} })}, Pools: defaultPools()},
 			check: func(t *testing.T, r *Result) {
 				wantKinds(t, r, NewClaim)
-				if _, bad := r.Claims[0].Requirements.Conflict(requirements.Requirements{}.With(requirements.Single(v1alpha1.LabelCapacityType, "spot")), nil); !bad {
+				if _, bad := r.Claims[0].Requirements.Conflict(requirements.Requirements{}.With(requirements.Single(provisionerv1.LabelCapacityType, "spot")), nil); !bad {
 					t.Error("claim still allows spot")
 				}
 			},
@@ -177,7 +177,7 @@ func TestSolve(t *testing.T) {
 		{
 			name: "spot only in zones 1–2: a spot pool cannot serve zone 3",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{corev1.LabelTopologyZone: "test-zone-3"} })},
-				Pools: defaultPools(withReq(v1alpha1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))},
+				Pools: defaultPools(withReq(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "spot"))},
 			check: func(t *testing.T, r *Result) {
 				wantKinds(t, r, Unschedulable)
 				if why := r.Placements[0].PoolReasons["default"]; !strings.Contains(why, "incompatible") && !strings.Contains(why, "no instance type") {
@@ -198,13 +198,13 @@ func TestSolve(t *testing.T) {
 		{
 			name: "the pool's template labels satisfy a nodeSelector",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"team": "db"} })},
-				Pools: defaultPools(func(np *v1alpha1.NodePool) { np.Spec.Template.Metadata.Labels = map[string]string{"team": "db"} })},
+				Pools: defaultPools(func(np *provisionerv1.NodePool) { np.Spec.Template.Metadata.Labels = map[string]string{"team": "db"} })},
 			check: func(t *testing.T, r *Result) { wantKinds(t, r, NewClaim) },
 		},
 		{
 			name: "pool taints need tolerations",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi"), pod("b", "1", "1Gi", tolerate("gpu"))},
-				Pools: defaultPools(func(np *v1alpha1.NodePool) {
+				Pools: defaultPools(func(np *provisionerv1.NodePool) {
 					np.Spec.Template.Spec.Taints = []corev1.Taint{{Key: "gpu", Effect: corev1.TaintEffectNoSchedule}}
 				})},
 			check: func(t *testing.T, r *Result) {
@@ -218,7 +218,7 @@ func TestSolve(t *testing.T) {
 			name: "the heavier pool wins",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi")}, Pools: []Pool{
 				{NodePool: nodePool("light"), InstanceTypes: syntheticTypes(4)},
-				{NodePool: nodePool("heavy", func(np *v1alpha1.NodePool) { w := int32(50); np.Spec.Weight = &w }), InstanceTypes: syntheticTypes(4)},
+				{NodePool: nodePool("heavy", func(np *provisionerv1.NodePool) { w := int32(50); np.Spec.Weight = &w }), InstanceTypes: syntheticTypes(4)},
 			}},
 			check: func(t *testing.T, r *Result) {
 				wantKinds(t, r, NewClaim)
@@ -230,7 +230,7 @@ func TestSolve(t *testing.T) {
 		{
 			name: "limits: a pool out of CPU sends pods to the next pool",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1500m", "1Gi"), pod("b", "1500m", "1Gi"), pod("c", "1500m", "1Gi")}, Pools: []Pool{
-				{NodePool: nodePool("capped", func(np *v1alpha1.NodePool) {
+				{NodePool: nodePool("capped", func(np *provisionerv1.NodePool) {
 					w := int32(10)
 					np.Spec.Weight = &w
 					np.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
@@ -257,8 +257,8 @@ func TestSolve(t *testing.T) {
 		{
 			name: "limits on nodes",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi", antiHost("x")), pod("b", "1", "1Gi", antiHost("x"))},
-				Pools: defaultPools(func(np *v1alpha1.NodePool) {
-					np.Spec.Limits = corev1.ResourceList{v1alpha1.ResourceNodes: resource.MustParse("1")}
+				Pools: defaultPools(func(np *provisionerv1.NodePool) {
+					np.Spec.Limits = corev1.ResourceList{provisionerv1.ResourceNodes: resource.MustParse("1")}
 				})},
 			check: func(t *testing.T, r *Result) {
 				if len(r.Claims) != 1 {
@@ -285,7 +285,7 @@ func TestSolve(t *testing.T) {
 		{
 			name: "a DaemonSet that does not tolerate the pool's taint adds nothing",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1500m", "1Gi", tolerate("t"))},
-				Pools: defaultPools(func(np *v1alpha1.NodePool) {
+				Pools: defaultPools(func(np *provisionerv1.NodePool) {
 					np.Spec.Template.Spec.Taints = []corev1.Taint{{Key: "t", Effect: corev1.TaintEffectNoSchedule}}
 				}),
 				DaemonSetPods: []*corev1.Pod{pod("ds", "500m", "256Mi")}},
@@ -357,8 +357,8 @@ func TestSolve(t *testing.T) {
 		{
 			name: "ScheduleAnyway spread is relaxed when it cannot be met",
 			in: Input{Pods: []*corev1.Pod{pod("a", "100m", "100Mi", spreadOn(corev1.LabelHostname, corev1.ScheduleAnyway)), pod("b", "100m", "100Mi", spreadOn(corev1.LabelHostname, corev1.ScheduleAnyway))},
-				Pools: defaultPools(func(np *v1alpha1.NodePool) {
-					np.Spec.Limits = corev1.ResourceList{v1alpha1.ResourceNodes: resource.MustParse("1")}
+				Pools: defaultPools(func(np *provisionerv1.NodePool) {
+					np.Spec.Limits = corev1.ResourceList{provisionerv1.ResourceNodes: resource.MustParse("1")}
 				})},
 			check: func(t *testing.T, r *Result) { wantKinds(t, r, NewClaim, NewClaim) },
 		},
@@ -437,9 +437,9 @@ func TestSolve(t *testing.T) {
 		},
 		{
 			name: "minValues keeps enough instance types",
-			in: Input{Pods: []*corev1.Pod{pod("a", "7", "1Gi")}, Pools: defaultPools(func(np *v1alpha1.NodePool) {
+			in: Input{Pods: []*corev1.Pod{pod("a", "7", "1Gi")}, Pools: defaultPools(func(np *provisionerv1.NodePool) {
 				two := 20
-				np.Spec.Template.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{{Key: v1alpha1.LabelInstanceType, Operator: corev1.NodeSelectorOpIn,
+				np.Spec.Template.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{{Key: provisionerv1.LabelInstanceType, Operator: corev1.NodeSelectorOpIn,
 					Values: []string{"fake-it-0", "fake-it-1", "fake-it-2", "fake-it-3", "fake-it-4", "fake-it-5", "fake-it-6", "fake-it-7", "fake-it-8", "fake-it-9", "fake-it-10",
 						"fake-it-11", "fake-it-12", "fake-it-13", "fake-it-14", "fake-it-15", "x1", "x2", "x3", "x4"}, MinValues: &two}}
 			})},

@@ -22,7 +22,7 @@ package scheduling
 import (
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 )
 
@@ -45,7 +45,7 @@ type InstanceType struct {
 // Offering is an instance type in one zone and capacity type.
 type Offering struct {
 	Zone         string
-	CapacityType string // v1alpha1.CapacityTypeSpot or CapacityTypeOnDemand
+	CapacityType string // provisionerv1.CapacityTypeSpot or CapacityTypeOnDemand
 	// Price in USD per hour.
 	Price float64
 	// Available is false while the cloud reports no capacity for it.
@@ -54,7 +54,7 @@ type Offering struct {
 
 // Pool is a NodePool with what the solver needs beside it.
 type Pool struct {
-	NodePool *v1alpha1.NodePool
+	NodePool *provisionerv1.NodePool
 	// InstanceTypes the pool's node class can launch (the pool's own
 	// requirements are applied by the solver).
 	InstanceTypes []*InstanceType
@@ -95,7 +95,7 @@ func NodeFromCore(node *corev1.Node, pods []*corev1.Pod) Node {
 // NodeFromClaim describes a NodeClaim whose node is not ready yet: its
 // allocatable is the launched type's if known, else the requests it was
 // made for (which include DaemonSet overhead: conservative).
-func NodeFromClaim(nc *v1alpha1.NodeClaim, pods []*corev1.Pod) (Node, error) {
+func NodeFromClaim(nc *provisionerv1.NodeClaim, pods []*corev1.Pod) (Node, error) {
 	var exprs []corev1.NodeSelectorRequirement
 	for _, r := range nc.Spec.Requirements {
 		exprs = append(exprs, r.NodeSelectorRequirement())
@@ -106,9 +106,9 @@ func NodeFromClaim(nc *v1alpha1.NodeClaim, pods []*corev1.Pod) (Node, error) {
 	}
 	rs = rs.Intersect(requirements.FromLabels(nc.Labels))
 	for k, v := range map[string]string{
-		v1alpha1.LabelInstanceType: nc.Status.InstanceType,
-		v1alpha1.LabelZone:         nc.Status.Zone,
-		v1alpha1.LabelCapacityType: nc.Status.CapacityType,
+		provisionerv1.LabelInstanceType: nc.Status.InstanceType,
+		provisionerv1.LabelZone:         nc.Status.Zone,
+		provisionerv1.LabelCapacityType: nc.Status.CapacityType,
 	} {
 		if v != "" {
 			rs = rs.With(requirements.Single(k, v))

@@ -15,11 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 // NodePool validates a NodePool's spec.
-func NodePool(np *v1alpha1.NodePool) field.ErrorList {
+func NodePool(np *provisionerv1.NodePool) field.ErrorList {
 	spec := field.NewPath("spec")
 	var errs field.ErrorList
 	tmpl := spec.Child("template")
@@ -59,13 +59,13 @@ func NodePool(np *v1alpha1.NodePool) field.ErrorList {
 	return errs
 }
 
-func disruption(d *v1alpha1.Disruption, path *field.Path) field.ErrorList {
+func disruption(d *provisionerv1.Disruption, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch d.ConsolidationPolicy {
-	case "", v1alpha1.ConsolidationPolicyWhenEmpty, v1alpha1.ConsolidationPolicyWhenEmptyOrUnderutilized:
+	case "", provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized:
 	default:
 		errs = append(errs, field.NotSupported(path.Child("consolidationPolicy"), d.ConsolidationPolicy,
-			[]string{string(v1alpha1.ConsolidationPolicyWhenEmpty), string(v1alpha1.ConsolidationPolicyWhenEmptyOrUnderutilized)}))
+			[]string{string(provisionerv1.ConsolidationPolicyWhenEmpty), string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized)}))
 	}
 	if d.ConsolidateAfter != "" {
 		errs = append(errs, nillable(d.ConsolidateAfter, path.Child("consolidateAfter"))...)
@@ -98,10 +98,10 @@ func disruption(d *v1alpha1.Disruption, path *field.Path) field.ErrorList {
 		if b.Duration != nil && b.Duration.Duration <= 0 {
 			errs = append(errs, field.Invalid(bp.Child("duration"), b.Duration.Duration.String(), "must be positive"))
 		}
-		seen := map[v1alpha1.DisruptionReason]bool{}
+		seen := map[provisionerv1.DisruptionReason]bool{}
 		for j, r := range b.Reasons {
 			switch r {
-			case v1alpha1.DisruptionReasonEmpty, v1alpha1.DisruptionReasonUnderutilized, v1alpha1.DisruptionReasonDrifted:
+			case provisionerv1.DisruptionReasonEmpty, provisionerv1.DisruptionReasonUnderutilized, provisionerv1.DisruptionReasonDrifted:
 			default:
 				errs = append(errs, field.NotSupported(bp.Child("reasons").Index(j), r, []string{"Empty", "Underutilized", "Drifted"}))
 			}
@@ -153,11 +153,11 @@ func cron(s string) string {
 
 // Requirements validates node selector requirements; restricted refuses
 // the keys Tailor sets per node (NodePools; a NodeClaim carries them).
-func Requirements(reqs []v1alpha1.NodeSelectorRequirementWithMinValues, path *field.Path, restricted bool) field.ErrorList {
+func Requirements(reqs []provisionerv1.NodeSelectorRequirementWithMinValues, path *field.Path, restricted bool) field.ErrorList {
 	var errs field.ErrorList
 	for i, r := range reqs {
 		p := path.Index(i)
-		if restricted && v1alpha1.IsRestrictedLabel(r.Key) {
+		if restricted && provisionerv1.IsRestrictedLabel(r.Key) {
 			errs = append(errs, field.Invalid(p.Child("key"), r.Key, "is set by Tailor per node and cannot be required"))
 		}
 		for _, msg := range validation.IsQualifiedName(r.Key) {
@@ -197,10 +197,10 @@ func Requirements(reqs []v1alpha1.NodeSelectorRequirementWithMinValues, path *fi
 				errs = append(errs, field.Invalid(p.Child("minValues"), mv, fmt.Sprintf("is more than the %d values listed", len(r.Values))))
 			}
 		}
-		if r.Key == v1alpha1.LabelCapacityType && r.Operator == corev1.NodeSelectorOpIn {
+		if r.Key == provisionerv1.LabelCapacityType && r.Operator == corev1.NodeSelectorOpIn {
 			for j, v := range r.Values {
-				if v != v1alpha1.CapacityTypeSpot && v != v1alpha1.CapacityTypeOnDemand {
-					errs = append(errs, field.NotSupported(p.Child("values").Index(j), v, []string{v1alpha1.CapacityTypeSpot, v1alpha1.CapacityTypeOnDemand}))
+				if v != provisionerv1.CapacityTypeSpot && v != provisionerv1.CapacityTypeOnDemand {
+					errs = append(errs, field.NotSupported(p.Child("values").Index(j), v, []string{provisionerv1.CapacityTypeSpot, provisionerv1.CapacityTypeOnDemand}))
 				}
 			}
 		}
@@ -211,7 +211,7 @@ func Requirements(reqs []v1alpha1.NodeSelectorRequirementWithMinValues, path *fi
 func labels(l map[string]string, path *field.Path) field.ErrorList {
 	errs := metav1validation.ValidateLabels(l, path)
 	for k := range l {
-		if v1alpha1.IsRestrictedLabel(k) {
+		if provisionerv1.IsRestrictedLabel(k) {
 			errs = append(errs, field.Invalid(path.Key(k), k, "is set by Tailor per node"))
 		}
 	}
@@ -245,7 +245,7 @@ func taints(ts []corev1.Taint, path *field.Path) field.ErrorList {
 	return errs
 }
 
-func nillable(d v1alpha1.NillableDuration, path *field.Path) field.ErrorList {
+func nillable(d provisionerv1.NillableDuration, path *field.Path) field.ErrorList {
 	if d == "" {
 		return nil
 	}
@@ -255,10 +255,10 @@ func nillable(d v1alpha1.NillableDuration, path *field.Path) field.ErrorList {
 	return nil
 }
 
-func nodeClassRef(ref *v1alpha1.NodeClassReference, path *field.Path) field.ErrorList {
+func nodeClassRef(ref *provisionerv1.NodeClassReference, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if ref.Group != v1alpha1.GroupVersion.Group {
-		errs = append(errs, field.NotSupported(path.Child("group"), ref.Group, []string{v1alpha1.GroupVersion.Group}))
+	if ref.Group != provisionerv1.GroupVersion.Group {
+		errs = append(errs, field.NotSupported(path.Child("group"), ref.Group, []string{provisionerv1.GroupVersion.Group}))
 	}
 	if ref.Kind != "AWSNodeClass" {
 		errs = append(errs, field.NotSupported(path.Child("kind"), ref.Kind, []string{"AWSNodeClass"}))
@@ -270,7 +270,7 @@ func nodeClassRef(ref *v1alpha1.NodeClassReference, path *field.Path) field.Erro
 }
 
 // AWSNodeClass validates an AWSNodeClass's spec.
-func AWSNodeClass(nc *v1alpha1.AWSNodeClass) field.ErrorList {
+func AWSNodeClass(nc *provisionerv1.AWSNodeClass) field.ErrorList {
 	spec := field.NewPath("spec")
 	s := &nc.Spec
 	var errs field.ErrorList
@@ -331,7 +331,7 @@ func AWSNodeClass(nc *v1alpha1.AWSNodeClass) field.ErrorList {
 		errs = append(errs, field.Invalid(spec.Child("role"), s.Role, "set exactly one of role and instanceProfile"))
 	}
 	for k := range s.Tags {
-		if k == v1alpha1.LabelNodePool || k == v1alpha1.LabelNodeClaim || k == "eks:eks-cluster-name" || strings.HasPrefix(k, "kubernetes.io/cluster/") {
+		if k == provisionerv1.LabelNodePool || k == provisionerv1.LabelNodeClaim || k == "eks:eks-cluster-name" || strings.HasPrefix(k, "kubernetes.io/cluster/") {
 			errs = append(errs, field.Invalid(spec.Child("tags").Key(k), k, "is set by Tailor"))
 		}
 	}
@@ -408,7 +408,7 @@ func thresholds(m map[string]string, path *field.Path, signals []string) field.E
 
 // NodeClaim validates a NodeClaim's spec (made by Tailor, or by hand to
 // launch a node directly).
-func NodeClaim(nc *v1alpha1.NodeClaim) field.ErrorList {
+func NodeClaim(nc *provisionerv1.NodeClaim) field.ErrorList {
 	spec := field.NewPath("spec")
 	var errs field.ErrorList
 	errs = append(errs, Requirements(nc.Spec.Requirements, spec.Child("requirements"), false)...)

@@ -10,18 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
-func validPool() *v1alpha1.NodePool {
-	np := &v1alpha1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
-	np.Spec.Template.Spec.NodeClassRef = &v1alpha1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "default"}
-	np.Spec.Template.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{
-		{Key: v1alpha1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot", "on-demand"}},
+func validPool() *provisionerv1.NodePool {
+	np := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	np.Spec.Template.Spec.NodeClassRef = &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "default"}
+	np.Spec.Template.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{
+		{Key: provisionerv1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot", "on-demand"}},
 	}
 	np.Spec.Template.Spec.ExpireAfter = "720h"
-	np.Spec.Disruption = v1alpha1.Disruption{ConsolidationPolicy: v1alpha1.ConsolidationPolicyWhenEmptyOrUnderutilized, ConsolidateAfter: "30s",
-		Budgets: []v1alpha1.Budget{{Nodes: "10%"}}}
+	np.Spec.Disruption = provisionerv1.Disruption{ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized, ConsolidateAfter: "30s",
+		Budgets: []provisionerv1.Budget{{Nodes: "10%"}}}
 	return np
 }
 
@@ -45,82 +45,82 @@ func wantErr(t *testing.T, errs field.ErrorList, path, sub string) {
 }
 
 func TestNodePool(t *testing.T) {
-	req := func(r v1alpha1.NodeSelectorRequirementWithMinValues) func(*v1alpha1.NodePool) {
-		return func(np *v1alpha1.NodePool) {
-			np.Spec.Template.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{r}
+	req := func(r provisionerv1.NodeSelectorRequirementWithMinValues) func(*provisionerv1.NodePool) {
+		return func(np *provisionerv1.NodePool) {
+			np.Spec.Template.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{r}
 		}
 	}
 	const reqPath = "spec.template.spec.requirements[0]"
 	cases := []struct {
 		name   string
-		mutate func(*v1alpha1.NodePool)
+		mutate func(*provisionerv1.NodePool)
 		path   string
 		sub    string
 	}{
-		{"valid", func(*v1alpha1.NodePool) {}, "", ""},
-		{"unknown operator", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: "Like", Values: []string{"x"}}), reqPath + ".operator", "Unsupported value"},
-		{"restricted hostname", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
-		{"restricted nodepool", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: v1alpha1.LabelNodePool, Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
-		{"restricted nodeclaim", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: v1alpha1.LabelNodeClaim, Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
-		{"restricted karpenter.sh", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "karpenter.sh/capacity-type", Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
-		{"In without values", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpIn}), reqPath + ".values", "needs values"},
-		{"Exists with values", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpExists, Values: []string{"x"}}), reqPath + ".values", "takes no values"},
-		{"Gt not an integer", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpGt, Values: []string{"big"}}), reqPath + ".values[0]", "integer"},
-		{"Lt two values", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpLt, Values: []string{"1", "2"}}), reqPath + ".values", "exactly one"},
-		{"minValues above values", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpIn, Values: []string{"x", "y"}, MinValues: ptr(3)}), reqPath + ".minValues", "more than the 2 values"},
-		{"minValues with NotIn", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"x"}, MinValues: ptr(1)}), reqPath + ".minValues", "needs operator In"},
-		{"bad capacity type", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: v1alpha1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"reserved"}}), reqPath + ".values[0]", "Unsupported"},
-		{"bad label value", req(v1alpha1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpIn, Values: []string{"no spaces"}}), reqPath + ".values[0]", "Invalid value"},
-		{"weight 0", func(np *v1alpha1.NodePool) { np.Spec.Weight = ptr(int32(0)) }, "spec.weight", "between 1 and 100"},
-		{"weight 101", func(np *v1alpha1.NodePool) { np.Spec.Weight = ptr(int32(101)) }, "spec.weight", "between 1 and 100"},
-		{"weight 100", func(np *v1alpha1.NodePool) { np.Spec.Weight = ptr(int32(100)) }, "", ""},
-		{"negative limit", func(np *v1alpha1.NodePool) {
+		{"valid", func(*provisionerv1.NodePool) {}, "", ""},
+		{"unknown operator", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: "Like", Values: []string{"x"}}), reqPath + ".operator", "Unsupported value"},
+		{"restricted hostname", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
+		{"restricted nodepool", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: provisionerv1.LabelNodePool, Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
+		{"restricted nodeclaim", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: provisionerv1.LabelNodeClaim, Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
+		{"restricted karpenter.sh", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "karpenter.sh/capacity-type", Operator: corev1.NodeSelectorOpExists}), reqPath + ".key", "set by Tailor"},
+		{"In without values", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpIn}), reqPath + ".values", "needs values"},
+		{"Exists with values", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpExists, Values: []string{"x"}}), reqPath + ".values", "takes no values"},
+		{"Gt not an integer", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpGt, Values: []string{"big"}}), reqPath + ".values[0]", "integer"},
+		{"Lt two values", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpLt, Values: []string{"1", "2"}}), reqPath + ".values", "exactly one"},
+		{"minValues above values", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpIn, Values: []string{"x", "y"}, MinValues: ptr(3)}), reqPath + ".minValues", "more than the 2 values"},
+		{"minValues with NotIn", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"x"}, MinValues: ptr(1)}), reqPath + ".minValues", "needs operator In"},
+		{"bad capacity type", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: provisionerv1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"reserved"}}), reqPath + ".values[0]", "Unsupported"},
+		{"bad label value", req(provisionerv1.NodeSelectorRequirementWithMinValues{Key: "a", Operator: corev1.NodeSelectorOpIn, Values: []string{"no spaces"}}), reqPath + ".values[0]", "Invalid value"},
+		{"weight 0", func(np *provisionerv1.NodePool) { np.Spec.Weight = ptr(int32(0)) }, "spec.weight", "between 1 and 100"},
+		{"weight 101", func(np *provisionerv1.NodePool) { np.Spec.Weight = ptr(int32(101)) }, "spec.weight", "between 1 and 100"},
+		{"weight 100", func(np *provisionerv1.NodePool) { np.Spec.Weight = ptr(int32(100)) }, "", ""},
+		{"negative limit", func(np *provisionerv1.NodePool) {
 			np.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("-1")}
 		}, "spec.limits[cpu]", "negative"},
-		{"bad expireAfter", func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "30d" }, "spec.template.spec.expireAfter", "duration"},
-		{"milliseconds refused", func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "10ms" }, "spec.template.spec.expireAfter", "duration"},
-		{"expireAfter Never", func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "Never" }, "", ""},
-		{"bad consolidateAfter", func(np *v1alpha1.NodePool) { np.Spec.Disruption.ConsolidateAfter = "-5m" }, "spec.disruption.consolidateAfter", "duration"},
-		{"bad policy", func(np *v1alpha1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = "Always" }, "spec.disruption.consolidationPolicy", "Unsupported"},
-		{"budget 10%", func(np *v1alpha1.NodePool) {
-			np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "10%"}, {Nodes: "3"}}
+		{"bad expireAfter", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "30d" }, "spec.template.spec.expireAfter", "duration"},
+		{"milliseconds refused", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "10ms" }, "spec.template.spec.expireAfter", "duration"},
+		{"expireAfter Never", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "Never" }, "", ""},
+		{"bad consolidateAfter", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidateAfter = "-5m" }, "spec.disruption.consolidateAfter", "duration"},
+		{"bad policy", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = "Always" }, "spec.disruption.consolidationPolicy", "Unsupported"},
+		{"budget 10%", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "10%"}, {Nodes: "3"}}
 		}, "", ""},
-		{"budget 101%", func(np *v1alpha1.NodePool) { np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "101%"}} }, "spec.disruption.budgets[0].nodes", "percentage"},
-		{"budget word", func(np *v1alpha1.NodePool) { np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "ten"}} }, "spec.disruption.budgets[0].nodes", "node count"},
-		{"budget negative", func(np *v1alpha1.NodePool) { np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "-1"}} }, "spec.disruption.budgets[0].nodes", "node count"},
-		{"schedule without duration", func(np *v1alpha1.NodePool) {
-			np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "0", Schedule: ptr("@daily")}}
+		{"budget 101%", func(np *provisionerv1.NodePool) { np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "101%"}} }, "spec.disruption.budgets[0].nodes", "percentage"},
+		{"budget word", func(np *provisionerv1.NodePool) { np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "ten"}} }, "spec.disruption.budgets[0].nodes", "node count"},
+		{"budget negative", func(np *provisionerv1.NodePool) { np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "-1"}} }, "spec.disruption.budgets[0].nodes", "node count"},
+		{"schedule without duration", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "0", Schedule: ptr("@daily")}}
 		}, "spec.disruption.budgets[0]", "go together"},
-		{"bad schedule", func(np *v1alpha1.NodePool) {
-			np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "0", Schedule: ptr("0 9 * *"), Duration: &metav1.Duration{Duration: time.Hour}}}
+		{"bad schedule", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "0", Schedule: ptr("0 9 * *"), Duration: &metav1.Duration{Duration: time.Hour}}}
 		}, "spec.disruption.budgets[0].schedule", "five fields"},
-		{"good schedule", func(np *v1alpha1.NodePool) {
-			np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "0", Schedule: ptr("0 9 * * mon-fri"), Duration: &metav1.Duration{Duration: 8 * time.Hour}, Reasons: []v1alpha1.DisruptionReason{"Drifted"}}}
+		{"good schedule", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "0", Schedule: ptr("0 9 * * mon-fri"), Duration: &metav1.Duration{Duration: 8 * time.Hour}, Reasons: []provisionerv1.DisruptionReason{"Drifted"}}}
 		}, "", ""},
-		{"bad reason", func(np *v1alpha1.NodePool) {
-			np.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "1", Reasons: []v1alpha1.DisruptionReason{"Expired"}}}
+		{"bad reason", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1", Reasons: []provisionerv1.DisruptionReason{"Expired"}}}
 		}, "spec.disruption.budgets[0].reasons[0]", "Unsupported"},
-		{"savings fraction above 1", func(np *v1alpha1.NodePool) {
-			np.Spec.Disruption.MinimumSavings = &v1alpha1.MinimumSavings{Fraction: "1.5"}
+		{"savings fraction above 1", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{Fraction: "1.5"}
 		}, "spec.disruption.minimumSavings.fraction", "between 0 and 1"},
-		{"savings per hour", func(np *v1alpha1.NodePool) {
-			np.Spec.Disruption.MinimumSavings = &v1alpha1.MinimumSavings{Fraction: "0.1", PerHour: "0.05"}
+		{"savings per hour", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{Fraction: "0.1", PerHour: "0.05"}
 		}, "", ""},
-		{"restricted template label", func(np *v1alpha1.NodePool) {
-			np.Spec.Template.Metadata.Labels = map[string]string{v1alpha1.LabelNodePool: "x"}
+		{"restricted template label", func(np *provisionerv1.NodePool) {
+			np.Spec.Template.Metadata.Labels = map[string]string{provisionerv1.LabelNodePool: "x"}
 		}, "spec.template.metadata.labels[tailor.dev/nodepool]", "set by Tailor"},
-		{"bad taint effect", func(np *v1alpha1.NodePool) {
+		{"bad taint effect", func(np *provisionerv1.NodePool) {
 			np.Spec.Template.Spec.Taints = []corev1.Taint{{Key: "a", Effect: "Sometimes"}}
 		}, "spec.template.spec.taints[0].effect", "Unsupported"},
-		{"both nodeClassRef and ASGs", func(np *v1alpha1.NodePool) {
-			np.Spec.AutoScalingGroups = &v1alpha1.AutoScalingGroups{Names: []string{"asg"}}
+		{"both nodeClassRef and ASGs", func(np *provisionerv1.NodePool) {
+			np.Spec.AutoScalingGroups = &provisionerv1.AutoScalingGroups{Names: []string{"asg"}}
 		}, "spec.autoScalingGroups", "mutually exclusive"},
-		{"neither", func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.NodeClassRef = nil }, "spec.template.spec.nodeClassRef", "Required"},
-		{"ASGs alone", func(np *v1alpha1.NodePool) {
+		{"neither", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.NodeClassRef = nil }, "spec.template.spec.nodeClassRef", "Required"},
+		{"ASGs alone", func(np *provisionerv1.NodePool) {
 			np.Spec.Template.Spec.NodeClassRef = nil
-			np.Spec.AutoScalingGroups = &v1alpha1.AutoScalingGroups{SelectorTerms: []v1alpha1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{"k8s.io/cluster-autoscaler/enabled": "true"}}}}
+			np.Spec.AutoScalingGroups = &provisionerv1.AutoScalingGroups{SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{"k8s.io/cluster-autoscaler/enabled": "true"}}}}
 		}, "", ""},
-		{"wrong node class kind", func(np *v1alpha1.NodePool) { np.Spec.Template.Spec.NodeClassRef.Kind = "EC2NodeClass" }, "spec.template.spec.nodeClassRef.kind", "Unsupported"},
+		{"wrong node class kind", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.NodeClassRef.Kind = "EC2NodeClass" }, "spec.template.spec.nodeClassRef.kind", "Unsupported"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -131,12 +131,12 @@ func TestNodePool(t *testing.T) {
 	}
 }
 
-func validClass() *v1alpha1.AWSNodeClass {
-	nc := &v1alpha1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
-	nc.Spec = v1alpha1.AWSNodeClassSpec{
-		SubnetSelectorTerms:        []v1alpha1.SubnetSelectorTerm{{Tags: map[string]string{"karpenter.sh/discovery": "demo"}}},
-		SecurityGroupSelectorTerms: []v1alpha1.SecurityGroupSelectorTerm{{ID: "sg-0123"}},
-		AMISelectorTerms:           []v1alpha1.AMISelectorTerm{{Alias: "al2023@latest"}},
+func validClass() *provisionerv1.AWSNodeClass {
+	nc := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	nc.Spec = provisionerv1.AWSNodeClassSpec{
+		SubnetSelectorTerms:        []provisionerv1.SubnetSelectorTerm{{Tags: map[string]string{"karpenter.sh/discovery": "demo"}}},
+		SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{ID: "sg-0123"}},
+		AMISelectorTerms:           []provisionerv1.AMISelectorTerm{{Alias: "al2023@latest"}},
 		Role:                       "KarpenterNodeRole-demo",
 	}
 	return nc
@@ -145,49 +145,49 @@ func validClass() *v1alpha1.AWSNodeClass {
 func TestAWSNodeClass(t *testing.T) {
 	cases := []struct {
 		name   string
-		mutate func(*v1alpha1.AWSNodeClass)
+		mutate func(*provisionerv1.AWSNodeClass)
 		path   string
 		sub    string
 	}{
-		{"valid", func(*v1alpha1.AWSNodeClass) {}, "", ""},
-		{"no subnets", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.SubnetSelectorTerms = nil }, "spec.subnetSelectorTerms", "Required"},
-		{"subnet tags and id", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.SubnetSelectorTerms[0].ID = "subnet-1" }, "spec.subnetSelectorTerms[0]", "exactly one"},
-		{"sg empty term", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.SecurityGroupSelectorTerms[0].ID = "" }, "spec.securityGroupSelectorTerms[0]", "exactly one"},
-		{"bad alias", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.AMISelectorTerms[0].Alias = "ubuntu@latest" }, "spec.amiSelectorTerms[0].alias", "family@version"},
-		{"alias with id", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.AMISelectorTerms[0].ID = "ami-1" }, "spec.amiSelectorTerms[0]", "cannot be combined"},
-		{"alias not alone", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.AMISelectorTerms = append(nc.Spec.AMISelectorTerms, v1alpha1.AMISelectorTerm{ID: "ami-1"})
+		{"valid", func(*provisionerv1.AWSNodeClass) {}, "", ""},
+		{"no subnets", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.SubnetSelectorTerms = nil }, "spec.subnetSelectorTerms", "Required"},
+		{"subnet tags and id", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.SubnetSelectorTerms[0].ID = "subnet-1" }, "spec.subnetSelectorTerms[0]", "exactly one"},
+		{"sg empty term", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.SecurityGroupSelectorTerms[0].ID = "" }, "spec.securityGroupSelectorTerms[0]", "exactly one"},
+		{"bad alias", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.AMISelectorTerms[0].Alias = "ubuntu@latest" }, "spec.amiSelectorTerms[0].alias", "family@version"},
+		{"alias with id", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.AMISelectorTerms[0].ID = "ami-1" }, "spec.amiSelectorTerms[0]", "cannot be combined"},
+		{"alias not alone", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.AMISelectorTerms = append(nc.Spec.AMISelectorTerms, provisionerv1.AMISelectorTerm{ID: "ami-1"})
 		}, "spec.amiSelectorTerms", "only term"},
-		{"id needs amiFamily", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.AMISelectorTerms = []v1alpha1.AMISelectorTerm{{ID: "ami-1"}} }, "spec.amiFamily", "Required"},
-		{"id with amiFamily", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.AMISelectorTerms = []v1alpha1.AMISelectorTerm{{ID: "ami-1"}}
+		{"id needs amiFamily", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{ID: "ami-1"}} }, "spec.amiFamily", "Required"},
+		{"id with amiFamily", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{ID: "ami-1"}}
 			nc.Spec.AMIFamily = ptr("AL2023")
 		}, "", ""},
-		{"role and profile", func(nc *v1alpha1.AWSNodeClass) { nc.Spec.InstanceProfile = ptr("p") }, "spec.role", "exactly one"},
-		{"reserved tag", func(nc *v1alpha1.AWSNodeClass) {
+		{"role and profile", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.InstanceProfile = ptr("p") }, "spec.role", "exactly one"},
+		{"reserved tag", func(nc *provisionerv1.AWSNodeClass) {
 			nc.Spec.Tags = map[string]string{"kubernetes.io/cluster/demo": "owned"}
 		}, "spec.tags[kubernetes.io/cluster/demo]", "set by Tailor"},
-		{"two root volumes", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.BlockDeviceMappings = []v1alpha1.BlockDeviceMapping{{DeviceName: "/dev/xvda", RootVolume: ptr(true)}, {DeviceName: "/dev/xvdb", RootVolume: ptr(true)}}
+		{"two root volumes", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.BlockDeviceMappings = []provisionerv1.BlockDeviceMapping{{DeviceName: "/dev/xvda", RootVolume: ptr(true)}, {DeviceName: "/dev/xvdb", RootVolume: ptr(true)}}
 		}, "spec.blockDeviceMappings", "at most one"},
-		{"tiny volume", func(nc *v1alpha1.AWSNodeClass) {
+		{"tiny volume", func(nc *provisionerv1.AWSNodeClass) {
 			q := resource.MustParse("100Mi")
-			nc.Spec.BlockDeviceMappings = []v1alpha1.BlockDeviceMapping{{DeviceName: "/dev/xvda", EBS: v1alpha1.BlockDevice{VolumeSize: &q}}}
+			nc.Spec.BlockDeviceMappings = []provisionerv1.BlockDeviceMapping{{DeviceName: "/dev/xvda", EBS: provisionerv1.BlockDevice{VolumeSize: &q}}}
 		}, "spec.blockDeviceMappings[0].ebs.volumeSize", "between 1Gi and 64Ti"},
-		{"kubeReserved key", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.Kubelet = &v1alpha1.KubeletConfiguration{KubeReserved: map[string]string{"gpu": "1"}}
+		{"kubeReserved key", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.Kubelet = &provisionerv1.KubeletConfiguration{KubeReserved: map[string]string{"gpu": "1"}}
 		}, "spec.kubelet.kubeReserved[gpu]", "Unsupported"},
-		{"evictionHard percentage", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.Kubelet = &v1alpha1.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "5%", "nodefs.available": "10Gi"}}
+		{"evictionHard percentage", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.Kubelet = &provisionerv1.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "5%", "nodefs.available": "10Gi"}}
 		}, "", ""},
-		{"evictionHard bad", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.Kubelet = &v1alpha1.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "lots"}}
+		{"evictionHard bad", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.Kubelet = &provisionerv1.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "lots"}}
 		}, "spec.kubelet.evictionHard[memory.available]", "quantity or a percentage"},
-		{"evictionSoft needs grace", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.Kubelet = &v1alpha1.KubeletConfiguration{EvictionSoft: map[string]string{"memory.available": "500Mi"}}
+		{"evictionSoft needs grace", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.Kubelet = &provisionerv1.KubeletConfiguration{EvictionSoft: map[string]string{"memory.available": "500Mi"}}
 		}, "spec.kubelet.evictionSoftGracePeriod[memory.available]", "grace period"},
-		{"image GC thresholds", func(nc *v1alpha1.AWSNodeClass) {
-			nc.Spec.Kubelet = &v1alpha1.KubeletConfiguration{ImageGCHighThresholdPercent: ptr(int32(50)), ImageGCLowThresholdPercent: ptr(int32(60))}
+		{"image GC thresholds", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.Kubelet = &provisionerv1.KubeletConfiguration{ImageGCHighThresholdPercent: ptr(int32(50)), ImageGCLowThresholdPercent: ptr(int32(60))}
 		}, "spec.kubelet.imageGCHighThresholdPercent", "greater than"},
 	}
 	for _, c := range cases {
@@ -200,9 +200,9 @@ func TestAWSNodeClass(t *testing.T) {
 }
 
 func TestNodeClaim(t *testing.T) {
-	nc := &v1alpha1.NodeClaim{}
-	nc.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{
-		{Key: v1alpha1.LabelNodePool, Operator: corev1.NodeSelectorOpIn, Values: []string{"default"}}, // allowed on claims
+	nc := &provisionerv1.NodeClaim{}
+	nc.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{
+		{Key: provisionerv1.LabelNodePool, Operator: corev1.NodeSelectorOpIn, Values: []string{"default"}}, // allowed on claims
 	}
 	nc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
 	wantErr(t, NodeClaim(nc), "", "")
