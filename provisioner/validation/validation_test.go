@@ -158,7 +158,9 @@ func TestAWSNodeClass(t *testing.T) {
 		{"alias not alone", func(nc *provisionerv1.AWSNodeClass) {
 			nc.Spec.AMISelectorTerms = append(nc.Spec.AMISelectorTerms, provisionerv1.AMISelectorTerm{ID: "ami-1"})
 		}, "spec.amiSelectorTerms", "only term"},
-		{"id needs amiFamily", func(nc *provisionerv1.AWSNodeClass) { nc.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{ID: "ami-1"}} }, "spec.amiFamily", "Required"},
+		{"id needs amiFamily", func(nc *provisionerv1.AWSNodeClass) {
+			nc.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{ID: "ami-1"}}
+		}, "spec.amiFamily", "Required"},
 		{"id with amiFamily", func(nc *provisionerv1.AWSNodeClass) {
 			nc.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{ID: "ami-1"}}
 			nc.Spec.AMIFamily = ptr("AL2023")
