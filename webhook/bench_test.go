@@ -80,7 +80,7 @@ func benchFixture(tb testing.TB) (*PodSizer, admission.Request) {
 	}
 	synced := &atomic.Bool{}
 	synced.Store(true)
-	h := &PodSizer{Lookup: lookup, Synced: synced, Excluded: map[string]bool{"kube-system": true}}
+	h := &PodSizer{Lookup: lookup, Synced: synced, TailorNamespace: "tailor-system"}
 	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
 		Namespace: ns, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},

@@ -33,8 +33,9 @@ type PodSizer struct {
 	// unchanged rather than wait on an informer inside the API server's
 	// request.
 	Synced *atomic.Bool
-	// Excluded namespaces are never mutated, whatever their labels.
-	Excluded map[string]bool
+	// TailorNamespace is Tailor's own: never mutated, nor kube-system
+	// (coordination.NeverManaged), whatever their labels.
+	TailorNamespace string
 }
 
 const podWebhook = "pods"
@@ -100,7 +101,7 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 	if req.Operation != admissionv1.Create || req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "" {
 		return skip("not a pod create")
 	}
-	if h.Excluded[req.Namespace] {
+	if coordination.NeverManaged(req.Namespace, h.TailorNamespace) {
 		return skip("excluded namespace")
 	}
 	if h.Synced != nil && !h.Synced.Load() {

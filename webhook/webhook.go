@@ -60,11 +60,11 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	server := mgr.GetWebhookServer()
 	server.Register(PodPath, &admission.Webhook{Handler: &PodSizer{
-		Lookup:     cacheLookup{r: mgr.GetCache()},
-		Horizontal: cacheLookup{r: mgr.GetCache()},
-		Recorder:   mgr.GetEventRecorder("tailor.dev/webhook"),
-		Synced:     synced,
-		Excluded:   map[string]bool{"kube-system": true, o.Namespace: true},
+		Lookup:          cacheLookup{r: mgr.GetCache()},
+		Horizontal:      cacheLookup{r: mgr.GetCache()},
+		Recorder:        mgr.GetEventRecorder("tailor.dev/webhook"),
+		Synced:          synced,
+		TailorNamespace: o.Namespace,
 	}})
 	server.Register(VPAPath, &admission.Webhook{Handler: &VPAValidator{Decoder: decoder}})
 	if err := setupReplicaAutoscaler(ctx, mgr, decoder); err != nil {

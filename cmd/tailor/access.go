@@ -36,11 +36,11 @@ var requiredAccess = map[string][]access{
 	"recommender": {
 		{"list", "", "pods"}, {"list", "autoscaling.k8s.io", "verticalpodautoscalers"},
 		{"patch", "autoscaling.k8s.io", "verticalpodautoscalers/status"},
-		{"list", "autoscaling.k8s.io", "verticalpodautoscalercheckpoints"},
+		{"list", "autoscaling.k8s.io", "verticalpodautoscalercheckpoints"}, {"list", "", "namespaces"},
 		{"create", "autoscaling.k8s.io", "verticalpodautoscalercheckpoints"},
 	},
 	"updater": {
-		{"list", "", "pods"}, {"patch", "", "pods/resize"}, {"create", "", "pods/eviction"},
+		{"list", "", "pods"}, {"list", "", "namespaces"}, {"patch", "", "pods/resize"}, {"create", "", "pods/eviction"},
 	},
 	"scaler": {
 		{"list", "tailor.dev", "replicaautoscalers"}, {"update", "tailor.dev", "replicaautoscalers/status"},

@@ -260,6 +260,7 @@ func run(ctx context.Context, o *runOptions) error {
 		ns = "tailor-system"
 	}
 	o.namespace = ns
+	o.recommender.TailorNamespace, o.updater.TailorNamespace = ns, ns
 	if o.leaderElectionNamespace != "" {
 		ns = o.leaderElectionNamespace
 	}

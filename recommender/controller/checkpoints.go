@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -64,12 +65,11 @@ func (r *Recommender) listCheckpoints(ctx context.Context, f func(*vpav1.Vertica
 // checkpoints; it runs once when this replica becomes the leader. A
 // checkpoint that does not restore (unknown version, corrupt histogram) is
 // logged and left for the next write to replace.
-func (r *Recommender) loadCheckpoints(ctx context.Context) {
+func (r *Recommender) loadCheckpoints(ctx context.Context) error {
 	var vpas vpav1.VerticalPodAutoscalerList
 	if err := r.client.List(ctx, &vpas); err != nil {
 		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
-		r.log.Error(err, "list VPAs to restore checkpoints; starting without history")
-		return
+		return fmt.Errorf("list VPAs to restore checkpoints: %w", err)
 	}
 	handled := map[types.NamespacedName]bool{}
 	for i := range vpas.Items {
@@ -103,9 +103,14 @@ func (r *Recommender) loadCheckpoints(ctx context.Context) {
 	})
 	if err != nil {
 		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
-		r.log.Error(err, "list checkpoints; continuing with what was restored", "restored", ok)
+		// Partly restored: a retry restores everything again from scratch.
+		r.set.Reset()
+		clear(r.written)
+		clear(r.containers)
+		return fmt.Errorf("list checkpoints (%d restored before the error, dropped): %w", ok, err)
 	}
 	r.log.Info("checkpoints restored", "restored", ok, "invalid", bad, "vpas", len(handled))
+	return nil
 }
 
 // writeCheckpoints writes the checkpoints that are due — never written, or
@@ -189,12 +194,12 @@ func (r *Recommender) writeCheckpoint(ctx context.Context, k model.Key, a *model
 // those of VPAs that no longer exist (whoever wrote them, as upstream
 // does), and, for VPAs Tailor handles, those of containers whose history
 // expired. exists holds every VPA in the cluster, handled or not.
-func (r *Recommender) collectCheckpoints(ctx context.Context, exists, handled map[types.NamespacedName]bool) {
+func (r *Recommender) collectCheckpoints(ctx context.Context, handled map[types.NamespacedName]bool) {
 	var stale []*vpav1.VerticalPodAutoscalerCheckpoint
 	err := r.listCheckpoints(ctx, func(cp *vpav1.VerticalPodAutoscalerCheckpoint) {
 		vpa := types.NamespacedName{Namespace: cp.Namespace, Name: cp.Spec.VPAObjectName}
 		k := model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: cp.Spec.ContainerName}
-		if !exists[vpa] || (handled[vpa] && r.set.Get(k) == nil) {
+		if !handled[vpa] || r.set.Get(k) == nil {
 			stale = append(stale, cp.DeepCopy())
 		}
 	})
@@ -203,18 +208,43 @@ func (r *Recommender) collectCheckpoints(ctx context.Context, exists, handled ma
 		r.log.Error(err, "list checkpoints for garbage collection")
 		return
 	}
+	if len(stale) == 0 {
+		return
+	}
+	// Which VPAs exist is read after the checkpoints, from the API server:
+	// a VPA created meanwhile (its checkpoint just written) keeps it.
+	var vpas vpav1.VerticalPodAutoscalerList
+	if err := r.reader.List(ctx, &vpas); err != nil {
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		r.log.Error(err, "list VPAs for checkpoint garbage collection; nothing deleted")
+		return
+	}
+	exists := make(map[types.NamespacedName]bool, len(vpas.Items))
+	for i := range vpas.Items {
+		exists[types.NamespacedName{Namespace: vpas.Items[i].Namespace, Name: vpas.Items[i].Name}] = true
+	}
 	for _, cp := range stale {
+		vpa := types.NamespacedName{Namespace: cp.Namespace, Name: cp.Spec.VPAObjectName}
+		if exists[vpa] && !handled[vpa] {
+			continue // another recommender's, or a VPA Tailor has not seen yet
+		}
 		r.deleteCheckpoint(ctx, cp)
 	}
 }
 
+// deleteCheckpoint deletes cp as it was read: a checkpoint rewritten since
+// (another recommender, a new leader) fails the preconditions and stays.
 func (r *Recommender) deleteCheckpoint(ctx context.Context, cp *vpav1.VerticalPodAutoscalerCheckpoint) {
-	err := r.client.Delete(ctx, cp)
+	var opts []client.DeleteOption
+	if cp.UID != "" {
+		opts = append(opts, client.Preconditions{UID: &cp.UID, ResourceVersion: &cp.ResourceVersion})
+	}
+	err := r.client.Delete(ctx, cp, opts...)
 	switch {
 	case err == nil:
 		checkpointOpsTotal.WithLabelValues("delete", "ok").Inc()
 		r.log.Info("checkpoint deleted", "checkpoint", client.ObjectKeyFromObject(cp), "vpa", cp.Spec.VPAObjectName, "container", cp.Spec.ContainerName)
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
 	default:
 		checkpointOpsTotal.WithLabelValues("delete", "error").Inc()
 		r.log.Error(err, "delete checkpoint", "checkpoint", client.ObjectKeyFromObject(cp))

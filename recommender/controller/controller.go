@@ -8,11 +8,13 @@ package controller
 
 import (
 	"context"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -65,6 +67,7 @@ type Recommender struct {
 	written    map[model.Key]written              // last checkpoint write per aggregate
 	fetched    map[types.NamespacedName]*fetch    // history bootstrap per VPA
 	vpaUIDs    map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
+	notOptedIn map[types.UID]bool                 // VPAs told once that their namespace has not opted in
 	lastGC     time.Time
 	pass       uint64
 	now        func() time.Time
@@ -86,6 +89,7 @@ func New(c client.Client, reader client.Reader, source PodMetricsSource, rec rec
 		fetched:    map[types.NamespacedName]*fetch{},
 		srcName:    SourceMetricsAPI,
 		vpaUIDs:    map[types.NamespacedName]types.UID{},
+		notOptedIn: map[types.UID]bool{},
 		now:        time.Now,
 	}, nil
 }
@@ -124,7 +128,24 @@ func (r *Recommender) NeedLeaderElection() bool { return true }
 // interval until ctx ends, and writes the checkpoints a last time.
 func (r *Recommender) Start(ctx context.Context) error {
 	r.log.Info("recommender started", "interval", r.opts.Interval, "name", Name, "handleUnnamed", r.opts.HandleUnnamed, "checkpointInterval", r.opts.CheckpointInterval)
-	r.loadCheckpoints(ctx)
+	// History first: a pass before the checkpoints are restored would
+	// overwrite them with a few fresh samples, and a collection would
+	// delete those of VPAs not restored yet. So no pass until a full load.
+	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Steps: math.MaxInt32, Cap: r.opts.Interval}
+	for {
+		err := r.loadCheckpoints(ctx)
+		if err == nil {
+			break
+		}
+		delay := backoff.Step()
+		r.log.Error(err, "cannot restore checkpoints; no recommendation pass until they are", "retryIn", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
+	r.lastGC = r.now() // the first collection one interval after a full load
 	t := time.NewTicker(r.opts.Interval)
 	defer t.Stop()
 	for {

@@ -15,6 +15,9 @@ type Options struct {
 	Interval time.Duration
 	// HandleUnnamed: also handle VPAs whose spec.recommenders is empty.
 	HandleUnnamed bool
+	// TailorNamespace is Tailor's own namespace, never acted in
+	// (coordination.OptedIn); set by cmd/tailor, not a flag.
+	TailorNamespace string
 	// CheckpointInterval: an aggregate's checkpoint is rewritten at most
 	// this often (and at shutdown); stale checkpoints are collected as often.
 	CheckpointInterval time.Duration

@@ -15,6 +15,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
@@ -39,11 +40,21 @@ func (r *Recommender) Sync(ctx context.Context) {
 	live := map[types.NamespacedName]bool{}   // handled by Tailor
 	exists := map[types.NamespacedName]bool{} // any VPA
 	clear(r.vpaUIDs)
+	optedIn := map[string]bool{}
 	for i := range list.Items {
 		v := &list.Items[i]
 		key := types.NamespacedName{Namespace: v.Namespace, Name: v.Name}
 		exists[key] = true
 		if !r.Handles(v) || v.DeletionTimestamp != nil {
+			continue
+		}
+		in, seen := optedIn[v.Namespace]
+		if !seen {
+			in = r.namespaceOptedIn(ctx, v.Namespace)
+			optedIn[v.Namespace] = in
+		}
+		if !in {
+			r.tellNotOptedIn(v)
 			continue
 		}
 		byNS[v.Namespace] = append(byNS[v.Namespace], v)
@@ -63,7 +74,7 @@ func (r *Recommender) Sync(ctx context.Context) {
 	}
 	r.gc(ctx, live, exists)
 	if r.now().Sub(r.lastGC) >= r.opts.CheckpointInterval {
-		r.collectCheckpoints(ctx, exists, live)
+		r.collectCheckpoints(ctx, live)
 		r.lastGC = r.now()
 	}
 }
@@ -137,4 +148,26 @@ func matching(pods []corev1.Pod, sel labels.Selector) []*corev1.Pod {
 		out = append(out, p)
 	}
 	return out
+}
+
+// namespaceOptedIn applies the admission path's namespace rule
+// (coordination.OptedIn): recommendations serve pods sized at admission.
+func (r *Recommender) namespaceOptedIn(ctx context.Context, name string) bool {
+	ns := &corev1.Namespace{}
+	if err := r.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
+		r.log.Error(err, "read namespace; its VPAs are skipped this pass", "namespace", name)
+		return false
+	}
+	return coordination.OptedIn(name, ns.Labels, r.opts.TailorNamespace)
+}
+
+// tellNotOptedIn says once per VPA why it gets no recommendation.
+func (r *Recommender) tellNotOptedIn(v *vpav1.VerticalPodAutoscaler) {
+	if r.notOptedIn[v.UID] {
+		return
+	}
+	r.notOptedIn[v.UID] = true
+	r.recorder.Eventf(v, nil, corev1.EventTypeWarning, coordination.ReasonNotOptedIn, "Skip",
+		"no recommendation from Tailor: namespace %s is not opted in (label %s=true; never kube-system or Tailor's own)", v.Namespace, coordination.EnabledLabel)
 }

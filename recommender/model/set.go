@@ -35,6 +35,9 @@ func (s *Set) Put(k Key, a *Aggregate) { s.m[k] = a }
 // Delete drops k.
 func (s *Set) Delete(k Key) { delete(s.m, k) }
 
+// Reset drops every aggregate.
+func (s *Set) Reset() { clear(s.m) }
+
 // Len is the number of aggregates.
 func (s *Set) Len() int { return len(s.m) }
 

@@ -40,6 +40,9 @@ import (
 type Options struct {
 	// Interval is how often every VPA's pods are checked (upstream's 1m).
 	Interval time.Duration
+	// TailorNamespace is Tailor's own namespace, never acted in
+	// (coordination.OptedIn); set by cmd/tailor, not a flag.
+	TailorNamespace string
 	resize.Config
 }
 
@@ -61,6 +64,8 @@ const (
 	ReasonResizedVPA = "InPlaceResizedPod"   // on the VPA
 	ReasonEvictedPod = "EvictedByVPA"
 	ReasonEvictedVPA = "EvictedPod"
+	// SkipNotOptedIn labels tailor_updater_skipped_vpas_total.
+	SkipNotOptedIn = "namespace_not_opted_in"
 )
 
 // Updater is the leader-elected runnable.
@@ -73,8 +78,11 @@ type Updater struct {
 	log      logr.Logger
 
 	pods map[types.UID]*podMemory
-	pass uint64
-	now  func() time.Time
+	// notOptedIn remembers the VPAs already told (one Event each) that
+	// their namespace has not opted in.
+	notOptedIn map[types.UID]bool
+	pass       uint64
+	now        func() time.Time
 }
 
 // podMemory is what the updater remembers of a pod it updated. It is lost
@@ -92,7 +100,7 @@ func New(c client.Client, scales *scale.Scales, scheme *runtime.Scheme, rec reco
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Updater{opts: o, client: c, scales: scales, scheme: scheme, recorder: rec, log: log, pods: map[types.UID]*podMemory{}, now: time.Now}, nil
+	return &Updater{opts: o, client: c, scales: scales, scheme: scheme, recorder: rec, log: log, pods: map[types.UID]*podMemory{}, notOptedIn: map[types.UID]bool{}, now: time.Now}, nil
 }
 
 // Setup adds the updater to the manager; it runs on the leader only.
@@ -141,9 +149,19 @@ func (u *Updater) Sync(ctx context.Context) {
 		return
 	}
 	byNS := map[string][]*vpav1.VerticalPodAutoscaler{}
+	optedIn := map[string]bool{}
 	for i := range list.Items {
 		v := &list.Items[i]
 		if _, skip := resize.Mode(v); skip != "" || v.DeletionTimestamp != nil {
+			continue
+		}
+		in, seen := optedIn[v.Namespace]
+		if !seen {
+			in = u.namespaceOptedIn(ctx, v.Namespace)
+			optedIn[v.Namespace] = in
+		}
+		if !in {
+			u.tellNotOptedIn(v)
 			continue
 		}
 		byNS[v.Namespace] = append(byNS[v.Namespace], v)
@@ -235,6 +253,29 @@ func (u *Updater) syncNamespace(ctx context.Context, ns string, vpas []*vpav1.Ve
 			}
 		}
 	}
+}
+
+// namespaceOptedIn applies the admission path's namespace rule: a pod the
+// updater evicted or resized there would not be sized at admission. An
+// unreadable namespace counts as not opted in: leave pods alone.
+func (u *Updater) namespaceOptedIn(ctx context.Context, name string) bool {
+	ns := &corev1.Namespace{}
+	if err := u.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		u.log.Error(err, "read namespace; its pods are left as they are this pass", "namespace", name)
+		return false
+	}
+	return coordination.OptedIn(name, ns.Labels, u.opts.TailorNamespace)
+}
+
+// tellNotOptedIn says once per VPA why its pods are left alone.
+func (u *Updater) tellNotOptedIn(v *vpav1.VerticalPodAutoscaler) {
+	if u.notOptedIn[v.UID] {
+		return
+	}
+	u.notOptedIn[v.UID] = true
+	skippedVPAs.WithLabelValues(SkipNotOptedIn).Inc()
+	u.recorder.Eventf(v, nil, corev1.EventTypeWarning, coordination.ReasonNotOptedIn, "Skip",
+		"running pods are not updated: namespace %s is not opted in (label %s=true; never kube-system or Tailor's own), so a pod evicted or resized here would not be sized at admission", v.Namespace, coordination.EnabledLabel)
 }
 
 // rollingOut reads the target's rollout state, when its kind is known to
