@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tailor-dev/tailor/scaler/coordination"
+	"github.com/tailor-dev/tailor/scaler/loop"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
@@ -128,12 +129,17 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 			continue
 		}
 		key := types.NamespacedName{Namespace: ns, Name: w.vpa.Name}
-		r.touch(key, w.pods)
-		hist := r.bootstrap(ctx, key, w.pods) // before live samples: time order
-		if sourceErr == "" && len(w.pods) > 0 {
-			r.ingest(key, w.pods, usage)
+		err := loop.Guard("recommender", log.WithValues("vpa", w.vpa.Name), func() {
+			r.touch(key, w.pods)
+			hist := r.bootstrap(ctx, key, w.pods) // before live samples: time order
+			if sourceErr == "" && len(w.pods) > 0 {
+				r.ingest(key, w.pods, usage)
+			}
+			r.recommend(ctx, w.vpa, w.pods, w.targetErr, sourceErr, hist)
+		})
+		if err != nil {
+			r.recorder.Eventf(w.vpa, nil, corev1.EventTypeWarning, loop.ReasonInternalError, "Recommend", "recommendation kept as it is this pass: %v", err)
 		}
-		r.recommend(ctx, w.vpa, w.pods, w.targetErr, sourceErr, hist)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
+	"github.com/tailor-dev/tailor/scaler/loop"
 	"github.com/tailor-dev/tailor/scaler/scale"
 	"github.com/tailor-dev/tailor/scaler/validation"
 )
@@ -152,7 +153,9 @@ func (s *Scaler) Sync(ctx context.Context) {
 			continue
 		}
 		live[ra.UID] = true
-		s.Reconcile(ctx, ra)
+		if err := loop.Guard("scaler", s.log.WithValues("replicaautoscaler", ra.Namespace+"/"+ra.Name), func() { s.Reconcile(ctx, ra) }); err != nil {
+			s.recorder.Eventf(ra, nil, corev1.EventTypeWarning, loop.ReasonInternalError, "Scale", "replica count left as it is this pass: %v", err)
+		}
 	}
 	for uid := range s.history {
 		if !live[uid] {

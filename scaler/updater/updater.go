@@ -32,6 +32,7 @@ import (
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/coordination"
+	"github.com/tailor-dev/tailor/scaler/loop"
 	"github.com/tailor-dev/tailor/scaler/resize"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
@@ -207,50 +208,57 @@ func (u *Updater) syncNamespace(ctx context.Context, ns string, vpas []*vpav1.Ve
 	slices.SortFunc(vpas, func(a, b *vpav1.VerticalPodAutoscaler) int { return strings.Compare(a.Name, b.Name) })
 	for _, vpa := range vpas {
 		vlog := log.WithValues("vpa", vpa.Name)
-		sel, err := scale.SelectorOf(ctx, u.client, u.scales, vpa)
-		if err != nil {
-			vlog.V(1).Info("target cannot be read; pods left as they are", "reason", err.Error())
+		if err := loop.Guard("updater", vlog, func() { u.syncVPA(ctx, vlog, vpa, pods.Items, lrs.Items, raPtrs, waiting) }); err != nil {
+			u.recorder.Eventf(vpa, nil, corev1.EventTypeWarning, loop.ReasonInternalError, "Update", "running pods left as they are this pass: %v", err)
+		}
+	}
+}
+
+// syncVPA decides and carries out the updates of one VPA's pods.
+func (u *Updater) syncVPA(ctx context.Context, vlog logr.Logger, vpa *vpav1.VerticalPodAutoscaler, allPods []corev1.Pod, lrs []corev1.LimitRange, raPtrs []*scalerv1.ReplicaAutoscaler, waiting map[string]int) {
+	sel, err := scale.SelectorOf(ctx, u.client, u.scales, vpa)
+	if err != nil {
+		vlog.V(1).Info("target cannot be read; pods left as they are", "reason", err.Error())
+		return
+	}
+	in := resize.Input{
+		VPA: vpa, LimitRanges: lrs, Now: u.now(),
+		Hold:       coordination.Horizontal(vpa, raPtrs).Resources,
+		RollingOut: u.rollingOut(ctx, vpa),
+	}
+	for i := range allPods {
+		p := &allPods[i]
+		if !sel.Matches(labels.Set(p.Labels)) {
 			continue
 		}
-		in := resize.Input{
-			VPA: vpa, LimitRanges: lrs.Items, Now: u.now(),
-			Hold:       coordination.Horizontal(vpa, raPtrs).Resources,
-			RollingOut: u.rollingOut(ctx, vpa),
+		rp := resize.Pod{Pod: p}
+		if m := u.pods[p.UID]; m != nil {
+			m.seenPass = u.pass
+			rp.LastUpdate, rp.Rejected = m.last, m.rejected
 		}
-		for i := range pods.Items {
-			p := &pods.Items[i]
-			if !sel.Matches(labels.Set(p.Labels)) {
-				continue
-			}
-			rp := resize.Pod{Pod: p}
-			if m := u.pods[p.UID]; m != nil {
-				m.seenPass = u.pass
-				rp.LastUpdate, rp.Rejected = m.last, m.rejected
-			}
-			in.Pods = append(in.Pods, rp)
-		}
-		d, err := resize.Decide(in, u.opts.Config)
-		if err != nil {
-			vlog.Error(err, "pods left as they are")
-			continue
-		}
-		for reason, n := range d.Waiting {
-			waiting[reason] += n
-		}
-		if strings.HasPrefix(d.Skipped, resize.SkipRollingOut) {
-			waiting["rolling_out"]++
-			vlog.V(1).Info("target rolling out; running pods left as they are", "reason", d.Skipped)
-		}
-		if len(d.Waiting) > 0 {
-			vlog.V(1).Info("pods waiting", "waiting", d.Waiting)
-		}
-		for _, up := range d.Updates {
-			switch up.Action {
-			case resize.Resize:
-				u.resize(ctx, vlog, vpa, up)
-			case resize.Evict:
-				u.evict(ctx, vlog, vpa, up)
-			}
+		in.Pods = append(in.Pods, rp)
+	}
+	d, err := resize.Decide(in, u.opts.Config)
+	if err != nil {
+		vlog.Error(err, "pods left as they are")
+		return
+	}
+	for reason, n := range d.Waiting {
+		waiting[reason] += n
+	}
+	if strings.HasPrefix(d.Skipped, resize.SkipRollingOut) {
+		waiting["rolling_out"]++
+		vlog.V(1).Info("target rolling out; running pods left as they are", "reason", d.Skipped)
+	}
+	if len(d.Waiting) > 0 {
+		vlog.V(1).Info("pods waiting", "waiting", d.Waiting)
+	}
+	for _, up := range d.Updates {
+		switch up.Action {
+		case resize.Resize:
+			u.resize(ctx, vlog, vpa, up)
+		case resize.Evict:
+			u.evict(ctx, vlog, vpa, up)
 		}
 	}
 }

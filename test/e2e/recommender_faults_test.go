@@ -145,7 +145,7 @@ func bareCluster(t *testing.T, ns string) *cluster.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bare.Clientset().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if _, err := bare.Clientset().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{enabledLabel: "true"}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return bare

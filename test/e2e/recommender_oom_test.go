@@ -24,7 +24,7 @@ import (
 // usage samples beside it.)
 func TestRecommenderOOM(t *testing.T) {
 	ctx := context.Background()
-	ns := namespace(t, nil)
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
 	startTailor(t, "--leader-election-namespace", ns, "--components=recommender", "--recommender-interval=2s")
 	vpa := hamsterVPA(vpav1.UpdateModeInitial)
 	vpa.Spec.ResourcePolicy.ContainerPolicies[0].MaxAllowed[corev1.ResourceMemory] = resource.MustParse("1Gi")
