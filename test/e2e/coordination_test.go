@@ -56,7 +56,7 @@ func TestCoordination(t *testing.T) {
 
 	// Now the recommender and the updater, on the same objects.
 	admission.stop()
-	readyTailor(t, "--components=recommender,updater", "--recommender-interval=3s", "--updater-interval=2s", "--updater-pod-cooldown=0s")
+	loops := readyTailor(t, "--components=recommender,updater", "--recommender-interval=3s", "--updater-interval=2s", "--updater-pod-cooldown=0s")
 	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
 	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
 		v, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Get(ctx, "hamster-vpa", metav1.GetOptions{})
@@ -80,7 +80,7 @@ func TestCoordination(t *testing.T) {
 		return true, ""
 	})
 	// A few updater passes later the pods still have the template's cpu.
-	time.Sleep(5 * time.Second)
+	waitPasses(t, loops, "updater", 3)
 	for _, p := range runningHamsters(t, ns, 2) {
 		if got := p.Spec.Containers[0].Resources.Requests.Cpu().String(); got != "100m" {
 			t.Errorf("pod %s cpu request %s, want the template's 100m", p.Name, got)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +162,34 @@ func tokenKubeconfig(t *testing.T, ns, sa string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// passes reads how many passes component's loop has finished (the count of
+// its tailor_<component>_sync_duration_seconds histogram).
+func (i *instance) passes(component string) (int, error) {
+	_, body, err := get(i.metrics + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	re := regexp.MustCompile(`(?m)^tailor_` + component + `_sync_duration_seconds_count (\d+)`)
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		return 0, fmt.Errorf("no tailor_%s_sync_duration_seconds_count in /metrics", component)
+	}
+	return strconv.Atoi(m[1])
+}
+
+// waitPasses waits until component's loop has run n more passes than now:
+// a test that checks that "nothing changed" must first know the loop ran,
+// or it passes even when the loop is stuck.
+func waitPasses(t *testing.T, inst *instance, component string, n int) {
+	t.Helper()
+	start, err := inst.passes(component)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, func(context.Context) (bool, string) {
+		got, err := inst.passes(component)
+		return err == nil && got >= start+n, fmt.Sprintf("%s passes %d, want %d (%v)", component, got, start+n, err)
+	})
 }

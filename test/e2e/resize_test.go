@@ -127,7 +127,7 @@ func TestResize(t *testing.T) {
 
 		// No acknowledgement ever comes; the updater must neither resize
 		// again nor evict. Several passes with no cooldown:
-		time.Sleep(5 * time.Second)
+		waitPasses(t, inst, "updater", 3)
 		if evs := eventsWith(t, ns, "InPlaceResizedByVPA"); len(evs) != 2 {
 			t.Errorf("resize events %q, want one per pod", evs)
 		} else {
@@ -150,12 +150,33 @@ func TestResize(t *testing.T) {
 		hamster(t, ns, nil)
 		before := runningHamsters(t, ns, 2)
 		setVPATarget(t, ns, "hamster-vpa", "587m", "262144k")
-		time.Sleep(5 * time.Second)
+		waitPasses(t, inst, "updater", 3)
 		got := runningHamsters(t, ns, 2)
 		assertResources(t, got, corev1.ResourceRequirements{Requests: rl("100m", "50Mi")})
 		if fmt.Sprint(uidsOf(got)) != fmt.Sprint(uidsOf(before)) {
 			t.Errorf("pods %v, want the original %v", uidsOf(got), uidsOf(before))
 		}
+	})
+
+	t.Run("a namespace that has not opted in is left alone, saying why", func(t *testing.T) {
+		// Pods there are not sized at admission: an evicted pod would come
+		// back unchanged and be evicted again every pass.
+		ns := namespace(t, nil)
+		createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")
+		hamster(t, ns, nil)
+		before := runningHamsters(t, ns, 2)
+		waitPasses(t, inst, "updater", 3)
+		got := runningHamsters(t, ns, 2)
+		assertResources(t, got, corev1.ResourceRequirements{Requests: rl("100m", "50Mi")})
+		if fmt.Sprint(uidsOf(got)) != fmt.Sprint(uidsOf(before)) {
+			t.Errorf("pods %v, want the original %v: nothing evicted", uidsOf(got), uidsOf(before))
+		}
+		for _, reason := range []string{"InPlaceResizedByVPA", "EvictedByVPA"} {
+			if evs := eventsWith(t, ns, reason); len(evs) != 0 {
+				t.Errorf("%s events %q, want none", reason, evs)
+			}
+		}
+		waitEvent(t, ns, "NamespaceNotOptedIn", "hamster-vpa")
 	})
 
 	t.Run("a resize that would change the QoS class is an eviction", func(t *testing.T) {

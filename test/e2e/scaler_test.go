@@ -394,7 +394,7 @@ func TestScalerBadInput(t *testing.T) {
 		waitEventMessage(t, ns, "SuccessfulRescale", "prom-good", "New size: 3; reason: prometheus query sum(rate(http_requests_total[1m])) above target; metrics: prometheus ")
 	})
 	// Let a few passes go by: the failing autoscalers' targets are untouched.
-	time.Sleep(5 * time.Second)
+	waitPasses(t, inst, "scaler", 3)
 	for _, name := range []string{"web-a", "web-b"} {
 		if n := specReplicas(t, ns, name); n != 2 {
 			t.Errorf("%s has %d replicas, want the untouched 2", name, n)
