@@ -109,13 +109,13 @@ func (c Config) Validate() error {
 	if c.Address == "" {
 		bad("prometheus address is required")
 	} else if u, err := url.Parse(c.Address); err != nil {
-		bad("prometheus address %q: %v", c.Address, err)
+		bad("prometheus address: %v", err) // url's error redacts the password
 	} else if u.Scheme != "http" && u.Scheme != "https" {
-		bad("prometheus address %q: want an http:// or https:// URL", c.Address)
+		bad("prometheus address %q: want an http:// or https:// URL", u.Redacted())
 	} else if u.Host == "" {
-		bad("prometheus address %q: no host", c.Address)
+		bad("prometheus address %q: no host", u.Redacted())
 	} else if u.RawQuery != "" || u.Fragment != "" {
-		bad("prometheus address %q: no query or fragment allowed", c.Address)
+		bad("prometheus address %q: no query or fragment allowed", u.Redacted())
 	}
 	if err := promDuration("timeout", c.Timeout); err != nil {
 		errs = append(errs, err)
@@ -248,3 +248,13 @@ func parseMatchers(s string) ([]matcher, error) {
 
 // promRange formats d as a PromQL range (e.g. 5m, 1h30m, 500ms).
 func promRange(d time.Duration) string { return model.Duration(d).String() }
+
+// Redacted is the address as Tailor prints it — in logs, errors, Events and
+// status — with any password in it replaced by xxxxx.
+func (c Config) Redacted() string {
+	u, err := url.Parse(c.Address)
+	if err != nil {
+		return "(unparsable address)"
+	}
+	return u.Redacted()
+}

@@ -55,7 +55,7 @@ func New(cfg Config) (*Source, error) {
 	}
 	c, err := api.NewClient(api.Config{Address: cfg.Address, RoundTripper: transport})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus address %q: %w", cfg.Address, err)
+		return nil, fmt.Errorf("prometheus address %q: %w", cfg.Redacted(), err)
 	}
 	return &Source{
 		cfg: cfg, labels: LabelsOf(cfg), base: base,
@@ -325,7 +325,7 @@ func (s *Source) wrongType(query string, v model.Value, want model.ValueType) *E
 	if v != nil {
 		got = v.Type().String()
 	}
-	return &Error{Kind: BadResponse, Address: s.cfg.Address, Query: query, Message: fmt.Sprintf("result is %s, want %s", got, want)}
+	return &Error{Kind: BadResponse, Address: s.cfg.Redacted(), Query: query, Message: fmt.Sprintf("result is %s, want %s", got, want)}
 }
 
 // do runs one query within Config.Timeout and classifies its failure.
@@ -335,7 +335,7 @@ func (s *Source) do(parent context.Context, query string, run func(context.Conte
 	status := new(int)
 	v, w, err := run(context.WithValue(ctx, statusKey{}, status))
 	if err != nil {
-		return nil, w, classify(parent, s.cfg.Address, query, s.cfg.Timeout, *status, err)
+		return nil, w, classify(parent, s.cfg.Redacted(), query, s.cfg.Timeout, *status, err)
 	}
 	return v, w, nil
 }
@@ -367,7 +367,7 @@ func (c statusClient) Do(ctx context.Context, req *http.Request) (*http.Response
 
 // String describes the source for logs.
 func (s *Source) String() string {
-	return "prometheus " + s.cfg.Address + " (rate window " + promRange(s.cfg.RateWindow) +
+	return "prometheus " + s.cfg.Redacted() + " (rate window " + promRange(s.cfg.RateWindow) +
 		", history " + promRange(s.cfg.HistoryLength) + " at " + promRange(s.cfg.HistoryResolution) +
 		", timeout " + s.cfg.Timeout.String() + ", selector " + strconv.Quote(s.cfg.Selector) + ")"
 }
