@@ -70,3 +70,16 @@ type Pod struct {
 	// never happens in a valid trace.
 	Create, Delete int64
 }
+
+// HasProvisioning reports whether every sample says what was provisioned
+// (the static baseline needs it).
+func (u *Usage) HasProvisioning() bool {
+	for _, s := range u.Series {
+		for _, x := range s.Samples {
+			if x.ProvCPU <= 0 || x.ProvMem <= 0 {
+				return false
+			}
+		}
+	}
+	return len(u.Series) > 0
+}
