@@ -113,7 +113,9 @@ type Provisioner struct{}
 func (Provisioner) Name() string { return "provisioner" }
 
 // Solve is scheduling.Solve.
-func (Provisioner) Solve(in scheduling.Input) (*scheduling.Result, error) { return scheduling.Solve(in) }
+func (Provisioner) Solve(in scheduling.Input) (*scheduling.Result, error) {
+	return scheduling.Solve(in)
+}
 
 // CapacityScore is one policy's result over an arrivals trace.
 type CapacityScore struct {
