@@ -29,7 +29,7 @@ func newRootCommand() *cobra.Command {
 		// with exit status 0.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("a subcommand is required (run, sandbox, convert, version); see tailor --help")
+			return errors.New("a subcommand is required (run, sandbox, convert, simulate, version); see tailor --help")
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -37,6 +37,7 @@ func newRootCommand() *cobra.Command {
 		return fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())
 	})
 	root.AddCommand(newRunCommand(), newSandboxCommand(), newConvertCommand(), newVersionCommand())
+	root.AddCommand(newSimulateCommand())
 	return root
 }
 
