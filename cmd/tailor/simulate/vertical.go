@@ -276,13 +276,14 @@ func ratio(a, b float64) float64 {
 // VerticalPolicies are the selectable vertical policies by name.
 func VerticalPolicies() map[string]func() (VerticalPolicy, error) {
 	return map[string]func() (VerticalPolicy, error){
-		"vpa":    func() (VerticalPolicy, error) { return NewUpstream("vpa", model.Default(), logic.Default()) },
-		"static": func() (VerticalPolicy, error) { return Static{}, nil },
+		"vpa":      func() (VerticalPolicy, error) { return NewUpstream("vpa", model.Default(), logic.Default()) },
+		"static":   func() (VerticalPolicy, error) { return Static{}, nil },
+		"adaptive": func() (VerticalPolicy, error) { return DefaultAdaptive(), nil },
 	}
 }
 
 // DefaultVerticalPolicies is what a replay runs when none are named.
-var DefaultVerticalPolicies = []string{"static", "vpa"}
+var DefaultVerticalPolicies = []string{"static", "vpa", "adaptive"}
 
 // PickVertical returns the named policies.
 func PickVertical(names []string) ([]VerticalPolicy, error) {
