@@ -508,8 +508,8 @@ func newNode(cl Cluster, c *scheduling.Claim, id int, t int64) (*simNode, error)
 }
 
 // CapacityPolicies are the selectable capacity policies by name.
-func CapacityPolicies() map[string]CapacityPolicy {
-	return map[string]CapacityPolicy{"provisioner": Provisioner{}}
+func CapacityPolicies() map[string]func() (CapacityPolicy, error) {
+	return map[string]func() (CapacityPolicy, error){"provisioner": func() (CapacityPolicy, error) { return Provisioner{}, nil }}
 }
 
 // DefaultCapacityPolicies is what a replay runs when none are named.
@@ -517,14 +517,5 @@ var DefaultCapacityPolicies = []string{"provisioner"}
 
 // PickCapacity returns the named policies.
 func PickCapacity(names []string) ([]CapacityPolicy, error) {
-	all := CapacityPolicies()
-	out := make([]CapacityPolicy, 0, len(names))
-	for _, n := range names {
-		p, ok := all[n]
-		if !ok {
-			return nil, fmt.Errorf("unknown capacity policy %q (have %s)", n, keys(all))
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return pick("capacity", CapacityPolicies(), names)
 }

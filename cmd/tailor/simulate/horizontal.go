@@ -311,8 +311,8 @@ func scaleDown(pods []SimPod, want int) []SimPod {
 }
 
 // HorizontalPolicies are the selectable horizontal policies by name.
-func HorizontalPolicies() map[string]HorizontalPolicy {
-	return map[string]HorizontalPolicy{"hpa": HPA{}}
+func HorizontalPolicies() map[string]func() (HorizontalPolicy, error) {
+	return map[string]func() (HorizontalPolicy, error){"hpa": func() (HorizontalPolicy, error) { return HPA{}, nil }}
 }
 
 // DefaultHorizontalPolicies is what a replay runs when none are named.
@@ -320,14 +320,5 @@ var DefaultHorizontalPolicies = []string{"hpa"}
 
 // PickHorizontal returns the named policies.
 func PickHorizontal(names []string) ([]HorizontalPolicy, error) {
-	all := HorizontalPolicies()
-	out := make([]HorizontalPolicy, 0, len(names))
-	for _, n := range names {
-		p, ok := all[n]
-		if !ok {
-			return nil, fmt.Errorf("unknown horizontal policy %q (have %s)", n, keys(all))
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return pick("horizontal", HorizontalPolicies(), names)
 }

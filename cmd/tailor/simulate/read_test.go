@@ -55,14 +55,8 @@ func TestReadUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, err := ReadUsage(strings.NewReader(tc.in), "x")
-			if tc.want == nil {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want one containing %q", err, tc.err)
-				}
+			if !wantErr(t, err, tc.want == nil, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if len(u.Series) != len(tc.want) {
 				t.Fatalf("%d series, want %d", len(u.Series), len(tc.want))
@@ -100,14 +94,8 @@ func TestReadLoad(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := ReadLoad(strings.NewReader(tc.in), "x")
-			if tc.want == nil {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want one containing %q", err, tc.err)
-				}
+			if !wantErr(t, err, tc.want == nil, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if l.Start != tc.start || len(l.RPS) != len(tc.want) {
 				t.Fatalf("start %d, %v; want %d, %v", l.Start, l.RPS, tc.start, tc.want)
@@ -145,4 +133,17 @@ func TestReadArrivals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantErr fails t unless err is as expected (an error containing msg when
+// fail, none otherwise); it reports whether the result is there to check.
+func wantErr(t *testing.T, err error, fail bool, msg string) bool {
+	t.Helper()
+	switch {
+	case fail && (err == nil || !strings.Contains(err.Error(), msg)):
+		t.Fatalf("err = %v, want one containing %q", err, msg)
+	case !fail && err != nil:
+		t.Fatal(err)
+	}
+	return !fail
 }

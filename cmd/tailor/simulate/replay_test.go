@@ -248,7 +248,7 @@ func corePodOf(p SimPod, start time.Duration) *corev1.Pod {
 func TestDeterministic(t *testing.T) {
 	run := func() []byte {
 		var b bytes.Buffer
-		pols, err := PickVertical([]string{"static", "vpa"})
+		pols, err := PickVertical([]string{"static", "vpa", "adaptive"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package simulate
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -287,18 +286,5 @@ var DefaultVerticalPolicies = []string{"static", "vpa", "adaptive"}
 
 // PickVertical returns the named policies.
 func PickVertical(names []string) ([]VerticalPolicy, error) {
-	all := VerticalPolicies()
-	out := make([]VerticalPolicy, 0, len(names))
-	for _, n := range names {
-		f, ok := all[n]
-		if !ok {
-			return nil, fmt.Errorf("unknown vertical policy %q (have %s)", n, keys(all))
-		}
-		p, err := f()
-		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", n, err)
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return pick("vertical", VerticalPolicies(), names)
 }
