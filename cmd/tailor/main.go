@@ -45,7 +45,7 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())
 	})
-	root.AddCommand(newRunCommand(), newConvertCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newConvertCommand(), newSimulateCommand(), newVersionCommand())
 	for _, c := range subcommands {
 		root.AddCommand(c())
 	}

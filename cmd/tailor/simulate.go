@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tailor-dev/tailor/cmd/tailor/simulate"
+	"github.com/tailor-dev/tailor/cmd/tailor/simulate/plots"
+)
+
+type simulateFlags struct {
+	trace, kind, out string
+	policies         []string
+	skipGPU          bool
+	consolidateAfter time.Duration
+}
+
+func newSimulateCommand() *cobra.Command {
+	var f simulateFlags
+	cmd := &cobra.Command{
+		Use:   "simulate --trace FILE --kind usage|load|arrivals",
+		Short: "Replay a trace through Tailor's decisions and score each policy",
+		Long: `simulate replays a trace on a simulated clock through the same pure
+functions the controllers run, with no cluster: usage traces through the
+recommender (vertical policies), load traces through the scaler (horizontal
+policies), pod arrivals through the provisioner's solver (capacity policies).
+It prints one table with the policies side by side and, with --out, writes
+plots as PNG and SVG. A replay is deterministic: the same trace gives the
+same numbers. Formats and scores: README, "tailor simulate".`,
+		Example: `  tailor simulate --kind usage --trace usage.csv.gz --out plots/
+  tailor simulate --kind load --trace rps.txt.gz --policy hpa
+  tailor simulate --kind arrivals --trace pods.csv --skip-gpu-pods`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSimulate(cmd.OutOrStdout(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.trace, "trace", "", "Trace file (gzip is detected); - reads stdin.")
+	fl.StringVar(&f.kind, "kind", "", "Trace kind: usage, load or arrivals.")
+	fl.StringSliceVar(&f.policies, "policy", nil, "Policies to compare, comma-separated; default: every policy of the kind (usage: "+
+		strings.Join(simulate.DefaultVerticalPolicies, ",")+"; load: "+strings.Join(simulate.DefaultHorizontalPolicies, ",")+
+		"; arrivals: "+strings.Join(simulate.DefaultCapacityPolicies, ",")+").")
+	fl.StringVar(&f.out, "out", "", "Directory for the plots (PNG and SVG); empty: no plots.")
+	fl.BoolVar(&f.skipGPU, "skip-gpu-pods", false, "arrivals: leave out pods that request GPUs (by default they get whole GPUs on GPU instance types).")
+	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: how long a node stays empty before it is removed (the NodePool default, 0s).")
+	_ = cmd.MarkFlagRequired("trace")
+	_ = cmd.MarkFlagRequired("kind")
+	return cmd
+}
+
+func runSimulate(w io.Writer, f simulateFlags) error {
+	var in io.Reader = os.Stdin
+	if f.trace != "-" {
+		fh, err := os.Open(f.trace)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		in = fh
+	}
+	if f.out != "" {
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
+			return err
+		}
+	}
+	var files []string
+	switch simulate.Kind(f.kind) {
+	case simulate.KindUsage:
+		u, err := simulate.ReadUsage(in, f.trace)
+		if err != nil {
+			return err
+		}
+		names := f.policies
+		if names == nil {
+			names = simulate.DefaultVerticalPolicies
+			if !u.HasProvisioning() {
+				names = without(names, "static")
+			}
+		}
+		if !u.HasProvisioning() && len(without(names, "static")) < len(names) {
+			return fmt.Errorf("%s: policy static needs the columns cpu_cores and mem_provisioned_bytes on every row", f.trace)
+		}
+		pols, err := simulate.PickVertical(names)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "usage trace %s: %d containers, %d samples\n", f.trace, len(u.Series), u.Samples())
+		scores := simulate.ReplayVertical(u, pols)
+		if err := simulate.WriteVertical(w, scores); err != nil {
+			return err
+		}
+		if f.out != "" {
+			if files, err = plots.Vertical(f.out, scores); err != nil {
+				return err
+			}
+		}
+	case simulate.KindLoad:
+		l, err := simulate.ReadLoad(in, f.trace)
+		if err != nil {
+			return err
+		}
+		pols, err := simulate.PickHorizontal(orDefault(f.policies, simulate.DefaultHorizontalPolicies))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "load trace %s: %d seconds\n", f.trace, len(l.RPS))
+		scores, err := simulate.ReplayHorizontal(l, simulate.DefaultService(), pols)
+		if err != nil {
+			return err
+		}
+		if err := simulate.WriteHorizontal(w, scores); err != nil {
+			return err
+		}
+		if f.out != "" {
+			if files, err = plots.Horizontal(f.out, scores); err != nil {
+				return err
+			}
+		}
+	case simulate.KindArrivals:
+		a, err := simulate.ReadArrivals(in, f.trace)
+		if err != nil {
+			return err
+		}
+		pols, err := simulate.PickCapacity(orDefault(f.policies, simulate.DefaultCapacityPolicies))
+		if err != nil {
+			return err
+		}
+		if f.consolidateAfter < 0 {
+			return fmt.Errorf("--consolidate-after must not be negative")
+		}
+		cl := simulate.DefaultCluster()
+		cl.SkipGPU = f.skipGPU
+		cl.ConsolidateAfter = int64(f.consolidateAfter / time.Second)
+		fmt.Fprintf(w, "arrivals trace %s: %d pods\n", f.trace, len(a.Pods))
+		scores, err := simulate.ReplayCapacity(a, cl, pols)
+		if err != nil {
+			return err
+		}
+		if err := simulate.WriteCapacity(w, scores); err != nil {
+			return err
+		}
+		if f.out != "" {
+			if files, err = plots.Capacity(f.out, scores); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("--kind %q: want usage, load or arrivals", f.kind)
+	}
+	for _, p := range files {
+		fmt.Fprintln(w, "wrote", p)
+	}
+	return nil
+}
+
+func orDefault(names, def []string) []string {
+	if names == nil {
+		return def
+	}
+	return names
+}
+
+func without(names []string, drop string) []string {
+	var out []string
+	for _, n := range names {
+		if n != drop {
+			out = append(out, n)
+		}
+	}
+	return out
+}
