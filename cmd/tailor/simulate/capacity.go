@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/catalog"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 )
@@ -22,7 +22,7 @@ type Cluster struct {
 	Types []*scheduling.InstanceType
 	// Pool is the one NodePool (on-demand only by default: the trace's
 	// pods are long-lived and spot interruptions are not simulated).
-	Pool *v1alpha1.NodePool
+	Pool *provisionerv1.NodePool
 	// BatchIdle and BatchMax: pending pods are solved together once no
 	// pod arrived for BatchIdle seconds, or BatchMax after the first
 	// (the provisioner's 1 s and 10 s).
@@ -40,12 +40,12 @@ type Cluster struct {
 // DefaultCluster is the catalogue of provisioner/catalog in us-east-1
 // with one on-demand pool.
 func DefaultCluster() Cluster {
-	np := &v1alpha1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
-	np.Spec.Template.Spec.NodeClassRef = &v1alpha1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "default"}
-	np.Spec.Template.Spec.Requirements = []v1alpha1.NodeSelectorRequirementWithMinValues{
-		{Key: v1alpha1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{v1alpha1.CapacityTypeOnDemand}},
+	np := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	np.Spec.Template.Spec.NodeClassRef = &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "default"}
+	np.Spec.Template.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{
+		{Key: provisionerv1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{provisionerv1.CapacityTypeOnDemand}},
 	}
-	return Cluster{Types: Undominated(catalog.InstanceTypes(catalog.DefaultOptions()), v1alpha1.CapacityTypeOnDemand), Pool: np, BatchIdle: 1, BatchMax: 10, NodeStart: 60}
+	return Cluster{Types: Undominated(catalog.InstanceTypes(catalog.DefaultOptions()), provisionerv1.CapacityTypeOnDemand), Pool: np, BatchIdle: 1, BatchMax: 10, NodeStart: 60}
 }
 
 // Undominated drops the instance types that another type beats: at most
@@ -183,7 +183,7 @@ func unitPrices(cl Cluster) units {
 	u := units{math.Inf(1), math.Inf(1), math.Inf(1)}
 	allowed := map[string]bool{}
 	for _, r := range cl.Pool.Spec.Template.Spec.Requirements {
-		if r.Key == v1alpha1.LabelCapacityType && r.Operator == corev1.NodeSelectorOpIn {
+		if r.Key == provisionerv1.LabelCapacityType && r.Operator == corev1.NodeSelectorOpIn {
 			for _, v := range r.Values {
 				allowed[v] = true
 			}
@@ -483,7 +483,7 @@ func newNode(cl Cluster, c *scheduling.Claim, id int, t int64) (*simNode, error)
 		return nil, fmt.Errorf("claim without instance types")
 	}
 	it := c.InstanceTypes[0]
-	zr, cr := c.Requirements.Get(v1alpha1.LabelZone), c.Requirements.Get(v1alpha1.LabelCapacityType)
+	zr, cr := c.Requirements.Get(provisionerv1.LabelZone), c.Requirements.Get(provisionerv1.LabelCapacityType)
 	var off *scheduling.Offering
 	for k := range it.Offerings {
 		o := &it.Offerings[k]
@@ -499,10 +499,10 @@ func newNode(cl Cluster, c *scheduling.Claim, id int, t int64) (*simNode, error)
 	for k, v := range it.Labels {
 		labels[k] = v
 	}
-	labels[v1alpha1.LabelZone] = off.Zone
-	labels[v1alpha1.LabelCapacityType] = off.CapacityType
-	labels[v1alpha1.LabelNodePool] = c.Pool
-	labels[v1alpha1.LabelHostname] = name
+	labels[provisionerv1.LabelZone] = off.Zone
+	labels[provisionerv1.LabelCapacityType] = off.CapacityType
+	labels[provisionerv1.LabelNodePool] = c.Pool
+	labels[provisionerv1.LabelHostname] = name
 	kn := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Status: corev1.NodeStatus{Allocatable: it.Allocatable}}
 	return &simNode{node: scheduling.NodeFromCore(kn, nil), price: off.Price, created: t, readyAt: t + cl.NodeStart, emptySince: -1}, nil
 }

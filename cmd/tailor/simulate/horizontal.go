@@ -10,7 +10,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
 )
 
@@ -94,13 +94,13 @@ func (HPA) New(svc Service) ReplicaDecider {
 }
 
 // HPASpec is the ReplicaAutoscaler the hpa policy replays.
-func HPASpec(svc Service) *v1alpha1.ReplicaAutoscalerSpec {
+func HPASpec(svc Service) *scalerv1.ReplicaAutoscalerSpec {
 	minR, target := svc.MinReplicas, svc.Target
-	return &v1alpha1.ReplicaAutoscalerSpec{
+	return &scalerv1.ReplicaAutoscalerSpec{
 		ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "service"},
 		MinReplicas:    &minR,
 		MaxReplicas:    svc.MaxReplicas,
-		Metrics: []v1alpha1.MetricSpec{{
+		Metrics: []scalerv1.MetricSpec{{
 			Type: autoscalingv2.ResourceMetricSourceType,
 			Resource: &autoscalingv2.ResourceMetricSource{
 				Name:   corev1.ResourceCPU,
@@ -112,7 +112,7 @@ func HPASpec(svc Service) *v1alpha1.ReplicaAutoscalerSpec {
 
 type hpaState struct {
 	cfg     logic.Config
-	spec    *v1alpha1.ReplicaAutoscalerSpec
+	spec    *scalerv1.ReplicaAutoscalerSpec
 	start   time.Duration // pod start: ready this long after creation
 	history logic.History
 	last    logic.Decision
