@@ -261,6 +261,7 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	o.namespace = ns
 	o.recommender.TailorNamespace, o.updater.TailorNamespace = ns, ns
+	o.scaler.PrometheusNamespaceLabel = o.prometheus.NamespaceLabel
 	if o.leaderElectionNamespace != "" {
 		ns = o.leaderElectionNamespace
 	}

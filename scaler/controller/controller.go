@@ -39,11 +39,19 @@ type Options struct {
 	Interval time.Duration
 	// Logic holds the HPA algorithm's controller-wide settings.
 	Logic logic.Config
+	// PrometheusNamespaceLabel is the label every series selector of a
+	// Prometheus metric is confined by (the object's namespace), unless
+	// PrometheusClusterQueries; cmd/tailor sets it from --prometheus-namespace-label.
+	PrometheusNamespaceLabel string
+	// PrometheusClusterQueries lets queries read every namespace's series.
+	PrometheusClusterQueries bool
+	// PrometheusConcurrency bounds the queries in flight in one pass.
+	PrometheusConcurrency int
 }
 
 // DefaultOptions are kube-controller-manager's HPA defaults.
 func DefaultOptions() Options {
-	return Options{Interval: 15 * time.Second, Logic: logic.DefaultConfig()}
+	return Options{Interval: 15 * time.Second, Logic: logic.DefaultConfig(), PrometheusNamespaceLabel: "namespace", PrometheusConcurrency: 8}
 }
 
 // Validate reports settings the scaler cannot run with.
@@ -55,6 +63,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("scaler tolerance must be in [0, 1), got %v", o.Logic.Tolerance)
 	case o.Logic.CPUInitializationPeriod < 0 || o.Logic.InitialReadinessDelay < 0 || o.Logic.DownscaleStabilizationWindow < 0:
 		return fmt.Errorf("scaler periods must not be negative")
+	case o.PrometheusConcurrency < 1:
+		return fmt.Errorf("scaler Prometheus concurrency must be at least 1, got %d", o.PrometheusConcurrency)
+	case !o.PrometheusClusterQueries && o.PrometheusNamespaceLabel == "":
+		return fmt.Errorf("queries confined to their namespace need a namespace label (--prometheus-namespace-label)")
 	}
 	return nil
 }
@@ -97,6 +109,9 @@ func Setup(mgr manager.Manager, o Options, scales *scale.Scales, prom Prometheus
 	sources, err := NewSources(mgr.GetConfig(), mgr.GetRESTMapper(), prom)
 	if err != nil {
 		return err
+	}
+	if !o.PrometheusClusterQueries {
+		sources.scopeLabel = o.PrometheusNamespaceLabel
 	}
 	return mgr.Add(&Scaler{
 		opts: o, client: mgr.GetClient(), scales: scales, sources: sources,
@@ -143,6 +158,11 @@ func (s *Scaler) Sync(ctx context.Context) {
 		}
 		return
 	}
+	// Every Prometheus query of the pass at once, within the pass's time: a
+	// slow query of one namespace no longer delays every autoscaler after it.
+	pctx, cancel := context.WithTimeout(ctx, s.opts.Interval)
+	s.sources.Prefetch(pctx, list.Items, s.opts.PrometheusConcurrency)
+	cancel()
 	live := make(map[types.UID]bool, len(list.Items))
 	for i := range list.Items {
 		if ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -24,6 +25,7 @@ import (
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/logic"
+	"github.com/tailor-dev/tailor/scaler/promql"
 )
 
 // defaultWindow is the sample window assumed when a metrics API does not
@@ -41,6 +43,18 @@ type Sources struct {
 	discovery discovery.DiscoveryInterface
 	// prom is nil when no Prometheus address is configured.
 	prom PrometheusQuerier
+	// scopeLabel, when set, confines each query to its object's namespace
+	// (scaler/promql.Scope).
+	scopeLabel string
+	// prefetched holds this pass's query results, by namespace and query.
+	prefetched map[promKey]promResult
+}
+
+type promKey struct{ namespace, query string }
+
+type promResult struct {
+	milli int64
+	err   error
 }
 
 // PrometheusQuerier evaluates a Prometheus instant query: all the scaler
@@ -101,7 +115,7 @@ func (s *Sources) Read(ctx context.Context, namespace string, sel labels.Selecto
 		case m.External != nil:
 			v.Value, v.Err = s.externalMetric(ctx, namespace, m.External.Metric)
 		case m.Prometheus != nil:
-			v.Value, v.Err = s.Query(ctx, m.Prometheus.Query)
+			v.Value, v.Err = s.Query(ctx, namespace, m.Prometheus.Query)
 		}
 	}
 	return out
@@ -238,12 +252,72 @@ func (s *Sources) served(gv schema.GroupVersion) bool {
 // sync period).
 func (s *Sources) InvalidateDiscovery() { s.apis.Invalidate() }
 
-// Query evaluates a Prometheus instant query that must give one number: a
-// scalar, or a vector or matrix of exactly one series. The result is in
-// milli-units.
-func (s *Sources) Query(ctx context.Context, query string) (int64, error) {
+// Prefetch evaluates the Prometheus queries of ras, at most concurrency at a
+// time, until ctx ends; Query then answers from the results. Queries not
+// done by then answer with ctx's error.
+func (s *Sources) Prefetch(ctx context.Context, ras []scalerv1.ReplicaAutoscaler, concurrency int) {
+	s.prefetched = nil
+	if s.prom == nil {
+		return
+	}
+	var keys []promKey
+	seen := map[promKey]bool{}
+	for i := range ras {
+		for _, m := range ras[i].Spec.Metrics {
+			if m.Prometheus == nil {
+				continue
+			}
+			k := promKey{ras[i].Namespace, m.Prometheus.Query}
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	results := make([]promResult, len(keys))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				results[i].milli, results[i].err = s.query(ctx, k.namespace, k.query)
+			case <-ctx.Done():
+				results[i].err = fmt.Errorf("not run within the pass's time budget: %w", ctx.Err())
+			}
+		}()
+	}
+	wg.Wait()
+	s.prefetched = make(map[promKey]promResult, len(keys))
+	for i, k := range keys {
+		s.prefetched[k] = results[i]
+	}
+}
+
+// Query evaluates a Prometheus instant query of an object in namespace
+// that must give one number: a scalar, or a vector or matrix of exactly one
+// series. The result is in milli-units. A query prefetched this pass is
+// answered from that.
+func (s *Sources) Query(ctx context.Context, namespace, query string) (int64, error) {
+	if r, ok := s.prefetched[promKey{namespace, query}]; ok {
+		return r.milli, r.err
+	}
+	return s.query(ctx, namespace, query)
+}
+
+func (s *Sources) query(ctx context.Context, namespace, query string) (int64, error) {
 	if s.prom == nil {
 		return 0, errors.New("no Prometheus server configured (tailor run --prometheus-address)")
+	}
+	if s.scopeLabel != "" {
+		scoped, err := promql.Scope(query, s.scopeLabel, namespace)
+		if err != nil {
+			return 0, err
+		}
+		query = scoped
 	}
 	val, err := s.prom.Query(ctx, query, time.Now())
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	"github.com/tailor-dev/tailor/scaler/promql"
 )
 
 // Limits, matching the HPA's and the CRD's.
@@ -148,6 +149,10 @@ func metric(m *scalerv1.MetricSpec, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Required(pp.Child("query"), "a PromQL query returning one series, e.g. sum(rate(http_requests_total[1m]))"))
 		case len(q) > MaxQueryLength:
 			errs = append(errs, field.TooLong(pp.Child("query"), "", MaxQueryLength))
+		default:
+			if err := promql.Parse(q); err != nil {
+				errs = append(errs, field.Invalid(pp.Child("query"), q, "not PromQL: "+err.Error()))
+			}
 		}
 		errs = append(errs, target(m.Prometheus.Target, pp.Child("target"), autoscalingv2.ValueMetricType, autoscalingv2.AverageValueMetricType)...)
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,8 +308,9 @@ func waitEventMessage(t *testing.T, ns, reason, regarding, msg string) {
 // fakePrometheus speaks the Prometheus HTTP API's /api/v1/query on
 // 127.0.0.1: "broken(" fails to parse, "many" returns two series, anything
 // else one series of value 300.
-func fakePrometheus(t *testing.T) string {
+func fakePrometheus(t *testing.T) (string, *queryLog) {
 	t.Helper()
+	seen := &queryLog{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/query" {
 			http.NotFound(w, r)
@@ -319,11 +322,13 @@ func fakePrometheus(t *testing.T) string {
 			return map[string]any{"metric": map[string]string{"__name__": "http_requests", "pod": pod}, "value": []any{now, v}}
 		}
 		var resp map[string]any
-		switch q := r.FormValue("query"); q {
-		case "broken(":
-			w.WriteHeader(http.StatusBadRequest)
-			resp = map[string]any{"status": "error", "errorType": "bad_data", "error": "1:8: parse error: unclosed left parenthesis"}
-		case "many":
+		q := r.FormValue("query")
+		seen.add(q)
+		switch {
+		case strings.HasPrefix(q, "failing{"):
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			resp = map[string]any{"status": "error", "errorType": "execution", "error": "query processing would load too many samples into memory"}
+		case strings.HasPrefix(q, "many{"):
 			resp = map[string]any{"status": "success", "data": map[string]any{"resultType": "vector", "result": []any{series("a", "1"), series("b", "2")}}}
 		default:
 			resp = map[string]any{"status": "success", "data": map[string]any{"resultType": "vector", "result": []any{series("", "300")}}}
@@ -331,7 +336,21 @@ func fakePrometheus(t *testing.T) string {
 		_ = json.NewEncoder(w).Encode(resp)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, seen
+}
+
+// queryLog is what the fake Prometheus was asked.
+type queryLog struct {
+	mu      sync.Mutex
+	queries []string
+}
+
+func (l *queryLog) add(q string) { l.mu.Lock(); l.queries = append(l.queries, q); l.mu.Unlock() }
+
+func (l *queryLog) has(q string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Contains(l.queries, q)
 }
 
 // TestScalerBadInput: targets that cannot be scaled and Prometheus queries
@@ -340,12 +359,12 @@ func fakePrometheus(t *testing.T) string {
 // reported when it comes after.
 func TestScalerBadInput(t *testing.T) {
 	ctx := context.Background()
-	prom := fakePrometheus(t)
+	prom, asked := fakePrometheus(t)
 	inst := readyTailor(t, "--components=scaler,webhook", "--scaler-interval=2s", "--prometheus-address", prom)
 	registerWebhooks(t, inst)
 	ns := namespace(t, nil)
 	c := raClient(t)
-	for _, name := range []string{"web-a", "web-b", "web-c", "web-d", "web-h"} {
+	for _, name := range []string{"web-a", "web-b", "web-c", "web-d", "web-e", "web-h"} {
 		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, deployment(name, 2, rl("100m", "50Mi")), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -373,11 +392,27 @@ func TestScalerBadInput(t *testing.T) {
 		ra := waitRACondition(t, c, ns, "configmap", autoscalingv2.AbleToScale, corev1.ConditionFalse, "FailedGetScale", "ConfigMap has no scale subresource")
 		t.Logf("condition: %s", raCondition(ra, autoscalingv2.AbleToScale).Message)
 	})
+	t.Run("a query that is not PromQL is refused at admission", func(t *testing.T) {
+		ra := promRA("prom-broken", "web-a", "broken(")
+		ra.Namespace = ns
+		err := c.Create(ctx, ra)
+		if err == nil || !strings.Contains(err.Error(), "spec.metrics[0].prometheus.query") || !strings.Contains(err.Error(), "not PromQL") {
+			t.Fatalf("create: %v, want a refusal naming spec.metrics[0].prometheus.query", err)
+		}
+	})
 	t.Run("prometheus query errors", func(t *testing.T) {
-		create(promRA("prom-error", "web-a", "broken("))
-		ra := waitRACondition(t, c, ns, "prom-error", autoscalingv2.ScalingActive, corev1.ConditionFalse, "FailedGetPrometheusMetric", "parse error: unclosed left parenthesis")
+		create(promRA("prom-error", "web-a", "failing"))
+		ra := waitRACondition(t, c, ns, "prom-error", autoscalingv2.ScalingActive, corev1.ConditionFalse, "FailedGetPrometheusMetric", "too many samples")
 		t.Logf("condition: %s", raCondition(ra, autoscalingv2.ScalingActive).Message)
 		waitEvent(t, ns, "FailedComputeMetricsReplicas", "prom-error")
+	})
+	t.Run("a query for another namespace's series is refused", func(t *testing.T) {
+		create(promRA("prom-other-ns", "web-e", `sum(up{namespace="kube-system"})`))
+		ra := waitRACondition(t, c, ns, "prom-other-ns", autoscalingv2.ScalingActive, corev1.ConditionFalse, "FailedGetPrometheusMetric", `reads only series with namespace="`+ns+`"`)
+		t.Logf("condition: %s", raCondition(ra, autoscalingv2.ScalingActive).Message)
+		if asked.has(`sum(up{namespace="kube-system"})`) {
+			t.Error("the query reached Prometheus unscoped")
+		}
 	})
 	t.Run("prometheus query returns several series", func(t *testing.T) {
 		create(promRA("prom-many", "web-b", "many"))
@@ -392,6 +427,10 @@ func TestScalerBadInput(t *testing.T) {
 			return n == 3, fmt.Sprintf("web-c at %d replicas, want 3", n)
 		})
 		waitEventMessage(t, ns, "SuccessfulRescale", "prom-good", "New size: 3; reason: prometheus query sum(rate(http_requests_total[1m])) above target; metrics: prometheus ")
+		// What reached Prometheus is confined to the object's namespace.
+		if want := `sum(rate(http_requests_total{namespace="` + ns + `"}[1m]))`; !asked.has(want) {
+			t.Errorf("Prometheus was never asked %s", want)
+		}
 	})
 	// Let a few passes go by: the failing autoscalers' targets are untouched.
 	waitPasses(t, inst, "scaler", 3)
