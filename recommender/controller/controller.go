@@ -23,6 +23,7 @@ import (
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 	"github.com/tailor-dev/tailor/recommender/promsource"
+	"github.com/tailor-dev/tailor/scaler/loop"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
 
@@ -67,7 +68,7 @@ type Recommender struct {
 	written    map[model.Key]written              // last checkpoint write per aggregate
 	fetched    map[types.NamespacedName]*fetch    // history bootstrap per VPA
 	vpaUIDs    map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
-	notOptedIn map[types.UID]bool                 // VPAs told once that their namespace has not opted in
+	optIn      *loop.OptIn
 	lastGC     time.Time
 	pass       uint64
 	now        func() time.Time
@@ -89,7 +90,7 @@ func New(c client.Client, reader client.Reader, source PodMetricsSource, rec rec
 		fetched:    map[types.NamespacedName]*fetch{},
 		srcName:    SourceMetricsAPI,
 		vpaUIDs:    map[types.NamespacedName]types.UID{},
-		notOptedIn: map[types.UID]bool{},
+		optIn:      &loop.OptIn{Component: "recommender", Reader: c, Recorder: rec, TailorNamespace: o.TailorNamespace, Log: log},
 		now:        time.Now,
 	}, nil
 }

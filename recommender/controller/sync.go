@@ -15,7 +15,6 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/loop"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
@@ -41,7 +40,7 @@ func (r *Recommender) Sync(ctx context.Context) {
 	live := map[types.NamespacedName]bool{}   // handled by Tailor
 	exists := map[types.NamespacedName]bool{} // any VPA
 	clear(r.vpaUIDs)
-	optedIn := map[string]bool{}
+	r.optIn.NewPass()
 	for i := range list.Items {
 		v := &list.Items[i]
 		key := types.NamespacedName{Namespace: v.Namespace, Name: v.Name}
@@ -49,13 +48,7 @@ func (r *Recommender) Sync(ctx context.Context) {
 		if !r.Handles(v) || v.DeletionTimestamp != nil {
 			continue
 		}
-		in, seen := optedIn[v.Namespace]
-		if !seen {
-			in = r.namespaceOptedIn(ctx, v.Namespace)
-			optedIn[v.Namespace] = in
-		}
-		if !in {
-			r.tellNotOptedIn(v)
+		if !r.optIn.Allows(ctx, v, "no recommendation from Tailor") {
 			continue
 		}
 		byNS[v.Namespace] = append(byNS[v.Namespace], v)
@@ -154,26 +147,4 @@ func matching(pods []corev1.Pod, sel labels.Selector) []*corev1.Pod {
 		out = append(out, p)
 	}
 	return out
-}
-
-// namespaceOptedIn applies the admission path's namespace rule
-// (coordination.OptedIn): recommendations serve pods sized at admission.
-func (r *Recommender) namespaceOptedIn(ctx context.Context, name string) bool {
-	ns := &corev1.Namespace{}
-	if err := r.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
-		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
-		r.log.Error(err, "read namespace; its VPAs are skipped this pass", "namespace", name)
-		return false
-	}
-	return coordination.OptedIn(name, ns.Labels, r.opts.TailorNamespace)
-}
-
-// tellNotOptedIn says once per VPA why it gets no recommendation.
-func (r *Recommender) tellNotOptedIn(v *vpav1.VerticalPodAutoscaler) {
-	if r.notOptedIn[v.UID] {
-		return
-	}
-	r.notOptedIn[v.UID] = true
-	r.recorder.Eventf(v, nil, corev1.EventTypeWarning, coordination.ReasonNotOptedIn, "Skip",
-		"no recommendation from Tailor: namespace %s is not opted in (label %s=true; never kube-system or Tailor's own)", v.Namespace, coordination.EnabledLabel)
 }

@@ -23,7 +23,12 @@ var panicsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Panics recovered in a background loop, by component; each cost one object's (or one pass's) work, not the process.",
 }, []string{"component"})
 
-func init() { ctrlmetrics.Registry.MustRegister(panicsTotal) }
+var skippedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "tailor_skipped_objects_total",
+	Help: "Objects a loop leaves alone, counted once per object, by component and reason (namespace_not_opted_in).",
+}, []string{"component", "reason"})
+
+func init() { ctrlmetrics.Registry.MustRegister(panicsTotal, skippedTotal) }
 
 // Guard runs fn and turns a panic inside it into an error: counted under
 // component, logged with its stack, and returned so that the caller can

@@ -15,10 +15,6 @@ var (
 		Name: "tailor_updater_waiting_pods",
 		Help: "Pods outside their recommendation's bounds left as they are in the last pass, by reason (cooldown, budget, resizing, min_replicas, no_recreate, rolling_out).",
 	}, []string{"reason"})
-	skippedVPAs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_updater_skipped_vpas_total",
-		Help: "VPAs whose running pods the updater leaves alone, counted once per VPA, by reason (namespace_not_opted_in).",
-	}, []string{"reason"})
 	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "tailor_updater_sync_duration_seconds",
 		Help:    "Duration of one updater pass over every VPA.",
@@ -27,5 +23,5 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(updatesTotal, waitingPods, skippedVPAs, syncDuration)
+	ctrlmetrics.Registry.MustRegister(updatesTotal, waitingPods, syncDuration)
 }

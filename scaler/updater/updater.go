@@ -65,8 +65,6 @@ const (
 	ReasonResizedVPA = "InPlaceResizedPod"   // on the VPA
 	ReasonEvictedPod = "EvictedByVPA"
 	ReasonEvictedVPA = "EvictedPod"
-	// SkipNotOptedIn labels tailor_updater_skipped_vpas_total.
-	SkipNotOptedIn = "namespace_not_opted_in"
 )
 
 // Updater is the leader-elected runnable.
@@ -78,12 +76,10 @@ type Updater struct {
 	recorder recorder.EventRecorder
 	log      logr.Logger
 
-	pods map[types.UID]*podMemory
-	// notOptedIn remembers the VPAs already told (one Event each) that
-	// their namespace has not opted in.
-	notOptedIn map[types.UID]bool
-	pass       uint64
-	now        func() time.Time
+	pods  map[types.UID]*podMemory
+	optIn *loop.OptIn
+	pass  uint64
+	now   func() time.Time
 }
 
 // podMemory is what the updater remembers of a pod it updated. It is lost
@@ -101,7 +97,8 @@ func New(c client.Client, scales *scale.Scales, scheme *runtime.Scheme, rec reco
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Updater{opts: o, client: c, scales: scales, scheme: scheme, recorder: rec, log: log, pods: map[types.UID]*podMemory{}, notOptedIn: map[types.UID]bool{}, now: time.Now}, nil
+	return &Updater{opts: o, client: c, scales: scales, scheme: scheme, recorder: rec, log: log, pods: map[types.UID]*podMemory{}, now: time.Now,
+		optIn: &loop.OptIn{Component: "updater", Reader: c, Recorder: rec, TailorNamespace: o.TailorNamespace, Log: log}}, nil
 }
 
 // Setup adds the updater to the manager; it runs on the leader only.
@@ -150,19 +147,13 @@ func (u *Updater) Sync(ctx context.Context) {
 		return
 	}
 	byNS := map[string][]*vpav1.VerticalPodAutoscaler{}
-	optedIn := map[string]bool{}
+	u.optIn.NewPass()
 	for i := range list.Items {
 		v := &list.Items[i]
 		if _, skip := resize.Mode(v); skip != "" || v.DeletionTimestamp != nil {
 			continue
 		}
-		in, seen := optedIn[v.Namespace]
-		if !seen {
-			in = u.namespaceOptedIn(ctx, v.Namespace)
-			optedIn[v.Namespace] = in
-		}
-		if !in {
-			u.tellNotOptedIn(v)
+		if !u.optIn.Allows(ctx, v, "running pods are not updated") {
 			continue
 		}
 		byNS[v.Namespace] = append(byNS[v.Namespace], v)
@@ -261,29 +252,6 @@ func (u *Updater) syncVPA(ctx context.Context, vlog logr.Logger, vpa *vpav1.Vert
 			u.evict(ctx, vlog, vpa, up)
 		}
 	}
-}
-
-// namespaceOptedIn applies the admission path's namespace rule: a pod the
-// updater evicted or resized there would not be sized at admission. An
-// unreadable namespace counts as not opted in: leave pods alone.
-func (u *Updater) namespaceOptedIn(ctx context.Context, name string) bool {
-	ns := &corev1.Namespace{}
-	if err := u.client.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
-		u.log.Error(err, "read namespace; its pods are left as they are this pass", "namespace", name)
-		return false
-	}
-	return coordination.OptedIn(name, ns.Labels, u.opts.TailorNamespace)
-}
-
-// tellNotOptedIn says once per VPA why its pods are left alone.
-func (u *Updater) tellNotOptedIn(v *vpav1.VerticalPodAutoscaler) {
-	if u.notOptedIn[v.UID] {
-		return
-	}
-	u.notOptedIn[v.UID] = true
-	skippedVPAs.WithLabelValues(SkipNotOptedIn).Inc()
-	u.recorder.Eventf(v, nil, corev1.EventTypeWarning, coordination.ReasonNotOptedIn, "Skip",
-		"running pods are not updated: namespace %s is not opted in (label %s=true; never kube-system or Tailor's own), so a pod evicted or resized here would not be sized at admission", v.Namespace, coordination.EnabledLabel)
 }
 
 // rollingOut reads the target's rollout state, when its kind is known to
