@@ -79,8 +79,8 @@ func importRuleViolations(pkgs []listed) []string {
 				bad = append(bad, from+" imports the loop package "+to+": loops are imported only by cmd/tailor; move what it needs to a pure package")
 			case under(to, "webhook") && !under(from, "webhook") && from != "cmd/tailor":
 				bad = append(bad, from+" imports "+to+": webhook/ is an entry point like cmd/ and nothing imports it")
-			case under(to, "test") && !under(from, "test") && from != "cmd/tailor":
-				bad = append(bad, from+" imports "+to+": nothing outside test/ imports test/ (cmd/tailor only from its sandbox files)")
+			case under(to, "test") && !under(from, "test"):
+				bad = append(bad, from+" imports "+to+": nothing outside test/ imports test/ (the sandbox's control plane is cmd/tailor/sandbox/cluster)")
 			}
 		}
 	}
@@ -104,14 +104,15 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{ImportPath: module + "scaler/updater", Imports: []string{module + "recommender/controller"}},
 		{ImportPath: module + "scaler/resize", TestImports: []string{module + "webhook"}},
 		{ImportPath: module + "deploy/base", XTestImports: []string{module + "test/cluster"}},
-		{ImportPath: module + "cmd/tailor", Imports: []string{module + "scaler/updater", module + "webhook", module + "test/cluster"}},
+		{ImportPath: module + "cmd/tailor", Imports: []string{module + "scaler/updater", module + "webhook", module + "cmd/tailor/sandbox/cluster"}},
+		{ImportPath: module + "cmd/tailor/simulate", Imports: []string{module + "test/e2e"}},
 		{ImportPath: module + "webhook", Imports: []string{module + "webhook/validation", module + "recommender/sizing"}},
 		{ImportPath: module + "recommender/controller", XTestImports: []string{module + "recommender/controller"}},
 		{ImportPath: module + "test/e2e", Imports: []string{module + "test/cluster"}},
 	}
 	got := importRuleViolations(pkgs)
-	if len(got) != 3 || !strings.HasPrefix(got[0], "deploy/base imports test/cluster") ||
-		!strings.HasPrefix(got[1], "scaler/resize imports webhook") || !strings.HasPrefix(got[2], "scaler/updater imports the loop package recommender/controller") {
+	if len(got) != 4 || !strings.HasPrefix(got[0], "cmd/tailor/simulate imports test/e2e") || !strings.HasPrefix(got[1], "deploy/base imports test/cluster") ||
+		!strings.HasPrefix(got[2], "scaler/resize imports webhook") || !strings.HasPrefix(got[3], "scaler/updater imports the loop package recommender/controller") {
 		t.Errorf("violations:\n%s", strings.Join(got, "\n"))
 	}
 }
@@ -150,7 +151,12 @@ func TestReleaseBuild(t *testing.T) {
 			t.Errorf("the release build (-tags %s) links %s", tags, d)
 		}
 	}
-	if !slices.Contains(deps("."), module+"test/cluster") {
-		t.Errorf("the default build no longer links test/cluster: the %s tag may be unnecessary", tags)
+	for _, d := range deps("-tags", tags, ".") {
+		if strings.HasPrefix(d, module+"cmd/tailor/sandbox/") {
+			t.Errorf("the release build (-tags %s) links the sandbox's %s", tags, d)
+		}
+	}
+	if !slices.Contains(deps("."), module+"cmd/tailor/sandbox/cluster") {
+		t.Errorf("the default build no longer links cmd/tailor/sandbox/cluster: the %s tag may be unnecessary", tags)
 	}
 }

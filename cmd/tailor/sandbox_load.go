@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/tailor-dev/tailor/test/cluster/load"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/load"
 )
 
 // The sandbox's stand-in for a load generator, run by "tailor run

@@ -15,7 +15,7 @@ import (
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/utils/ptr"
 
-	"github.com/tailor-dev/tailor/test/cluster"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 )
 
 func deployment(name string, replicas int32, requests corev1.ResourceList) *appsv1.Deployment {

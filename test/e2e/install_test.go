@@ -30,7 +30,7 @@ import (
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 
 	"github.com/tailor-dev/tailor/certs"
-	"github.com/tailor-dev/tailor/test/cluster"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 )
 
 // kubectl runs the control plane's own kubectl against the test cluster.

@@ -19,8 +19,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 	"github.com/tailor-dev/tailor/deploy/crds"
-	"github.com/tailor-dev/tailor/test/cluster"
 )
 
 var (

@@ -16,8 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 	"github.com/tailor-dev/tailor/recommender/promsource"
-	"github.com/tailor-dev/tailor/test/cluster"
 )
 
 // TestPrometheus runs a real Prometheus (pinned, built from the module proxy) against the cluster's kwok

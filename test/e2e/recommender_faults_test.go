@@ -16,9 +16,9 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 	"github.com/tailor-dev/tailor/deploy/crds"
 	"github.com/tailor-dev/tailor/recommender/logic"
-	"github.com/tailor-dev/tailor/test/cluster"
 )
 
 // TestRecommenderWithoutMetricsServer runs the recommender on a control

@@ -14,7 +14,7 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 
-	"github.com/tailor-dev/tailor/test/cluster"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 )
 
 // TestRecommenderOOM: a hamster using 200Mi is recommended 250Mi; once its

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/jsonpath"
 
-	"github.com/tailor-dev/tailor/test/cluster"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 )
 
 // TestRecommender runs the whole loop on the real control plane: kwok

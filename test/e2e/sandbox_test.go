@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/tailor-dev/tailor/test/cluster"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 )
 
 // sandboxUp runs "tailor sandbox up" and returns the exported variables.

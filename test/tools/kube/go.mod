@@ -1,6 +1,6 @@
 module github.com/tailor-dev/tailor/test/tools/kube
 
-// Pinned control-plane binaries for the e2e harness (test/cluster) and the
+// Pinned control-plane binaries for the e2e harness (cmd/tailor/sandbox/cluster) and the
 // sandbox. Kept out of the main module: k8s.io/kubernetes must never enter it.
 go 1.26.0
 

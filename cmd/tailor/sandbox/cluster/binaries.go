@@ -144,7 +144,7 @@ func ToolsDir() (string, error) {
 	}
 	var candidates []string
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "tools"))
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "test", "tools"))
 	}
 	if wd, err := os.Getwd(); err == nil {
 		for d := wd; ; d = filepath.Dir(d) {
