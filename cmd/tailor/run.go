@@ -113,9 +113,17 @@ func (sh *shared) promQuerier() scaler.PrometheusQuerier {
 // itself from sandbox_load.go, which the release build leaves out.
 var components = map[string]component{
 	"webhook": {
-		help: "the admission webhook server: pod sizing and VPA validation (every replica)",
+		help: "the admission webhook server: pod sizing and NodePool placement, validation of VPAs, ReplicaAutoscalers, NodePools and AWSNodeClasses (every replica)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
-			return webhook.Setup(ctx, mgr, webhook.Options{Namespace: o.namespace})
+			wo := webhook.Options{Namespace: o.namespace}
+			if o.placement {
+				placer, err := newNodePoolPlacer(ctx, mgr)
+				if err != nil {
+					return err
+				}
+				wo.Placer = placer
+			}
+			return webhook.Setup(ctx, mgr, wo)
 		},
 	},
 	"recommender": {
@@ -131,7 +139,7 @@ var components = map[string]component{
 		},
 	},
 	"provisioner": {
-		help: "NodeClaims for unschedulable pods from NodePools through the --cloud backend, their launch, registration, emptiness and termination (leader only; opt-in until the aws cloud exists)",
+		help:  "NodeClaims for unschedulable pods from NodePools through the --cloud backend, their launch, registration, emptiness and termination (leader only; opt-in until the aws cloud exists)",
 		optIn: true,
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
 			return setupProvisioner(ctx, mgr, o)
