@@ -37,6 +37,9 @@ type Instance struct {
 	// NodeClaim is the claim it was launched for (an instance tag).
 	NodeClaim string
 	Launched  time.Time
+	// InsufficientCapacity lists the cheaper offerings Create tried first
+	// and found without capacity (now unavailable for a while).
+	InsufficientCapacity []Offering `json:",omitempty"`
 }
 
 // Provider is a cloud backend.

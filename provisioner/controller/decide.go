@@ -90,7 +90,6 @@ func newNodeClaim(np *provisionerv1.NodePool, c *scheduling.Claim, name string, 
 			Finalizers:  []string{Finalizer},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: provisionerv1.GroupVersion.String(), Kind: "NodePool", Name: np.Name, UID: np.UID,
-				BlockOwnerDeletion: ptr(true),
 			}},
 		},
 		Spec: provisionerv1.NodeClaimSpec{
@@ -109,7 +108,6 @@ func newNodeClaim(np *provisionerv1.NodePool, c *scheduling.Claim, name string, 
 	return nc
 }
 
-func ptr[T any](v T) *T { return &v }
 
 // poolUsage sums the capacity of each pool's claims (launched: their
 // capacity; not yet: what they asked for) and counts them as "nodes".

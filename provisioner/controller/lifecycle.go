@@ -142,6 +142,13 @@ func (l *lifecycle) launch(ctx context.Context, log logr.Logger, nc *provisioner
 		_ = l.patchStatus(ctx, nc, status)
 		return reconcile.Result{}, fmt.Errorf("launch: %w", err)
 	}
+	if len(inst.InsufficientCapacity) > 0 {
+		for _, o := range inst.InsufficientCapacity {
+			insufficientCapacity.WithLabelValues(o.InstanceType, o.Zone, o.CapacityType).Inc()
+		}
+		l.recorder.Eventf(nc, nil, corev1.EventTypeWarning, "InsufficientCapacity", "Launch",
+			"%s; launched the next offering, those are left out for %s", truncate((&cloud.InsufficientCapacityError{Offerings: inst.InsufficientCapacity}).Error(), 800), cloud.UnavailableTTL)
+	}
 	status := nc.Status.DeepCopy()
 	status.ProviderID = inst.ProviderID
 	status.InstanceType = inst.InstanceType

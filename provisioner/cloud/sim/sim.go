@@ -179,6 +179,7 @@ func (c *Cloud) Create(ctx context.Context, nc *provisionerv1.NodeClaim) (*cloud
 		if err != nil {
 			return nil, err
 		}
+		inst.InsufficientCapacity = ice.Offerings
 		if neverRegister > 0 {
 			if err := c.useNeverRegister(ctx, neverRegister-1); err != nil {
 				return nil, err
