@@ -108,7 +108,6 @@ func newNodeClaim(np *provisionerv1.NodePool, c *scheduling.Claim, name string, 
 	return nc
 }
 
-
 // poolUsage sums the capacity of each pool's claims (launched: their
 // capacity; not yet: what they asked for) and counts them as "nodes".
 func poolUsages(claims []provisionerv1.NodeClaim) map[string]corev1.ResourceList {
