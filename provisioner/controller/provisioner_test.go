@@ -29,7 +29,6 @@ func pendingPod(name string) *corev1.Pod {
 	}
 }
 
-
 // A restarted provisioner (no memory of its nominations) puts the pending
 // pods on the claims in flight instead of making new ones.
 func TestProvisionIsIdempotentAcrossRestarts(t *testing.T) {
