@@ -222,11 +222,11 @@ func (p *Provisioner) Provision(ctx context.Context) error {
 			}
 			if p.told[pod.UID] != msg {
 				p.told[pod.UID] = msg
-				reason := ReasonNoPoolFits
+				reason, note := ReasonNoPoolFits, "no pool fits: "
 				if len(limitBlocked(pl)) > 0 {
-					reason = ReasonLimitReached
+					reason, note = ReasonLimitReached, "limit reached: "
 				}
-				p.recorder.Eventf(pod, nil, corev1.EventTypeWarning, reason, "Provision", "no pool fits: %s", truncate(msg, 900))
+				p.recorder.Eventf(pod, nil, corev1.EventTypeWarning, reason, "Provision", "%s%s", note, truncate(msg, 900))
 			}
 			continue
 		}
