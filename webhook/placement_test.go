@@ -97,3 +97,19 @@ func TestPlacementUsesSizedRequests(t *testing.T) {
 		t.Errorf("placed %v with patch %v; want the sized pod pinned", f.seen, r.patch)
 	}
 }
+
+// The slim decoder keeps what placement reads.
+func TestDecodeKeepsPlacementFields(t *testing.T) {
+	raw := []byte(`{"metadata":{"labels":{"app":"a"}},"spec":{"nodeSelector":{"disk":"ssd"},
+		"tolerations":[{"key":"k","operator":"Exists"}],
+		"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"z","operator":"In","values":["a"]}]}]}}},
+		"overhead":{"cpu":"10m"},"containers":[{"name":"c"}]}}`)
+	pod, err := decodePod(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Labels["app"] != "a" || pod.Spec.NodeSelector["disk"] != "ssd" || len(pod.Spec.Tolerations) != 1 ||
+		pod.Spec.Affinity == nil || pod.Spec.Overhead.Cpu().MilliValue() != 10 {
+		t.Errorf("decoded %+v", pod.Spec)
+	}
+}

@@ -266,6 +266,8 @@ func (l *lifecycle) terminate(ctx context.Context, log logr.Logger, nc *provisio
 			case err == nil, apierrors.IsNotFound(err):
 			case apierrors.IsTooManyRequests(err):
 				log.V(1).Info("eviction refused (PodDisruptionBudget)", "pod", pod.Namespace+"/"+pod.Name)
+			case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+				// No eviction in a namespace being deleted: its pods go anyway.
 			default:
 				log.Error(err, "evict", "pod", pod.Namespace+"/"+pod.Name)
 			}
