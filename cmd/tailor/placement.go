@@ -79,7 +79,11 @@ func (n *nodePoolPlacer) Place(pod *corev1.Pod) webhook.Placement {
 		}
 	}
 	if res.Pool != "" {
-		out.Why = fmt.Sprintf("the highest-weight pool (weight %d) whose requirements, taints and limits the pod fits", s.weights[res.Pool])
+		weight := "no weight"
+		if w, ok := s.weights[res.Pool]; ok {
+			weight = fmt.Sprintf("weight %d", w)
+		}
+		out.Why = "the highest-weight pool (" + weight + ") whose requirements, taints and limits the pod fits"
 	}
 	return out
 }

@@ -101,10 +101,11 @@ func (l *lifecycle) Reconcile(ctx context.Context, req reconcile.Request) (recon
 		setCondition(status, provisionerv1.ConditionInitialized, metav1.ConditionFalse, "NotReady", "waiting for the Node to be Ready without startup taints")
 		setCondition(status, provisionerv1.ConditionReady, metav1.ConditionFalse, "NotInitialized", "")
 	}
+	wasInitialized := isTrue(nc, provisionerv1.ConditionInitialized)
 	if err := l.patchStatus(ctx, nc, status); err != nil {
 		return reconcile.Result{}, err
 	}
-	if !isTrue(nc, provisionerv1.ConditionInitialized) && meta.IsStatusConditionTrue(status.Conditions, provisionerv1.ConditionInitialized) {
+	if !wasInitialized && meta.IsStatusConditionTrue(status.Conditions, provisionerv1.ConditionInitialized) {
 		l.recorder.Eventf(nc, nil, corev1.EventTypeNormal, "Initialized", "Register", "Node %s is ready", node.Name)
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
