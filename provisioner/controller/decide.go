@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/cloud"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 )
@@ -300,3 +301,21 @@ func limitBlocked(p *scheduling.Placement) []string {
 }
 
 func formatPrice(p float64) string { return strconv.FormatFloat(p, 'f', 4, 64) }
+
+// orphans are the instances older than grace that no NodeClaim names.
+func orphans(instances []*cloud.Instance, claims []provisionerv1.NodeClaim, now time.Time, grace time.Duration) []string {
+	known := map[string]bool{}
+	for _, nc := range claims {
+		known[nc.Name] = true
+		if nc.Status.ProviderID != "" {
+			known[nc.Status.ProviderID] = true
+		}
+	}
+	var out []string
+	for _, i := range instances {
+		if !known[i.ProviderID] && !known[i.NodeClaim] && now.Sub(i.Launched) > grace {
+			out = append(out, i.ProviderID)
+		}
+	}
+	return out
+}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/cloud"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 )
@@ -129,5 +130,18 @@ func TestUnschedulable(t *testing.T) {
 	pod.Status.Conditions[0].Reason = "SchedulerError"
 	if unschedulable(pod) {
 		t.Error("only the scheduler's Unschedulable counts")
+	}
+}
+
+func TestOrphans(t *testing.T) {
+	now := time.Unix(10000, 0)
+	instances := []*cloud.Instance{
+		{ProviderID: "aws:///a/i-1", NodeClaim: "kept", Launched: now.Add(-time.Hour)},
+		{ProviderID: "aws:///a/i-2", NodeClaim: "gone", Launched: now.Add(-time.Hour)},
+		{ProviderID: "aws:///a/i-3", NodeClaim: "new", Launched: now.Add(-time.Second)},
+	}
+	claims := []provisionerv1.NodeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}}
+	if got := orphans(instances, claims, now, time.Minute); len(got) != 1 || got[0] != "aws:///a/i-2" {
+		t.Errorf("orphans %v, want only i-2 (i-3 is within the grace)", got)
 	}
 }

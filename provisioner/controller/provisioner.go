@@ -139,6 +139,7 @@ func (p *Provisioner) Start(ctx context.Context) error {
 			return nil
 		case <-p.trigger:
 		case <-tick.C:
+			p.collectOrphans(ctx)
 		}
 		idle := time.NewTimer(p.opts.BatchIdle)
 		max := time.NewTimer(p.opts.BatchMax)
@@ -285,7 +286,8 @@ func (p *Provisioner) input(ctx context.Context) (*scheduling.Input, map[string]
 			if !terminal(pod) {
 				byNode[pod.Spec.NodeName] = append(byNode[pod.Spec.NodeName], pod)
 			}
-		case unschedulable(pod):
+		case unschedulable(pod) && !daemonSetPod(pod):
+			// A DaemonSet pod waits for its own node, never for a new one.
 			pending = append(pending, pod)
 		}
 	}
@@ -397,4 +399,31 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// orphanGrace: an instance is not an orphan while its claim may still be
+// on its way into the cache (or its launch status write on the way out).
+const orphanGrace = time.Minute
+
+// collectOrphans terminates instances whose NodeClaim is gone: a crash
+// between launch and the finalizer's termination, or a claim deleted with
+// its finalizer removed by hand.
+func (p *Provisioner) collectOrphans(ctx context.Context) {
+	instances, err := p.cloud.List(ctx)
+	if err != nil {
+		p.log.Error(err, "list instances")
+		return
+	}
+	var claims provisionerv1.NodeClaimList
+	if err := p.client.List(ctx, &claims); err != nil {
+		p.log.Error(err, "list nodeclaims")
+		return
+	}
+	for _, id := range orphans(instances, claims.Items, p.now(), orphanGrace) {
+		if err := p.cloud.Delete(ctx, id); err != nil && !cloud.IsNotFound(err) {
+			p.log.Error(err, "terminate orphan instance", "providerID", id)
+			continue
+		}
+		p.log.Info("terminated an instance without NodeClaim", "providerID", id)
+	}
 }
