@@ -93,7 +93,14 @@ func (p *Provisioner) podHandler() toolscache.ResourceEventHandler {
 			return
 		}
 		if unschedulable(pod) {
-			p.Trigger()
+			// The scheduler re-marks pods that wait for a nominated claim;
+			// only pods not yet provided for open or extend a batch.
+			p.mu.Lock()
+			_, nominated := p.nominated[pod.UID]
+			p.mu.Unlock()
+			if !nominated {
+				p.Trigger()
+			}
 			return
 		}
 		if pod.Status.Phase == corev1.PodRunning || pod.DeletionTimestamp != nil {
