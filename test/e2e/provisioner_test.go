@@ -667,10 +667,27 @@ func TestProvisioner(t *testing.T) {
 		}
 		var lat []time.Duration
 		var lastSeen, lastNominated time.Time
+		bound := 0 // pods a later batch found room for on a node already up
 		eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
 			evs, err := env.Clientset().EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				return false, err.Error()
+			}
+			pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			nominated := map[string]bool{}
+			for _, e := range evs.Items {
+				if e.Reason == "Nominated" {
+					nominated[e.Regarding.Name] = true
+				}
+			}
+			bound = 0
+			for _, pod := range pods.Items {
+				if pod.Spec.NodeName != "" && !nominated[pod.Name] {
+					bound++
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -686,14 +703,14 @@ func TestProvisioner(t *testing.T) {
 					}
 				}
 			}
-			return len(lat) >= n, fmt.Sprintf("%d of %d pods nominated", len(lat), n)
+			return len(lat)+bound >= n, fmt.Sprintf("%d of %d pods nominated, %d bound without", len(lat), n, bound)
 		})
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		// Pods arrive over seconds (ReplicaSet controller, scheduler) and
 		// each one extends the batch, so the early ones wait for the last:
 		// the batch's own latency is the last pod's.
-		t.Logf("burst of %d pods (1,000 is too slow for this 2-core machine's control plane): pending-to-NodeClaim p50 %s, p90 %s, max %s; last pod created → last nomination %s (batch idle 1s)",
-			n, lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*9/10].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
+		t.Logf("burst of %d pods (1,000 is too slow for this 2-core machine's control plane; %d nominated, %d bound to a node that came up first): pending-to-NodeClaim p50 %s, p90 %s, max %s; last pod created → last nomination %s (batch idle 1s)",
+			n, len(lat), bound, lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*9/10].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
 			lastNominated.Sub(lastSeen).Round(time.Millisecond))
 		waitRunning(t, ns, "burst", n, 90*time.Second)
 		scaleTo(t, ns, "burst", 0)

@@ -107,6 +107,9 @@ type Cloud struct {
 	now         func() time.Time
 
 	mu        sync.Mutex
+	// saveMu orders state writes: each takes its snapshot under it, so the
+	// last write is always the newest state (launches run concurrently).
+	saveMu    sync.Mutex
 	loaded    bool
 	instances map[string]*instance // by providerID
 	wake      chan struct{}
@@ -385,6 +388,8 @@ func (c *Cloud) load(ctx context.Context) error {
 
 // save writes the whole state (one writer: the leader).
 func (c *Cloud) save(ctx context.Context) error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
 	c.mu.Lock()
 	data := make(map[string]string, len(c.instances))
 	for _, in := range c.instances {
@@ -404,7 +409,12 @@ func (c *Cloud) save(ctx context.Context) error {
 	} else if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("save sim cloud state: %w", err)
 	}
-	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("save sim cloud state: %w", err)
+		}
+	} else if err != nil {
 		return fmt.Errorf("save sim cloud state: %w", err)
 	}
 	return nil

@@ -108,3 +108,25 @@ func TestNeverRegisterFault(t *testing.T) {
 		t.Fatalf("%d nodes, want 1 (one launch never registers)", len(nodes.Items))
 	}
 }
+
+// Concurrent launches all end up in the state (the first ones create the
+// ConfigMap together).
+func TestConcurrentLaunchesAreAllSaved(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	c, _ := New(cs, DefaultOptions(), log.Log)
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() { _, err := c.Create(ctx, claim("m5.large")); errs <- err }()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2, _ := New(cs, DefaultOptions(), log.Log)
+	all, err := c2.List(ctx)
+	if err != nil || len(all) != 8 {
+		t.Fatalf("%d instances saved, want 8 (%v)", len(all), err)
+	}
+}
