@@ -598,6 +598,30 @@ func TestProvisioner(t *testing.T) {
 		}
 	})
 
+	t.Run("PlacementDisabled", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, map[string]string{"tailor.dev/enabled": "true", "tailor.dev/placement": "disabled"})
+		p := newTestPool("e2e-noplace", 0)
+		p.create(t, c)
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "free", Namespace: ns},
+			Spec: corev1.PodSpec{Tolerations: p.tolerations(), Containers: []corev1.Container{{Name: "pause", Image: "pause"}}},
+		}
+		created, err := env.Clientset().CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, pinned := created.Spec.NodeSelector[provisionerv1.LabelNodePool]; pinned || created.Annotations["tailor.dev/placement"] != "" {
+			t.Errorf("pod in a namespace with placement disabled: nodeSelector %v, annotations %v", created.Spec.NodeSelector, created.Annotations)
+		}
+		// Left alone because of the label (not because the webhook did not
+		// know the namespace yet).
+		re := regexp.MustCompile(`tailor_admission_total\{outcome="skipped",reason="[^"]*placement_disabled",webhook="pods"\} (\S+)`)
+		if n := metricValue(t, inst, re); n < 1 {
+			t.Errorf("no pod admission skipped for placement_disabled")
+		}
+	})
+
 	t.Run("BadNodePools", func(t *testing.T) {
 		t.Parallel()
 		cases := map[string]struct {
