@@ -605,7 +605,7 @@ func TestProvisioner(t *testing.T) {
 		p.create(t, c)
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "free", Namespace: ns},
-			Spec: corev1.PodSpec{Tolerations: p.tolerations(), Containers: []corev1.Container{{Name: "pause", Image: "pause"}}},
+			Spec:       corev1.PodSpec{Tolerations: p.tolerations(), Containers: []corev1.Container{{Name: "pause", Image: "pause"}}},
 		}
 		created, err := env.Clientset().CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{})
 		if err != nil {

@@ -106,7 +106,7 @@ type Cloud struct {
 	unavailable *cloud.Unavailable
 	now         func() time.Time
 
-	mu        sync.Mutex
+	mu sync.Mutex
 	// saveMu orders state writes: each takes its snapshot under it, so the
 	// last write is always the newest state (launches run concurrently).
 	saveMu    sync.Mutex
