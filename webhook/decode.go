@@ -8,7 +8,7 @@ import (
 	kjson "sigs.k8s.io/json"
 )
 
-// slimPod is the part of a pod the sizer reads. Decoding only these fields
+// slimPod is the part of a pod the sizer and placement read. Decoding only these fields
 // skips the rest of the object (env, probes, volumes, …) and the scheme's
 // kind sniffing and conversion: the largest cost of the admission path.
 type slimPod struct {
@@ -16,12 +16,20 @@ type slimPod struct {
 		Name            string                  `json:"name"`
 		GenerateName    string                  `json:"generateName"`
 		Namespace       string                  `json:"namespace"`
+		Labels          map[string]string       `json:"labels"`
 		Annotations     map[string]string       `json:"annotations"`
 		OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
 	} `json:"metadata"`
 	Spec struct {
 		Containers     []slimContainer `json:"containers"`
 		InitContainers []slimContainer `json:"initContainers"`
+		// Placement: where the pod may go, and its pod-level requests.
+		NodeName     string                       `json:"nodeName"`
+		NodeSelector map[string]string            `json:"nodeSelector"`
+		Affinity     *corev1.Affinity             `json:"affinity"`
+		Tolerations  []corev1.Toleration          `json:"tolerations"`
+		Overhead     corev1.ResourceList          `json:"overhead"`
+		Resources    *corev1.ResourceRequirements `json:"resources"`
 	} `json:"spec"`
 }
 
@@ -40,9 +48,11 @@ func decodePod(raw []byte) (*corev1.Pod, error) {
 	}
 	pod := &corev1.Pod{}
 	pod.Name, pod.GenerateName, pod.Namespace = s.Metadata.Name, s.Metadata.GenerateName, s.Metadata.Namespace
-	pod.Annotations, pod.OwnerReferences = s.Metadata.Annotations, s.Metadata.OwnerReferences
+	pod.Labels, pod.Annotations, pod.OwnerReferences = s.Metadata.Labels, s.Metadata.Annotations, s.Metadata.OwnerReferences
 	pod.Spec.Containers = toContainers(s.Spec.Containers)
 	pod.Spec.InitContainers = toContainers(s.Spec.InitContainers)
+	pod.Spec.NodeName, pod.Spec.NodeSelector, pod.Spec.Affinity = s.Spec.NodeName, s.Spec.NodeSelector, s.Spec.Affinity
+	pod.Spec.Tolerations, pod.Spec.Overhead, pod.Spec.Resources = s.Spec.Tolerations, s.Spec.Overhead, s.Spec.Resources
 	return pod, nil
 }
 

@@ -16,9 +16,14 @@ func TestWebhooksMatchServerPaths(t *testing.T) {
 	if len(m.Webhooks) != 1 || *m.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+PodPath {
 		t.Errorf("mutating webhooks: %+v", m.Webhooks)
 	}
-	if len(v.Webhooks) != 2 || *v.Webhooks[0].ClientConfig.URL != "https://127.0.0.1:9443"+VPAPath ||
-		*v.Webhooks[1].ClientConfig.URL != "https://127.0.0.1:9443"+ReplicaAutoscalerPath {
-		t.Errorf("validating webhooks: %+v", v.Webhooks)
+	paths := []string{VPAPath, ReplicaAutoscalerPath, NodePoolPath, AWSNodeClassPath}
+	if len(v.Webhooks) != len(paths) {
+		t.Fatalf("%d validating webhooks, want %d", len(v.Webhooks), len(paths))
+	}
+	for i, p := range paths {
+		if *v.Webhooks[i].ClientConfig.URL != "https://127.0.0.1:9443"+p {
+			t.Errorf("validating webhook %s: URL %s, want path %s", v.Webhooks[i].Name, *v.Webhooks[i].ClientConfig.URL, p)
+		}
 	}
 	for _, w := range v.Webhooks {
 		if p := w.FailurePolicy; p == nil || *p != "Fail" {

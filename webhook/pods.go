@@ -36,6 +36,10 @@ type PodSizer struct {
 	// TailorNamespace is Tailor's own: never mutated, nor kube-system
 	// (coordination.NeverManaged), whatever their labels.
 	TailorNamespace string
+	// Placer, when set, pins pods to a NodePool after sizing; Namespaces
+	// tells which namespaces switched that off.
+	Placer     Placer
+	Namespaces NamespaceLabels
 }
 
 const podWebhook = "pods"
@@ -51,14 +55,17 @@ type podStep interface {
 
 // podSteps are the steps in order. Each call builds them afresh: they hold
 // only the handler.
-func (h *PodSizer) podSteps() [1]podStep {
-	return [...]podStep{sizingStep{h}}
+func (h *PodSizer) podSteps() [2]podStep {
+	return [...]podStep{sizingStep{h}, placementStep{h}}
 }
 
 // podReview is one pod admission as the steps see and change it.
 type podReview struct {
 	namespace string
 	pod       *corev1.Pod
+	// sized is the pod with the requests sizing gave it (nil: unchanged),
+	// for the steps after sizing; set only when one needs it.
+	sized *corev1.Pod
 
 	patch       []jsonpatch.JsonPatchOperation
 	annotations []annotation
@@ -213,7 +220,7 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 		hold = coordination.Horizontal(vpa, ras).Resources
 	}
 
-	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: true})
+	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: h.Placer == nil})
 	if err != nil {
 		logf.FromContext(ctx).Info("pod left unchanged", "namespace", r.namespace, "vpa", vpa.Name, "error", err.Error())
 		r.fail("decide", err)
@@ -230,6 +237,9 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	}
 	r.annotations = append(r.annotations, annotation{sizing.AnnotationKey, d.Annotation})
 	r.summaries = append(r.summaries, d.Annotation)
+	if len(d.Changes) > 0 {
+		r.sized = sizedPod(r.pod, d.Changes)
+	}
 	if log := logf.FromContext(ctx).V(1); h.Recorder != nil || log.Enabled() {
 		pod := r.pod
 		r.admitted = append(r.admitted, func() {
@@ -241,6 +251,22 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 			}
 		})
 	}
+}
+
+// sizedPod is pod with the resources of changes: a copy of the pod struct
+// and of the container slices it changes, sharing everything else.
+func sizedPod(pod *corev1.Pod, changes []sizing.ContainerChange) *corev1.Pod {
+	out := *pod
+	out.Spec.Containers = append([]corev1.Container(nil), pod.Spec.Containers...)
+	out.Spec.InitContainers = append([]corev1.Container(nil), pod.Spec.InitContainers...)
+	for _, c := range changes {
+		if c.Init {
+			out.Spec.InitContainers[c.Index].Resources = c.After
+		} else {
+			out.Spec.Containers[c.Index].Resources = c.After
+		}
+	}
+	return &out
 }
 
 // podName is the name or, for a pod created from generateName (every

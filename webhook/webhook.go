@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -27,6 +28,8 @@ const (
 type Options struct {
 	// Namespace is Tailor's own; it and kube-system are never mutated.
 	Namespace string
+	// Placer pins new pods to a NodePool (nil: placement off).
+	Placer Placer
 }
 
 // cachedTypes are everything the pod mutator reads: the well-known
@@ -53,6 +56,16 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 			return err
 		}
 	}
+	var namespaces NamespaceLabels
+	if o.Placer != nil {
+		// Namespace labels (tailor.dev/placement=disabled), metadata only.
+		ns := &metav1.PartialObjectMetadata{}
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if _, err := mgr.GetCache().GetInformer(ctx, ns); err != nil {
+			return err
+		}
+		namespaces = cacheNamespaces{r: mgr.GetCache()}
+	}
 	synced := &atomic.Bool{}
 	if err := mgr.Add(&cacheSyncMarker{cache: mgr.GetCache(), synced: synced}); err != nil {
 		return err
@@ -65,7 +78,12 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		Recorder:        mgr.GetEventRecorder("tailor.dev/webhook"),
 		Synced:          synced,
 		TailorNamespace: o.Namespace,
+		Placer:          o.Placer,
+		Namespaces:      namespaces,
 	}})
+	capacity := &admission.Webhook{Handler: &CapacityValidator{Decoder: decoder}}
+	server.Register(NodePoolPath, capacity)
+	server.Register(AWSNodeClassPath, capacity)
 	server.Register(VPAPath, &admission.Webhook{Handler: &VPAValidator{Decoder: decoder}})
 	if err := setupReplicaAutoscaler(ctx, mgr, decoder); err != nil {
 		return err

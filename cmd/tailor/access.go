@@ -31,7 +31,13 @@ var requiredAccess = map[string][]access{
 	"webhook": {
 		{"list", "", "pods"}, {"watch", "autoscaling.k8s.io", "verticalpodautoscalers"},
 		{"list", "", "limitranges"}, {"list", "apps", "replicasets"}, {"list", "tailor.dev", "replicaautoscalers"},
-		{"create", "", "events"},
+		{"create", "", "events"}, {"list", "tailor.dev", "nodepools"}, {"list", "", "namespaces"},
+	},
+	"provisioner": {
+		{"list", "", "pods"}, {"list", "", "nodes"}, {"patch", "", "nodes"}, {"delete", "", "nodes"},
+		{"list", "apps", "daemonsets"}, {"list", "tailor.dev", "nodepools"}, {"patch", "tailor.dev", "nodepools/status"},
+		{"create", "tailor.dev", "nodeclaims"}, {"delete", "tailor.dev", "nodeclaims"}, {"patch", "tailor.dev", "nodeclaims/status"},
+		{"create", "", "pods/eviction"},
 	},
 	"recommender": {
 		{"list", "", "pods"}, {"list", "autoscaling.k8s.io", "verticalpodautoscalers"},

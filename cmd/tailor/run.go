@@ -32,6 +32,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/tailor-dev/tailor/certs"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	"github.com/tailor-dev/tailor/recommender/promsource"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
@@ -78,6 +79,9 @@ type runOptions struct {
 	updater     updater.Options
 	prometheus  promsource.Config
 	scaler      scaler.Options
+	provisioner provisionerOptions
+	// placement: the pod webhook pins pods to a NodePool.
+	placement bool
 }
 
 // component is one switchable part of Tailor. Webhook handlers run on every
@@ -109,9 +113,17 @@ func (sh *shared) promQuerier() scaler.PrometheusQuerier {
 // itself from sandbox_load.go, which the release build leaves out.
 var components = map[string]component{
 	"webhook": {
-		help: "the admission webhook server: pod sizing and VPA validation (every replica)",
+		help: "the admission webhook server: pod sizing and NodePool placement, validation of VPAs, ReplicaAutoscalers, NodePools and AWSNodeClasses (every replica)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
-			return webhook.Setup(ctx, mgr, webhook.Options{Namespace: o.namespace})
+			wo := webhook.Options{Namespace: o.namespace}
+			if o.placement {
+				placer, err := newNodePoolPlacer(ctx, mgr)
+				if err != nil {
+					return err
+				}
+				wo.Placer = placer
+			}
+			return webhook.Setup(ctx, mgr, wo)
 		},
 	},
 	"recommender": {
@@ -124,6 +136,13 @@ var components = map[string]component{
 		help: "in-place resize (pods/resize) of running pods whose requests leave their VPA's bounds, eviction where that cannot work (leader only)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, sh *shared) error {
 			return updater.Setup(mgr, o.updater, sh.scales)
+		},
+	},
+	"provisioner": {
+		help:  "NodeClaims for unschedulable pods from NodePools through the --cloud backend, their launch, registration, emptiness and termination (leader only; opt-in until the aws cloud exists)",
+		optIn: true,
+		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
+			return setupProvisioner(ctx, mgr, o)
 		},
 	},
 	"scaler": {
@@ -194,6 +213,8 @@ func newRunCommand() *cobra.Command {
 	updaterFlags(f, &o.updater)
 	prometheusFlags(f, &o.prometheus)
 	scalerFlags(f, &o.scaler)
+	provisionerFlags(f, &o.provisioner)
+	f.BoolVar(&o.placement, "placement", true, "Pin each new pod of an opted-in namespace to the highest-weight NodePool it fits (nodeSelector tailor.dev/nodepool); a namespace labelled tailor.dev/placement=disabled is left out.")
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(gofs)
@@ -224,6 +245,14 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	if slices.Contains(o.components, "scaler") {
 		if err := o.scaler.Validate(); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(o.components, "provisioner") {
+		if err := o.provisioner.loop.Validate(); err != nil {
+			return err
+		}
+		if err := o.provisioner.sim.Validate(); err != nil {
 			return err
 		}
 	}
@@ -299,6 +328,9 @@ func run(ctx context.Context, o *runOptions) error {
 		return err
 	}
 	if err := scalerv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := provisionerv1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {

@@ -195,8 +195,10 @@ func startSandboxTailor(ctx context.Context, c *cluster.Cluster, self string) er
 		"--cert-bootstrap", "--cert-extra-sans", "127.0.0.1",
 		// Quicker than the 1m default, so the walkthrough shows results soon.
 		"--recommender-interval", "15s",
+		// The provisioner with the sim cloud: NodePools make kwok nodes.
+		"--cloud", "sim",
 		// The sandbox's stand-in for a load generator (tailor sandbox load).
-		"--components", strings.Join(append(defaultComponents(), "load"), ","))
+		"--components", strings.Join(append(defaultComponents(), "provisioner", "load"), ","))
 	if err != nil {
 		return err
 	}

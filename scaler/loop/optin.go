@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -57,10 +58,13 @@ func (o *OptIn) Allows(ctx context.Context, obj client.Object, doing string) boo
 	return false
 }
 
-// read is the namespace rule on the cached namespace; one that cannot be
+// read is the namespace rule on the cached namespace (metadata only: the
+// labels are all it needs, and the webhook's placement reads the same
+// informer); one that cannot be
 // read counts as not opted in: leave its objects alone this pass.
 func (o *OptIn) read(ctx context.Context, name string) bool {
-	ns := &corev1.Namespace{}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if err := o.Reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		o.Log.Error(err, "read namespace; its objects are left alone this pass", "namespace", name)
 		return false

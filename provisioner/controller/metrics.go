@@ -1,0 +1,62 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	pendingPods = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tailor_provisioner_pending_pods",
+		Help: "Pods the scheduler marked Unschedulable, at the last batch.",
+	})
+	batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_provisioner_batch_size",
+		Help:    "Pending pods per scheduling batch.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+	})
+	solveDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_provisioner_solve_duration_seconds",
+		Help:    "Time of one scheduling solve (input built from the caches, solver, no writes).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+	})
+	nodeClaimsLaunched = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_provisioner_nodeclaims_launched_total",
+		Help: "NodeClaims whose instance the cloud launched, by pool, instance type, zone and capacity type.",
+	}, []string{"nodepool", "instance_type", "zone", "capacity_type"})
+	nodeClaimsTerminated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_provisioner_nodeclaims_terminated_total",
+		Help: "NodeClaims whose instance was terminated, by pool and reason (empty, registration_timeout, insufficient_capacity, deleted).",
+	}, []string{"nodepool", "reason"})
+	insufficientCapacity = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_provisioner_insufficient_capacity_total",
+		Help: "Launches refused for lack of capacity, by offering tried.",
+	}, []string{"instance_type", "zone", "capacity_type"})
+	pendingToNodeClaim = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_provisioner_pending_to_nodeclaim_seconds",
+		Help:    "From a pod's creation to the NodeClaim (new or in flight) it was nominated to.",
+		Buckets: prometheus.ExponentialBuckets(0.25, 2, 10),
+	})
+	pendingToRunning = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_provisioner_pending_to_running_seconds",
+		Help:    "From a nominated pod's creation to it Running on the new capacity.",
+		Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+	})
+	fleetCost = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tailor_provisioner_fleet_cost_per_hour",
+		Help: "USD per hour of the pool's NodeClaims, at their launch prices.",
+	}, []string{"nodepool"})
+	poolUsage = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tailor_provisioner_nodepool_usage",
+		Help: "Capacity of the pool's NodeClaims by resource (nodes: their count), what limits are checked against.",
+	}, []string{"nodepool", "resource"})
+	poolLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tailor_provisioner_nodepool_limit",
+		Help: "The pool's spec.limits by resource.",
+	}, []string{"nodepool", "resource"})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(pendingPods, batchSize, solveDuration, nodeClaimsLaunched, nodeClaimsTerminated,
+		insufficientCapacity, pendingToNodeClaim, pendingToRunning, fleetCost, poolUsage, poolLimit)
+}

@@ -1,0 +1,78 @@
+package controller
+
+import (
+	"context"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/events"
+	clientfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
+)
+
+func pendingPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: k8stypes.UID("uid-" + name)},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}},
+	}
+}
+
+// A restarted provisioner (no memory of its nominations) puts the pending
+// pods on the claims in flight instead of making new ones.
+func TestProvisionIsIdempotentAcrossRestarts(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	_ = appsv1.AddToScheme(scheme)
+	_ = provisionerv1.AddToScheme(scheme)
+	np := pool()
+	np.Spec.Template.Spec.Taints = nil
+	np.Spec.Limits = nil
+	np.Spec.Template.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{
+		{Key: provisionerv1.LabelInstanceFamily, Operator: corev1.NodeSelectorOpIn, Values: []string{"c5"}},
+	}
+	c := clientfake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&provisionerv1.NodeClaim{}).
+		WithObjects(np, pendingPod("a"), pendingPod("b"), pendingPod("c")).Build()
+	cloud, err := sim.New(fake.NewClientset(), sim.DefaultOptions(), log.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	count := func() int {
+		var list provisionerv1.NodeClaimList
+		if err := c.List(ctx, &list); err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+	p := newProvisioner(c, cloud, events.NewFakeRecorder(100), log.Log, DefaultOptions())
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := count()
+	if n == 0 || len(p.nominated) != 3 {
+		t.Fatalf("%d claims, %d pods nominated", n, len(p.nominated))
+	}
+	// The same process: the pods are nominated, nothing to do.
+	if err := p.Provision(ctx); err != nil || count() != n {
+		t.Fatalf("second batch: %d claims, want %d (%v)", count(), n, err)
+	}
+	restarted := newProvisioner(c, cloud, events.NewFakeRecorder(100), log.Log, DefaultOptions())
+	if err := restarted.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if count() != n || len(restarted.nominated) != 3 {
+		t.Errorf("after a restart: %d claims (want %d), %d pods nominated", count(), n, len(restarted.nominated))
+	}
+}
