@@ -174,8 +174,10 @@ func rbacSuffices(t *testing.T, since time.Time) {
 		}
 		key := fmt.Sprintf("%s %s.%s", r.Verb, res, r.APIGroup)
 		used[key]++
-		if r.Code == http.StatusForbidden {
-			t.Errorf("RBAC refused %s %s %s/%s: the shipped rules miss a permission the code uses", r.Verb, res, r.Namespace, r.Name)
+		// 403 is also NamespaceLifecycle's answer in a namespace being
+		// deleted (another test's, cleaning up): not an RBAC refusal.
+		if r.Code == http.StatusForbidden && !strings.Contains(r.Message, "being terminated") {
+			t.Errorf("RBAC refused %s %s %s/%s (%s): the shipped rules miss a permission the code uses", r.Verb, res, r.Namespace, r.Name, r.Message)
 		}
 	}
 	keys := make([]string, 0, len(used))

@@ -39,6 +39,7 @@ type AuditRequest struct {
 	Namespace   string
 	Name        string
 	Code        int32
+	Message     string // the response's message on failure
 	Time        time.Time
 }
 
@@ -70,7 +71,8 @@ func (c *Cluster) AuditRequests(user string, since time.Time) ([]AuditRequest, e
 				Name        string `json:"name"`
 			} `json:"objectRef"`
 			ResponseStatus *struct {
-				Code int32 `json:"code"`
+				Code    int32  `json:"code"`
+				Message string `json:"message"`
 			} `json:"responseStatus"`
 			StageTimestamp time.Time `json:"stageTimestamp"`
 		}
@@ -87,7 +89,7 @@ func (c *Cluster) AuditRequests(user string, since time.Time) ([]AuditRequest, e
 			r.Namespace, r.Name = e.ObjectRef.Namespace, e.ObjectRef.Name
 		}
 		if e.ResponseStatus != nil {
-			r.Code = e.ResponseStatus.Code
+			r.Code, r.Message = e.ResponseStatus.Code, e.ResponseStatus.Message
 		}
 		out = append(out, r)
 	}
