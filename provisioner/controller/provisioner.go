@@ -30,6 +30,7 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
+	"github.com/tailor-dev/tailor/scaler/loop"
 )
 
 // Event reasons on pods.
@@ -170,7 +171,14 @@ func (p *Provisioner) Start(ctx context.Context) error {
 		}
 		idle.Stop()
 		max.Stop()
-		if err := p.Provision(ctx); err != nil && ctx.Err() == nil {
+		// A batch that panics the solver costs that batch, not the process
+		// (the NodeClaim and NodePool reconcilers are recovered by
+		// controller-runtime); the next trigger solves again.
+		var err error
+		if gerr := loop.Guard("provisioner", p.log, func() { err = p.Provision(ctx) }); gerr != nil {
+			err = gerr
+		}
+		if err != nil && ctx.Err() == nil {
 			p.log.Error(err, "provision")
 		}
 	}
