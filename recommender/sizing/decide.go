@@ -133,6 +133,13 @@ func (d *decider) add(c *corev1.Container, index int, init bool) error {
 				s.lim--
 			}
 		}
+		if s.origErr != nil {
+			// A value out of range cannot be carried through a patch unchanged
+			// (nor compared): leave the whole pod as it is, even where this
+			// resource itself would not change (a LimitRange default could
+			// still rewrite the container).
+			return fmt.Errorf("sizing: %w", s.origErr)
+		}
 		if rec == nil || !controlled(pol, k.name) || slices.Contains(d.hold, k.name) {
 			continue
 		}
