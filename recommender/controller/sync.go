@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
@@ -29,11 +28,7 @@ func (r *Recommender) Sync(ctx context.Context) {
 	var list vpav1.VerticalPodAutoscalerList
 	if err := r.client.List(ctx, &list); err != nil {
 		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
-		if meta.IsNoMatchError(err) {
-			r.log.Error(err, "the VerticalPodAutoscaler API is not installed (kubectl apply -f deploy/crds/)")
-		} else {
-			r.log.Error(err, "list VPAs")
-		}
+		loop.ListFailed(r.log, err, "VerticalPodAutoscaler")
 		return
 	}
 	byNS := map[string][]*vpav1.VerticalPodAutoscaler{}

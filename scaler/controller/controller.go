@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -151,11 +150,7 @@ func (s *Scaler) Sync(ctx context.Context) {
 	s.sources.InvalidateDiscovery()
 	var list scalerv1.ReplicaAutoscalerList
 	if err := s.client.List(ctx, &list); err != nil {
-		if meta.IsNoMatchError(err) {
-			s.log.Error(err, "the ReplicaAutoscaler API is not installed (kubectl apply -f deploy/crds/)")
-		} else {
-			s.log.Error(err, "list ReplicaAutoscalers")
-		}
+		loop.ListFailed(s.log, err, "ReplicaAutoscaler")
 		return
 	}
 	// Every Prometheus query of the pass at once, within the pass's time: a

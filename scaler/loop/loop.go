@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -43,4 +44,15 @@ func Guard(component string, log logr.Logger, fn func()) (err error) {
 	}()
 	fn()
 	return nil
+}
+
+// ListFailed logs why a pass could not list the objects it works on (kind,
+// e.g. "VerticalPodAutoscaler"), naming the fix when the API is not
+// installed at all.
+func ListFailed(log logr.Logger, err error, kind string) {
+	if meta.IsNoMatchError(err) {
+		log.Error(err, "the "+kind+" API is not installed (kubectl apply -f deploy/crds/)")
+		return
+	}
+	log.Error(err, "list "+kind+"s")
 }

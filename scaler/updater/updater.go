@@ -19,7 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -139,11 +138,7 @@ func (u *Updater) Sync(ctx context.Context) {
 
 	var list vpav1.VerticalPodAutoscalerList
 	if err := u.client.List(ctx, &list); err != nil {
-		if meta.IsNoMatchError(err) {
-			u.log.Error(err, "the VerticalPodAutoscaler API is not installed (kubectl apply -f deploy/crds/)")
-		} else {
-			u.log.Error(err, "list VPAs")
-		}
+		loop.ListFailed(u.log, err, "VerticalPodAutoscaler")
 		return
 	}
 	byNS := map[string][]*vpav1.VerticalPodAutoscaler{}
