@@ -3,6 +3,8 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The release this tree is, from the image tag the manifests deploy.
+RELEASE_VERSION := $(shell sed -n 's/^ *newTag: *//p' deploy/base/kustomization.yaml)
 # The shipped binary (make release, deploy/Dockerfile) is built without the
 # sandbox, which links the test harness; cmd/tailor's TestReleaseBuild checks
 # that both use these tags and that the result links no test/ package.
@@ -16,7 +18,7 @@ E2E_TIMEOUT ?= 60m
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x
 
-.PHONY: build release lint test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate fresh-check
+.PHONY: build release version lint test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate fresh-check scale
 
 # The developer's binary, with "tailor sandbox" (make sandbox, the e2e tests).
 build:
@@ -24,7 +26,10 @@ build:
 
 # The shipped binary, as deploy/Dockerfile builds it.
 release:
-	CGO_ENABLED=0 $(GO) build -tags $(RELEASE_TAGS) -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/tailor-release ./cmd/tailor
+	CGO_ENABLED=0 $(GO) build -tags $(RELEASE_TAGS) -trimpath -ldflags "-s -w -X main.version=$(RELEASE_VERSION) -X main.commit=$(COMMIT)" -o bin/tailor-release ./cmd/tailor
+
+version:
+	@echo $(RELEASE_VERSION)
 
 # vet, gofmt, golangci-lint (.golangci.yml) and the import rules of README's
 # Layout section (cmd/tailor TestImportRules, TestReleaseBuild).
@@ -32,14 +37,14 @@ vet: lint
 	$(GO) vet ./...
 	$(GO) vet -tags $(RELEASE_TAGS) ./cmd/tailor
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) test -count=1 -run '^(TestImportRules|TestReleaseBuild)$$' ./cmd/tailor
+	$(GO) test -count=1 -timeout 30m -run '^(TestImportRules|TestReleaseBuild)$$' ./cmd/tailor
 
 lint:
 	$(GO) build -C test/tools/golangci-lint -o $(CURDIR)/$(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 	$(GOLANGCI_LINT) run ./...
 
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v /test/)
 
 # scaler/logic against the upstream HPA replica calculator, from its own
 # module (test/hpacompare) so that k8s.io/kubernetes stays out of go.mod.
@@ -68,6 +73,12 @@ bench:
 # builds everything; nightly-style, not part of make test).
 fresh-check:
 	bash .ci/fresh-check
+
+# Tailor's memory over a filled cluster (10,000 pods, 1,000 VPAs; several
+# minutes): the numbers behind README's sizing table.
+SCALE_PODS ?= 10000
+scale:
+	TAILOR_SCALE_PODS=$(SCALE_PODS) $(GO) test -count=1 -timeout 40m -v ./test/e2e -run '^TestMemoryAtScale$$' 2>&1 | grep -E 'MEASURED|written in|^(--- |ok|FAIL)|scale_test'
 
 sandbox: build
 	@bin/tailor sandbox up

@@ -159,4 +159,41 @@ func TestReleaseBuild(t *testing.T) {
 	if !slices.Contains(deps("."), module+"cmd/tailor/sandbox/cluster") {
 		t.Errorf("the default build no longer links cmd/tailor/sandbox/cluster: the %s tag may be unnecessary", tags)
 	}
+	dockerfileBuilds(t, string(docker))
+}
+
+// dockerfileBuilds: no Docker engine runs in CI, so the Dockerfile's own go
+// build line runs here verbatim (build args substituted) and the binary it
+// makes must report the release version the manifests deploy; every base
+// image must be pinned by digest.
+func dockerfileBuilds(t *testing.T, docker string) {
+	for _, from := range regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(docker, -1) {
+		if !regexp.MustCompile(`@sha256:[0-9a-f]{64}$`).MatchString(from[1]) {
+			t.Errorf("deploy/Dockerfile: base image %s is not pinned by digest", from[1])
+		}
+	}
+	kust, err := os.ReadFile("../../deploy/base/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := regexp.MustCompile(`(?m)^\s*newTag:\s*(v\d+\.\d+\.\d+\S*)\s*$`).FindSubmatch(kust)
+	if tag == nil {
+		t.Fatal("deploy/base/kustomization.yaml pins no release tag (images: newTag: vX.Y.Z)")
+	}
+	version := string(tag[1])
+	run := regexp.MustCompile(`(?m)^RUN (CGO_ENABLED=0 go build .*) -o /tailor (\./cmd/tailor)$`).FindStringSubmatch(docker)
+	if run == nil {
+		t.Fatal("deploy/Dockerfile: no 'RUN CGO_ENABLED=0 go build ... -o /tailor ./cmd/tailor' line")
+	}
+	bin := t.TempDir() + "/tailor"
+	line := strings.NewReplacer("${VERSION}", version, "${COMMIT}", "test").Replace(run[1]) + " -o " + bin + " " + run[2]
+	cmd := exec.Command("sh", "-c", line)
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the Dockerfile's build (%s) fails: %v\n%s", line, err, out)
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), version) {
+		t.Errorf("the image's binary says %q (%v), want release %s", out, err, version)
+	}
 }

@@ -346,8 +346,8 @@ func run(ctx context.Context, o *runOptions) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metrics,
-		// Nothing reads managedFields: do not hold them for every cached object.
-		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// Memory follows the cluster's size, not its manifests' (cachetrim.go).
+		Cache:                         cache.Options{DefaultTransform: trimForCache},
 		HealthProbeBindAddress:        o.probeAddr,
 		WebhookServer:                 ctrlwebhook.NewServer(ctrlwebhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir, TLSOpts: tlsOpts}),
 		LeaderElection:                o.leaderElect,

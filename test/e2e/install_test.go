@@ -556,10 +556,24 @@ func TestOverlaysRenderWithKnownFlags(t *testing.T) {
 			if d == nil {
 				t.Fatal("no Deployment")
 			}
+			// Every overlay deploys the release this tree is, never :latest.
+			if img, want := d.Spec.Template.Spec.Containers[0].Image, "ghcr.io/tailor-dev/tailor:"+releaseVersion(t); img != want {
+				t.Errorf("image %s, want %s", img, want)
+			}
 			args := append(append([]string{}, d.Spec.Template.Spec.Containers[0].Args...), "--help")
 			if code, out := runTailor(t, 10*time.Second, args...); code != 0 {
 				t.Fatalf("tailor %v: exit %d\n%s", args, code, out)
 			}
 		})
 	}
+}
+
+// releaseVersion is what `make -s version` prints.
+func releaseVersion(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("make", "-s", "-C", filepath.Join("..", ".."), "version").Output()
+	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+		t.Fatalf("make version: %q %v", out, err)
+	}
+	return strings.TrimSpace(string(out))
 }
