@@ -67,9 +67,9 @@ type ec2State struct {
 	// returns the same instances (EC2's idempotency).
 	fleets map[string]string
 	// od and spot prices (type, type/zone).
-	od   map[string]float64
-	spot map[string]float64
-	ice  []string
+	od    map[string]float64
+	spot  map[string]float64
+	ice   []string
 	zones []string
 
 	onLaunch, onTerminate func(Instance)
@@ -359,7 +359,7 @@ func tagsOf(q query, resourceType string) map[string]string {
 		if q.get(p+".ResourceType") != resourceType {
 			continue
 		}
-		for j := 1; j <= q.items(p + ".Tag"); j++ {
+		for j := 1; j <= q.items(p+".Tag"); j++ {
 			tags[q.get(fmt.Sprintf("%s.Tag.%d.Key", p, j))] = q.get(fmt.Sprintf("%s.Tag.%d.Value", p, j))
 		}
 	}
@@ -467,7 +467,7 @@ func (s *Server) createFleet(q query) (string, *apiError) {
 		if _, ok := st.templates[lt]; !ok {
 			return "", errorf(400, "InvalidLaunchTemplateName.NotFoundException", "launch template %s not found", lt)
 		}
-		for j := 1; j <= q.items(p + ".Overrides"); j++ {
+		for j := 1; j <= q.items(p+".Overrides"); j++ {
 			op := fmt.Sprintf("%s.Overrides.%d", p, j)
 			o := override{template: lt, typ: q.get(op + ".InstanceType"), subnet: q.get(op + ".SubnetId")}
 			for _, sn := range st.subnets {
