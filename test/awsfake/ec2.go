@@ -181,16 +181,17 @@ func (s *Server) AddInstance(i Instance) Instance {
 	return c
 }
 
-// LaunchTemplates is every launch template's name.
+// LaunchTemplates is every launch template's data by name (UserData decoded).
 func (s *Server) LaunchTemplates() map[string]map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]map[string]string{}
 	for n, lt := range s.ec2.templates {
-		d := map[string]string{"UserData": lt.UserData}
+		d := map[string]string{}
 		for k, v := range lt.Data {
 			d[k] = v
 		}
+		d["UserData"] = lt.UserData
 		out[n] = d
 	}
 	return out
