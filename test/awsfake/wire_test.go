@@ -2,9 +2,6 @@ package awsfake_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -229,62 +226,12 @@ func TestWire(t *testing.T) {
 	})
 }
 
-// impliedActions are authorised by IAM for a call but never sent on
-// their own: CreateFleet launches with ec2:RunInstances and tags with
-// ec2:CreateTags, and passes the node role (iam:PassRole).
-var impliedActions = map[string]string{
-	"ec2:RunInstances": "ec2:CreateFleet",
-	"ec2:CreateTags":   "ec2:CreateFleet",
-	"iam:PassRole":     "ec2:CreateFleet",
-}
-
 func checkPolicy(t *testing.T, called []string) {
 	t.Helper()
-	b, err := os.ReadFile("../../deploy/overlays/eks/iam-policy.json")
+	missing, extra, err := awsfake.CheckPolicy("../../deploy/overlays/eks/iam-policy.json", called)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pol struct {
-		Statement []struct {
-			Action any
-		}
-	}
-	if err := json.Unmarshal(b, &pol); err != nil {
-		t.Fatal(err)
-	}
-	granted := map[string]bool{}
-	for _, st := range pol.Statement {
-		switch a := st.Action.(type) {
-		case string:
-			granted[a] = true
-		case []any:
-			for _, x := range a {
-				granted[x.(string)] = true
-			}
-		}
-	}
-	want := map[string]bool{}
-	for _, a := range called {
-		want[a] = true
-	}
-	for a, by := range impliedActions {
-		if want[by] {
-			want[a] = true
-		}
-	}
-	var missing, extra []string
-	for a := range want {
-		if !granted[a] {
-			missing = append(missing, a)
-		}
-	}
-	for a := range granted {
-		if !want[a] {
-			extra = append(extra, a)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
 	if len(missing) > 0 || len(extra) > 0 {
 		t.Errorf("IAM policy: missing %v, granted but never called %v (called: %v)", missing, extra, called)
 	}
