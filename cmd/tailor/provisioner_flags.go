@@ -27,6 +27,8 @@ type provisionerOptions struct {
 	// works too); awsMaxAttempts bounds the SDK's retries.
 	awsEndpoint    string
 	awsMaxAttempts int
+	// interruptionQueue is the SQS queue of EC2 interruption events.
+	interruptionQueue string
 }
 
 // provisionerFlags binds the provisioner's settings; the batch defaults are
@@ -49,6 +51,7 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
 	f.StringVar(&o.aws.ClusterEndpoint, "cluster-endpoint", "", "--cloud=aws: the API server URL nodes join (EKS's endpoint); empty: the one Tailor talks to.")
 	f.StringVar(&o.aws.ServiceCIDR, "cluster-service-cidr", o.aws.ServiceCIDR, "--cloud=aws: the cluster's service CIDR, for the nodes' bootstrap (nodeadm).")
+	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
 	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws: how often instance types, on-demand and spot prices are read again.")
 }
 
@@ -97,9 +100,18 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 		if err != nil {
 			return nil, fmt.Errorf("AWS configuration: %w", err)
 		}
-		c, err := awscloud.New(mgr.GetClient(), awscloud.NewClients(cfg), ao, mgr.GetLogger().WithName("aws-cloud"))
+		clients := awscloud.NewClients(cfg)
+		c, err := awscloud.New(mgr.GetClient(), clients, ao, mgr.GetLogger().WithName("aws-cloud"))
 		if err != nil {
 			return nil, err
+		}
+		if q := o.provisioner.interruptionQueue; q != "" {
+			log := mgr.GetLogger().WithName("interruption")
+			h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"),
+				Disrupter: awscloud.DeleteClaim{Client: mgr.GetClient()}, Log: log}
+			if err := mgr.Add(&awscloud.Queue{SQS: clients.SQS, Name: q, Handler: h, Log: log}); err != nil {
+				return nil, err
+			}
 		}
 		return c, mgr.Add(c)
 	}

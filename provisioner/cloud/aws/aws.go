@@ -88,6 +88,8 @@ type Clients struct {
 	EC2     EC2API
 	SSM     SSMAPI
 	Pricing PricingAPI
+	// SQS reads the interruption queue.
+	SQS SQSAPI
 }
 
 // Options configure the backend.

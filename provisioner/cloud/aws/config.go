@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -71,13 +72,14 @@ func LoadConfig(ctx context.Context, region, endpoint string, maxAttempts int) (
 	return cfg, nil
 }
 
-// NewClients builds the EC2, SSM and Pricing clients. The Pricing API is
+// NewClients builds the EC2, SSM, Pricing and SQS clients. The Pricing API is
 // served from us-east-1, eu-central-1 and ap-south-1 only: the nearest is
 // used (prices are still read for the cluster's region).
 func NewClients(cfg aws.Config) Clients {
 	return Clients{
 		EC2: ec2.NewFromConfig(cfg),
 		SSM: ssm.NewFromConfig(cfg),
+		SQS: sqs.NewFromConfig(cfg),
 		Pricing: pricing.NewFromConfig(cfg, func(o *pricing.Options) {
 			o.Region = PricingRegion(cfg.Region)
 		}),
