@@ -3,6 +3,7 @@ package awsfake_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
 	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
+	"github.com/tailor-dev/tailor/provisioner/interruption"
 	"github.com/tailor-dev/tailor/test/awsfake"
 )
 
@@ -221,6 +223,26 @@ func TestWire(t *testing.T) {
 		waitFor(t, "the launch templates to be deleted", func() bool { return len(s.LaunchTemplates()) == 0 })
 	})
 
+	t.Run("InterruptionQueue", func(t *testing.T) {
+		url := s.CreateQueue("wire-interruptions")
+		cfg, err := awscloud.LoadConfig(ctx, "us-east-1", s.URL, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &recordingHandler{}
+		q := &awscloud.Queue{SQS: awscloud.NewClients(cfg).SQS, Name: "wire-interruptions", Handler: h, Log: logr.Discard()}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = q.Start(runCtx); close(done) }()
+		defer func() { stop(); <-done }()
+		s.SendMessage(url, `{"id":"1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","detail":{"instance-id":"i-0b662ef9931388ba0","instance-action":"terminate"}}`)
+		s.SendMessage(url, `garbage`)
+		waitFor(t, "the queue to drain", func() bool { return s.QueueDepth(url) == 0 })
+		if got := h.got(); len(got) != 1 || got[0] != "i-0b662ef9931388ba0 SpotInterruption" {
+			t.Errorf("handled %v", got)
+		}
+	})
+
 	t.Run("IAMPolicyIsExactlyWhatIsCalled", func(t *testing.T) {
 		checkPolicy(t, s.Actions())
 	})
@@ -235,4 +257,22 @@ func checkPolicy(t *testing.T, called []string) {
 	if len(missing) > 0 || len(extra) > 0 {
 		t.Errorf("IAM policy: missing %v, granted but never called %v (called: %v)", missing, extra, called)
 	}
+}
+
+type recordingHandler struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (h *recordingHandler) Interrupted(_ context.Context, id string, m interruption.Message) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seen = append(h.seen, id+" "+string(m.Kind))
+	return nil
+}
+
+func (h *recordingHandler) got() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.seen...)
 }

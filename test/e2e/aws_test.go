@@ -100,7 +100,8 @@ func TestAWSFleet(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = c.Delete(context.Background(), class) })
 	state := namespace(t, nil)
-	inst := startAWSTailor(t, s, state)
+	queue := s.CreateQueue("e2e-interruptions")
+	inst := startAWSTailor(t, s, state, "--interruption-queue", "e2e-interruptions")
 	registerWebhooks(t, inst)
 	t.Cleanup(func() {
 		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
@@ -178,6 +179,34 @@ func TestAWSFleet(t *testing.T) {
 	t.Logf("the 3-CPU pod runs on %s (c5.xlarge out of capacity)", node.Labels[provisionerv1.LabelInstanceType])
 	if retries := metricValue(t, inst, regexp.MustCompile(`tailor_aws_retries_total\{operation="CreateFleet",service="EC2"\} (\S+)`)); retries < 3 {
 		t.Errorf("tailor_aws_retries_total for CreateFleet = %v, want at least 3 (2 throttled, 1 lost answer)", retries)
+	}
+
+	// A spot interruption warning for the instance under some inflate
+	// pods: its NodeClaim is marked and replaced, the pods run again
+	// elsewhere, the message is deleted; a garbage message is counted and
+	// deleted, and the loop goes on.
+	pod := waitPods(t, ns, "app=inflate", 6)[0]
+	victim, err := env.Clientset().CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victimClaim := victim.Labels[provisionerv1.LabelNodeClaim]
+	instanceID := victim.Spec.ProviderID[strings.LastIndex(victim.Spec.ProviderID, "/")+1:]
+	s.SendMessage(queue, `not an event`)
+	s.SendMessage(queue, `{"version":"0","id":"e2e-1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","region":"us-east-1",`+
+		`"detail":{"instance-id":"`+instanceID+`","instance-action":"terminate"}}`)
+	start = time.Now()
+	eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
+		err := c.Get(ctx, types.NamespacedName{Name: victimClaim}, &provisionerv1.NodeClaim{})
+		return apierrors.IsNotFound(err) && s.QueueDepth(queue) == 0, fmt.Sprintf("claim %s: %v; %d messages left", victimClaim, err, s.QueueDepth(queue))
+	})
+	waitRunning(t, ns, "inflate", 6, 90*time.Second)
+	waitRunning(t, ns, "big", 1, 90*time.Second)
+	t.Logf("interrupted %s (NodeClaim %s): replaced and pods Running again %s later", instanceID, victimClaim, time.Since(start).Round(100*time.Millisecond))
+	for _, re := range []string{`tailor_interruption_messages_total\{kind="malformed",outcome="ignored"\} (\S+)`, `tailor_interruption_messages_total\{kind="SpotInterruption",outcome="handled"\} (\S+)`} {
+		if v := metricValue(t, inst, regexp.MustCompile(re)); v != 1 {
+			t.Errorf("%s = %v, want 1", re, v)
+		}
 	}
 
 	// An instance tagged for the cluster whose NodeClaim does not exist (a
