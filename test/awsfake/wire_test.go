@@ -184,6 +184,29 @@ func TestWire(t *testing.T) {
 		}
 	})
 
+	t.Run("CrashBetweenLaunchAndStatusLaunchesOnce", func(t *testing.T) {
+		// Every attempt of the first Create launches but loses its answer
+		// (as a Tailor that dies after CreateFleet); the next Create for
+		// the same claim — the retry, or a new leader whose instance list
+		// has not caught up — sends the same ClientToken.
+		before := len(s.Running())
+		s.Fail(awsfake.Fault{Action: "ec2:CreateFleet", Code: "InternalError", Status: 500, Times: 4, AfterApply: true})
+		nc := claim("crash-1", req(provisionerv1.LabelCapacityType, "on-demand"))
+		if _, err := c.Create(ctx, nc); err == nil {
+			t.Fatal("the first Create should have failed")
+		}
+		in, err := c.Create(ctx, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Running()); n != before+1 {
+			t.Errorf("%d instances for one claim, want 1", n-before)
+		}
+		if got, err := c.Get(ctx, in.ProviderID); err != nil || got.NodeClaim != "crash-1" {
+			t.Errorf("Get: %+v %v", got, err)
+		}
+	})
+
 	t.Run("InsufficientCapacityMarksAndFallsBack", func(t *testing.T) {
 		s.InsufficientCapacity("c5.xlarge/*/on-demand")
 		nc := claim("ice-1", req(provisionerv1.LabelCapacityType, "on-demand"), req(provisionerv1.LabelInstanceFamily, "c5", "m5"))
