@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/tailor-dev/tailor/provisioner/cloud"
+	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
 	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
 	provisioner "github.com/tailor-dev/tailor/provisioner/controller"
 )
@@ -19,6 +22,13 @@ type provisionerOptions struct {
 	loop  provisioner.Options
 	cloud string
 	sim   sim.Options
+	aws   awscloud.Options
+	// awsEndpoint overrides every AWS endpoint (tests; AWS_ENDPOINT_URL
+	// works too); awsMaxAttempts bounds the SDK's retries.
+	awsEndpoint    string
+	awsMaxAttempts int
+	// interruptionQueue is the SQS queue of EC2 interruption events.
+	interruptionQueue string
 }
 
 // provisionerFlags binds the provisioner's settings; the batch defaults are
@@ -26,17 +36,27 @@ type provisionerOptions struct {
 func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	o.loop = provisioner.DefaultOptions()
 	o.sim = sim.DefaultOptions()
-	f.StringVar(&o.cloud, "cloud", "sim", "Cloud backend of the provisioner: sim (Nodes that kwok runs: the sandbox and tests) or aws (EC2 fleet; not built yet).")
+	o.aws = awscloud.DefaultOptions()
+	o.aws.Region = os.Getenv("AWS_REGION")
+	f.StringVar(&o.cloud, "cloud", "sim", "Cloud backend of the provisioner: aws (EC2 fleet launches for NodePools with an AWSNodeClass) or sim (Nodes that kwok runs: the sandbox and tests).")
 	f.DurationVar(&o.loop.BatchIdle, "provisioner-batch-idle", o.loop.BatchIdle, "A batch of pending pods closes when no new unschedulable pod arrived for this long.")
 	f.DurationVar(&o.loop.BatchMax, "provisioner-batch-max", o.loop.BatchMax, "A batch of pending pods closes this long after it opened, however busy.")
 	f.DurationVar(&o.loop.RegistrationTimeout, "provisioner-registration-timeout", o.loop.RegistrationTimeout, "A launched NodeClaim whose Node has not registered by then is deleted (the instance terminated) and its pods solved again.")
 	f.IntVar(&o.loop.MaxInstanceTypes, "provisioner-max-instance-types", o.loop.MaxInstanceTypes, "Most instance types (cheapest first) a NodeClaim lists for its launch to choose from.")
 	f.DurationVar(&o.sim.LaunchDelay, "sim-launch-delay", o.sim.LaunchDelay, "--cloud=sim: how long an instance takes to boot and register its Node.")
 	f.StringSliceVar(&o.sim.InsufficientCapacity, "sim-insufficient-capacity", nil, "--cloud=sim: offerings with no capacity, type/zone/capacity-type with * wildcards (m5.large/us-east-1a/spot); the ConfigMap tailor-sim-faults adds more at run time.")
+	f.StringVar(&o.aws.ClusterName, "cluster-name", "", "--cloud=aws: the EKS cluster's name (tags, node bootstrap).")
+	f.StringVar(&o.aws.Region, "aws-region", o.aws.Region, "--cloud=aws: the cluster's AWS region (default $AWS_REGION).")
+	f.StringVar(&o.awsEndpoint, "aws-endpoint-url", "", "--cloud=aws: one endpoint for every AWS API (tests against local fakes); empty: AWS's (the SDK's AWS_ENDPOINT_URL also works).")
+	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
+	f.StringVar(&o.aws.ClusterEndpoint, "cluster-endpoint", "", "--cloud=aws: the API server URL nodes join (EKS's endpoint); empty: the one Tailor talks to.")
+	f.StringVar(&o.aws.ServiceCIDR, "cluster-service-cidr", o.aws.ServiceCIDR, "--cloud=aws: the cluster's service CIDR, for the nodes' bootstrap (nodeadm).")
+	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
+	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws: how often instance types, on-demand and spot prices are read again.")
 }
 
 // newCloud builds the backend --cloud names, once, in cmd/tailor.
-func newCloud(mgr manager.Manager, o *runOptions) (cloud.Provider, error) {
+func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Provider, error) {
 	switch o.provisioner.cloud {
 	case "sim":
 		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
@@ -51,13 +71,55 @@ func newCloud(mgr manager.Manager, o *runOptions) (cloud.Provider, error) {
 		}
 		return c, mgr.Add(c)
 	case "aws":
-		return nil, errors.New("--cloud=aws: the EC2 backend is not built yet (a later issue); use --cloud=sim")
+		ao := o.provisioner.aws
+		rc := mgr.GetConfig()
+		if ao.ClusterEndpoint == "" {
+			ao.ClusterEndpoint = rc.Host
+		}
+		ao.ClusterCA = rc.CAData
+		if len(ao.ClusterCA) == 0 && rc.CAFile != "" {
+			b, err := os.ReadFile(rc.CAFile)
+			if err != nil {
+				return nil, err
+			}
+			ao.ClusterCA = b
+		}
+		dc, err := discovery.NewDiscoveryClientForConfig(rc)
+		if err != nil {
+			return nil, err
+		}
+		v, err := dc.ServerVersion()
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes version for the EKS AMI: %w", err)
+		}
+		ao.KubernetesVersion = v.Major + "." + strings.TrimSuffix(v.Minor, "+")
+		if err := ao.Validate(); err != nil {
+			return nil, err
+		}
+		cfg, err := awscloud.LoadConfig(ctx, ao.Region, o.provisioner.awsEndpoint, o.provisioner.awsMaxAttempts)
+		if err != nil {
+			return nil, fmt.Errorf("AWS configuration: %w", err)
+		}
+		clients := awscloud.NewClients(cfg)
+		c, err := awscloud.New(mgr.GetClient(), clients, ao, mgr.GetLogger().WithName("aws-cloud"))
+		if err != nil {
+			return nil, err
+		}
+		if q := o.provisioner.interruptionQueue; q != "" {
+			log := mgr.GetLogger().WithName("interruption")
+			h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"),
+				Disrupter: awscloud.DeleteClaim{Client: mgr.GetClient()}, Log: log}
+			if err := mgr.Add(&awscloud.Queue{SQS: clients.SQS, Name: q, Handler: h, Log: log}); err != nil {
+				return nil, err
+			}
+		}
+		return c, mgr.Add(c)
 	}
-	return nil, fmt.Errorf("--cloud %q: want sim or aws", o.provisioner.cloud)
+	return nil, fmt.Errorf("--cloud %q: want aws or sim", o.provisioner.cloud)
 }
 
 func setupProvisioner(ctx context.Context, mgr manager.Manager, o *runOptions) error {
-	cp, err := newCloud(mgr, o)
+	cp, err := newCloud(ctx, mgr, o)
 	if err != nil {
 		return err
 	}

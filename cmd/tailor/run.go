@@ -139,7 +139,7 @@ var components = map[string]component{
 		},
 	},
 	"provisioner": {
-		help:  "NodeClaims for unschedulable pods from NodePools through the --cloud backend, their launch, registration, emptiness and termination (leader only; opt-in until the aws cloud exists)",
+		help:  "NodeClaims for unschedulable pods from NodePools through the --cloud backend, their launch, registration, emptiness and termination (leader only; opt-in)",
 		optIn: true,
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
 			return setupProvisioner(ctx, mgr, o)
@@ -254,6 +254,11 @@ func run(ctx context.Context, o *runOptions) error {
 		}
 		if err := o.provisioner.sim.Validate(); err != nil {
 			return err
+		}
+		if o.provisioner.cloud == "aws" {
+			if err := o.provisioner.aws.Validate(); err != nil {
+				return err
+			}
 		}
 	}
 	if slices.Contains(o.components, "updater") {

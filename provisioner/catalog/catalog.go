@@ -19,6 +19,7 @@ import (
 	"hash/fnv"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode"
 
@@ -82,7 +83,24 @@ func parse(row []string) (Type, error) {
 		return t, err
 	}
 	t.Name, t.Family, t.Arch = row[0], row[1], row[5]
-	t.Size = t.Name[len(t.Family)+1:]
+	t.named()
+	return t, nil
+}
+
+// Describe is the Type EC2 describes (DescribeInstanceTypes): family,
+// category, generation and size follow from the name ("m7g.2xlarge").
+func Describe(name string, vcpu, memoryMiB, gpus int64, arch string, maxPods int64, onDemandPrice float64) Type {
+	t := Type{Name: name, VCPU: vcpu, MemoryMiB: memoryMiB, GPUs: gpus, Arch: arch, MaxPods: maxPods, OnDemandPrice: onDemandPrice}
+	t.Family, _, _ = strings.Cut(name, ".")
+	t.named()
+	return t
+}
+
+// named fills Size, Category and Generation from Name and Family.
+func (t *Type) named() {
+	if len(t.Name) > len(t.Family) {
+		t.Size = t.Name[len(t.Family)+1:]
+	}
 	i := 0
 	for i < len(t.Family) && unicode.IsLetter(rune(t.Family[i])) {
 		i++
@@ -93,7 +111,6 @@ func parse(row []string) (Type, error) {
 		j++
 	}
 	t.Generation, _ = strconv.Atoi(t.Family[i:j])
-	return t, nil
 }
 
 // Types returns every instance type of the table, sorted by name.

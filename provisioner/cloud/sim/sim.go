@@ -340,18 +340,24 @@ func (c *Cloud) boot(ctx context.Context) error {
 
 // node is the Node a booted instance's kubelet registers.
 func node(in *instance) *corev1.Node {
+	return KwokNode(in.NodeName, in.ProviderID, in.Labels, in.Taints, in.Capacity, in.Allocatable)
+}
+
+// KwokNode is a Node that kwok runs as the kubelet of an instance would
+// register it (the sim cloud's, and the e2e suite's fake EC2's).
+func KwokNode(name, providerID string, labels map[string]string, taints []corev1.Taint, capacity, allocatable corev1.ResourceList) *corev1.Node {
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   in.NodeName,
-			Labels: in.Labels,
+			Name:   name,
+			Labels: labels,
 			Annotations: map[string]string{
 				"kwok.x-k8s.io/node": "fake",
 				// metrics-server scrapes this path on kwok's kubelet port.
-				"metrics.k8s.io/resource-metrics-path": "/metrics/nodes/" + in.NodeName + "/metrics/resource",
+				"metrics.k8s.io/resource-metrics-path": "/metrics/nodes/" + name + "/metrics/resource",
 			},
 		},
-		Spec:   corev1.NodeSpec{ProviderID: in.ProviderID, Taints: in.Taints},
-		Status: corev1.NodeStatus{Capacity: in.Capacity, Allocatable: in.Allocatable},
+		Spec:   corev1.NodeSpec{ProviderID: providerID, Taints: taints},
+		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: allocatable},
 	}
 }
 

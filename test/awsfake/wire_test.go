@@ -1,0 +1,301 @@
+package awsfake_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/cloud"
+	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
+	"github.com/tailor-dev/tailor/provisioner/interruption"
+	"github.com/tailor-dev/tailor/test/awsfake"
+)
+
+// The aws backend over the wire: the real SDK clients against the fake.
+
+func setup(t *testing.T) (*awsfake.Server, *awscloud.Cloud, client.Client) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s, err := awsfake.New("wire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	scheme := runtime.NewScheme()
+	if err := provisionerv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	class := &provisionerv1.AWSNodeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 1},
+		Spec: provisionerv1.AWSNodeClassSpec{
+			Role:                       "NodeRole",
+			AMISelectorTerms:           []provisionerv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+			SubnetSelectorTerms:        []provisionerv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "wire"}}},
+			SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "*"}}},
+			Tags:                       map[string]string{"team": "web"},
+		},
+	}
+	// A second class finds its AMI by id (DescribeImages).
+	byID := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "by-id", Generation: 1}, Spec: *class.Spec.DeepCopy()}
+	byID.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{ID: "ami-0a1b2c3d4e5f60002"}}
+	byID.Spec.AMIFamily = ptr("AL2023")
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(class, byID).WithStatusSubresource(class, byID).Build()
+	return s, newCloud(t, s, kube, awscloud.DefaultOptions()), kube
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func newCloud(t *testing.T, s *awsfake.Server, kube client.Client, o awscloud.Options) *awscloud.Cloud {
+	t.Helper()
+	cfg, err := awscloud.LoadConfig(context.Background(), "us-east-1", s.URL, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ClusterName, o.ClusterEndpoint, o.ClusterCA, o.KubernetesVersion = "wire", "https://example.eks", []byte("CA"), "1.37"
+	c, err := awscloud.New(kube, awscloud.NewClients(cfg), o, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// start runs c's loops until the test ends.
+func start(t *testing.T, c *awscloud.Cloud) {
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = c.Start(runCtx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func claim(name string, reqs ...provisionerv1.NodeSelectorRequirementWithMinValues) *provisionerv1.NodeClaim {
+	return &provisionerv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: "uid-" + "name", Labels: map[string]string{provisionerv1.LabelNodePool: "default"}},
+		Spec: provisionerv1.NodeClaimSpec{
+			NodeClassRef: &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "default"},
+			Requirements: reqs,
+			Resources:    provisionerv1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}},
+		},
+	}
+}
+
+func req(key string, values ...string) provisionerv1.NodeSelectorRequirementWithMinValues {
+	return provisionerv1.NodeSelectorRequirementWithMinValues{Key: key, Operator: corev1.NodeSelectorOpIn, Values: values}
+}
+
+// TestWire runs every path of the backend once, and checks the shipped IAM
+// policy grants exactly the actions called.
+func TestWire(t *testing.T) {
+	s, c, kube := setup(t)
+	ctx := context.Background()
+	// Start-up: types, prices, node classes (status), as the leader does.
+	start(t, c)
+	var class provisionerv1.AWSNodeClass
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := kube.Get(ctx, client.ObjectKey{Name: "default"}, &class); err != nil {
+			t.Fatal(err)
+		}
+		if meta.IsStatusConditionTrue(class.Status.Conditions, provisionerv1.ConditionReady) && s.Count("ec2:DescribeSpotPriceHistory") > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node class status %+v; calls %v", class.Status, s.Actions())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(class.Status.Subnets) != 3 || len(class.Status.SecurityGroups) != 1 || len(class.Status.AMIs) != 2 || class.Status.InstanceProfile != "NodeRole" {
+		t.Errorf("resolved status: %+v", class.Status)
+	}
+
+	t.Run("LaunchAtLivePrice", func(t *testing.T) {
+		nc := claim("od-1", req(provisionerv1.LabelCapacityType, "on-demand"), req(provisionerv1.LabelInstanceFamily, "c5", "m5"))
+		in, err := c.Create(ctx, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// c5.xlarge is the cheapest of c5/m5 with 3 CPUs allocatable.
+		if in.InstanceType != "c5.xlarge" || in.CapacityType != "on-demand" || in.Price != s.OnDemandPrice("c5.xlarge") {
+			t.Errorf("launched %+v; want c5.xlarge on-demand at the live price %v", in, s.OnDemandPrice("c5.xlarge"))
+		}
+		got, err := c.Get(ctx, in.ProviderID)
+		if err != nil || got.NodeClaim != "od-1" || got.InstanceType != "c5.xlarge" {
+			t.Errorf("Get: %+v %v", got, err)
+		}
+		run := s.Running()
+		lt := s.LaunchTemplates()[run[len(run)-1].LaunchTemplate]
+		if lt["MetadataOptions.HttpTokens"] != "required" || lt["MetadataOptions.HttpPutResponseHopLimit"] != "1" || lt["IamInstanceProfile.Name"] != "NodeRole" ||
+			!strings.Contains(lt["UserData"], "apiServerEndpoint: https://example.eks") || !strings.Contains(lt["UserData"], "tailor.dev/nodepool=default") {
+			t.Errorf("launch template %v", lt)
+		}
+		tags := run[len(run)-1].Tags
+		for k, v := range map[string]string{"tailor.dev/cluster": "wire", "kubernetes.io/cluster/wire": "owned", "tailor.dev/nodeclaim": "od-1", "tailor.dev/nodepool": "default", "team": "web"} {
+			if tags[k] != v {
+				t.Errorf("instance tag %s=%q, want %q (all: %v)", k, tags[k], v, tags)
+			}
+		}
+	})
+
+	t.Run("RetriedAfterALostResponseLaunchesOnce", func(t *testing.T) {
+		before := len(s.Running())
+		s.Fail(awsfake.Fault{Action: "ec2:CreateFleet", Code: "InternalError", Status: 500, Times: 1, AfterApply: true})
+		s.Fail(awsfake.Fault{Action: "ec2:DescribeInstances", Code: "RequestLimitExceeded", Status: 503, Times: 2})
+		in, err := c.Create(ctx, claim("lost-1", req(provisionerv1.LabelCapacityType, "spot")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Running()); n != before+1 {
+			t.Errorf("%d instances launched, want 1", n-before)
+		}
+		all, err := c.List(ctx) // throttled twice, then answered
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, i := range all {
+			found = found || i.ProviderID == in.ProviderID
+		}
+		if !found || in.CapacityType != "spot" || in.Price != s.SpotPrice(in.InstanceType, in.Zone) {
+			t.Errorf("instance %+v (listed: %v)", in, found)
+		}
+	})
+
+	t.Run("CrashBetweenLaunchAndStatusLaunchesOnce", func(t *testing.T) {
+		// Every attempt of the first Create launches but loses its answer
+		// (as a Tailor that dies after CreateFleet); the next Create for
+		// the same claim — the retry, or a new leader whose instance list
+		// has not caught up — sends the same ClientToken.
+		before := len(s.Running())
+		s.Fail(awsfake.Fault{Action: "ec2:CreateFleet", Code: "InternalError", Status: 500, Times: 4, AfterApply: true})
+		nc := claim("crash-1", req(provisionerv1.LabelCapacityType, "on-demand"))
+		if _, err := c.Create(ctx, nc); err == nil {
+			t.Fatal("the first Create should have failed")
+		}
+		in, err := c.Create(ctx, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Running()); n != before+1 {
+			t.Errorf("%d instances for one claim, want 1", n-before)
+		}
+		if got, err := c.Get(ctx, in.ProviderID); err != nil || got.NodeClaim != "crash-1" {
+			t.Errorf("Get: %+v %v", got, err)
+		}
+	})
+
+	t.Run("InsufficientCapacityMarksAndFallsBack", func(t *testing.T) {
+		s.InsufficientCapacity("c5.xlarge/*/on-demand")
+		nc := claim("ice-1", req(provisionerv1.LabelCapacityType, "on-demand"), req(provisionerv1.LabelInstanceFamily, "c5", "m5"))
+		in, err := c.Create(ctx, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.InstanceType == "c5.xlarge" || len(in.InsufficientCapacity) != 3 {
+			t.Errorf("launched %s with insufficient capacity %v; want another type, 3 offerings marked", in.InstanceType, in.InsufficientCapacity)
+		}
+		s.InsufficientCapacity("*/*/*")
+		_, err = c.Create(ctx, claim("ice-2", req(provisionerv1.LabelCapacityType, "on-demand"), req(provisionerv1.LabelInstanceType, "m5.xlarge")))
+		if !cloud.IsInsufficientCapacity(err) {
+			t.Errorf("all out of capacity: %v", err)
+		}
+		s.InsufficientCapacity()
+	})
+
+	t.Run("TerminateAndNotFound", func(t *testing.T) {
+		run := s.Running()
+		id := run[0].ProviderID()
+		if err := c.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctx, id); !cloud.IsNotFound(err) {
+			t.Errorf("Get after terminate: %v", err)
+		}
+		if err := c.Delete(ctx, "aws:///us-east-1a/i-00000000000000000"); !cloud.IsNotFound(err) {
+			t.Errorf("Delete of an unknown instance: %v", err)
+		}
+	})
+
+	t.Run("UnusedLaunchTemplatesCollected", func(t *testing.T) {
+		o := awscloud.DefaultOptions()
+		o.LaunchTemplateTTL, o.NodeClassRefresh = time.Nanosecond, 50*time.Millisecond
+		start(t, newCloud(t, s, kube, o))
+		waitFor(t, "the launch templates to be deleted", func() bool { return len(s.LaunchTemplates()) == 0 })
+	})
+
+	t.Run("InterruptionQueue", func(t *testing.T) {
+		url := s.CreateQueue("wire-interruptions")
+		cfg, err := awscloud.LoadConfig(ctx, "us-east-1", s.URL, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &recordingHandler{}
+		q := &awscloud.Queue{SQS: awscloud.NewClients(cfg).SQS, Name: "wire-interruptions", Handler: h, Log: logr.Discard()}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = q.Start(runCtx); close(done) }()
+		defer func() { stop(); <-done }()
+		s.SendMessage(url, `{"id":"1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","detail":{"instance-id":"i-0b662ef9931388ba0","instance-action":"terminate"}}`)
+		s.SendMessage(url, `garbage`)
+		waitFor(t, "the queue to drain", func() bool { return s.QueueDepth(url) == 0 })
+		if got := h.got(); len(got) != 1 || got[0] != "i-0b662ef9931388ba0 SpotInterruption" {
+			t.Errorf("handled %v", got)
+		}
+	})
+
+	t.Run("IAMPolicyIsExactlyWhatIsCalled", func(t *testing.T) {
+		checkPolicy(t, s.Actions())
+	})
+}
+
+func checkPolicy(t *testing.T, called []string) {
+	t.Helper()
+	missing, extra, err := awsfake.CheckPolicy("../../deploy/overlays/eks/iam-policy.json", called)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Errorf("IAM policy: missing %v, granted but never called %v (called: %v)", missing, extra, called)
+	}
+}
+
+type recordingHandler struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (h *recordingHandler) Interrupted(_ context.Context, id string, m interruption.Message) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seen = append(h.seen, id+" "+string(m.Kind))
+	return nil
+}
+
+func (h *recordingHandler) got() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.seen...)
+}
