@@ -1,0 +1,635 @@
+package sizing
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	jsonpatch "gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+)
+
+// Startup CPU boost: a workload whose VPA carries BoostAnnotation has its
+// new pods born with more CPU (requests, and limits in the same ratio) than
+// the sizing decision gives them, until the pod has been Ready for the
+// boost's duration; then the updater resizes them in place back to the
+// values they would have been born with. The pod records both in
+// PodBoostAnnotation, which is all the updater and the recommender read.
+
+// BoostAnnotation is the VPA annotation that opts its workload in, e.g.
+// "cpu=2x,duration=60s" (twice the CPU until 60 s after Ready) or
+// "cpu=1500m" (at least 1.5 cores until Ready).
+const BoostAnnotation = "tailor.dev/startup-boost"
+
+// PodBoostAnnotation is the pod annotation that records a boost, e.g.
+// "app: cpu 500m->1, limit 1->2; until Ready+60s".
+const PodBoostAnnotation = "tailor.dev/boosted"
+
+// Limits of a boost specification.
+const (
+	MaxBoostFactor   = 100_000 // thousandths: 100x
+	MaxBoostDuration = 24 * time.Hour
+)
+
+// maxBoostCPU is the largest value a boost may raise a request to.
+var maxBoostCPU = resource.MustParse("10000")
+
+// Boost is a parsed BoostAnnotation: a factor or a value, and how long after
+// Ready the boost lasts.
+type Boost struct {
+	// Factor multiplies the CPU request, in thousandths (2000 is 2x); 0
+	// when the boost is to a value.
+	Factor int64
+	// Milli is the CPU request to raise each container to, in millicores;
+	// 0 when the boost is a factor.
+	Milli int64
+	// Duration is how long after the pod is Ready the boost lasts (0:
+	// until Ready).
+	Duration time.Duration
+}
+
+// ParseBoost reads a BoostAnnotation value: comma-separated key=value
+// pairs, cpu (required: a factor "2x", "1.5x" or a quantity "2", "1500m")
+// and duration (optional, a Go duration, default 0: until Ready). It does
+// not allocate on valid input: the admission path parses it per pod.
+func ParseBoost(s string) (Boost, error) {
+	var b Boost
+	seenCPU, seenDur := false, false
+	for rest := s; ; {
+		var item string
+		var more bool
+		item, rest, more = strings.Cut(rest, ",")
+		key, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		switch {
+		case !ok:
+			return Boost{}, fmt.Errorf("%q is not key=value (want e.g. cpu=2x,duration=60s)", item)
+		case key == "cpu" && !seenCPU:
+			seenCPU = true
+			if f, isFactor := strings.CutSuffix(val, "x"); isFactor {
+				n, err := parseThousandths(f)
+				if err != nil || n <= 1000 || n > MaxBoostFactor {
+					return Boost{}, fmt.Errorf("cpu factor %q must be a number above 1 and at most 100, with up to 3 decimals (e.g. 2x, 1.5x)", val)
+				}
+				b.Factor = n
+				break
+			}
+			q, err := resource.ParseQuantity(val)
+			if err != nil || q.Sign() <= 0 || q.Cmp(maxBoostCPU) > 0 {
+				return Boost{}, fmt.Errorf("cpu %q must be a factor (2x) or a positive CPU quantity of at most 10000 (e.g. 2, 1500m)", val)
+			}
+			b.Milli = q.MilliValue()
+		case key == "duration" && !seenDur:
+			seenDur = true
+			d, err := time.ParseDuration(val)
+			if err != nil || d < 0 || d > MaxBoostDuration {
+				return Boost{}, fmt.Errorf("duration %q must be a duration from 0s to 24h (e.g. 60s, 2m)", val)
+			}
+			b.Duration = d
+		case key == "cpu" || key == "duration":
+			return Boost{}, fmt.Errorf("%s given twice", key)
+		default:
+			return Boost{}, fmt.Errorf("unknown key %q (want cpu and optionally duration)", key)
+		}
+		if !more {
+			break
+		}
+	}
+	if !seenCPU {
+		return Boost{}, errors.New("cpu is required (e.g. cpu=2x)")
+	}
+	return b, nil
+}
+
+// parseThousandths reads a non-negative decimal with up to three fraction
+// digits as thousandths ("1.5" is 1500), without floats.
+func parseThousandths(s string) (int64, error) {
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(frac) > 3 || len(whole) > 6 {
+		return 0, errors.New("bad number")
+	}
+	w, err := strconv.ParseUint(whole, 10, 32)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(w) * 1000
+	scale := int64(100)
+	for i := 0; i < len(frac); i++ {
+		c := frac[i]
+		if c < '0' || c > '9' {
+			return 0, errors.New("bad number")
+		}
+		n += int64(c-'0') * scale
+		scale /= 10
+	}
+	return n, nil
+}
+
+// String renders b as ParseBoost reads it.
+func (b Boost) String() string {
+	var s string
+	if b.Factor > 0 {
+		s = "cpu=" + thousandths(b.Factor) + "x"
+	} else {
+		s = "cpu=" + resource.NewMilliQuantity(b.Milli, resource.DecimalSI).String()
+	}
+	if b.Duration > 0 {
+		s += ",duration=" + b.Duration.String()
+	}
+	return s
+}
+
+func thousandths(n int64) string {
+	s := strconv.FormatInt(n/1000, 10)
+	if f := n % 1000; f != 0 {
+		s += strings.TrimRight(fmt.Sprintf(".%03d", f), "0")
+	}
+	return s
+}
+
+// BoostInput is what a boost decision needs; the caller fills it from caches.
+type BoostInput struct {
+	// Pod is the pod as it will be created, after sizing. Not modified.
+	Pod *corev1.Pod
+	// VPA is the pod's VPA: its container policies bound the boost.
+	VPA   *vpav1.VerticalPodAutoscaler
+	Boost Boost
+	// LimitRanges and Quotas are the namespace's.
+	LimitRanges []corev1.LimitRange
+	Quotas      []corev1.ResourceQuota
+	// Hold lists resources scaled horizontally: cpu held means no boost.
+	Hold []corev1.ResourceName
+}
+
+// BoostedContainer is one container's CPU before and after the boost, in
+// millicores; the limits are 0 when the container has no CPU limit.
+type BoostedContainer struct {
+	Name                     string
+	Index                    int
+	Request, Limit           int64 // as sized: what the pod is resized back to
+	BoostRequest, BoostLimit int64 // boosted
+	Why                      string
+}
+
+// BoostDecision is the outcome of DecideBoost.
+type BoostDecision struct {
+	// Containers are the boosted containers; empty when Skipped says why not.
+	Containers []BoostedContainer
+	Skipped    string
+	// Patch applies the boost to the sized pod (replace operations only).
+	Patch []jsonpatch.JsonPatchOperation
+	// Annotation is the PodBoostAnnotation value.
+	Annotation string
+	// ExtraMilli is the CPU request the boost adds to the pod, in millicores.
+	ExtraMilli int64
+}
+
+// Reasons for BoostDecision.Skipped.
+const (
+	BoostSkipNothing    = "no container to boost"       // no CPU request, policy Off, cpu uncontrolled or held, restart on resize
+	BoostSkipCapped     = "capped to the current CPU"   // maxAllowed or LimitRange max leave no room
+	BoostSkipPodLimit   = "over the pod LimitRange max" // a Pod LimitRange max on cpu would be exceeded
+	BoostSkipQuotaLabel = "quota"                       // prefix of a ResourceQuota refusal
+)
+
+// DecideBoost raises the CPU of in.Pod's regular containers by in.Boost,
+// each capped by the VPA's maxAllowed and the container LimitRange max (on
+// the request and, keeping the limit/request ratio, on the limit). A
+// container is left out when it has no CPU request (raising one would change
+// the pod's QoS class, which the resize back cannot undo), when the VPA does
+// not control its cpu (mode Off, controlledResources, a ReplicaAutoscaler on
+// cpu) or when its cpu resizePolicy restarts it. The whole boost is dropped,
+// the pod born unboosted, when the boosted pod would break a Pod LimitRange
+// max or any ResourceQuota of the namespace (scopes are not evaluated: every
+// quota counts, so a boost is never the reason a pod is refused).
+func DecideBoost(in BoostInput) (BoostDecision, error) {
+	if in.Pod == nil || in.VPA == nil {
+		return BoostDecision{}, errors.New("sizing: boost: nil pod or VPA")
+	}
+	if in.Boost.Factor == 0 && in.Boost.Milli == 0 {
+		return BoostDecision{Skipped: BoostSkipNothing}, nil
+	}
+	k := &kinds[cpuIdx]
+	lr, _ := mergeLimitRanges(in.LimitRanges, corev1.LimitTypeContainer)
+	cpuLR := &lr[cpuIdx]
+	var out BoostDecision
+	capped := false
+	for i := range in.Pod.Spec.Containers {
+		c := &in.Pod.Spec.Containers[i]
+		pol := containerPolicy(in.VPA.Spec.ResourcePolicy, c.Name)
+		if pol != nil && pol.Mode != nil && *pol.Mode == vpav1.ContainerScalingModeOff || !controlled(pol, corev1.ResourceCPU) || hasResource(in.Hold, corev1.ResourceCPU) || restartsOnCPUResize(c) {
+			continue
+		}
+		rq, ok := c.Resources.Requests[corev1.ResourceCPU]
+		if !ok || rq.Sign() <= 0 {
+			continue
+		}
+		req, err := k.units(rq)
+		if err != nil {
+			return BoostDecision{}, fmt.Errorf("sizing: boost: container %q: request: %w", c.Name, err)
+		}
+		var lim int64
+		if lq, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+			if lim, err = k.units(lq); err != nil {
+				return BoostDecision{}, fmt.Errorf("sizing: boost: container %q: limit: %w", c.Name, err)
+			}
+			if lim < req {
+				lim = 0 // an invalid pod the API server refuses anyway: no limit scaling
+			}
+		}
+		t := in.Boost.Milli
+		if in.Boost.Factor > 0 {
+			t, _ = mulDiv(req, in.Boost.Factor, 1000, false)
+		}
+		t = min(t, k.maxN)
+		why := ""
+		if pol != nil {
+			if b := newBound(k, pol.MaxAllowed); b.ok && t > b.n {
+				t, why = b.n, "capped to maxAllowed"
+			}
+		}
+		if cpuLR.max.ok {
+			hi := cpuLR.max.n
+			if lim > 0 && lim != req {
+				hi, _ = mulDiv(cpuLR.max.n, req, lim, false)
+			}
+			if t > hi {
+				t, why = hi, "capped to LimitRange max"
+			}
+		}
+		if t <= req {
+			capped = true
+			continue
+		}
+		bl := int64(0)
+		if lim > 0 {
+			bl = t
+			if lim != req {
+				bl, _ = mulDiv(t, lim, req, false)
+			}
+			bl = max(bl, t)
+		}
+		out.Containers = append(out.Containers, BoostedContainer{Name: c.Name, Index: i, Request: req, Limit: lim, BoostRequest: t, BoostLimit: bl, Why: why})
+		out.ExtraMilli += t - req
+	}
+	if len(out.Containers) == 0 {
+		out.Skipped = BoostSkipNothing
+		if capped {
+			out.Skipped = BoostSkipCapped
+		}
+		return out, nil
+	}
+	if why := boostOverPodLimits(in, &out); why != "" {
+		return BoostDecision{Skipped: why}, nil
+	}
+	out.Patch, out.Annotation = boostPatch(in.Pod, &out, in.Boost.Duration)
+	return out, nil
+}
+
+func hasResource(l []corev1.ResourceName, r corev1.ResourceName) bool {
+	for _, x := range l {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// restartsOnCPUResize: a container whose cpu resizePolicy is
+// RestartContainer would be restarted by the resize back.
+func restartsOnCPUResize(c *corev1.Container) bool {
+	for _, p := range c.ResizePolicy {
+		if p.ResourceName == corev1.ResourceCPU {
+			return p.RestartPolicy == corev1.RestartContainer
+		}
+	}
+	return false
+}
+
+// boostOverPodLimits says why the boosted pod breaks a Pod LimitRange max
+// or a ResourceQuota, or "".
+func boostOverPodLimits(in BoostInput, d *BoostDecision) string {
+	req, lim, allLimits := podCPU(in.Pod, d)
+	if podLR, ok := mergeLimitRanges(in.LimitRanges, corev1.LimitTypePod); ok {
+		if m := podLR[cpuIdx].max; m.ok && (req > m.n || allLimits && lim > m.n) {
+			return BoostSkipPodLimit
+		}
+	}
+	for i := range in.Quotas {
+		q := &in.Quotas[i]
+		hard := q.Status.Hard
+		if len(hard) == 0 {
+			hard = q.Spec.Hard // not yet reconciled by the quota controller
+		}
+		for _, name := range [...]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceRequestsCPU, corev1.ResourceLimitsCPU} {
+			h, ok := hard[name]
+			if !ok {
+				continue
+			}
+			pod := req
+			if name == corev1.ResourceLimitsCPU {
+				if !allLimits {
+					continue // the quota refuses the pod anyway, boosted or not
+				}
+				pod = lim
+			}
+			used := q.Status.Used[name]
+			if satAdd(used.MilliValue(), pod) > h.MilliValue() {
+				return fmt.Sprintf("%s: would exceed ResourceQuota %s (%s: used %s + boosted pod %s > hard %s)", BoostSkipQuotaLabel, q.Name, name,
+					used.String(), resource.NewMilliQuantity(pod, resource.DecimalSI).String(), h.String())
+			}
+		}
+	}
+	return ""
+}
+
+// podCPU returns the boosted pod's CPU requests and limits as quota and
+// Pod LimitRanges count them, rounded up: the regular containers and
+// native sidecars together, or the largest regular init container with
+// every sidecar if that is more, plus the pod overhead; allLimits is false
+// when a container has no CPU limit.
+func podCPU(pod *corev1.Pod, d *BoostDecision) (req, lim int64, allLimits bool) {
+	allLimits = true
+	get := func(c *corev1.Container, boosted *BoostedContainer) (int64, int64) {
+		if boosted != nil {
+			return boosted.BoostRequest, boosted.BoostLimit
+		}
+		r := c.Resources.Requests[corev1.ResourceCPU]
+		l, hasL := c.Resources.Limits[corev1.ResourceCPU]
+		if !hasL {
+			allLimits = false
+		}
+		if _, hasR := c.Resources.Requests[corev1.ResourceCPU]; !hasR && hasL {
+			r = l
+		}
+		return r.MilliValue(), l.MilliValue()
+	}
+	var sidecarReq, sidecarLim, initReq, initLim int64
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		r, l := get(c, nil)
+		if isSidecar(c) {
+			sidecarReq, sidecarLim = satAdd(sidecarReq, r), satAdd(sidecarLim, l)
+			continue
+		}
+		initReq, initLim = max(initReq, r), max(initLim, l)
+	}
+	req, lim = sidecarReq, sidecarLim
+	next := 0
+	for i := range pod.Spec.Containers {
+		var b *BoostedContainer
+		if next < len(d.Containers) && d.Containers[next].Index == i {
+			b = &d.Containers[next]
+			next++
+			if b.BoostLimit == 0 {
+				allLimits = false
+			}
+		}
+		r, l := get(&pod.Spec.Containers[i], b)
+		req, lim = satAdd(req, r), satAdd(lim, l)
+	}
+	req, lim = max(req, satAdd(initReq, sidecarReq)), max(lim, satAdd(initLim, sidecarLim))
+	if o, ok := pod.Spec.Overhead[corev1.ResourceCPU]; ok {
+		req, lim = satAdd(req, o.MilliValue()), satAdd(lim, o.MilliValue())
+	}
+	return req, lim, allLimits
+}
+
+// boostPatch returns the replace operations and the pod annotation. The
+// paths share one buffer and the annotation is written in place, to keep
+// the admission path's allocations down.
+func boostPatch(pod *corev1.Pod, d *BoostDecision, dur time.Duration) ([]jsonpatch.JsonPatchOperation, string) {
+	ops := make([]jsonpatch.JsonPatchOperation, 0, 2*len(d.Containers)+1)
+	ann := make([]byte, 0, 64*len(d.Containers)+24)
+	paths := make([]byte, 0, 96*len(d.Containers))
+	ends := make([][2]int, 0, 2*len(d.Containers)) // op index, path end offset
+	appendPath := func(index int, field string) {
+		paths = append(paths, "/spec/containers/"...)
+		paths = strconv.AppendInt(paths, int64(index), 10)
+		paths = append(paths, "/resources/"...)
+		paths = append(paths, field...)
+		ends = append(ends, [2]int{len(ops), len(paths)})
+	}
+	for i := range d.Containers {
+		b := &d.Containers[i]
+		appendPath(b.Index, "requests/cpu")
+		ops = append(ops, jsonpatch.Operation{Operation: "replace", Value: milliString(b.BoostRequest)})
+		if b.BoostLimit > 0 {
+			appendPath(b.Index, "limits/cpu")
+			ops = append(ops, jsonpatch.Operation{Operation: "replace", Value: milliString(b.BoostLimit)})
+		}
+		if i > 0 {
+			ann = append(ann, "; "...)
+		}
+		ann = append(ann, b.Name...)
+		ann = append(ann, ": cpu "...)
+		ann = appendMilli(ann, b.Request)
+		ann = append(ann, "->"...)
+		ann = appendMilli(ann, b.BoostRequest)
+		if b.BoostLimit > 0 {
+			ann = append(ann, ", limit "...)
+			ann = appendMilli(ann, b.Limit)
+			ann = append(ann, "->"...)
+			ann = appendMilli(ann, b.BoostLimit)
+		}
+	}
+	all, from := string(paths), 0
+	for _, e := range ends {
+		ops[e[0]].Path = all[from:e[1]]
+		from = e[1]
+	}
+	ann = append(ann, "; until Ready+"...)
+	ann = append(ann, dur.String()...)
+	return ops, string(ann)
+}
+
+// appendMilli appends millicores as a CPU quantity ("500m", "2").
+func appendMilli(b []byte, n int64) []byte {
+	if n%1000 == 0 {
+		return strconv.AppendInt(b, n/1000, 10)
+	}
+	return append(strconv.AppendInt(b, n, 10), 'm')
+}
+
+// milliString renders millicores as a CPU quantity ("500m", "2") without
+// the allocations of resource.Quantity.String.
+func milliString(n int64) string {
+	if n%1000 == 0 {
+		return strconv.FormatInt(n/1000, 10)
+	}
+	return strconv.FormatInt(n, 10) + "m"
+}
+
+// PodBoost is a parsed PodBoostAnnotation.
+type PodBoost struct {
+	Containers []BoostedContainer // Index is unset
+	Duration   time.Duration
+}
+
+// ParsePodBoost reads a PodBoostAnnotation value as boostPatch writes it.
+func ParsePodBoost(s string) (PodBoost, error) {
+	var pb PodBoost
+	body, until, ok := cutLast(s, "; until Ready+")
+	if !ok {
+		return PodBoost{}, errors.New("no '; until Ready+<duration>'")
+	}
+	d, err := time.ParseDuration(until)
+	if err != nil || d < 0 || d > MaxBoostDuration {
+		return PodBoost{}, fmt.Errorf("bad duration %q", until)
+	}
+	pb.Duration = d
+	for rest := body; ; {
+		seg, tail, more := strings.Cut(rest, "; ")
+		name, vals, ok := strings.Cut(seg, ": cpu ")
+		if !ok || name == "" {
+			return PodBoost{}, fmt.Errorf("segment %q: want '<container>: cpu <from>-><to>[, limit <from>-><to>]'", seg)
+		}
+		b := BoostedContainer{Name: name}
+		reqPart, limPart, hasLim := strings.Cut(vals, ", limit ")
+		if b.Request, b.BoostRequest, err = parseArrow(reqPart); err != nil {
+			return PodBoost{}, fmt.Errorf("container %q: cpu: %w", name, err)
+		}
+		if hasLim {
+			if b.Limit, b.BoostLimit, err = parseArrow(limPart); err != nil {
+				return PodBoost{}, fmt.Errorf("container %q: limit: %w", name, err)
+			}
+		}
+		pb.Containers = append(pb.Containers, b)
+		if !more {
+			break
+		}
+		rest = tail
+	}
+	return pb, nil
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func parseArrow(s string) (from, to int64, err error) {
+	a, b, ok := strings.Cut(s, "->")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want <from>-><to>", s)
+	}
+	k := &kinds[cpuIdx]
+	for _, p := range [...]struct {
+		s string
+		n *int64
+	}{{a, &from}, {b, &to}} {
+		q, err := resource.ParseQuantity(p.s)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%q: %w", p.s, err)
+		}
+		if *p.n, err = k.units(q); err != nil || *p.n == 0 {
+			return 0, 0, fmt.Errorf("%q: not a positive CPU quantity", p.s)
+		}
+	}
+	return from, to, nil
+}
+
+// BoostState is where a pod stands in its boost.
+type BoostState struct {
+	// Boosted lists the containers still at their boosted request (the
+	// spec's: what the updater asked last).
+	Boosted []BoostedContainer
+	// Ready is when the pod became Ready; zero while it is not.
+	Ready time.Time
+	// End is when the boost ends (Ready + duration); zero while not Ready.
+	End time.Time
+	// Err is set when the annotation cannot be read: the pod is then left
+	// as it is and its samples are counted.
+	Err error
+}
+
+// Active reports whether the pod still runs boosted.
+func (s *BoostState) Active() bool { return len(s.Boosted) > 0 }
+
+// BoostStateOf reads pod's boost; ok is false when it has none.
+func BoostStateOf(pod *corev1.Pod) (st BoostState, ok bool) {
+	v, has := pod.Annotations[PodBoostAnnotation]
+	if !has {
+		return BoostState{}, false
+	}
+	pb, err := ParsePodBoost(v)
+	if err != nil {
+		return BoostState{Err: err}, true
+	}
+	for _, b := range pb.Containers {
+		c := specContainer(pod, b.Name)
+		if c == nil {
+			continue
+		}
+		q, ok := c.Resources.Requests[corev1.ResourceCPU]
+		if ok && q.MilliValue() == b.BoostRequest {
+			st.Boosted = append(st.Boosted, b)
+		}
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			st.Ready = c.LastTransitionTime.Time
+			st.End = st.Ready.Add(pb.Duration)
+		}
+	}
+	return st, true
+}
+
+// ExcludesSample reports whether a CPU sample whose window starts at
+// windowStart falls in the boost: while the pod runs boosted (or is not
+// yet Ready) and for samples that began before the boost's end.
+func (s *BoostState) ExcludesSample(windowStart time.Time) bool {
+	if s.Err != nil {
+		return false
+	}
+	return s.Active() || s.End.IsZero() || windowStart.Before(s.End)
+}
+
+func specContainer(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// Unboost returns the pod's containers' resources with the boosted ones
+// back at their recorded values, in spec order; changed is false when no
+// container is still boosted.
+func Unboost(pod *corev1.Pod, st *BoostState) (containers []corev1.Container, summary string, changed bool) {
+	if !st.Active() {
+		return nil, "", false
+	}
+	out := append([]corev1.Container(nil), pod.Spec.Containers...)
+	var sb strings.Builder
+	for _, b := range st.Boosted {
+		for i := range out {
+			c := &out[i]
+			if c.Name != b.Name {
+				continue
+			}
+			req := c.Resources.Requests.DeepCopy()
+			req[corev1.ResourceCPU] = *resource.NewMilliQuantity(b.Request, resource.DecimalSI)
+			c.Resources.Requests = req
+			if sb.Len() > 0 {
+				sb.WriteString("; ")
+			}
+			fmt.Fprintf(&sb, "%s: cpu %s->%s", b.Name, milliString(b.BoostRequest), milliString(b.Request))
+			if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && b.Limit > 0 && q.MilliValue() == b.BoostLimit {
+				lim := c.Resources.Limits.DeepCopy()
+				lim[corev1.ResourceCPU] = *resource.NewMilliQuantity(b.Limit, resource.DecimalSI)
+				c.Resources.Limits = lim
+				fmt.Fprintf(&sb, ", limit %s->%s", milliString(b.BoostLimit), milliString(b.Limit))
+			}
+		}
+	}
+	return out, sb.String(), true
+}
