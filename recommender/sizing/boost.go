@@ -13,142 +13,86 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 )
 
-// Startup CPU boost: a workload whose VPA carries BoostAnnotation has its
-// new pods born with more CPU (requests, and limits in the same ratio) than
-// the sizing decision gives them, until the pod has been Ready for the
-// boost's duration; then the updater resizes them in place back to the
-// values they would have been born with. The pod records both in
-// PodBoostAnnotation, which is all the updater and the recommender read.
-
-// BoostAnnotation is the VPA annotation that opts its workload in, e.g.
-// "cpu=2x,duration=60s" (twice the CPU until 60 s after Ready) or
-// "cpu=1500m" (at least 1.5 cores until Ready).
-const BoostAnnotation = "tailor.dev/startup-boost"
+// Startup CPU boost: a workload whose VPA sets upstream's startupBoost
+// (spec.startupBoost.cpu, or containerPolicies[].startupBoost.cpu, which
+// overrides it for its containers) has its new pods born with more CPU
+// (requests, and limits in the same ratio) than the sizing decision gives
+// them, until the pod has been Ready for the boost's durationSeconds; then
+// the updater resizes them in place back to the values they would have
+// been born with. The pod records both in PodBoostAnnotation, which is all
+// the updater and the recommender read.
 
 // PodBoostAnnotation is the pod annotation that records a boost, e.g.
-// "app: cpu 500m->1, limit 1->2; until Ready+60s".
+// "app: cpu 500m->1, limit 1->2; until Ready+1m0s".
 const PodBoostAnnotation = "tailor.dev/boosted"
 
-// Limits of a boost specification.
-const (
-	MaxBoostFactor   = 100_000 // thousandths: 100x
-	MaxBoostDuration = 24 * time.Hour
-)
+// MaxBoostDuration bounds durationSeconds: a longer boost is a request
+// size, not a start-up burst.
+const MaxBoostDuration = 24 * time.Hour
 
-// maxBoostCPU is the largest value a boost may raise a request to.
-var maxBoostCPU = resource.MustParse("10000")
-
-// Boost is a parsed BoostAnnotation: a factor or a value, and how long after
-// Ready the boost lasts.
+// Boost is one container's boost, from the VPA's startupBoost.
 type Boost struct {
-	// Factor multiplies the CPU request, in thousandths (2000 is 2x); 0
-	// when the boost is to a value.
+	// Factor multiplies the CPU request (2 is twice); 0 when the boost is
+	// to a quantity.
 	Factor int64
-	// Milli is the CPU request to raise each container to, in millicores;
+	// Milli is the CPU request to raise the container to, in millicores;
 	// 0 when the boost is a factor.
 	Milli int64
-	// Duration is how long after the pod is Ready the boost lasts (0:
-	// until Ready).
+	// Duration is how long after the pod is Ready the boost lasts.
 	Duration time.Duration
 }
 
-// ParseBoost reads a BoostAnnotation value: comma-separated key=value
-// pairs, cpu (required: a factor "2x", "1.5x" or a quantity "2", "1500m")
-// and duration (optional, a Go duration, default 0: until Ready). It does
-// not allocate on valid input: the admission path parses it per pod.
-func ParseBoost(s string) (Boost, error) {
+// HasBoost reports whether the VPA sets a startup boost anywhere.
+func HasBoost(vpa *vpav1.VerticalPodAutoscaler) bool {
+	if sb := vpa.Spec.StartupBoost; sb != nil && sb.CPU != nil {
+		return true
+	}
+	if p := vpa.Spec.ResourcePolicy; p != nil {
+		for i := range p.ContainerPolicies {
+			if sb := p.ContainerPolicies[i].StartupBoost; sb != nil && sb.CPU != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// boostOf is the boost of a container whose policy is pol (nil: none):
+// the policy's startupBoost wins over the VPA's. ok is false for no boost,
+// a factor of 1 or less, a quantity that is not positive, or a type the
+// API does not know (upstream applies no boost for those either).
+func boostOf(vpa *vpav1.VerticalPodAutoscaler, pol *vpav1.ContainerResourcePolicy) (Boost, bool) {
+	sb := vpa.Spec.StartupBoost
+	if pol != nil && pol.StartupBoost != nil {
+		sb = pol.StartupBoost
+	}
+	if sb == nil || sb.CPU == nil {
+		return Boost{}, false
+	}
+	g := sb.CPU
 	var b Boost
-	seenCPU, seenDur := false, false
-	for rest := s; ; {
-		var item string
-		var more bool
-		item, rest, more = strings.Cut(rest, ",")
-		key, val, ok := strings.Cut(strings.TrimSpace(item), "=")
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
-		switch {
-		case !ok:
-			return Boost{}, fmt.Errorf("%q is not key=value (want e.g. cpu=2x,duration=60s)", item)
-		case key == "cpu" && !seenCPU:
-			seenCPU = true
-			if f, isFactor := strings.CutSuffix(val, "x"); isFactor {
-				n, err := parseThousandths(f)
-				if err != nil || n <= 1000 || n > MaxBoostFactor {
-					return Boost{}, fmt.Errorf("cpu factor %q must be a number above 1 and at most 100, with up to 3 decimals (e.g. 2x, 1.5x)", val)
-				}
-				b.Factor = n
-				break
-			}
-			q, err := resource.ParseQuantity(val)
-			if err != nil || q.Sign() <= 0 || q.Cmp(maxBoostCPU) > 0 {
-				return Boost{}, fmt.Errorf("cpu %q must be a factor (2x) or a positive CPU quantity of at most 10000 (e.g. 2, 1500m)", val)
-			}
-			b.Milli = q.MilliValue()
-		case key == "duration" && !seenDur:
-			seenDur = true
-			d, err := time.ParseDuration(val)
-			if err != nil || d < 0 || d > MaxBoostDuration {
-				return Boost{}, fmt.Errorf("duration %q must be a duration from 0s to 24h (e.g. 60s, 2m)", val)
-			}
-			b.Duration = d
-		case key == "cpu" || key == "duration":
-			return Boost{}, fmt.Errorf("%s given twice", key)
-		default:
-			return Boost{}, fmt.Errorf("unknown key %q (want cpu and optionally duration)", key)
+	switch g.Type {
+	case vpav1.FactorStartupBoostType:
+		if g.Factor == nil || *g.Factor <= 1 {
+			return Boost{}, false
 		}
-		if !more {
-			break
+		b.Factor = int64(*g.Factor)
+	case vpav1.QuantityStartupBoostType:
+		if g.Quantity == nil || g.Quantity.Sign() <= 0 {
+			return Boost{}, false
 		}
-	}
-	if !seenCPU {
-		return Boost{}, errors.New("cpu is required (e.g. cpu=2x)")
-	}
-	return b, nil
-}
-
-// parseThousandths reads a non-negative decimal with up to three fraction
-// digits as thousandths ("1.5" is 1500), without floats.
-func parseThousandths(s string) (int64, error) {
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > 3 || len(whole) > 6 {
-		return 0, errors.New("bad number")
-	}
-	w, err := strconv.ParseUint(whole, 10, 32)
-	if err != nil {
-		return 0, err
-	}
-	n := int64(w) * 1000
-	scale := int64(100)
-	for i := 0; i < len(frac); i++ {
-		c := frac[i]
-		if c < '0' || c > '9' {
-			return 0, errors.New("bad number")
+		n, ok := kinds[cpuIdx].boundUnits(*g.Quantity)
+		if !ok {
+			return Boost{}, false
 		}
-		n += int64(c-'0') * scale
-		scale /= 10
+		b.Milli = n
+	default:
+		return Boost{}, false
 	}
-	return n, nil
-}
-
-// String renders b as ParseBoost reads it.
-func (b Boost) String() string {
-	var s string
-	if b.Factor > 0 {
-		s = "cpu=" + thousandths(b.Factor) + "x"
-	} else {
-		s = "cpu=" + resource.NewMilliQuantity(b.Milli, resource.DecimalSI).String()
+	if g.DurationSeconds != nil && *g.DurationSeconds > 0 {
+		b.Duration = min(time.Duration(*g.DurationSeconds)*time.Second, MaxBoostDuration)
 	}
-	if b.Duration > 0 {
-		s += ",duration=" + b.Duration.String()
-	}
-	return s
-}
-
-func thousandths(n int64) string {
-	s := strconv.FormatInt(n/1000, 10)
-	if f := n % 1000; f != 0 {
-		s += strings.TrimRight(fmt.Sprintf(".%03d", f), "0")
-	}
-	return s
+	return b, true
 }
 
 // BoostInput is what a boost decision needs; the caller fills it from caches.
@@ -156,8 +100,7 @@ type BoostInput struct {
 	// Pod is the pod as it will be created, after sizing. Not modified.
 	Pod *corev1.Pod
 	// VPA is the pod's VPA: its container policies bound the boost.
-	VPA   *vpav1.VerticalPodAutoscaler
-	Boost Boost
+	VPA *vpav1.VerticalPodAutoscaler
 	// LimitRanges and Quotas are the namespace's.
 	LimitRanges []corev1.LimitRange
 	Quotas      []corev1.ResourceQuota
@@ -196,32 +139,42 @@ const (
 	BoostSkipQuotaLabel = "quota"                       // prefix of a ResourceQuota refusal
 )
 
-// DecideBoost raises the CPU of in.Pod's regular containers by in.Boost,
-// each capped by the VPA's maxAllowed and the container LimitRange max (on
-// the request and, keeping the limit/request ratio, on the limit). A
-// container is left out when it has no CPU request (raising one would change
-// the pod's QoS class, which the resize back cannot undo), when the VPA does
-// not control its cpu (mode Off, controlledResources, a ReplicaAutoscaler on
-// cpu) or when its cpu resizePolicy restarts it. The whole boost is dropped,
-// the pod born unboosted, when the boosted pod would break a Pod LimitRange
-// max or any ResourceQuota of the namespace (scopes are not evaluated: every
-// quota counts, so a boost is never the reason a pod is refused).
+// DecideBoost raises the CPU of in.Pod's regular containers by their
+// startupBoost (the container policy's, else the VPA's): a factor times the
+// request, or the request raised to a quantity. Each is capped by the VPA's
+// maxAllowed and the container LimitRange max (on the request and, keeping
+// the limit/request ratio, on the limit); unlike upstream, a quantity
+// boost does not set the limit to the quantity, it keeps the ratio, so the
+// resize back restores exactly what the pod was born with and never has
+// to remove a limit. A container is left out when it has no CPU request
+// (raising one would change the pod's QoS class, which the resize back
+// cannot undo), when the VPA does not control its cpu (mode Off,
+// controlledResources, a ReplicaAutoscaler on cpu) or when its cpu
+// resizePolicy restarts it. The VPA's updateMode does not matter: the boost
+// is its own opt-in. The whole boost is dropped, the pod born unboosted,
+// when the boosted pod would break a Pod LimitRange max or any
+// ResourceQuota of the namespace (scopes are not evaluated: every quota
+// counts, so a boost is never the reason a pod is refused). The pod's boost
+// lasts the longest durationSeconds of its boosted containers: they go back
+// in one resize.
 func DecideBoost(in BoostInput) (BoostDecision, error) {
 	if in.Pod == nil || in.VPA == nil {
 		return BoostDecision{}, errors.New("sizing: boost: nil pod or VPA")
-	}
-	if in.Boost.Factor == 0 && in.Boost.Milli == 0 {
-		return BoostDecision{Skipped: BoostSkipNothing}, nil
 	}
 	k := &kinds[cpuIdx]
 	lr, _ := mergeLimitRanges(in.LimitRanges, corev1.LimitTypeContainer)
 	cpuLR := &lr[cpuIdx]
 	var out BoostDecision
 	capped := false
+	var dur time.Duration
 	for i := range in.Pod.Spec.Containers {
 		c := &in.Pod.Spec.Containers[i]
 		pol := containerPolicy(in.VPA.Spec.ResourcePolicy, c.Name)
 		if pol != nil && pol.Mode != nil && *pol.Mode == vpav1.ContainerScalingModeOff || !controlled(pol, corev1.ResourceCPU) || hasResource(in.Hold, corev1.ResourceCPU) || restartsOnCPUResize(c) {
+			continue
+		}
+		boost, ok := boostOf(in.VPA, pol)
+		if !ok {
 			continue
 		}
 		rq, ok := c.Resources.Requests[corev1.ResourceCPU]
@@ -241,9 +194,9 @@ func DecideBoost(in BoostInput) (BoostDecision, error) {
 				lim = 0 // an invalid pod the API server refuses anyway: no limit scaling
 			}
 		}
-		t := in.Boost.Milli
-		if in.Boost.Factor > 0 {
-			t, _ = mulDiv(req, in.Boost.Factor, 1000, false)
+		t := boost.Milli
+		if boost.Factor > 0 {
+			t, _ = mulDiv(req, boost.Factor, 1, false)
 		}
 		t = min(t, k.maxN)
 		why := ""
@@ -273,6 +226,7 @@ func DecideBoost(in BoostInput) (BoostDecision, error) {
 			}
 			bl = max(bl, t)
 		}
+		dur = max(dur, boost.Duration)
 		out.Containers = append(out.Containers, BoostedContainer{Name: c.Name, Index: i, Request: req, Limit: lim, BoostRequest: t, BoostLimit: bl, Why: why})
 		out.ExtraMilli += t - req
 	}
@@ -286,7 +240,7 @@ func DecideBoost(in BoostInput) (BoostDecision, error) {
 	if why := boostOverPodLimits(in, &out); why != "" {
 		return BoostDecision{Skipped: why}, nil
 	}
-	out.Patch, out.Annotation = boostPatch(in.Pod, &out, in.Boost.Duration)
+	out.Patch, out.Annotation = boostPatch(in.Pod, &out, dur)
 	return out, nil
 }
 

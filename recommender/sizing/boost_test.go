@@ -11,51 +11,6 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 )
 
-func TestParseBoost(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Boost
-		err  string
-	}{
-		{in: "cpu=2x,duration=60s", want: Boost{Factor: 2000, Duration: time.Minute}},
-		{in: " cpu = 1.5x , duration = 2m ", want: Boost{Factor: 1500, Duration: 2 * time.Minute}},
-		{in: "cpu=1.125x", want: Boost{Factor: 1125}},
-		{in: "cpu=1500m", want: Boost{Milli: 1500}},
-		{in: "duration=0s,cpu=2", want: Boost{Milli: 2000}},
-		{in: "cpu=100x", want: Boost{Factor: 100000}},
-		{in: "cpu=1x", err: "above 1"},
-		{in: "cpu=0.5x", err: "above 1"},
-		{in: "cpu=101x", err: "at most 100"},
-		{in: "cpu=1.2345x", err: "3 decimals"},
-		{in: "cpu=-2x", err: "cpu factor"},
-		{in: "cpu=2.x5x", err: "cpu factor"},
-		{in: "cpu=0", err: "positive CPU quantity"},
-		{in: "cpu=20000", err: "at most 10000"},
-		{in: "cpu=lots", err: "positive CPU quantity"},
-		{in: "duration=60s", err: "cpu is required"},
-		{in: "", err: "not key=value"},
-		{in: "cpu=2x,", err: "not key=value"},
-		{in: "cpu=2x,duration=-1s", err: "0s to 24h"},
-		{in: "cpu=2x,duration=25h", err: "0s to 24h"},
-		{in: "cpu=2x,duration=soon", err: "0s to 24h"},
-		{in: "cpu=2x,cpu=3x", err: "cpu given twice"},
-		{in: "cpu=2x,memory=2x", err: `unknown key "memory"`},
-	} {
-		got, err := ParseBoost(tc.in)
-		switch {
-		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
-			t.Errorf("ParseBoost(%q) = %+v, %v; want error with %q", tc.in, got, err, tc.err)
-		case tc.err == "" && (err != nil || got != tc.want):
-			t.Errorf("ParseBoost(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		case tc.err == "":
-			// String renders what ParseBoost reads back the same.
-			if again, err := ParseBoost(got.String()); err != nil || again != got {
-				t.Errorf("ParseBoost(%q.String() = %q) = %+v, %v", tc.in, got.String(), again, err)
-			}
-		}
-	}
-}
-
 func cpuRes(req, lim string) corev1.ResourceRequirements {
 	r := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}
 	if req != "" {
@@ -67,8 +22,19 @@ func cpuRes(req, lim string) corev1.ResourceRequirements {
 	return r
 }
 
-func boostVPA(policies ...vpav1.ContainerResourcePolicy) *vpav1.VerticalPodAutoscaler {
+// factor and quantity are upstream's startupBoost.
+func factor(f, seconds int32) *vpav1.StartupBoost {
+	return &vpav1.StartupBoost{CPU: &vpav1.GenericStartupBoost{Type: vpav1.FactorStartupBoostType, Factor: &f, DurationSeconds: &seconds}}
+}
+
+func quantity(q string) *vpav1.StartupBoost {
+	v := resource.MustParse(q)
+	return &vpav1.StartupBoost{CPU: &vpav1.GenericStartupBoost{Type: vpav1.QuantityStartupBoostType, Quantity: &v}}
+}
+
+func boostVPA(sb *vpav1.StartupBoost, policies ...vpav1.ContainerResourcePolicy) *vpav1.VerticalPodAutoscaler {
 	v := &vpav1.VerticalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "app-vpa", Namespace: "ns"}}
+	v.Spec.StartupBoost = sb
 	if len(policies) > 0 {
 		v.Spec.ResourcePolicy = &vpav1.PodResourcePolicy{ContainerPolicies: policies}
 	}
@@ -83,7 +49,7 @@ func quota(name, hard, used string) corev1.ResourceQuota {
 }
 
 func TestDecideBoost(t *testing.T) {
-	twice := Boost{Factor: 2000, Duration: time.Minute}
+	twice := factor(2, 60)
 	off := vpav1.ContainerScalingModeOff
 	restart := []corev1.ContainerResizePolicy{{ResourceName: corev1.ResourceCPU, RestartPolicy: corev1.RestartContainer}}
 	lrMax := func(typ corev1.LimitType, max string) []corev1.LimitRange {
@@ -93,7 +59,7 @@ func TestDecideBoost(t *testing.T) {
 		name       string
 		containers []corev1.Container
 		vpa        *vpav1.VerticalPodAutoscaler
-		boost      Boost
+		duration   time.Duration
 		lrs        []corev1.LimitRange
 		quotas     []corev1.ResourceQuota
 		hold       []corev1.ResourceName
@@ -104,80 +70,87 @@ func TestDecideBoost(t *testing.T) {
 		{
 			name:       "factor, limit keeps its ratio",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "1")}},
-			vpa:        boostVPA(), boost: twice,
+			vpa:        boostVPA(twice), duration: time.Minute,
 			annotation: "app: cpu 500m->1, limit 1->2; until Ready+1m0s",
 			patch:      []string{"replace /spec/containers/0/resources/requests/cpu 1", "replace /spec/containers/0/resources/limits/cpu 2"},
 		},
 		{
 			name:       "to a value, no limit; a container already above is left alone",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("250m", "")}, {Name: "big", Resources: cpuRes("3", "")}},
-			vpa:        boostVPA(), boost: Boost{Milli: 2000},
+			vpa:        boostVPA(quantity("2")),
 			annotation: "app: cpu 250m->2; until Ready+0s",
 			patch:      []string{"replace /spec/containers/0/resources/requests/cpu 2"},
 		},
 		{
 			name:       "capped to maxAllowed",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("600m", "")}},
-			vpa:        boostVPA(vpav1.ContainerResourcePolicy{ContainerName: "*", MaxAllowed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}),
-			boost:      twice,
+			vpa:        boostVPA(twice, vpav1.ContainerResourcePolicy{ContainerName: "*", MaxAllowed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}),
+			duration:   time.Minute,
 			annotation: "app: cpu 600m->1; until Ready+1m0s",
 		},
 		{
 			name:       "already at maxAllowed: nothing to boost",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("1", "")}},
-			vpa:        boostVPA(vpav1.ContainerResourcePolicy{ContainerName: "app", MaxAllowed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}),
-			boost:      twice, skipped: BoostSkipCapped,
+			vpa:        boostVPA(twice, vpav1.ContainerResourcePolicy{ContainerName: "app", MaxAllowed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}),
+			skipped:    BoostSkipCapped,
 		},
 		{
 			name:       "container LimitRange max caps the limit, the request follows the ratio",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "1")}},
-			vpa:        boostVPA(), boost: twice, lrs: lrMax(corev1.LimitTypeContainer, "1500m"),
+			vpa:        boostVPA(twice), duration: time.Minute, lrs: lrMax(corev1.LimitTypeContainer, "1500m"),
 			annotation: "app: cpu 500m->750m, limit 1->1500m; until Ready+1m0s",
 		},
 		{
 			name:       "pod LimitRange max: born unboosted",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "")}, {Name: "side", Resources: cpuRes("500m", "")}},
-			vpa:        boostVPA(), boost: twice, lrs: lrMax(corev1.LimitTypePod, "1500m"),
+			vpa:        boostVPA(twice), duration: time.Minute, lrs: lrMax(corev1.LimitTypePod, "1500m"),
 			skipped: BoostSkipPodLimit,
 		},
 		{
 			name:       "quota that fits the boost",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "")}},
-			vpa:        boostVPA(), boost: twice, quotas: []corev1.ResourceQuota{quota("team", "4", "3")},
+			vpa:        boostVPA(twice), duration: time.Minute, quotas: []corev1.ResourceQuota{quota("team", "4", "3")},
 			annotation: "app: cpu 500m->1; until Ready+1m0s",
 		},
 		{
 			name:       "quota the boost would exceed: born unboosted",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "")}},
-			vpa:        boostVPA(), boost: twice, quotas: []corev1.ResourceQuota{quota("team", "4", "3"), quota("tight", "2", "1200m")},
+			vpa:        boostVPA(twice), duration: time.Minute, quotas: []corev1.ResourceQuota{quota("team", "4", "3"), quota("tight", "2", "1200m")},
 			skipped: "quota: would exceed ResourceQuota tight (requests.cpu: used 1200m + boosted pod 1 > hard 2)",
 		},
 		{
 			name:       "quota counts the sidecars, the largest init container and overhead",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "")}},
-			vpa:        boostVPA(), boost: twice, quotas: []corev1.ResourceQuota{quota("team", "1400m", "0")},
+			vpa:        boostVPA(twice), duration: time.Minute, quotas: []corev1.ResourceQuota{quota("team", "1400m", "0")},
 			skipped: "quota: would exceed ResourceQuota team (requests.cpu: used 0 + boosted pod 1500m > hard 1400m)",
 		},
 		{
 			name:       "policy Off, cpu not controlled, restart on resize, no request: nothing to boost",
 			containers: []corev1.Container{{Name: "off", Resources: cpuRes("1", "")}, {Name: "mem", Resources: cpuRes("1", "")}, {Name: "restart", Resources: cpuRes("1", ""), ResizePolicy: restart}, {Name: "none", Resources: cpuRes("", "")}},
-			vpa: boostVPA(vpav1.ContainerResourcePolicy{ContainerName: "off", Mode: &off},
+			vpa: boostVPA(twice, vpav1.ContainerResourcePolicy{ContainerName: "off", Mode: &off},
 				vpav1.ContainerResourcePolicy{ContainerName: "mem", ControlledResources: &[]corev1.ResourceName{corev1.ResourceMemory}}),
-			boost: twice, skipped: BoostSkipNothing,
+			skipped: BoostSkipNothing,
 		},
 		{
 			name:       "cpu held by a ReplicaAutoscaler",
 			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "")}},
-			vpa:        boostVPA(), boost: twice, hold: []corev1.ResourceName{corev1.ResourceCPU},
+			vpa:        boostVPA(twice), duration: time.Minute, hold: []corev1.ResourceName{corev1.ResourceCPU},
 			skipped: BoostSkipNothing,
 		},
 		{
-			name:       "two containers, second at index 1",
-			containers: []corev1.Container{{Name: "a", Resources: cpuRes("100m", "100m")}, {Name: "b", Resources: cpuRes("300m", "900m")}},
-			vpa:        boostVPA(), boost: Boost{Factor: 1500},
-			annotation: "a: cpu 100m->150m, limit 100m->150m; b: cpu 300m->450m, limit 900m->1350m; until Ready+0s",
-			patch: []string{"replace /spec/containers/0/resources/requests/cpu 150m", "replace /spec/containers/0/resources/limits/cpu 150m",
-				"replace /spec/containers/1/resources/requests/cpu 450m", "replace /spec/containers/1/resources/limits/cpu 1350m"},
+			name:       "a container policy's boost wins; the longest duration is the pod's",
+			containers: []corev1.Container{{Name: "a", Resources: cpuRes("100m", "100m")}, {Name: "b", Resources: cpuRes("300m", "900m")}, {Name: "c", Resources: cpuRes("300m", "")}},
+			vpa:        boostVPA(factor(2, 30), vpav1.ContainerResourcePolicy{ContainerName: "a", StartupBoost: factor(3, 90)}, vpav1.ContainerResourcePolicy{ContainerName: "c", StartupBoost: factor(1, 0)}),
+			duration:   90 * time.Second,
+			annotation: "a: cpu 100m->300m, limit 100m->300m; b: cpu 300m->600m, limit 900m->1800m; until Ready+1m30s",
+			patch: []string{"replace /spec/containers/0/resources/requests/cpu 300m", "replace /spec/containers/0/resources/limits/cpu 300m",
+				"replace /spec/containers/1/resources/requests/cpu 600m", "replace /spec/containers/1/resources/limits/cpu 1800m"},
+		},
+		{
+			name:       "no startupBoost, or a type the API does not know",
+			containers: []corev1.Container{{Name: "app", Resources: cpuRes("500m", "")}},
+			vpa:        boostVPA(&vpav1.StartupBoost{CPU: &vpav1.GenericStartupBoost{Type: "Percent"}}),
+			skipped:    BoostSkipNothing,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,7 +161,7 @@ func TestDecideBoost(t *testing.T) {
 				pod.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}
 				// containers + sidecar + overhead = 1300m; init + sidecar + overhead = 1500m.
 			}
-			d, err := DecideBoost(BoostInput{Pod: pod, VPA: tc.vpa, Boost: tc.boost, LimitRanges: tc.lrs, Quotas: tc.quotas, Hold: tc.hold})
+			d, err := DecideBoost(BoostInput{Pod: pod, VPA: tc.vpa, LimitRanges: tc.lrs, Quotas: tc.quotas, Hold: tc.hold})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +182,7 @@ func TestDecideBoost(t *testing.T) {
 			}
 			// The annotation reads back as what was decided.
 			pb, err := ParsePodBoost(d.Annotation)
-			if err != nil || len(pb.Containers) != len(d.Containers) || pb.Duration != tc.boost.Duration {
+			if err != nil || len(pb.Containers) != len(d.Containers) || pb.Duration != tc.duration {
 				t.Fatalf("ParsePodBoost(%q) = %+v, %v", d.Annotation, pb, err)
 			}
 			extra := int64(0)
@@ -230,10 +203,10 @@ func TestDecideBoost(t *testing.T) {
 
 func TestDecideBoostMalformed(t *testing.T) {
 	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Resources: cpuRes("1e12", "")}}}}
-	if _, err := DecideBoost(BoostInput{Pod: pod, VPA: boostVPA(), Boost: Boost{Factor: 2000}}); err == nil {
+	if _, err := DecideBoost(BoostInput{Pod: pod, VPA: boostVPA(factor(2, 0))}); err == nil {
 		t.Error("an absurd request was boosted")
 	}
-	if _, err := DecideBoost(BoostInput{VPA: boostVPA(), Boost: Boost{Factor: 2000}}); err == nil {
+	if _, err := DecideBoost(BoostInput{VPA: boostVPA(factor(2, 0))}); err == nil {
 		t.Error("nil pod accepted")
 	}
 }
@@ -318,26 +291,6 @@ func TestBoostState(t *testing.T) {
 	}
 }
 
-func FuzzParseBoost(f *testing.F) {
-	for _, s := range []string{"cpu=2x,duration=60s", "cpu=1500m", "cpu=1.5x", "duration=1h,cpu=3", "cpu=1e3", "cpu=2x,,", "cpu==2x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b, err := ParseBoost(s)
-		if err != nil {
-			return
-		}
-		if (b.Factor == 0) == (b.Milli == 0) || b.Factor < 0 || b.Factor > MaxBoostFactor || (b.Factor > 0 && b.Factor <= 1000) ||
-			b.Milli < 0 || b.Milli > 10_000_000 || b.Duration < 0 || b.Duration > MaxBoostDuration {
-			t.Fatalf("ParseBoost(%q) = %+v: out of range", s, b)
-		}
-		again, err := ParseBoost(b.String())
-		if err != nil || again != b {
-			t.Fatalf("ParseBoost(%q) = %+v; its String %q reads back as %+v, %v", s, b, b.String(), again, err)
-		}
-	})
-}
-
 func FuzzParsePodBoost(f *testing.F) {
 	for _, s := range []string{"app: cpu 500m->1, limit 1->2; until Ready+1m0s", "a: cpu 1->2; b: cpu 3->4; until Ready+0s", "x; until Ready+", ": cpu ->; until Ready+1s"} {
 		f.Add(s)
@@ -369,28 +322,18 @@ func FuzzParsePodBoost(f *testing.F) {
 	})
 }
 
-// BenchmarkBoost is the admission path's part of a boost: parse the VPA's
-// annotation and decide for a 3-container pod.
+// BenchmarkBoost is the admission path's part of a boost: the decision
+// for a 3-container pod.
 func BenchmarkBoost(b *testing.B) {
 	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{
 		{Name: "a", Resources: cpuRes("587m", "1174m")}, {Name: "b", Resources: cpuRes("587m", "")}, {Name: "c", Resources: cpuRes("100m", "200m")}}}}
-	vpa := boostVPA(vpav1.ContainerResourcePolicy{ContainerName: "*", MaxAllowed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}})
+	vpa := boostVPA(factor(2, 60), vpav1.ContainerResourcePolicy{ContainerName: "*", MaxAllowed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}})
 	quotas := []corev1.ResourceQuota{quota("team", "100", "10")}
 	b.ReportAllocs()
 	for b.Loop() {
-		boost, err := ParseBoost("cpu=2x,duration=60s")
-		if err != nil {
-			b.Fatal(err)
-		}
-		d, err := DecideBoost(BoostInput{Pod: pod, VPA: vpa, Boost: boost, Quotas: quotas})
+		d, err := DecideBoost(BoostInput{Pod: pod, VPA: vpa, Quotas: quotas})
 		if err != nil || len(d.Containers) != 3 {
 			b.Fatal(d, err)
 		}
-	}
-}
-
-func TestParseBoostAllocs(t *testing.T) {
-	if n := testing.AllocsPerRun(100, func() { _, _ = ParseBoost("cpu=2x,duration=60s") }); n != 0 {
-		t.Errorf("ParseBoost of a factor allocates %v times per call", n)
 	}
 }
