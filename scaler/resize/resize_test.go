@@ -140,7 +140,7 @@ func TestDecide(t *testing.T) {
 			pods: withPods(running("a", "cpu=100m,memory=50Mi", "cpu=200m,memory=100Mi")),
 			want: "a resize hamster[cpu=587m,memory=262144k|cpu=1174m,memory=500Mi]"},
 		{name: "a pod still on its startup boost waits for the resize back", vpa: hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
-			pods: withPods(running("a", "cpu=1174m,memory=262144k", "", boosted("hamster: cpu 587m->1174m; until Ready+1m0s"))),
+			pods:        withPods(running("a", "cpu=1174m,memory=262144k", "", boosted("hamster: cpu 587m->1174m; until Ready+1m0s"))),
 			wantWaiting: map[string]int{WaitStartupBoost: 1}},
 		{name: "a pod resized back from its boost is updated as any other", vpa: hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
 			pods: withPods(running("a", "cpu=100m,memory=50Mi", "", boosted("hamster: cpu 100m->200m; until Ready+1m0s"))),
