@@ -197,9 +197,11 @@ type ReplicaAutoscalerStatus struct {
 	// +optional
 	LastScaleTime *metav1.Time `json:"lastScaleTime,omitempty"`
 
-	// currentReplicas is the replica count of the target as last seen.
+	// currentReplicas is the replica count of the target as last seen;
+	// written even when 0, so that the REPLICAS column shows a target
+	// scaled to zero.
 	// +optional
-	CurrentReplicas int32 `json:"currentReplicas,omitempty"`
+	CurrentReplicas int32 `json:"currentReplicas"`
 
 	// desiredReplicas is the replica count last decided.
 	// +optional
