@@ -71,7 +71,11 @@ func (s boostStep) apply(ctx context.Context, r *podReview) {
 	r.patch = append(r.patch, d.Patch...)
 	r.annotations = append(r.annotations, annotation{sizing.PodBoostAnnotation, d.Annotation})
 	r.summaries = append(r.summaries, "startup boost: "+d.Annotation)
-	r.sized = boostedPod(pod, d.Containers)
+	if h.Placer != nil {
+		// Placement, the only step after this one, reads the requests the
+		// pod will have; without it the copy is not worth its allocations.
+		r.sized = boostedPod(pod, d.Containers)
+	}
 	if log := logf.FromContext(ctx).V(1); h.Recorder != nil || log.Enabled() {
 		name := podName(r.pod)
 		r.admitted = append(r.admitted, func() {

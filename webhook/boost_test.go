@@ -128,3 +128,17 @@ func BenchmarkPodSizerBoost(b *testing.B) {
 	}
 	measureHandler(b, h, req)
 }
+
+// Placement (and so the provisioner) sees the boosted requests.
+func TestBoostStepBeforePlacement(t *testing.T) {
+	h, req := boostFixture(t)
+	f := &fakePlacer{}
+	h.Placer, h.Namespaces = f, fakeNamespaces{}
+	admit(t, h, req)
+	if f.seen == nil {
+		t.Fatal("placement did not run")
+	}
+	if got := cpuOf(f.seen.Spec.Containers[0].Resources.Requests); got != "1174m" {
+		t.Errorf("placement saw cpu %s, want the boosted 1174m", got)
+	}
+}
