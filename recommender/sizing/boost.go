@@ -3,6 +3,7 @@ package sizing
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,7 +171,7 @@ func DecideBoost(in BoostInput) (BoostDecision, error) {
 	for i := range in.Pod.Spec.Containers {
 		c := &in.Pod.Spec.Containers[i]
 		pol := containerPolicy(in.VPA.Spec.ResourcePolicy, c.Name)
-		if pol != nil && pol.Mode != nil && *pol.Mode == vpav1.ContainerScalingModeOff || !controlled(pol, corev1.ResourceCPU) || hasResource(in.Hold, corev1.ResourceCPU) || restartsOnCPUResize(c) {
+		if pol != nil && pol.Mode != nil && *pol.Mode == vpav1.ContainerScalingModeOff || !controlled(pol, corev1.ResourceCPU) || slices.Contains(in.Hold, corev1.ResourceCPU) || restartsOnCPUResize(c) {
 			continue
 		}
 		boost, ok := boostOf(in.VPA, pol)
@@ -242,15 +243,6 @@ func DecideBoost(in BoostInput) (BoostDecision, error) {
 	}
 	out.Patch, out.Annotation = boostPatch(in.Pod, &out, dur)
 	return out, nil
-}
-
-func hasResource(l []corev1.ResourceName, r corev1.ResourceName) bool {
-	for _, x := range l {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 // restartsOnCPUResize: a container whose cpu resizePolicy is
