@@ -28,6 +28,7 @@ type mapLookup struct {
 	controllers map[string]*metav1.OwnerReference // namespace/kind/name
 	vpas        map[string][]*vpav1.VerticalPodAutoscaler
 	limitRanges map[string][]corev1.LimitRange
+	quotas      map[string][]corev1.ResourceQuota
 }
 
 func (m mapLookup) ControllerOf(_ context.Context, ns string, o sizing.Owner) *metav1.OwnerReference {
@@ -40,6 +41,10 @@ func (m mapLookup) VPAs(_ context.Context, ns string) ([]*vpav1.VerticalPodAutos
 
 func (m mapLookup) LimitRanges(_ context.Context, ns string) ([]corev1.LimitRange, error) {
 	return m.limitRanges[ns], nil
+}
+
+func (m mapLookup) ResourceQuotas(_ context.Context, ns string) ([]corev1.ResourceQuota, error) {
+	return m.quotas[ns], nil
 }
 
 // benchFixture is a hamster-like Deployment's ReplicaSet, its VPA with a

@@ -37,6 +37,9 @@ type slimContainer struct {
 	Name          string                         `json:"name"`
 	Resources     corev1.ResourceRequirements    `json:"resources"`
 	RestartPolicy *corev1.ContainerRestartPolicy `json:"restartPolicy"`
+	// ResizePolicy: a startup boost leaves out a container the resize
+	// back would restart.
+	ResizePolicy []corev1.ContainerResizePolicy `json:"resizePolicy"`
 }
 
 // decodePod decodes the fields of a pod that sizing needs, case-sensitively
@@ -62,7 +65,7 @@ func toContainers(in []slimContainer) []corev1.Container {
 	}
 	out := make([]corev1.Container, len(in))
 	for i, c := range in {
-		out[i] = corev1.Container{Name: c.Name, Resources: c.Resources, RestartPolicy: c.RestartPolicy}
+		out[i] = corev1.Container{Name: c.Name, Resources: c.Resources, RestartPolicy: c.RestartPolicy, ResizePolicy: c.ResizePolicy}
 	}
 	return out
 }

@@ -16,8 +16,12 @@ var (
 		Name: "tailor_admission_total",
 		Help: "Admission requests by webhook, outcome (mutated, unchanged, skipped, error, allowed, denied) and reason.",
 	}, []string{"webhook", "outcome", "reason"})
+	startupBoostPods = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_startup_boost_pods_total",
+		Help: "Pods of workloads with a startup boost at admission, by outcome: boosted, or born unboosted (quota, pod_limitrange, capped, nothing_to_boost).",
+	}, []string{"outcome"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(admissionDuration, admissionTotal)
+	ctrlmetrics.Registry.MustRegister(admissionDuration, admissionTotal, startupBoostPods)
 }

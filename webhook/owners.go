@@ -22,6 +22,8 @@ type Lookup interface {
 	ControllerOf(ctx context.Context, namespace string, owner sizing.Owner) *metav1.OwnerReference
 	VPAs(ctx context.Context, namespace string) ([]*vpav1.VerticalPodAutoscaler, error)
 	LimitRanges(ctx context.Context, namespace string) ([]corev1.LimitRange, error)
+	// ResourceQuotas bound a startup boost.
+	ResourceQuotas(ctx context.Context, namespace string) ([]corev1.ResourceQuota, error)
 }
 
 // wellKnown are the controllers whose own controller the chain follows,
@@ -74,6 +76,14 @@ func (c cacheLookup) VPAs(ctx context.Context, namespace string) ([]*vpav1.Verti
 
 func (c cacheLookup) LimitRanges(ctx context.Context, namespace string) ([]corev1.LimitRange, error) {
 	list := &corev1.LimitRangeList{}
+	if err := c.r.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func (c cacheLookup) ResourceQuotas(ctx context.Context, namespace string) ([]corev1.ResourceQuota, error) {
+	list := &corev1.ResourceQuotaList{}
 	if err := c.r.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}

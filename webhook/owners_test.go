@@ -144,12 +144,12 @@ func TestCachedTypesCoverWellKnownControllers(t *testing.T) {
 			t.Errorf("%s has no informer", gk)
 		}
 	}
-	for _, want := range []string{"*v1.VerticalPodAutoscaler", "*v1.LimitRange", "*v1alpha1.ReplicaAutoscaler"} {
+	for _, want := range []string{"*v1.VerticalPodAutoscaler", "*v1.LimitRange", "*v1.ResourceQuota", "*v1alpha1.ReplicaAutoscaler"} {
 		if !seen[want] {
 			t.Errorf("%s has no informer", want)
 		}
 	}
-	if len(seen) != len(wellKnown)+3 {
+	if len(seen) != len(wellKnown)+4 {
 		t.Errorf("cached types %v", seen)
 	}
 }

@@ -14,12 +14,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+
 	"github.com/tailor-dev/tailor/recommender/sizing"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
 // PodSizer is the mutating handler for pod CREATE. It runs the pod steps
-// (podSteps: sizing now, placement next) and emits what they add, patches
+// (podSteps: sizing, startup boost, placement) and emits what they add, patches
 // and annotations, as one patch. It reads the informer cache only and never
 // blocks a pod: on any internal error the pod is admitted unchanged and the
 // error counted.
@@ -55,17 +57,23 @@ type podStep interface {
 
 // podSteps are the steps in order. Each call builds them afresh: they hold
 // only the handler.
-func (h *PodSizer) podSteps() [2]podStep {
-	return [...]podStep{sizingStep{h}, placementStep{h}}
+func (h *PodSizer) podSteps() [3]podStep {
+	return [...]podStep{sizingStep{h}, boostStep{h}, placementStep{h}}
 }
 
 // podReview is one pod admission as the steps see and change it.
 type podReview struct {
 	namespace string
 	pod       *corev1.Pod
-	// sized is the pod with the requests sizing gave it (nil: unchanged),
-	// for the steps after sizing; set only when one needs it.
+	// sized is the pod with the requests sizing (and the boost) gave it
+	// (nil: unchanged), for the steps after sizing; set only when one
+	// needs it.
 	sized *corev1.Pod
+	// vpa is the pod's VPA (nil: none), with what sizing read along with
+	// it, for the boost.
+	vpa         *vpav1.VerticalPodAutoscaler
+	limitRanges []corev1.LimitRange
+	hold        []corev1.ResourceName
 
 	patch       []jsonpatch.JsonPatchOperation
 	annotations []annotation
@@ -78,8 +86,8 @@ type podReview struct {
 	// admitted run once the patch is returned (events, logs).
 	admitted []func()
 
-	annBuf     [2]annotation
-	summaryBuf [2]string
+	annBuf     [3]annotation
+	summaryBuf [3]string
 }
 
 type annotation struct{ key, value string }
@@ -125,18 +133,18 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 
 	steps := h.podSteps()
 	r := runSteps(ctx, req.Namespace, pod, steps[:])
-	switch {
-	case r.errReason != "":
+	if r.errReason != "" {
 		outcome, reason = "error", r.errReason
 		return admission.Allowed("tailor: " + r.err.Error())
-	case len(r.patch) == 0 && len(r.annotations) == 0:
+	}
+	for _, f := range r.admitted {
+		f()
+	}
+	if len(r.patch) == 0 && len(r.annotations) == 0 {
 		return skip(strings.Join(r.skipped, ","))
 	}
 	patch := appendAnnotations(r.patch, pod, r.annotations)
 	outcome = "mutated"
-	for _, f := range r.admitted {
-		f()
-	}
 	return admission.Patched("tailor: "+strings.Join(r.summaries, "; "), patch...)
 }
 
@@ -219,8 +227,9 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 		}
 		hold = coordination.Horizontal(vpa, ras).Resources
 	}
+	r.vpa, r.limitRanges, r.hold = vpa, limitRanges, hold
 
-	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: h.Placer == nil})
+	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: h.Placer == nil && !sizing.HasBoost(vpa)})
 	if err != nil {
 		logf.FromContext(ctx).Info("pod left unchanged", "namespace", r.namespace, "vpa", vpa.Name, "error", err.Error())
 		r.fail("decide", err)

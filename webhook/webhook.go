@@ -33,12 +33,13 @@ type Options struct {
 }
 
 // cachedTypes are everything the pod mutator reads: the well-known
-// controllers of the owner chain, VPAs, LimitRanges and ReplicaAutoscalers
-// (resources they scale on are not sized). Their informers
+// controllers of the owner chain, VPAs, LimitRanges, ResourceQuotas (a
+// startup boost must fit them) and ReplicaAutoscalers (resources they scale
+// on are not sized). Their informers
 // start with the manager so the first admission finds them synced (a cache
 // read of a type without an informer would start one and wait for it).
 func cachedTypes() []client.Object {
-	objs := []client.Object{&vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}, &scalerv1.ReplicaAutoscaler{}}
+	objs := []client.Object{&vpav1.VerticalPodAutoscaler{}, &corev1.LimitRange{}, &corev1.ResourceQuota{}, &scalerv1.ReplicaAutoscaler{}}
 	for _, newObj := range wellKnown {
 		objs = append(objs, newObj())
 	}

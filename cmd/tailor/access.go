@@ -30,7 +30,7 @@ func (a access) String() string {
 var requiredAccess = map[string][]access{
 	"webhook": {
 		{"list", "", "pods"}, {"watch", "autoscaling.k8s.io", "verticalpodautoscalers"},
-		{"list", "", "limitranges"}, {"list", "apps", "replicasets"}, {"list", "tailor.dev", "replicaautoscalers"},
+		{"list", "", "limitranges"}, {"list", "", "resourcequotas"}, {"list", "apps", "replicasets"}, {"list", "tailor.dev", "replicaautoscalers"},
 		{"create", "", "events"}, {"list", "tailor.dev", "nodepools"}, {"list", "", "namespaces"},
 	},
 	"provisioner": {

@@ -104,6 +104,13 @@ func TestReplicaAutoscalerCEL(t *testing.T) {
     scaleUp: {selectPolicy: Disabled}
 `, ""},
 		{"max below min", strings.Replace(phpApache, "maxReplicas: 10", "maxReplicas: 0", 1) + "\n", "maxReplicas must be greater than or equal to minReplicas"},
+		{"min 0 with only cpu", strings.Replace(phpApache, "minReplicas: 1", "minReplicas: 0", 1) + "\n", "spec.minReplicas: Invalid value"},
+		{"min 0 with a Prometheus metric and activation", strings.Replace(phpApache, "minReplicas: 1", "minReplicas: 0", 1) + `
+  - type: Prometheus
+    activationThreshold: "5"
+    prometheus: {query: 'sum(queue_length)', target: {type: AverageValue, averageValue: "10"}}
+`, ""},
+		{"activation threshold on a pod metric", strings.Replace(phpApache, "averageUtilization: 50}}", "averageUtilization: 50}}\n    activationThreshold: \"1\"", 1) + "\n", "spec.metrics[0].activationThreshold: Forbidden"},
 		{"source not matching type", phpApache + `
   - type: Pods
     resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}

@@ -43,6 +43,10 @@ func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metri
 		sourceErrorsTotal.WithLabelValues(SourceInvalid).Add(float64(dropped.Invalid))
 		r.log.Info("dropped invalid usage samples", "vpa", vpa, "count", dropped.Invalid)
 	}
+	if dropped.StartupBoost > 0 {
+		samplesExcludedTotal.WithLabelValues("startup_boost").Add(float64(dropped.StartupBoost))
+		r.log.V(1).Info("CPU samples of boosted pods left out", "vpa", vpa, "count", dropped.StartupBoost)
+	}
 	var cpu, mem, ooms int
 	for _, s := range samples {
 		pc := r.container(vpa, s.Pod, s.Container, now)

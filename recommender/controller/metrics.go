@@ -23,6 +23,10 @@ var (
 		Name: "tailor_recommender_source_errors_total",
 		Help: "Failed reads of an input source (metrics.k8s.io, kube-apiserver) and dropped invalid samples (invalid_sample).",
 	}, []string{"source"})
+	samplesExcludedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_recommender_samples_excluded_total",
+		Help: "Usage values left out of the histograms on purpose, by reason (startup_boost: CPU of a pod during its startup boost).",
+	}, []string{"reason"})
 	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "tailor_recommender_sync_duration_seconds",
 		Help:    "Duration of one recommender pass over every VPA.",
@@ -31,5 +35,5 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, checkpointOpsTotal, sourceErrorsTotal, syncDuration)
+	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, samplesExcludedTotal, checkpointOpsTotal, sourceErrorsTotal, syncDuration)
 }

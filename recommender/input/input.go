@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // Absurd amounts are dropped rather than fed to the histograms: more than a
@@ -40,15 +42,22 @@ type OOM struct {
 	MemoryRequestBytes int64
 }
 
-// Dropped counts samples Usage refused, by why.
+// Dropped counts samples Usage refused, by why. StartupBoost counts CPU
+// values left out (the sample's memory is kept) because the pod ran with
+// a startup boost during the sample's window.
 type Dropped struct {
-	UnknownPod, Invalid int
+	UnknownPod, Invalid, StartupBoost int
 }
 
 // UsageOf joins PodMetrics with the pods they belong to (by name) and
 // returns one sample per container. Metrics of other pods, of containers the
 // pod does not have, without a timestamp, or with negative or absurd values
-// are dropped and counted.
+// are dropped and counted. The CPU of a pod born with a startup boost
+// (sizing.PodBoostAnnotation) is left out while it runs boosted and for
+// every sample whose window began before the boost ended (Ready +
+// duration): the burst the boost paid for is not the workload's usage.
+// Memory is kept: a boost does not change it, and a start-up peak is
+// memory the container needs.
 func UsageOf(pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) ([]Usage, Dropped) {
 	byName := make(map[string]*corev1.Pod, len(pods))
 	for _, p := range pods {
@@ -67,6 +76,8 @@ func UsageOf(pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) ([]Usage, 
 			d.Invalid += len(m.Containers)
 			continue
 		}
+		boost, hasBoost := sizing.BoostStateOf(p)
+		inBoost := hasBoost && boost.ExcludesSample(m.Timestamp.Add(-m.Window.Duration))
 		for _, c := range m.Containers {
 			spec := SpecContainer(p, c.Name)
 			if spec == nil {
@@ -87,6 +98,13 @@ func UsageOf(pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) ([]Usage, 
 			if u.CPUMillicores < 0 && u.MemoryBytes < 0 {
 				d.Invalid++
 				continue
+			}
+			if inBoost && u.CPUMillicores >= 0 {
+				u.CPUMillicores = -1
+				d.StartupBoost++
+				if u.MemoryBytes < 0 {
+					continue
+				}
 			}
 			if q, ok := spec.Resources.Requests[corev1.ResourceCPU]; ok {
 				u.CPURequestMillicores = max(q.MilliValue(), 0)

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 func pod(name string) *corev1.Pod {
@@ -45,6 +47,45 @@ func TestUsageOf(t *testing.T) {
 	}
 	if d.UnknownPod != 1 || d.Invalid != 3 {
 		t.Fatalf("dropped %+v", d)
+	}
+}
+
+// The CPU of a boosted pod is left out while it runs boosted and for
+// samples whose window began before Ready + duration; its memory is kept.
+func TestUsageOfStartupBoost(t *testing.T) {
+	ready := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	boosted := func(name, req string, isReady bool) *corev1.Pod {
+		p := pod(name)
+		p.Annotations = map[string]string{sizing.PodBoostAnnotation: "app: cpu 100m->200m; until Ready+1m0s"}
+		p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse(req)
+		if isReady {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(ready)}}
+		}
+		return p
+	}
+	window := func(m metricsv1beta1.PodMetrics) metricsv1beta1.PodMetrics {
+		m.Window = metav1.Duration{Duration: 30 * time.Second}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		pod     *corev1.Pod
+		at      time.Time
+		wantCPU int64
+	}{
+		{"boosted, not ready", boosted("p", "200m", false), ready.Add(time.Hour), -1},
+		{"boosted, ready, the updater late", boosted("p", "200m", true), ready.Add(time.Hour), -1},
+		{"resized back, window began in the boost", boosted("p", "100m", true), ready.Add(time.Minute + 29*time.Second), -1},
+		{"resized back, window began at the boost's end", boosted("p", "100m", true), ready.Add(time.Minute + 30*time.Second), 900},
+		{"never boosted", pod("p"), ready, 900},
+	} {
+		got, d := UsageOf([]*corev1.Pod{tc.pod}, []metricsv1beta1.PodMetrics{window(usage("p", "app", "900m", "200Mi", tc.at))})
+		if len(got) != 1 || got[0].CPUMillicores != tc.wantCPU || got[0].MemoryBytes != 200<<20 {
+			t.Errorf("%s: samples %+v, want cpu %d and the memory", tc.name, got, tc.wantCPU)
+		}
+		if want := map[bool]int{true: 1, false: 0}[tc.wantCPU < 0]; d.StartupBoost != want || d.Invalid != 0 {
+			t.Errorf("%s: dropped %+v", tc.name, d)
+		}
 	}
 }
 

@@ -262,11 +262,19 @@ func (r *reconcile) run(ctx context.Context, metrics []scalerv1.MetricSpec) stri
 	}
 	values := s.sources.Read(ctx, ra.Namespace, sel, metrics)
 
-	d := logic.Decide(logic.Input{
+	in := logic.Input{
 		Now: r.now.Time, Config: s.opts.Logic, Spec: &ra.Spec,
 		SpecReplicas: sc.Spec.Replicas, StatusReplicas: sc.Status.Replicas,
 		Pods: pods, Metrics: values, History: s.history[ra.UID],
-	})
+	}
+	if t := ra.Status.IdleSince; t != nil {
+		in.IdleSince = t.Time
+	}
+	d := logic.Decide(in)
+	r.status.IdleSince = nil
+	if !d.IdleSince.IsZero() {
+		r.status.IdleSince = &metav1.Time{Time: d.IdleSince}
+	}
 	s.history[ra.UID] = d.History
 	for _, e := range d.Events {
 		s.recorder.Eventf(ra, nil, e.Type, e.Reason, "Scale", "%s", e.Message)
@@ -312,6 +320,11 @@ func (r *reconcile) rescale(ctx context.Context, sc *autoscalingv1.Scale, gr sch
 	r.status.LastScaleTime = &r.now
 	msg := d.RescaleMessage()
 	s.recorder.Eventf(ra, nil, corev1.EventTypeNormal, "SuccessfulRescale", "Scale", "%s", msg)
+	if d.ZeroTransition != "" {
+		// 0 → 1 and 1 → 0 are worth their own reason: kubectl get events
+		// --field-selector reason=ScaledToZero.
+		s.recorder.Eventf(ra, nil, corev1.EventTypeNormal, d.ZeroTransition, "Scale", "%d → %d: %s", from, d.DesiredReplicas, d.RescaleReason)
+	}
 	dir := "up"
 	if d.DesiredReplicas < from {
 		dir = "down"

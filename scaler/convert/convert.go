@@ -23,13 +23,12 @@ import (
 )
 
 // FromHPA returns the ReplicaAutoscaler that scales like hpa: the same
-// target, bounds, metrics and behavior, field for field. It fails on what a
-// ReplicaAutoscaler cannot express (minReplicas 0) and on a result that
-// would not pass Tailor's validation, saying which field.
+// target, bounds, metrics and behavior, field for field; minReplicas 0
+// (HPAScaleToZero) carries over, with the activation threshold at 0 and
+// the default cooldown. It fails on a result that would not pass Tailor's
+// validation, saying which field (minReplicas 0 without an Object or
+// External metric, as the HPA's own validation does).
 func FromHPA(hpa *autoscalingv2.HorizontalPodAutoscaler) (*scalerv1.ReplicaAutoscaler, error) {
-	if hpa.Spec.MinReplicas != nil && *hpa.Spec.MinReplicas == 0 {
-		return nil, fmt.Errorf("HorizontalPodAutoscaler %s: minReplicas 0 (scale to zero, HPAScaleToZero) has no ReplicaAutoscaler equivalent", hpa.Name)
-	}
 	ra := &scalerv1.ReplicaAutoscaler{
 		TypeMeta: metav1.TypeMeta{APIVersion: scalerv1.GroupVersion.String(), Kind: "ReplicaAutoscaler"},
 		ObjectMeta: metav1.ObjectMeta{

@@ -45,12 +45,19 @@ func Decide(in Input) Decision {
 	if spec.MinReplicas != nil {
 		minReplicas = *spec.MinReplicas
 	}
+	// With minReplicas 0 the HPA algorithm runs with a floor of one
+	// replica; zero is decideAtZero's and towardZero's.
+	toZero := minReplicas == 0
+	minReplicas = max(minReplicas, 1)
 	current := in.SpecReplicas
 	d.condition(autoscalingv2.AbleToScale, corev1.ConditionTrue, "SucceededGetScale", "the HPA controller was able to get the target's current scale")
 
 	var desired int32
 	switch {
-	case current == 0 && minReplicas != 0:
+	case current == 0 && toZero:
+		d.decideAtZero(&in, tolerancesOf(Behavior(spec, in.Config), in.Config))
+		return d
+	case current == 0:
 		// Someone scaled the target to zero: autoscaling is off until they scale it back.
 		d.condition(autoscalingv2.ScalingActive, corev1.ConditionFalse, "ScalingDisabled", "scaling is disabled since the replica count of the target is zero")
 		d.DesiredReplicas = 0
@@ -85,6 +92,9 @@ func Decide(in Input) Decision {
 			desired = d.normalizeLegacy(&in, current, desired, minReplicas)
 		} else {
 			desired = d.normalizeWithBehavior(&in, b, current, desired, minReplicas)
+		}
+		if toZero {
+			desired = d.towardZero(&in, desired)
 		}
 	}
 	d.DesiredReplicas = desired

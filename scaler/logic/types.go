@@ -119,6 +119,9 @@ type Input struct {
 	// History is the previous decisions' record (Decision.History, updated by
 	// RecordScale after a successful rescale).
 	History History
+	// IdleSince is status.idleSince (zero when unset): with minReplicas 0,
+	// since when every activation metric has been at or below its threshold.
+	IdleSince time.Time
 }
 
 // Condition is one HPA condition that the decision sets; the controller
@@ -177,6 +180,12 @@ type Decision struct {
 	// Err is set when no replica count could be computed, or when some
 	// metrics were invalid but the others still allowed a decision.
 	Err error
+	// IdleSince is the new status.idleSince (zero: unset).
+	IdleSince time.Time
+	// ZeroTransition, with Rescale, is ReasonScaledToZero or
+	// ReasonScaledFromZero: the Event the controller records once the
+	// scale is written.
+	ZeroTransition string
 }
 
 // History is the per-autoscaler memory the HPA keeps between decisions:

@@ -121,6 +121,9 @@ const (
 	WaitResizing    = "resizing"
 	WaitMinReplicas = "min_replicas"
 	WaitNoRecreate  = "no_recreate" // in place impossible and the mode is InPlace
+	// WaitStartupBoost: the pod runs with its startup boost, which the
+	// updater's unboost controller undoes when it ends.
+	WaitStartupBoost = "startup_boost"
 )
 
 // Decision is what to do with one VPA's pods.
@@ -247,6 +250,10 @@ func Decide(in Input, cfg Config) (Decision, error) {
 			continue
 		}
 		if len(gaps) == 0 {
+			continue
+		}
+		if st, ok := sizing.BoostStateOf(pod); ok && st.Active() {
+			wait(WaitStartupBoost)
 			continue
 		}
 		c := candidate{Update: Update{Pod: pod}, gaps: gaps, actual: actual, created: pod.CreationTimestamp.Time, fallback: rs.fallback}

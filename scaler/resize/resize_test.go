@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -69,6 +71,11 @@ func reported(req, lim string) func(*corev1.Pod) {
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "hamster",
 			Resources: &corev1.ResourceRequirements{Requests: rl(req), Limits: rl(lim)}}}
 	}
+}
+
+// boosted records a startup boost on the pod (sizing.PodBoostAnnotation).
+func boosted(ann string) func(*corev1.Pod) {
+	return func(p *corev1.Pod) { p.Annotations = map[string]string{sizing.PodBoostAnnotation: ann} }
 }
 
 func phase(ph corev1.PodPhase) func(*corev1.Pod) { return func(p *corev1.Pod) { p.Status.Phase = ph } }
@@ -132,6 +139,12 @@ func TestDecide(t *testing.T) {
 		{name: "limits keep their ratio", vpa: hamsterVPA(vpav1.UpdateModeRecreate),
 			pods: withPods(running("a", "cpu=100m,memory=50Mi", "cpu=200m,memory=100Mi")),
 			want: "a resize hamster[cpu=587m,memory=262144k|cpu=1174m,memory=500Mi]"},
+		{name: "a pod still on its startup boost waits for the resize back", vpa: hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
+			pods:        withPods(running("a", "cpu=1174m,memory=262144k", "", boosted("hamster: cpu 587m->1174m; until Ready+1m0s"))),
+			wantWaiting: map[string]int{WaitStartupBoost: 1}},
+		{name: "a pod resized back from its boost is updated as any other", vpa: hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
+			pods: withPods(running("a", "cpu=100m,memory=50Mi", "", boosted("hamster: cpu 100m->200m; until Ready+1m0s"))),
+			want: "a resize hamster[cpu=587m,memory=262144k]"},
 		{name: "inside the bounds", vpa: hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
 			pods: withPods(running("a", "cpu=600m,memory=250Mi", ""))},
 		{name: "Off never touches running pods", vpa: hamsterVPA(vpav1.UpdateModeOff),

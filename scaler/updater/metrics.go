@@ -20,8 +20,16 @@ var (
 		Help:    "Duration of one updater pass over every VPA.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 	})
+	startupBoostResizes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_startup_boost_resizes_total",
+		Help: "Resizes of boosted pods back from their startup boost, by result (ok; conflict, retried; rejected by the API server; error).",
+	}, []string{"result"})
+	startupBoostCPUSeconds = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tailor_startup_boost_cpu_seconds_total",
+		Help: "CPU-seconds of request granted by startup boosts: the extra CPU request of each boosted pod times the time from its creation to its resize back.",
+	})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(updatesTotal, waitingPods, syncDuration)
+	ctrlmetrics.Registry.MustRegister(updatesTotal, waitingPods, syncDuration, startupBoostResizes, startupBoostCPUSeconds)
 }

@@ -100,11 +100,15 @@ func New(c client.Client, scales *scale.Scales, scheme *runtime.Scheme, rec reco
 		optIn: &loop.OptIn{Component: "updater", Reader: c, Recorder: rec, TailorNamespace: o.TailorNamespace, Log: log}}, nil
 }
 
-// Setup adds the updater to the manager; it runs on the leader only.
+// Setup adds the updater, and the resize back of pods born with a startup
+// boost, to the manager; both run on the leader only.
 // scales resolves VPA targets known only by their scale subresource.
 func Setup(mgr manager.Manager, o Options, scales *scale.Scales) error {
 	u, err := New(mgr.GetClient(), scales, mgr.GetScheme(), mgr.GetEventRecorder("tailor.dev/updater"), mgr.GetLogger().WithName("updater"), o)
 	if err != nil {
+		return err
+	}
+	if err := setupUnbooster(mgr, u.log.WithName("unboost")); err != nil {
 		return err
 	}
 	return mgr.Add(u)

@@ -8,6 +8,7 @@
 package validation
 
 import (
+	"fmt"
 	"strings"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -26,7 +27,23 @@ const (
 	MaxStabilizationWindow = 3600 // seconds
 	MaxPolicyPeriod        = 1800 // seconds
 	MaxQueryLength         = 8192
+	MaxScaleToZeroCooldown = 86400 // seconds
 )
+
+// ActivationMetric reports whether a metric of type t can wake a target at
+// zero replicas: one whose value does not come from the target's pods.
+func ActivationMetric(t autoscalingv2.MetricSourceType) bool {
+	return t == autoscalingv2.ObjectMetricSourceType || t == autoscalingv2.ExternalMetricSourceType || t == scalerv1.PrometheusMetricSourceType
+}
+
+func hasActivationMetric(ms []scalerv1.MetricSpec) bool {
+	for i := range ms {
+		if ActivationMetric(ms[i].Type) {
+			return true
+		}
+	}
+	return false
+}
 
 // ReplicaAutoscaler validates a ReplicaAutoscaler on CREATE and UPDATE. An
 // empty list means the object is accepted.
@@ -43,9 +60,16 @@ func Spec(s *scalerv1.ReplicaAutoscalerSpec, p *field.Path) field.ErrorList {
 	minReplicas := int32(1)
 	if s.MinReplicas != nil {
 		minReplicas = *s.MinReplicas
-		if minReplicas < 1 {
-			errs = append(errs, field.Invalid(p.Child("minReplicas"), minReplicas, "must be at least 1 (scale to zero is not supported)"))
+		switch {
+		case minReplicas < 0:
+			errs = append(errs, field.Invalid(p.Child("minReplicas"), minReplicas, "must be at least 0"))
+		case minReplicas == 0 && !hasActivationMetric(s.Metrics):
+			errs = append(errs, field.Invalid(p.Child("minReplicas"), minReplicas,
+				"0 needs at least one Object, External or Prometheus metric: at zero replicas there are no pods whose Resource or Pods metrics could bring the target back"))
 		}
+	}
+	if c := s.ScaleToZeroCooldownSeconds; c != nil && (*c < 0 || *c > MaxScaleToZeroCooldown) {
+		errs = append(errs, field.Invalid(p.Child("scaleToZeroCooldownSeconds"), *c, fmt.Sprintf("must be between 0 and %d", MaxScaleToZeroCooldown)))
 	}
 	switch {
 	case s.MaxReplicas < 1:
@@ -117,6 +141,14 @@ func metric(m *scalerv1.MetricSpec, p *field.Path) field.ErrorList {
 	}
 	if !set[m.Type] {
 		return append(errs, field.Required(p.Child(fieldName(m.Type)), "must be set when type is "+string(m.Type)))
+	}
+	if t := m.ActivationThreshold; t != nil {
+		switch {
+		case !ActivationMetric(m.Type):
+			errs = append(errs, field.Forbidden(p.Child("activationThreshold"), "only Object, External and Prometheus metrics have one"))
+		case t.Sign() < 0:
+			errs = append(errs, field.Invalid(p.Child("activationThreshold"), t.String(), "must not be negative"))
+		}
 	}
 	switch m.Type {
 	case autoscalingv2.ResourceMetricSourceType:

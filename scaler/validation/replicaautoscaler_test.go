@@ -61,7 +61,21 @@ spec: {maxReplicas: 3}
 `, []string{"spec.scaleTargetRef.kind: Required value", "spec.scaleTargetRef.name: Required value"}},
 		{"bad names", strings.Replace(phpApache, "kind: Deployment, name: php-apache", "kind: Deploy_ment, name: PHP", 1),
 			[]string{`spec.scaleTargetRef.kind: Invalid value: "Deploy_ment"`, `spec.scaleTargetRef.name: Invalid value: "PHP"`}},
-		{"min 0", strings.Replace(phpApache, "minReplicas: 1", "minReplicas: 0", 1), []string{"spec.minReplicas: Invalid value: 0: must be at least 1"}},
+		{"min 0 with only a cpu metric", strings.Replace(phpApache, "minReplicas: 1", "minReplicas: 0", 1),
+			[]string{"spec.minReplicas: Invalid value: 0: 0 needs at least one Object, External or Prometheus metric"}},
+		{"min 0 with a Prometheus metric, activation and cooldown", strings.Replace(phpApache, "minReplicas: 1", "minReplicas: 0\n  scaleToZeroCooldownSeconds: 60", 1) + `
+  - type: Prometheus
+    activationThreshold: "5"
+    prometheus: {query: 'sum(queue_length)', target: {type: AverageValue, averageValue: "10"}}
+`, nil},
+		{"activation threshold on a pod metric, negative, and a cooldown out of range", strings.Replace(phpApache, "minReplicas: 1", "minReplicas: -1\n  scaleToZeroCooldownSeconds: 86401", 1) + `
+    activationThreshold: "1"
+  - type: External
+    activationThreshold: "-1"
+    external: {metric: {name: queue}, target: {type: Value, value: "30"}}
+`, []string{"spec.minReplicas: Invalid value: -1: must be at least 0", "spec.scaleToZeroCooldownSeconds: Invalid value: 86401: must be between 0 and 86400",
+			"spec.metrics[0].activationThreshold: Forbidden: only Object, External and Prometheus metrics have one",
+			`spec.metrics[1].activationThreshold: Invalid value: "-1": must not be negative`}},
 		{"max below min", strings.Replace(phpApache, "minReplicas: 1", "minReplicas: 11", 1), []string{"spec.maxReplicas: Invalid value: 10: must be greater than or equal to minReplicas"}},
 		{"source of another type", phpApache + `
   - type: Pods

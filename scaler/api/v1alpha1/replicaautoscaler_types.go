@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -11,7 +12,17 @@ const PrometheusMetricSourceType autoscalingv2.MetricSourceType = "Prometheus"
 
 // Condition types and reasons are the HorizontalPodAutoscaler's
 // (autoscalingv2.AbleToScale, ScalingActive, ScalingLimited): tools that read
-// HPA conditions read these the same way.
+// HPA conditions read these the same way. An autoscaler with minReplicas 0
+// has one more, ScaledToZero.
+
+// ScaledToZero is the condition of an autoscaler that may scale to zero:
+// True while its target is at zero replicas because every activation
+// metric is at or below its threshold (not an error), False while active.
+const ScaledToZero autoscalingv2.HorizontalPodAutoscalerConditionType = "ScaledToZero"
+
+// DefaultScaleToZeroCooldownSeconds is the cooldown of an autoscaler that
+// sets none (KEDA's cooldownPeriod default).
+const DefaultScaleToZeroCooldownSeconds = 300
 
 // ReplicaAutoscaler scales the replicas of a workload through its scale
 // subresource by the HorizontalPodAutoscaler's algorithm. Its spec is the
@@ -26,6 +37,7 @@ const PrometheusMetricSourceType autoscalingv2.MetricSourceType = "Prometheus"
 // +kubebuilder:printcolumn:name="MinPods",type=integer,JSONPath=`.spec.minReplicas`
 // +kubebuilder:printcolumn:name="MaxPods",type=integer,JSONPath=`.spec.maxReplicas`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.currentReplicas`
+// +kubebuilder:printcolumn:name="ScaledToZero",type=string,JSONPath=`.status.conditions[?(@.type=="ScaledToZero")].status`,description="True while scaled to zero for want of activity (minReplicas 0 only)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ReplicaAutoscaler struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -48,10 +60,10 @@ type ReplicaAutoscalerList struct {
 // ReplicaAutoscalerSpec is autoscalingv2.HorizontalPodAutoscalerSpec with
 // Tailor's MetricSpec in place of the HPA's.
 //
-// minReplicas must be at least 1: the HPA allows 0 only behind the
-// HPAScaleToZero feature gate, and a workload at zero replicas has no pods
-// whose metrics could bring it back for Resource and Pods metrics. Tailor
-// leaves scale-to-zero out until it is generally available upstream.
+// minReplicas may be 0 only with at least one metric that does not come
+// from the pods themselves (Object, External, Prometheus), as behind the
+// HPA's HPAScaleToZero gate: a workload at zero replicas has no pods whose
+// Resource or Pods metrics could bring it back.
 //
 // CEL rules here reject what the API server can check cheaply; the
 // validating webhook (scaler/validation) checks everything, including the
@@ -59,15 +71,19 @@ type ReplicaAutoscalerList struct {
 // would make a per-policy CEL rule too costly for the API server to accept.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.maxReplicas >= self.minReplicas",message="maxReplicas must be greater than or equal to minReplicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.minReplicas > 0 || (has(self.metrics) && self.metrics.exists(m, m.type in ['Object', 'External', 'Prometheus']))",message="minReplicas 0 needs at least one Object, External or Prometheus metric: at zero replicas there are no pods to measure",fieldPath=".minReplicas",reason=FieldValueInvalid
 type ReplicaAutoscalerSpec struct {
 	// scaleTargetRef points to the workload to scale; it must have a scale
 	// subresource (Deployment, StatefulSet, ReplicaSet, custom resources).
 	ScaleTargetRef autoscalingv2.CrossVersionObjectReference `json:"scaleTargetRef"`
 
 	// minReplicas is the lower limit of the replica count. Defaults to 1.
+	// 0 lets the autoscaler scale the target to zero while every Object,
+	// External and Prometheus metric is at or below its
+	// activationThreshold, and back to one replica when one rises above.
 	// +optional
 	// +kubebuilder:default=1
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Minimum=0
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 
 	// maxReplicas is the upper limit of the replica count.
@@ -89,6 +105,15 @@ type ReplicaAutoscalerSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.scaleUp) || !has(self.scaleUp.selectPolicy) || self.scaleUp.selectPolicy in ['Max', 'Min', 'Disabled']",message="scaleUp.selectPolicy must be Max, Min or Disabled"
 	// +kubebuilder:validation:XValidation:rule="!has(self.scaleDown) || !has(self.scaleDown.selectPolicy) || self.scaleDown.selectPolicy in ['Max', 'Min', 'Disabled']",message="scaleDown.selectPolicy must be Max, Min or Disabled"
 	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
+
+	// scaleToZeroCooldownSeconds is, with minReplicas 0, how long every
+	// activation metric must stay at or below its threshold before the
+	// target goes to zero replicas (KEDA's cooldownPeriod). Unset means
+	// 300 (5 minutes).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	ScaleToZeroCooldownSeconds *int32 `json:"scaleToZeroCooldownSeconds,omitempty"`
 }
 
 // MetricSpec is autoscalingv2.MetricSpec plus a Prometheus source.
@@ -101,6 +126,7 @@ type ReplicaAutoscalerSpec struct {
 //
 // +kubebuilder:validation:XValidation:rule="self.type in ['Object', 'Pods', 'Resource', 'ContainerResource', 'External', 'Prometheus']",message="type must be one of Object, Pods, Resource, ContainerResource, External, Prometheus"
 // +kubebuilder:validation:XValidation:rule="(self.type == 'Object') == has(self.object) && (self.type == 'Pods') == has(self.pods) && (self.type == 'Resource') == has(self.resource) && (self.type == 'ContainerResource') == has(self.containerResource) && (self.type == 'External') == has(self.external) && (self.type == 'Prometheus') == has(self.prometheus)",message="exactly one metric source must be set, the one named by type (e.g. type: Resource with resource)"
+// +kubebuilder:validation:XValidation:rule="!has(self.activationThreshold) || self.type in ['Object', 'External', 'Prometheus']",message="activationThreshold is only for Object, External and Prometheus metrics",fieldPath=".activationThreshold",reason=FieldValueForbidden
 type MetricSpec struct {
 	// type is the metric source: Object, Pods, Resource, ContainerResource,
 	// External (as in autoscaling/v2) or Prometheus.
@@ -130,6 +156,13 @@ type MetricSpec struct {
 	// Tailor directly (no metrics adapter needed).
 	// +optional
 	Prometheus *PrometheusMetricSource `json:"prometheus,omitempty"`
+
+	// activationThreshold is, for an Object, External or Prometheus metric
+	// of an autoscaler with minReplicas 0, the value (the metric's whole
+	// value, not per pod) the metric must exceed for the target to leave,
+	// or stay off, zero replicas (KEDA's activationThreshold). Unset means 0.
+	// +optional
+	ActivationThreshold *resource.Quantity `json:"activationThreshold,omitempty"`
 }
 
 // PrometheusMetricSource is a PromQL instant query whose result is compared
@@ -164,9 +197,11 @@ type ReplicaAutoscalerStatus struct {
 	// +optional
 	LastScaleTime *metav1.Time `json:"lastScaleTime,omitempty"`
 
-	// currentReplicas is the replica count of the target as last seen.
+	// currentReplicas is the replica count of the target as last seen;
+	// written even when 0, so that the REPLICAS column shows a target
+	// scaled to zero.
 	// +optional
-	CurrentReplicas int32 `json:"currentReplicas,omitempty"`
+	CurrentReplicas int32 `json:"currentReplicas"`
 
 	// desiredReplicas is the replica count last decided.
 	// +optional
@@ -193,6 +228,12 @@ type ReplicaAutoscalerStatus struct {
 	// them (e.g. "cpu: 242%/50%"), for the TARGETS column.
 	// +optional
 	Targets string `json:"targets,omitempty"`
+
+	// idleSince is, with minReplicas 0, when every activation metric last
+	// went to or below its threshold; unset while one is above. The target
+	// goes to zero at idleSince + scaleToZeroCooldownSeconds.
+	// +optional
+	IdleSince *metav1.Time `json:"idleSince,omitempty"`
 }
 
 // MetricStatus is autoscalingv2.MetricStatus plus the Prometheus source.
