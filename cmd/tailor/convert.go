@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	provconvert "github.com/tailor-dev/tailor/provisioner/convert"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/convert"
 )
@@ -57,8 +58,65 @@ applying the result: Tailor refuses a ReplicaAutoscaler whose target has one.`,
 	}
 	hpa.Flags().StringVarP(&file, "filename", "f", "", "File with the HPA(s), YAML or JSON; - reads stdin.")
 	hpa.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for NAMESPACE/NAME; empty: in-cluster, $KUBECONFIG, ~/.kube/config.")
-	cmd.AddCommand(hpa)
+	cmd.AddCommand(hpa, newConvertKarpenterCommand())
 	return cmd
+}
+
+func newConvertKarpenterCommand() *cobra.Command {
+	var file string
+	c := &cobra.Command{
+		Use:   "karpenter -f FILE",
+		Short: "Print the NodePools and AWSNodeClasses equivalent to Karpenter v1's",
+		Long: `karpenter reads Karpenter v1 NodePools (karpenter.sh/v1) and EC2NodeClasses
+(karpenter.k8s.aws/v1) from a YAML or JSON file (-f, "-" for stdin; several
+documents or a List are fine) and prints Tailor's NodePools and AWSNodeClasses
+as YAML: the same fields, Karpenter's label keys mapped to Tailor's
+(karpenter.sh/capacity-type -> tailor.dev/capacity-type,
+karpenter.k8s.aws/instance-family -> tailor.dev/instance-family, ...), the
+node class reference pointed at the AWSNodeClass. What has no Tailor
+equivalent is listed on stderr, one line per field, and left out.
+Pools of the two must not both launch for the same pods: scale Karpenter down
+before applying the result.`,
+		Example: `  kubectl get nodepools.karpenter.sh,ec2nodeclasses -o yaml | tailor convert karpenter -f - > tailor-pools.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := readInput(cmd, file)
+			if err != nil {
+				return err
+			}
+			r, err := provconvert.Karpenter(data)
+			if err != nil {
+				return err
+			}
+			for _, n := range r.Notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "not converted:", n)
+			}
+			objs := make([]any, 0, len(r.NodeClasses)+len(r.NodePools))
+			for _, nc := range r.NodeClasses {
+				objs = append(objs, nc)
+			}
+			for _, np := range r.NodePools {
+				objs = append(objs, np)
+			}
+			out, err := convert.YAML(objs)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	c.Flags().StringVarP(&file, "filename", "f", "", "File with the objects, YAML or JSON; - reads stdin.")
+	_ = c.MarkFlagRequired("filename")
+	return c
+}
+
+// readInput reads file, or stdin for "-".
+func readInput(cmd *cobra.Command, file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(cmd.InOrStdin())
+	}
+	return os.ReadFile(file)
 }
 
 func readHPAs(cmd *cobra.Command, file, kubeconfig string, args []string) ([]*autoscalingv2.HorizontalPodAutoscaler, error) {
@@ -66,13 +124,7 @@ func readHPAs(cmd *cobra.Command, file, kubeconfig string, args []string) ([]*au
 	case file != "" && len(args) > 0:
 		return nil, fmt.Errorf("give -f or NAMESPACE/NAME, not both")
 	case file != "":
-		var data []byte
-		var err error
-		if file == "-" {
-			data, err = io.ReadAll(cmd.InOrStdin())
-		} else {
-			data, err = os.ReadFile(file)
-		}
+		data, err := readInput(cmd, file)
 		if err != nil {
 			return nil, err
 		}

@@ -171,12 +171,13 @@ func decodeOne(doc []byte) (*autoscalingv2.HorizontalPodAutoscaler, error) {
 	return nil, fmt.Errorf("apiVersion %q: want autoscaling/v1, autoscaling/v2 or autoscaling/v2beta2", tm.APIVersion)
 }
 
-// YAML prints ras as YAML documents, without status or server-set
+// YAML prints objects (ReplicaAutoscalers here, NodePools and node classes
+// for provisioner/convert) as YAML documents, without status or server-set
 // metadata, ready for kubectl apply.
-func YAML(ras []*scalerv1.ReplicaAutoscaler) ([]byte, error) {
+func YAML[T any](objs []T) ([]byte, error) {
 	var out bytes.Buffer
-	for i, ra := range ras {
-		b, err := yaml.Marshal(ra)
+	for i, o := range objs {
+		b, err := yaml.Marshal(o)
 		if err != nil {
 			return nil, err
 		}

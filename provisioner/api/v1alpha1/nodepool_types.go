@@ -274,7 +274,7 @@ type Budget struct {
 	// duration is how long the budget is active from each scheduled start.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(m|h))+$`
+	// +kubebuilder:validation:Pattern=`^([0-9]+(m|h))+(0s)?$`
 	Duration *metav1.Duration `json:"duration,omitempty"`
 }
 
