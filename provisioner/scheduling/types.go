@@ -145,7 +145,9 @@ type Input struct {
 
 // RequestCache memoizes pods' effective requests by pod. Not safe for
 // concurrent use; the pods must not change while it is in use.
-type RequestCache struct{ m map[*corev1.Pod]corev1.ResourceList }
+type RequestCache struct {
+	m map[*corev1.Pod]corev1.ResourceList
+}
 
 // NewRequestCache returns an empty cache.
 func NewRequestCache() *RequestCache {
