@@ -128,10 +128,14 @@ func Workload(pod *corev1.Pod) bool {
 	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 		return false
 	}
+	return !daemonSetPod(pod)
+}
+
+func daemonSetPod(pod *corev1.Pod) bool {
 	for _, o := range pod.OwnerReferences {
 		if o.Controller != nil && *o.Controller && o.Kind == "DaemonSet" {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }

@@ -133,6 +133,7 @@ func (d *decider) apply(cmd Command, names map[string]bool, res *scheduling.Resu
 		}
 	}
 	if res != nil {
+		cmd.Placements = res.Placements
 		for _, pl := range res.Placements {
 			if pl.Kind == scheduling.ExistingNode || pl.Kind == scheduling.InFlightNode {
 				t := &d.targets[d.index[pl.Node]]

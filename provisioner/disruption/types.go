@@ -145,6 +145,9 @@ type Command struct {
 	PriceBefore, PriceAfter float64
 	// Pods is how many pods the drain evicts.
 	Pods int
+	// Placements are where the simulation put those pods (Kind NewClaim:
+	// Claim indexes Replacements); the scheduler decides for real.
+	Placements []scheduling.Placement
 	// Message explains the decision.
 	Message string
 }

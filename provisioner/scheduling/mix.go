@@ -65,6 +65,9 @@ type MixOptions struct {
 	// many apps (each one pod per node); 0 or 1: one app, so n/5 nodes at
 	// least.
 	AntiAffinityApps int
+	// NoHostnameTerms makes the hostname spread and anti-affinity fifths
+	// generic (each of them needs n/5 nodes at least).
+	NoHostnameTerms bool
 }
 
 // MixPods is the benchmark mix: fifths of generic, zone spread, hostname
@@ -87,7 +90,7 @@ func MixPods(n int, seed int64, o MixOptions) []*corev1.Pod {
 		}
 		p.Labels["my-label"] = string(rune('a' + rng.Intn(7)))
 		kind := i % 5
-		if o.GenericOnly {
+		if o.GenericOnly || o.NoHostnameTerms && (kind == 2 || kind == 4) {
 			kind = 0
 		}
 		switch kind {
