@@ -148,3 +148,18 @@ func TestThresholdMessage(t *testing.T) {
 		t.Errorf("refusals %+v", d.Refusals)
 	}
 }
+
+func TestConsolidatableAt(t *testing.T) {
+	np := pool("a").NodePool // consolidateAfter 30s
+	if at, ok := ConsolidatableAt(np, t0); !ok || !at.Equal(t0.Add(30*time.Second)) {
+		t.Errorf("consolidatable at %s %v, want 30s after the last pod event", at, ok)
+	}
+	np.Spec.Disruption.ConsolidateAfter = ""
+	if at, ok := ConsolidatableAt(np, t0); !ok || !at.Equal(t0) {
+		t.Errorf("unset consolidateAfter: %s %v, want at once (0s)", at, ok)
+	}
+	np.Spec.Disruption.ConsolidateAfter = provisionerv1.Never
+	if _, ok := ConsolidatableAt(np, t0); ok {
+		t.Error("consolidateAfter Never: consolidatable")
+	}
+}

@@ -105,18 +105,25 @@ func phase(pod *corev1.Pod) string {
 	return string(pod.Status.Phase)
 }
 
-// quiet reports whether consolidation may look at n: its pool's
-// consolidateAfter (not Never) has passed since its last pod event.
-func quiet(n *Node, np *provisionerv1.NodePool, now time.Time) bool {
+// ConsolidatableAt is when consolidation may first look at a node whose
+// last pod event was at last: then plus the pool's consolidateAfter. ok
+// is false for Never (or a value that does not parse).
+func ConsolidatableAt(np *provisionerv1.NodePool, last time.Time) (at time.Time, ok bool) {
 	after := time.Duration(0)
 	if ca := np.Spec.Disruption.ConsolidateAfter; ca != "" {
 		d, never, err := ca.Parse()
 		if never || err != nil {
-			return false
+			return time.Time{}, false
 		}
 		after = d
 	}
-	return !now.Before(n.LastPodEvent.Add(after))
+	return last.Add(after), true
+}
+
+// quiet reports whether consolidation may look at n now.
+func quiet(n *Node, np *provisionerv1.NodePool, now time.Time) bool {
+	at, ok := ConsolidatableAt(np, n.LastPodEvent)
+	return ok && !now.Before(at)
 }
 
 // Workload reports whether a drain evicts pod: not a DaemonSet or mirror
