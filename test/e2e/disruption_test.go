@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+)
+
+// The disruption acceptance (issue 12) on the real control plane with
+// the sim cloud. Each scenario has its own tainted pool, as in
+// provisioner_test.go; Tailor decides every second and validates tainted
+// candidates for one.
+
+// disruptionPool is a pool of c5 on-demand nodes of the given sizes that
+// consolidates what is underused 5 s after its last pod event.
+func disruptionPool(name string, sizes ...string) *testPool {
+	types := make([]string, len(sizes))
+	for i, s := range sizes {
+		types[i] = "c5." + s
+	}
+	p := newTestPool(name, 0, req(provisionerv1.LabelInstanceType, corev1.NodeSelectorOpIn, types...),
+		req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
+	p.np.Spec.Disruption = provisionerv1.Disruption{ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized,
+		ConsolidateAfter: "5s", Budgets: []provisionerv1.Budget{{Nodes: "100%"}}}
+	return p
+}
+
+// pinned is inflate pinned to the pool by nodeSelector (no webhook needed).
+func pinned(ns, name string, replicas int32, p *testPool, mutate ...func(*corev1.PodTemplateSpec)) *appsv1.Deployment {
+	d := inflate(ns, name, replicas, "1", p)
+	d.Spec.Template.Spec.NodeSelector = map[string]string{provisionerv1.LabelNodePool: p.np.Name}
+	for _, m := range mutate {
+		m(&d.Spec.Template)
+	}
+	if _, err := env.Clientset().AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func maxUnavailable(t *testing.T, ns, app string, n int) {
+	t.Helper()
+	v := intstr.FromInt32(int32(n))
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: ns},
+		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &v, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}}
+	if _, err := env.Clientset().PolicyV1().PodDisruptionBudgets(ns).Create(context.Background(), pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fleet is the pool's claims: names and total $/h.
+func fleet(ctx context.Context, c client.Client, pool string) ([]string, float64, error) {
+	claims, err := claimsOf(ctx, c, pool)
+	var names []string
+	var cost float64
+	for _, nc := range claims {
+		price, _ := strconv.ParseFloat(nc.Status.PricePerHour, 64)
+		cost += price
+		names = append(names, nc.Name+"/"+nc.Status.InstanceType)
+	}
+	return names, cost, err
+}
+
+// watchRunning records the fewest Running pods of app seen until stop.
+func watchRunning(ns, app string) (stop func() int) {
+	var mu sync.Mutex
+	least := 1 << 30
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			n, err := runningPods(context.Background(), ns, map[string]string{"app": app})
+			if err == nil {
+				mu.Lock()
+				least = min(least, n)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() int {
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		return least
+	}
+}
+
+// eventAbout waits for an Event with reason about a cluster-scoped object
+// (they are in "default") and returns its note.
+func eventAbout(t *testing.T, reason, regarding string, timeout time.Duration) string {
+	t.Helper()
+	var note string
+	eventually(t, timeout, func(ctx context.Context) (bool, string) {
+		evs, err := env.Clientset().EventsV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range evs.Items {
+			if e.Reason == reason && e.Regarding.Name == regarding {
+				note = e.Note
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no %s Event about %s", reason, regarding)
+	})
+	return note
+}
+
+// onlyClaim waits until the pool has one initialized claim, and returns it.
+func onlyClaim(t *testing.T, c client.Client, pool string) provisionerv1.NodeClaim {
+	t.Helper()
+	var nc provisionerv1.NodeClaim
+	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+		claims, err := claimsOf(ctx, c, pool)
+		if err != nil || len(claims) != 1 {
+			return false, fmt.Sprintf("%d claims (%v)", len(claims), err)
+		}
+		nc = claims[0]
+		return isInitialized(&nc), "not initialized"
+	})
+	return nc
+}
+
+func isInitialized(nc *provisionerv1.NodeClaim) bool {
+	for _, c := range nc.Status.Conditions {
+		if c.Type == provisionerv1.ConditionInitialized {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// stays checks, after some disruption passes, that the claim is still
+// there, not deleting, its node untainted.
+func stays(t *testing.T, c client.Client, inst *instance, nc provisionerv1.NodeClaim) {
+	t.Helper()
+	waitPasses(t, inst, "disruption", 5)
+	claims, err := claimsOf(context.Background(), c, nc.Labels[provisionerv1.LabelNodePool])
+	if err != nil || len(claims) != 1 || claims[0].Name != nc.Name || claims[0].DeletionTimestamp != nil {
+		t.Fatalf("claims now %v (%v), want %s alone, not deleting", claims, err, nc.Name)
+	}
+	node, err := env.Clientset().CoreV1().Nodes().Get(context.Background(), nc.Status.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, taint := range node.Spec.Taints {
+		if taint.Key == provisionerv1.TaintDisrupted {
+			t.Errorf("node %s is tainted %s", node.Name, taint.Key)
+		}
+	}
+}
+
+// TestDisruption runs the acceptance scenarios that share one Tailor.
+func TestDisruption(t *testing.T) {
+	c := provClient(t)
+	ensureNodeClass(t, c)
+	state := namespace(t, nil)
+	inst := startProvisioner(t, state, "--disruption-interval", "1s", "--disruption-validation-period", "1s")
+	t.Cleanup(func() {
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			var list provisionerv1.NodeClaimList
+			if err := c.List(context.Background(), &list); err == nil && len(list.Items) == 0 {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Errorf("NodeClaims left after the tests")
+	})
+
+	// Acceptance 1: 10 pods × 1 CPU on four c5.xlarge (three fit one),
+	// scaled to 3: fewer nodes, strictly cheaper, never more than the PDB's
+	// one pod down.
+	t.Run("ConsolidateMany", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-many", "xlarge")
+		p.create(t, c)
+		pinned(ns, "many", 10, p)
+		maxUnavailable(t, ns, "many", 1)
+		waitRunning(t, ns, "many", 10, 60*time.Second)
+		before, costBefore, _ := fleet(context.Background(), c, p.np.Name)
+		scaleTo(t, ns, "many", 3)
+		waitRunning(t, ns, "many", 3, 30*time.Second)
+		stop := watchRunning(ns, "many")
+		start := time.Now()
+		eventually(t, 120*time.Second, func(ctx context.Context) (bool, string) {
+			names, cost, err := fleet(ctx, c, p.np.Name)
+			return err == nil && len(names) == 1, fmt.Sprintf("fleet %v $%.4f/h (%v)", names, cost, err)
+		})
+		least := stop()
+		after, costAfter, _ := fleet(context.Background(), c, p.np.Name)
+		t.Logf("10 → 3 pods: %v ($%.4f/h) → %v ($%.4f/h) in %s; fewest Running pods meanwhile %d", before, costBefore, after, costAfter,
+			time.Since(start).Round(100*time.Millisecond), least)
+		if costAfter >= costBefore {
+			t.Errorf("cost $%.4f/h, not below $%.4f/h", costAfter, costBefore)
+		}
+		if least < 2 {
+			t.Errorf("%d pods Running at one point, the PDB allows one of 3 down", least)
+		}
+		waitRunning(t, ns, "many", 3, 30*time.Second)
+		scaleTo(t, ns, "many", 0)
+	})
+
+	// Acceptance 1, replacement: 6 pods on a c5.2xlarge scaled to 2: the
+	// node is replaced by a c5.xlarge, launched and initialized first.
+	t.Run("ConsolidateReplace", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-replace", "xlarge", "2xlarge")
+		p.create(t, c)
+		pinned(ns, "replace", 6, p)
+		maxUnavailable(t, ns, "replace", 1)
+		waitRunning(t, ns, "replace", 6, 60*time.Second)
+		old := onlyClaim(t, c, p.np.Name)
+		scaleTo(t, ns, "replace", 2)
+		waitRunning(t, ns, "replace", 2, 30*time.Second)
+		stop := watchRunning(ns, "replace")
+		start := time.Now()
+		var now provisionerv1.NodeClaim
+		eventually(t, 120*time.Second, func(ctx context.Context) (bool, string) {
+			claims, err := claimsOf(ctx, c, p.np.Name)
+			if err != nil || len(claims) != 1 || claims[0].Name == old.Name {
+				return false, fmt.Sprintf("%d claims (%v)", len(claims), err)
+			}
+			now = claims[0]
+			return true, ""
+		})
+		least := stop()
+		waitRunning(t, ns, "replace", 2, 30*time.Second)
+		t.Logf("6 → 2 pods: %s %s $%s/h replaced by %s %s $%s/h in %s; fewest Running pods meanwhile %d", old.Name, old.Status.InstanceType, old.Status.PricePerHour,
+			now.Name, now.Status.InstanceType, now.Status.PricePerHour, time.Since(start).Round(100*time.Millisecond), least)
+		before, _ := strconv.ParseFloat(old.Status.PricePerHour, 64)
+		after, _ := strconv.ParseFloat(now.Status.PricePerHour, 64)
+		if after >= before {
+			t.Errorf("replacement costs $%.4f/h, not less than $%.4f/h", after, before)
+		}
+		if least < 1 {
+			t.Errorf("%d pods Running at one point, the PDB allows one of 2 down", least)
+		}
+		note := eventAbout(t, "DisruptionStarted", old.Name, 10*time.Second)
+		t.Logf("Event on %s: %s", old.Name, note)
+		scaleTo(t, ns, "replace", 0)
+	})
+
+	// Acceptance 2: the same with a threshold above the possible saving.
+	t.Run("BelowThreshold", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-threshold", "xlarge", "2xlarge")
+		p.np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{PerHour: "1"}
+		p.create(t, c)
+		pinned(ns, "threshold", 6, p)
+		waitRunning(t, ns, "threshold", 6, 60*time.Second)
+		nc := onlyClaim(t, c, p.np.Name)
+		scaleTo(t, ns, "threshold", 2)
+		note := eventAbout(t, "DisruptionBlocked", nc.Name, 60*time.Second)
+		t.Logf("Event on %s: %s", nc.Name, note)
+		if !strings.Contains(note, "would save") || !strings.Contains(note, "$1.0000/h") {
+			t.Errorf("the Event does not say what the move would have saved against the threshold: %s", note)
+		}
+		stays(t, c, inst, nc)
+		scaleTo(t, ns, "threshold", 0)
+	})
+
+	// Acceptance 3: a pod annotated tailor.dev/do-not-disrupt keeps its node.
+	t.Run("DoNotDisrupt", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-dnd", "xlarge", "2xlarge")
+		p.create(t, c)
+		pinned(ns, "dnd", 6, p, func(tmpl *corev1.PodTemplateSpec) {
+			tmpl.Annotations = map[string]string{provisionerv1.AnnotationDoNotDisrupt: "true"}
+		})
+		waitRunning(t, ns, "dnd", 6, 60*time.Second)
+		nc := onlyClaim(t, c, p.np.Name)
+		scaleTo(t, ns, "dnd", 2)
+		note := eventAbout(t, "DisruptionBlocked", nc.Name, 60*time.Second)
+		t.Logf("Event on %s: %s", nc.Name, note)
+		if !strings.Contains(note, provisionerv1.AnnotationDoNotDisrupt) {
+			t.Errorf("the Event does not name the annotation: %s", note)
+		}
+		stays(t, c, inst, nc)
+		scaleTo(t, ns, "dnd", 0)
+	})
+
+	// Acceptance 4: a PDB with maxUnavailable 0 keeps the node, and says so.
+	t.Run("PDB", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-pdb", "xlarge", "2xlarge")
+		p.create(t, c)
+		pinned(ns, "pdb", 6, p)
+		maxUnavailable(t, ns, "pdb", 0)
+		waitRunning(t, ns, "pdb", 6, 60*time.Second)
+		nc := onlyClaim(t, c, p.np.Name)
+		scaleTo(t, ns, "pdb", 2)
+		note := eventAbout(t, "DisruptionBlocked", nc.Name, 60*time.Second)
+		t.Logf("Event on %s: %s", nc.Name, note)
+		if !strings.Contains(note, "PodDisruptionBudget") {
+			t.Errorf("the Event does not name the PodDisruptionBudget: %s", note)
+		}
+		stays(t, c, inst, nc)
+		_ = env.Clientset().PolicyV1().PodDisruptionBudgets(ns).Delete(context.Background(), "pdb", metav1.DeleteOptions{})
+		scaleTo(t, ns, "pdb", 0)
+	})
+}
