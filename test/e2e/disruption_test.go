@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,4 +322,214 @@ func TestDisruption(t *testing.T) {
 		_ = env.Clientset().PolicyV1().PodDisruptionBudgets(ns).Delete(context.Background(), "pdb", metav1.DeleteOptions{})
 		scaleTo(t, ns, "pdb", 0)
 	})
+
+	// Acceptance 5: budget nodes "0" during a schedule window: an empty
+	// node stays inside it and goes after it.
+	t.Run("ScheduledBudget", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-window", "xlarge")
+		start := time.Now().UTC().Truncate(time.Minute)
+		end := start.Add(2 * time.Minute)
+		schedule := fmt.Sprintf("%d %d * * *", start.Minute(), start.Hour())
+		p.np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "100%"},
+			{Nodes: "0", Schedule: &schedule, Duration: &metav1.Duration{Duration: 2 * time.Minute}}}
+		p.create(t, c)
+		pinned(ns, "window", 1, p)
+		waitRunning(t, ns, "window", 1, 60*time.Second)
+		nc := onlyClaim(t, c, p.np.Name)
+		scaleTo(t, ns, "window", 0)
+		note := eventAbout(t, "DisruptionBlocked", nc.Name, 60*time.Second)
+		t.Logf("inside the window (%s for 2m, ends %s): %s", schedule, end.Format(time.TimeOnly), note)
+		if !strings.Contains(note, "budget") {
+			t.Errorf("the Event does not name the budget: %s", note)
+		}
+		var gone time.Time
+		eventually(t, time.Until(end)+60*time.Second, func(ctx context.Context) (bool, string) {
+			claims, err := claimsOf(ctx, c, p.np.Name)
+			if err != nil {
+				return false, err.Error()
+			}
+			if len(claims) == 0 {
+				gone = time.Now()
+				return true, ""
+			}
+			return false, fmt.Sprintf("%d claims", len(claims))
+		})
+		t.Logf("empty node gone %s after the window ended", gone.Sub(end).Round(100*time.Millisecond))
+		if gone.Before(end) {
+			t.Errorf("the node went at %s, inside the window (ends %s)", gone.Format(time.TimeOnly), end.Format(time.TimeOnly))
+		}
+	})
+
+	// Acceptance 6: expireAfter 30s: the nodes are replaced one at a time
+	// (budget 1), the pods run on.
+	t.Run("Expiry", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-expiry", "xlarge")
+		p.np.Spec.Template.Spec.ExpireAfter = "30s"
+		p.np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1"}}
+		p.create(t, c)
+		pinned(ns, "expiry", 4, p)
+		waitRunning(t, ns, "expiry", 4, 60*time.Second)
+		replacedOneAtATime(t, c, p.np.Name, ns, "expiry", 4, func() {})
+	})
+
+	// Acceptance 7: drift: the pool's labels change; its nodes are
+	// replaced one budget step (1) at a time.
+	t.Run("Drift", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, nil)
+		p := disruptionPool("e2e-dis-drift", "xlarge")
+		p.np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1"}}
+		p.create(t, c)
+		pinned(ns, "drift", 4, p)
+		waitRunning(t, ns, "drift", 4, 60*time.Second)
+		replacedOneAtATime(t, c, p.np.Name, ns, "drift", 4, func() {
+			np := &provisionerv1.NodePool{}
+			if err := c.Get(context.Background(), client.ObjectKey{Name: p.np.Name}, np); err != nil {
+				t.Fatal(err)
+			}
+			np.Spec.Template.Metadata.Labels["e2e.tailor.dev/version"] = "2"
+			if err := c.Update(context.Background(), np); err != nil {
+				t.Fatal(err)
+			}
+		})
+		nodes, _ := nodesOf(context.Background(), p.np.Name)
+		for _, n := range nodes {
+			if n.Labels["e2e.tailor.dev/version"] != "2" {
+				t.Errorf("node %s lacks the new label", n.Name)
+			}
+		}
+	})
+}
+
+// replacedOneAtATime runs change, then waits until every claim the pool
+// had is gone, checking all along that at most one claim is disrupting at
+// once; then that the pods run again.
+func replacedOneAtATime(t *testing.T, c client.Client, pool, ns, app string, pods int, change func()) {
+	t.Helper()
+	first, _, _ := fleet(context.Background(), c, pool)
+	old := map[string]bool{}
+	for _, f := range first {
+		old[strings.Split(f, "/")[0]] = true
+	}
+	change()
+	most := 0
+	start := time.Now()
+	eventually(t, 180*time.Second, func(ctx context.Context) (bool, string) {
+		claims, err := claimsOf(ctx, c, pool)
+		if err != nil {
+			return false, err.Error()
+		}
+		disrupting, left := 0, 0
+		for _, nc := range claims {
+			if nc.DeletionTimestamp != nil || nc.Annotations[provisionerv1.AnnotationDisruption] != "" {
+				disrupting++
+			}
+			if old[nc.Name] {
+				left++
+			}
+		}
+		most = max(most, disrupting)
+		return left == 0, fmt.Sprintf("%d of %d first claims left, %d disrupting", left, len(old), disrupting)
+	})
+	now, _, _ := fleet(context.Background(), c, pool)
+	t.Logf("%v replaced by %v in %s; at most %d disrupting at once", first, now, time.Since(start).Round(100*time.Millisecond), most)
+	if most > 1 {
+		t.Errorf("%d claims disrupting at once, the budget allows 1", most)
+	}
+	waitRunning(t, ns, app, pods, 60*time.Second)
+	scaleTo(t, ns, app, 0)
+}
+
+// TestDisruptionInsufficientCapacity (acceptance 8): the replacement finds
+// no capacity; the old node keeps serving, untainted.
+func TestDisruptionInsufficientCapacity(t *testing.T) {
+	c := provClient(t)
+	ensureNodeClass(t, c)
+	state := namespace(t, nil)
+	inst := startProvisioner(t, state, "--disruption-interval", "1s", "--disruption-validation-period", "1s")
+	ns := namespace(t, nil)
+	p := disruptionPool("e2e-dis-ice", "xlarge", "2xlarge")
+	p.create(t, c)
+	pinned(ns, "ice", 6, p)
+	waitRunning(t, ns, "ice", 6, 60*time.Second)
+	nc := onlyClaim(t, c, p.np.Name)
+	faults := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "tailor-sim-faults", Namespace: state},
+		Data: map[string]string{"insufficientCapacity": "c5.xlarge/*/*"}}
+	if _, err := env.Clientset().CoreV1().ConfigMaps(state).Create(context.Background(), faults, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	scaleTo(t, ns, "ice", 2)
+	note := eventAbout(t, "DisruptionRolledBack", nc.Name, 60*time.Second)
+	t.Logf("Event on %s: %s", nc.Name, note)
+	stays(t, c, inst, nc)
+	waitRunning(t, ns, "ice", 2, 10*time.Second)
+	scaleTo(t, ns, "ice", 0)
+	waitPoolEmpty(t, c, p.np.Name, 60*time.Second)
+}
+
+// TestDisruptionRestart (acceptance 9): Tailor is killed once the
+// candidate is tainted and before it drains; its successor completes the
+// command (or rolls it back): no node is left tainted and idle, and no
+// second replacement is made.
+func TestDisruptionRestart(t *testing.T) {
+	c := provClient(t)
+	ensureNodeClass(t, c)
+	state := namespace(t, nil)
+	inst := startProvisioner(t, state, "--disruption-interval", "1s", "--disruption-validation-period", "10m")
+	ns := namespace(t, nil)
+	p := disruptionPool("e2e-dis-restart", "xlarge", "2xlarge")
+	p.create(t, c)
+	pinned(ns, "restart", 6, p)
+	waitRunning(t, ns, "restart", 6, 60*time.Second)
+	old := onlyClaim(t, c, p.np.Name)
+	scaleTo(t, ns, "restart", 2)
+	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+		node, err := env.Clientset().CoreV1().Nodes().Get(ctx, old.Status.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, taint := range node.Spec.Taints {
+			if taint.Key == provisionerv1.TaintDisrupted {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("node %s taints %v", node.Name, node.Spec.Taints)
+	})
+	claims, _ := claimsOf(context.Background(), c, p.np.Name)
+	_ = inst.cmd.Process.Signal(syscall.SIGKILL)
+	<-inst.done
+	t.Logf("killed Tailor with %s tainted (validation 10m) and %d claims", old.Name, len(claims))
+	if len(claims) != 2 {
+		t.Fatalf("%d claims when tainted, want the old one and its replacement", len(claims))
+	}
+	startProvisioner(t, state, "--disruption-interval", "1s", "--disruption-validation-period", "1s")
+	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
+		claims, err := claimsOf(ctx, c, p.np.Name)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, nc := range claims {
+			if nc.Name == old.Name {
+				return false, "the old claim is still there"
+			}
+		}
+		return len(claims) == 1, fmt.Sprintf("%d claims", len(claims))
+	})
+	waitRunning(t, ns, "restart", 2, 30*time.Second)
+	nodes, _ := nodesOf(context.Background(), p.np.Name)
+	for _, n := range nodes {
+		for _, taint := range n.Spec.Taints {
+			if taint.Key == provisionerv1.TaintDisrupted {
+				t.Errorf("node %s left tainted", n.Name)
+			}
+		}
+	}
+	now, cost, _ := fleet(context.Background(), c, p.np.Name)
+	t.Logf("after the restart the command completed: %v ($%.4f/h), %d node(s)", now, cost, len(nodes))
+	scaleTo(t, ns, "restart", 0)
+	waitPoolEmpty(t, c, p.np.Name, 60*time.Second)
 }
