@@ -313,9 +313,10 @@ func (d *disrupter) patchStatus(ctx context.Context, nc *provisionerv1.NodeClaim
 	patched := nc.DeepCopy()
 	patched.Status = *status
 	err := d.client.Status().Patch(ctx, patched, client.MergeFromWithOptions(nc, client.MergeFromWithOptimisticLock{}))
-	if err != nil && !apierrors.IsNotFound(err) {
-		return err
+	if err != nil {
+		return client.IgnoreNotFound(err)
 	}
+	*nc = *patched
 	return nil
 }
 
@@ -402,6 +403,11 @@ func (d *disrupter) start(ctx context.Context, c *cluster, cmd *disruption.Comma
 	}
 	d.log.Info("disruption command started", "command", rec.ID, "method", cmd.Method, "candidates", cmd.Candidates,
 		"replacements", rec.Replacements, "priceBefore", cmd.PriceBefore, "priceAfter", cmd.PriceAfter, "message", cmd.Message)
+	if len(reps) == 0 {
+		// Nothing to wait for: on to the taint now.
+		_, err := d.progress(ctx, c, rec, marked)
+		return err
+	}
 	return nil
 }
 
@@ -460,6 +466,9 @@ func (d *disrupter) progress(ctx context.Context, c *cluster, rec *disruptionRec
 		if reason, msg := disruption.Blocked(&n, disruption.NewPDBs(c.pdbs)); reason != "" {
 			return "validating", d.rollback(ctx, c, rec, cands, "blocked", "candidate "+nc.Name+": "+msg)
 		}
+		if rec.Method == string(disruption.Emptiness) && len(n.Pods) > 0 {
+			return "validating", d.rollback(ctx, c, rec, cands, "blocked", fmt.Sprintf("candidate %s is no longer empty: pod %s/%s arrived", nc.Name, n.Pods[0].Namespace, n.Pods[0].Name))
+		}
 	}
 	if rec.TaintedAt == "" {
 		for _, nc := range cands {
@@ -469,21 +478,26 @@ func (d *disrupter) progress(ctx context.Context, c *cluster, rec *disruptionRec
 		}
 		rec.TaintedAt = d.now().UTC().Format(time.RFC3339Nano)
 		body, _ := json.Marshal(rec)
-		for _, nc := range cands {
+		for i, nc := range cands {
 			patched := nc.DeepCopy()
 			patched.Annotations[provisionerv1.AnnotationDisruption] = string(body)
 			if err := d.client.Patch(ctx, patched, client.MergeFrom(nc)); err != nil {
 				return "validating", err
 			}
+			cands[i] = patched
 			d.setDisrupting(ctx, patched, metav1.ConditionTrue, "Validating",
 				fmt.Sprintf("%s (command %s): tainted %s:NoSchedule; drains after %s if nothing changed", rec.Method, rec.ID, provisionerv1.TaintDisrupted, d.opts.DisruptionValidation))
 			d.tell(c, nc, corev1.EventTypeNormal, "Tainted", "tainted %s:NoSchedule (command %s); drains in %s unless it must stay", provisionerv1.TaintDisrupted, rec.ID, d.opts.DisruptionValidation)
 		}
 		log.Info("candidates tainted", "candidates", rec.Candidates)
-		return "validating", nil
+		if rec.Method != string(disruption.Emptiness) {
+			return "validating", nil
+		}
+		// An empty node has no pods to move: checked again just above
+		// (a pod that arrived rolls it back), it drains at once.
 	}
 	tainted, err := time.Parse(time.RFC3339Nano, rec.TaintedAt)
-	if err == nil && d.now().Before(tainted.Add(d.opts.DisruptionValidation)) {
+	if err == nil && rec.Method != string(disruption.Emptiness) && d.now().Before(tainted.Add(d.opts.DisruptionValidation)) {
 		return "validating", nil
 	}
 	return "draining", d.drain(ctx, c, rec, cands)

@@ -279,10 +279,11 @@ type Budget struct {
 	// +kubebuilder:validation:MaxLength=128
 	Schedule *string `json:"schedule,omitempty"`
 
-	// duration is how long the budget is active from each scheduled start.
+	// duration is how long the budget is active from each scheduled start,
+	// in hours and minutes ("8h", "90m"; Go's "2m0s" too).
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(m|h))+$`
+	// +kubebuilder:validation:Pattern=`^([0-9]+(m|h))+(0s)?$`
 	Duration *metav1.Duration `json:"duration,omitempty"`
 }
 
