@@ -152,16 +152,17 @@ func isInitialized(nc *provisionerv1.NodeClaim) bool {
 // stays checks, after a few disruption passes over the claim quiet
 // (consolidateAfter passed since its last pod event, condition
 // Consolidatable), that it is still there, not deleting, untainted.
-func stays(t *testing.T, c client.Client, inst *instance, nc provisionerv1.NodeClaim) {
+func stays(t *testing.T, c client.Client, inst *instance, nc provisionerv1.NodeClaim, scaled time.Time) {
 	t.Helper()
 	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
 		got := &provisionerv1.NodeClaim{}
 		if err := c.Get(ctx, client.ObjectKey{Name: nc.Name}, got); err != nil {
 			return false, err.Error()
 		}
+		// Quiet again after the scale-down's pod event (consolidateAfter 5s).
 		cond := meta.FindStatusCondition(got.Status.Conditions, provisionerv1.ConditionConsolidatable)
-		return cond != nil && cond.Status == metav1.ConditionTrue && got.Status.LastPodEventTime.After(nc.Status.LastPodEventTime.Time),
-			fmt.Sprintf("Consolidatable %+v since the last pod event at %s", cond, got.Status.LastPodEventTime)
+		return cond != nil && cond.Status == metav1.ConditionTrue && cond.LastTransitionTime.After(scaled),
+			fmt.Sprintf("Consolidatable %+v; scaled down at %s", cond, scaled.Format(time.TimeOnly))
 	})
 	waitPasses(t, inst, "disruption", 3)
 	claims, err := claimsOf(context.Background(), c, nc.Labels[provisionerv1.LabelNodePool])
@@ -309,8 +310,9 @@ func TestDisruption(t *testing.T) {
 			}
 			waitRunning(t, ns, app, 6, 60*time.Second)
 			nc := onlyClaim(t, c, p.np.Name)
+			scaled := time.Now()
 			scaleTo(t, ns, app, 2)
-			stays(t, c, inst, nc)
+			stays(t, c, inst, nc, scaled)
 			note := eventAbout(t, "DisruptionBlocked", nc.Name, 10*time.Second)
 			t.Logf("Event on %s: %s", nc.Name, note)
 			if !strings.Contains(note, tc.want) {
@@ -460,10 +462,11 @@ func TestDisruptionInsufficientCapacity(t *testing.T) {
 	if _, err := env.Clientset().CoreV1().ConfigMaps(state).Create(context.Background(), faults, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	scaled := time.Now()
 	scaleTo(t, ns, "ice", 2)
 	note := eventAbout(t, "DisruptionRolledBack", nc.Name, 60*time.Second)
 	t.Logf("Event on %s: %s", nc.Name, note)
-	stays(t, c, inst, nc)
+	stays(t, c, inst, nc, scaled)
 	waitRunning(t, ns, "ice", 2, 10*time.Second)
 	scaleTo(t, ns, "ice", 0)
 	waitPoolEmpty(t, c, p.np.Name, 60*time.Second)
