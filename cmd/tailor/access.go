@@ -37,7 +37,8 @@ var requiredAccess = map[string][]access{
 		{"list", "", "pods"}, {"list", "", "nodes"}, {"patch", "", "nodes"}, {"delete", "", "nodes"},
 		{"list", "apps", "daemonsets"}, {"list", "tailor.dev", "nodepools"}, {"patch", "tailor.dev", "nodepools/status"},
 		{"create", "tailor.dev", "nodeclaims"}, {"delete", "tailor.dev", "nodeclaims"}, {"patch", "tailor.dev", "nodeclaims/status"},
-		{"create", "", "pods/eviction"},
+		{"create", "", "pods/eviction"}, {"list", "policy", "poddisruptionbudgets"}, {"delete", "", "pods"},
+		{"list", "tailor.dev", "awsnodeclasses"},
 	},
 	"recommender": {
 		{"list", "", "pods"}, {"list", "autoscaling.k8s.io", "verticalpodautoscalers"},

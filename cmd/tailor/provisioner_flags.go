@@ -43,6 +43,8 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	f.DurationVar(&o.loop.BatchMax, "provisioner-batch-max", o.loop.BatchMax, "A batch of pending pods closes this long after it opened, however busy.")
 	f.DurationVar(&o.loop.RegistrationTimeout, "provisioner-registration-timeout", o.loop.RegistrationTimeout, "A launched NodeClaim whose Node has not registered by then is deleted (the instance terminated) and its pods solved again.")
 	f.IntVar(&o.loop.MaxInstanceTypes, "provisioner-max-instance-types", o.loop.MaxInstanceTypes, "Most instance types (cheapest first) a NodeClaim lists for its launch to choose from.")
+	f.DurationVar(&o.loop.DisruptionInterval, "disruption-interval", o.loop.DisruptionInterval, "How often the disruption loop decides (expiry, drift, emptiness, consolidation) and moves running commands on.")
+	f.DurationVar(&o.loop.DisruptionValidation, "disruption-validation-period", o.loop.DisruptionValidation, "How long disruption candidates stay tainted before they are checked again and drained.")
 	f.DurationVar(&o.sim.LaunchDelay, "sim-launch-delay", o.sim.LaunchDelay, "--cloud=sim: how long an instance takes to boot and register its Node.")
 	f.StringSliceVar(&o.sim.InsufficientCapacity, "sim-insufficient-capacity", nil, "--cloud=sim: offerings with no capacity, type/zone/capacity-type with * wildcards (m5.large/us-east-1a/spot); the ConfigMap tailor-sim-faults adds more at run time.")
 	f.StringVar(&o.aws.ClusterName, "cluster-name", "", "--cloud=aws: the EKS cluster's name (tags, node bootstrap).")

@@ -47,18 +47,8 @@ func daemonSetPod(pod *corev1.Pod) bool {
 	return false
 }
 
-func mirrorPod(pod *corev1.Pod) bool {
-	_, ok := pod.Annotations[corev1.MirrorPodAnnotationKey]
-	return ok
-}
-
 func terminal(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-}
-
-// workload: a pod that makes a node non-empty and that a drain evicts.
-func workload(pod *corev1.Pod) bool {
-	return !daemonSetPod(pod) && !mirrorPod(pod) && !terminal(pod)
 }
 
 // newNodeClaim turns a solver claim into the NodeClaim to create: the
@@ -244,19 +234,6 @@ func initialized(node *corev1.Node, nc *provisionerv1.NodeClaim) bool {
 		}
 	}
 	return true
-}
-
-// emptyFor: how much longer an empty node must stay empty before it goes
-// (consolidateAfter counted from when it became empty; ok false: never).
-func emptyFor(np *provisionerv1.NodePool, emptySince, now time.Time) (time.Duration, bool) {
-	if np.Spec.Disruption.ConsolidateAfter == "" {
-		return emptySince.Sub(now), true // the default, 0s
-	}
-	after, never, err := np.Spec.Disruption.ConsolidateAfter.Parse()
-	if never || err != nil {
-		return 0, false
-	}
-	return emptySince.Add(after).Sub(now), true
 }
 
 // limitsReached names the limits the pool's usage has reached.

@@ -111,14 +111,6 @@ func TestDeadlines(t *testing.T) {
 	if d := registrationDeadline(nc, 15*time.Second, now); d != 5*time.Second {
 		t.Errorf("registration deadline in %s, want 5s (from launch)", d)
 	}
-	np := pool()
-	if d, ok := emptyFor(np, now.Add(-4*time.Second), now); !ok || d != 6*time.Second {
-		t.Errorf("empty for %s %v, want 6s more", d, ok)
-	}
-	np.Spec.Disruption.ConsolidateAfter = provisionerv1.Never
-	if _, ok := emptyFor(np, now, now); ok {
-		t.Error("consolidateAfter Never removes nodes")
-	}
 }
 
 func TestUnschedulable(t *testing.T) {

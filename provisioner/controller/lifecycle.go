@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -20,6 +23,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
+	"github.com/tailor-dev/tailor/provisioner/disruption"
 )
 
 // Field indexes the lifecycle reads by.
@@ -29,7 +33,8 @@ const (
 )
 
 // lifecycle reconciles one NodeClaim: launch → register → initialize,
-// registration timeout, emptiness, and (finalizer) drain and terminate.
+// registration timeout, pod events (for consolidateAfter), and (finalizer)
+// drain and terminate. What to disrupt is the disruption loop's business.
 type lifecycle struct {
 	opts        Options
 	client      client.Client
@@ -38,6 +43,13 @@ type lifecycle struct {
 	log         logr.Logger
 	provisioner *Provisioner
 	now         func() time.Time
+
+	mu sync.Mutex
+	// pods: per claim, the workload pods last seen on its node; a change
+	// is a pod event (status.lastPodEventTime).
+	pods map[string]string
+	// told: drain Events already given (claim/pod/reason), one each.
+	told map[string]bool
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -92,8 +104,8 @@ func (l *lifecycle) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	if initialized(node, nc) {
 		setCondition(status, provisionerv1.ConditionInitialized, metav1.ConditionTrue, "Initialized", "Node is ready")
 		setCondition(status, provisionerv1.ConditionReady, metav1.ConditionTrue, "Ready", "")
-		d, done, err := l.emptiness(ctx, log, nc, node, status)
-		if err != nil || done {
+		d, err := l.podEvents(ctx, nc, node, status)
+		if err != nil {
 			return reconcile.Result{}, err
 		}
 		requeue = d
@@ -171,46 +183,48 @@ func (l *lifecycle) launch(ctx context.Context, log logr.Logger, nc *provisioner
 	return reconcile.Result{RequeueAfter: l.opts.RegistrationTimeout}, nil
 }
 
-// emptiness deletes an initialized node that has run no workload pod
-// (DaemonSet pods aside) for the pool's consolidateAfter.
-func (l *lifecycle) emptiness(ctx context.Context, log logr.Logger, nc *provisionerv1.NodeClaim, node *corev1.Node, status *provisionerv1.NodeClaimStatus) (time.Duration, bool, error) {
+// podEvents moves status.lastPodEventTime to now when the node's workload
+// pods changed since the last look (or on the first look, if unset), and
+// keeps the Consolidatable condition: consolidateAfter has passed since.
+// It returns when to look again for the condition to turn.
+func (l *lifecycle) podEvents(ctx context.Context, nc *provisionerv1.NodeClaim, node *corev1.Node, status *provisionerv1.NodeClaimStatus) (time.Duration, error) {
 	var pods corev1.PodList
 	if err := l.client.List(ctx, &pods, client.MatchingFields{podNodeNameField: node.Name}); err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	busy := 0
+	var uids []string
 	for i := range pods.Items {
-		if workload(&pods.Items[i]) {
-			busy++
+		if disruption.Workload(&pods.Items[i]) {
+			uids = append(uids, string(pods.Items[i].UID))
 		}
 	}
-	// Nominated pods keep a node that has none bound yet.
-	if busy == 0 && l.provisioner != nil && l.provisioner.hasNominated(nc.Name) {
-		busy = 1
+	sort.Strings(uids)
+	seen := strings.Join(uids, ",")
+	now := l.now()
+	l.mu.Lock()
+	before, known := l.pods[nc.Name]
+	l.pods[nc.Name] = seen
+	l.mu.Unlock()
+	if known && before != seen || status.LastPodEventTime.IsZero() {
+		status.LastPodEventTime = metav1.NewTime(now)
 	}
-	if busy > 0 {
-		setCondition(status, provisionerv1.ConditionConsolidatable, metav1.ConditionFalse, "NotEmpty", fmt.Sprintf("%d pods", busy))
-		return 0, false, nil
-	}
-	setCondition(status, provisionerv1.ConditionConsolidatable, metav1.ConditionTrue, "Empty", "no pods but DaemonSet pods")
 	np := &provisionerv1.NodePool{}
 	if err := l.client.Get(ctx, types.NamespacedName{Name: nc.Labels[provisionerv1.LabelNodePool]}, np); err != nil {
-		return 0, false, client.IgnoreNotFound(err)
+		return 0, client.IgnoreNotFound(err)
 	}
-	since := meta.FindStatusCondition(status.Conditions, provisionerv1.ConditionConsolidatable).LastTransitionTime.Time
-	left, ok := emptyFor(np, since, l.now())
-	if !ok {
-		return 0, false, nil
+	at, ok := disruption.ConsolidatableAt(np, status.LastPodEventTime.Time)
+	switch {
+	case !ok:
+		setCondition(status, provisionerv1.ConditionConsolidatable, metav1.ConditionFalse, "Never", "the pool's consolidateAfter is Never")
+	case now.Before(at):
+		setCondition(status, provisionerv1.ConditionConsolidatable, metav1.ConditionFalse, "RecentPodEvent",
+			fmt.Sprintf("%d pods; a pod arrived or left within the pool's consolidateAfter (%s)", len(uids), np.Spec.Disruption.ConsolidateAfter))
+		return at.Sub(now), nil
+	default:
+		setCondition(status, provisionerv1.ConditionConsolidatable, metav1.ConditionTrue, "Quiet",
+			fmt.Sprintf("%d pods; no pod arrived or left for the pool's consolidateAfter (%s)", len(uids), np.Spec.Disruption.ConsolidateAfter))
 	}
-	if left > 0 {
-		return left, false, nil
-	}
-	if _, dnd := node.Annotations[provisionerv1.AnnotationDoNotDisrupt]; dnd {
-		return 0, false, nil
-	}
-	l.recorder.Eventf(nc, nil, corev1.EventTypeNormal, "Empty", "Delete", "Node %s has run no pods but DaemonSet pods for the pool's consolidateAfter (%s)", node.Name, np.Spec.Disruption.ConsolidateAfter)
-	log.Info("empty: deleting", "node", node.Name)
-	return 0, true, l.remove(ctx, nc, "empty")
+	return 0, nil
 }
 
 // remove deletes the claim; the finalizer does the rest.
@@ -252,20 +266,42 @@ func (l *lifecycle) terminate(ctx context.Context, log logr.Logger, nc *provisio
 		if err := l.client.List(ctx, &pods, client.MatchingFields{podNodeNameField: node.Name}); err != nil {
 			return reconcile.Result{}, err
 		}
+		pool := nc.Labels[provisionerv1.LabelNodePool]
+		// terminationGracePeriod: past it, what is left is deleted, PDBs
+		// and do-not-disrupt notwithstanding.
+		force := false
+		if tgp := nc.Spec.TerminationGracePeriod; tgp != nil && nc.DeletionTimestamp != nil {
+			force = !l.now().Before(nc.DeletionTimestamp.Add(tgp.Duration))
+		}
 		left := 0
 		for i := range pods.Items {
 			pod := &pods.Items[i]
-			if !workload(pod) {
+			if !disruption.Workload(pod) {
 				continue
 			}
 			left++
 			if pod.DeletionTimestamp != nil {
 				continue
 			}
+			if force {
+				if err := l.client.Delete(ctx, pod); err != nil && !apierrors.IsNotFound(err) {
+					log.Error(err, "delete pod past the termination grace period", "pod", pod.Namespace+"/"+pod.Name)
+				}
+				l.tellOnce(nc, pod, "TerminationGracePeriodElapsed", corev1.EventTypeWarning, "terminationGracePeriod %s elapsed: deleting pod %s/%s", nc.Spec.TerminationGracePeriod.Duration, pod.Namespace, pod.Name)
+				continue
+			}
+			if disruption.DoNotDisrupt(pod.Annotations) {
+				l.tellOnce(nc, pod, "DoNotDisrupt", corev1.EventTypeWarning, "pod %s/%s is annotated %s: not evicted until the claim's terminationGracePeriod (%s) elapses", pod.Namespace, pod.Name, provisionerv1.AnnotationDoNotDisrupt, tgpText(nc))
+				continue
+			}
 			err := l.client.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}})
 			switch {
-			case err == nil, apierrors.IsNotFound(err):
+			case err == nil:
+				podsEvicted.WithLabelValues(pool).Inc()
+			case apierrors.IsNotFound(err):
 			case apierrors.IsTooManyRequests(err):
+				evictionsBlocked.WithLabelValues(pool).Inc()
+				l.tellOnce(nc, pod, "EvictionBlocked", corev1.EventTypeWarning, "a PodDisruptionBudget refuses the eviction of pod %s/%s: the drain waits and retries every 2s (terminationGracePeriod %s)", pod.Namespace, pod.Name, tgpText(nc))
 				log.V(1).Info("eviction refused (PodDisruptionBudget)", "pod", pod.Namespace+"/"+pod.Name)
 			case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 				// No eviction in a namespace being deleted: its pods go anyway.
@@ -308,9 +344,38 @@ func (l *lifecycle) terminate(ctx context.Context, log logr.Logger, nc *provisio
 	if err := l.client.Patch(ctx, released, client.MergeFrom(nc)); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err
 	}
+	l.mu.Lock()
+	delete(l.pods, nc.Name)
+	for k := range l.told {
+		if strings.HasPrefix(k, nc.Name+"/") {
+			delete(l.told, k)
+		}
+	}
+	l.mu.Unlock()
 	l.recorder.Eventf(nc, nil, corev1.EventTypeNormal, "Terminated", "Terminate", "instance %s terminated", nc.Status.ProviderID)
 	log.Info("terminated", "providerID", nc.Status.ProviderID)
 	return reconcile.Result{}, nil
+}
+
+// tellOnce gives an Event on the claim and the pod, once per claim, pod and reason.
+func (l *lifecycle) tellOnce(nc *provisionerv1.NodeClaim, pod *corev1.Pod, reason, typ, format string, args ...any) {
+	key := nc.Name + "/" + string(pod.UID) + "/" + reason
+	l.mu.Lock()
+	done := l.told[key]
+	l.told[key] = true
+	l.mu.Unlock()
+	if done {
+		return
+	}
+	l.recorder.Eventf(nc, nil, typ, reason, "Drain", format, args...)
+	l.recorder.Eventf(pod, nil, typ, reason, "Drain", format, args...)
+}
+
+func tgpText(nc *provisionerv1.NodeClaim) string {
+	if nc.Spec.TerminationGracePeriod == nil {
+		return "unset: no limit"
+	}
+	return nc.Spec.TerminationGracePeriod.Duration.String()
 }
 
 // nodeFor finds the claim's Node by providerID.
@@ -331,7 +396,9 @@ func (l *lifecycle) nodeFor(ctx context.Context, nc *provisionerv1.NodeClaim) (*
 func (l *lifecycle) patchStatus(ctx context.Context, nc *provisionerv1.NodeClaim, status *provisionerv1.NodeClaimStatus) error {
 	patched := nc.DeepCopy()
 	patched.Status = *status
-	if err := l.client.Status().Patch(ctx, patched, client.MergeFrom(nc)); err != nil && !apierrors.IsNotFound(err) {
+	// Optimistic lock: the disruption loop writes conditions too, and a
+	// merge patch replaces the whole list.
+	if err := l.client.Status().Patch(ctx, patched, client.MergeFromWithOptions(nc, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
 	*nc = *patched

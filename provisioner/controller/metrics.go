@@ -26,7 +26,7 @@ var (
 	}, []string{"nodepool", "instance_type", "zone", "capacity_type"})
 	nodeClaimsTerminated = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_provisioner_nodeclaims_terminated_total",
-		Help: "NodeClaims whose instance was terminated, by pool and reason (empty, registration_timeout, insufficient_capacity, deleted).",
+		Help: "NodeClaims whose instance was terminated, by pool and reason (disrupted, registration_timeout, insufficient_capacity, deleted).",
 	}, []string{"nodepool", "reason"})
 	insufficientCapacity = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_provisioner_insufficient_capacity_total",
@@ -56,7 +56,41 @@ var (
 	}, []string{"nodepool", "resource"})
 )
 
+// Disruption.
+var (
+	disruptionDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_disruption_decisions_total",
+		Help: "Disruption decisions by method (expiration, drift, emptiness, multi_node_consolidation, single_node_consolidation), decision (delete, replace, refused) and reason (the budget reason of a command, Empty, Underutilized, Drifted, Expired; or why it was refused); a refusal counts once per node until its reason changes.",
+	}, []string{"method", "decision", "reason"})
+	disruptionSavings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_disruption_savings_dollars_per_hour",
+		Help: "USD per hour saved by finished disruption commands (the candidates' price less their replacements'), summed, by pool and method.",
+	}, []string{"nodepool", "method"})
+	disruptionRollbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_disruption_rollbacks_total",
+		Help: "Disruption commands rolled back (candidates untainted and left serving), by method and reason (replacement_failed, blocked).",
+	}, []string{"method", "reason"})
+	disruptionCommands = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tailor_disruption_commands",
+		Help: "Disruption commands running, by phase (launching, validating, draining).",
+	}, []string{"phase"})
+	disruptionPassDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_disruption_sync_duration_seconds",
+		Help:    "Time of one disruption pass: commands moved on, the decision, new commands started.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+	})
+	podsEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_disruption_pods_evicted_total",
+		Help: "Pods evicted (Eviction API) by drains of the pool's nodes.",
+	}, []string{"nodepool"})
+	evictionsBlocked = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_disruption_evictions_blocked_total",
+		Help: "Evictions a PodDisruptionBudget refused (429) during drains of the pool's nodes; each is retried.",
+	}, []string{"nodepool"})
+)
+
 func init() {
 	ctrlmetrics.Registry.MustRegister(pendingPods, batchSize, solveDuration, nodeClaimsLaunched, nodeClaimsTerminated,
-		insufficientCapacity, pendingToNodeClaim, pendingToRunning, fleetCost, poolUsage, poolLimit)
+		insufficientCapacity, pendingToNodeClaim, pendingToRunning, fleetCost, poolUsage, poolLimit,
+		disruptionDecisions, disruptionSavings, disruptionRollbacks, disruptionCommands, disruptionPassDuration, podsEvicted, evictionsBlocked)
 }

@@ -17,11 +17,17 @@ type Options struct {
 	// MaxInstanceTypes a NodeClaim carries (cheapest first), so that a
 	// launch has fallbacks without a claim listing the whole catalogue.
 	MaxInstanceTypes int
+	// DisruptionInterval is how often the disruption loop runs a pass.
+	DisruptionInterval time.Duration
+	// DisruptionValidation is how long tainted candidates wait before they
+	// are checked again and drained (Karpenter's consolidation validation).
+	DisruptionValidation time.Duration
 }
 
 // DefaultOptions are the documented defaults.
 func DefaultOptions() Options {
-	return Options{BatchIdle: time.Second, BatchMax: 10 * time.Second, RegistrationTimeout: 15 * time.Minute, MaxInstanceTypes: 60}
+	return Options{BatchIdle: time.Second, BatchMax: 10 * time.Second, RegistrationTimeout: 15 * time.Minute, MaxInstanceTypes: 60,
+		DisruptionInterval: 10 * time.Second, DisruptionValidation: 15 * time.Second}
 }
 
 // Validate reports settings the provisioner cannot run with.
@@ -35,6 +41,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("provisioner registration timeout must be positive, got %s", o.RegistrationTimeout)
 	case o.MaxInstanceTypes < 1:
 		return fmt.Errorf("provisioner max instance types must be at least 1, got %d", o.MaxInstanceTypes)
+	case o.DisruptionInterval <= 0:
+		return fmt.Errorf("disruption interval must be positive, got %s", o.DisruptionInterval)
+	case o.DisruptionValidation < 0:
+		return fmt.Errorf("disruption validation period must not be negative, got %s", o.DisruptionValidation)
 	}
 	return nil
 }

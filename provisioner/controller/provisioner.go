@@ -29,6 +29,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
+	"github.com/tailor-dev/tailor/provisioner/disruption"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 	"github.com/tailor-dev/tailor/scaler/loop"
 )
@@ -205,6 +206,7 @@ func (p *Provisioner) Provision(ctx context.Context) error {
 	for i, c := range res.Claims {
 		np := pools[c.Pool]
 		nc := newNodeClaim(np, c, np.Name+"-"+suffix(), p.opts.MaxInstanceTypes)
+		p.stampHashes(ctx, nc, np)
 		if err := p.client.Create(ctx, nc); err != nil {
 			p.log.Error(err, "create NodeClaim", "nodepool", c.Pool)
 			continue
@@ -259,6 +261,16 @@ func (p *Provisioner) Provision(ctx context.Context) error {
 	}
 	p.limited = limited
 	return nil
+}
+
+// stampHashes records on a new claim the hashes of its pool's template and
+// node class, against which drift is judged later.
+func (p *Provisioner) stampHashes(ctx context.Context, nc *provisionerv1.NodeClaim, np *provisionerv1.NodePool) {
+	nc.Annotations[provisionerv1.AnnotationNodePoolHash] = disruption.PoolHash(np)
+	class := &provisionerv1.AWSNodeClass{}
+	if ref := np.Spec.Template.Spec.NodeClassRef; ref != nil && p.client.Get(ctx, types.NamespacedName{Name: ref.Name}, class) == nil {
+		nc.Annotations[provisionerv1.AnnotationNodeClassHash] = disruption.NodeClassHash(&class.Spec)
+	}
 }
 
 // limitedPools: pools that held pods back on a limit at the last solve.
@@ -365,33 +377,50 @@ func (p *Provisioner) input(ctx context.Context) (*scheduling.Input, map[string]
 		}
 		in.Nodes = append(in.Nodes, scheduling.NodeFromCore(node, byNode[node.Name]))
 	}
-	pools := map[string]*provisionerv1.NodePool{}
-	usage := poolUsages(claimList.Items)
-	for i := range poolList.Items {
-		np := &poolList.Items[i]
+	var pools map[string]*provisionerv1.NodePool
+	in.Pools, pools = p.poolsOf(ctx, poolList.Items, claimList.Items)
+	in.DaemonSetPods = daemonSetPods(dsList.Items)
+	// Deterministic order: oldest first, so a solve is reproducible.
+	sort.SliceStable(in.Pods, func(i, j int) bool {
+		return in.Pods[i].CreationTimestamp.Before(&in.Pods[j].CreationTimestamp)
+	})
+	return in, pools, nil
+}
+
+// poolsOf are the pools the cloud launches for (ASG pools belong to the
+// asg backend), with their instance types and usage, for the solver.
+func (p *Provisioner) poolsOf(ctx context.Context, list []provisionerv1.NodePool, claims []provisionerv1.NodeClaim) ([]scheduling.Pool, map[string]*provisionerv1.NodePool) {
+	var out []scheduling.Pool
+	byName := map[string]*provisionerv1.NodePool{}
+	usage := poolUsages(claims)
+	for i := range list {
+		np := &list[i]
 		if np.DeletionTimestamp != nil || np.Spec.Template.Spec.NodeClassRef == nil {
-			continue // ASG pools belong to the asg backend
+			continue
 		}
 		its, err := p.cloud.InstanceTypes(ctx, np)
 		if err != nil {
 			p.log.Error(err, "instance types of a pool", "nodepool", np.Name)
 			continue
 		}
-		pools[np.Name] = np
-		in.Pools = append(in.Pools, scheduling.Pool{NodePool: np, InstanceTypes: its, Usage: usage[np.Name]})
+		byName[np.Name] = np
+		out = append(out, scheduling.Pool{NodePool: np, InstanceTypes: its, Usage: usage[np.Name]})
 	}
-	for i := range dsList.Items {
-		ds := &dsList.Items[i]
-		in.DaemonSetPods = append(in.DaemonSetPods, &corev1.Pod{
+	return out, byName
+}
+
+// daemonSetPods are one pod per DaemonSet, its template: the overhead a
+// new node must have room for.
+func daemonSetPods(list []appsv1.DaemonSet) []*corev1.Pod {
+	out := make([]*corev1.Pod, 0, len(list))
+	for i := range list {
+		ds := &list[i]
+		out = append(out, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ds.Namespace, Name: ds.Name, Labels: ds.Spec.Template.Labels},
 			Spec:       ds.Spec.Template.Spec,
 		})
 	}
-	// Deterministic order: oldest first, so a solve is reproducible.
-	sort.SliceStable(in.Pods, func(i, j int) bool {
-		return in.Pods[i].CreationTimestamp.Before(&in.Pods[j].CreationTimestamp)
-	})
-	return in, pools, nil
+	return out
 }
 
 func isTrue(nc *provisionerv1.NodeClaim, cond string) bool {

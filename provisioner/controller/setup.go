@@ -17,9 +17,9 @@ import (
 	"github.com/tailor-dev/tailor/provisioner/cloud"
 )
 
-// Setup adds the provisioner (batching and solving), the NodeClaim
-// lifecycle and NodePool status controllers to the manager; all run on
-// the leader only. cp is the cloud backend cmd/tailor built.
+// Setup adds the provisioner (batching and solving), the disruption loop,
+// the NodeClaim lifecycle and NodePool status controllers to the manager;
+// all run on the leader only. cp is the cloud backend cmd/tailor built.
 func Setup(ctx context.Context, mgr manager.Manager, o Options, cp cloud.Provider) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -64,7 +64,11 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options, cp cloud.Provide
 		return err
 	}
 	c := mgr.GetClient()
-	l := &lifecycle{opts: o, client: c, cloud: cp, recorder: rec, log: log.WithName("nodeclaim"), provisioner: p, now: p.now}
+	if err := mgr.Add(&disrupter{opts: o, client: c, recorder: rec, log: log.WithName("disruption"), now: p.now, provisioner: p, told: map[string]string{}}); err != nil {
+		return err
+	}
+	l := &lifecycle{opts: o, client: c, cloud: cp, recorder: rec, log: log.WithName("nodeclaim"), provisioner: p, now: p.now,
+		pods: map[string]string{}, told: map[string]bool{}}
 	err = ctrl.NewControllerManagedBy(mgr).Named("nodeclaim").
 		For(&provisionerv1.NodeClaim{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {

@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// BenchmarkSolve solves the benchmark mix (see benchPods, syntheticTypes)
+// BenchmarkSolve solves the benchmark mix (see MixPods, SyntheticTypes)
 // from scratch and reports throughput, nodes made, their price and the LP
 // lower bound of that price.
 func BenchmarkSolve(b *testing.B) {
-	types := syntheticTypes(400)
+	types := SyntheticTypes(400)
 	for _, bc := range []struct {
 		name    string
 		n       int
@@ -22,9 +22,9 @@ func BenchmarkSolve(b *testing.B) {
 		{"generic/pods=5000", 5000, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			pods := benchPods(bc.n, bc.generic, 42)
+			pods := MixPods(bc.n, 42, MixOptions{GenericOnly: bc.generic})
 			in := Input{Pods: pods, Pools: []Pool{{NodePool: nodePool("default"), InstanceTypes: types}}}
-			bound := lowerBound(pods, types)
+			bound := LowerBound(pods, types)
 			var res *Result
 			b.ReportAllocs()
 			b.ResetTimer()

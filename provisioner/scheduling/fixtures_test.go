@@ -1,56 +1,12 @@
 package scheduling
 
 import (
-	"fmt"
-	"math/rand"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
-
-var benchZones = []string{"test-zone-1", "test-zone-2", "test-zone-3"}
-
-// syntheticTypes is the benchmark catalogue: type i has i+1 vCPU,
-// 2(i+1) GiB, 10(i+1) pods, 100m/10Mi reserved, spot in zones 1–2 and
-// on-demand in zones 1–3, all at 0.1 per vCPU + 0.1 per GiB.
-func syntheticTypes(n int) []*InstanceType {
-	out := make([]*InstanceType, n)
-	for i := range out {
-		cpu, gib := int64(i+1), int64(2*(i+1))
-		price := 0.1*float64(cpu) + 0.1*float64(gib)
-		name := fmt.Sprintf("fake-it-%d", i)
-		it := &InstanceType{
-			Name: name,
-			Labels: map[string]string{
-				provisionerv1.LabelInstanceType: name,
-				provisionerv1.LabelArch:         "amd64",
-				provisionerv1.LabelOS:           "linux",
-				provisionerv1.LabelInstanceCPU:  fmt.Sprint(cpu),
-			},
-			Capacity: corev1.ResourceList{
-				corev1.ResourceCPU:    *resource.NewQuantity(cpu, resource.DecimalSI),
-				corev1.ResourceMemory: *resource.NewQuantity(gib<<30, resource.BinarySI),
-				corev1.ResourcePods:   *resource.NewQuantity(10*cpu, resource.DecimalSI),
-			},
-			Allocatable: corev1.ResourceList{
-				corev1.ResourceCPU:    *resource.NewMilliQuantity(cpu*1000-100, resource.DecimalSI),
-				corev1.ResourceMemory: *resource.NewQuantity(gib<<30-10<<20, resource.BinarySI),
-				corev1.ResourcePods:   *resource.NewQuantity(10*cpu, resource.DecimalSI),
-			},
-		}
-		for z, zone := range benchZones {
-			if z < 2 {
-				it.Offerings = append(it.Offerings, Offering{Zone: zone, CapacityType: provisionerv1.CapacityTypeSpot, Price: price, Available: true})
-			}
-			it.Offerings = append(it.Offerings, Offering{Zone: zone, CapacityType: provisionerv1.CapacityTypeOnDemand, Price: price, Available: true})
-		}
-		out[i] = it
-	}
-	return out
-}
 
 func nodePool(name string, mutate ...func(*provisionerv1.NodePool)) *provisionerv1.NodePool {
 	np := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -72,78 +28,4 @@ func pod(name string, cpu, mem string, mutate ...func(*corev1.Pod)) *corev1.Pod 
 		m(p)
 	}
 	return p
-}
-
-// benchPods is the benchmark mix: fifths of generic, zone spread,
-// hostname spread, zone self-affinity and hostname anti-affinity pods.
-func benchPods(n int, genericOnly bool, seed int64) []*corev1.Pod {
-	rng := rand.New(rand.NewSource(seed))
-	cpus := []string{"100m", "250m", "500m", "1000m", "1500m"}
-	mems := []string{"100Mi", "256Mi", "512Mi", "1024Mi", "2048Mi", "4096Mi"}
-	out := make([]*corev1.Pod, n)
-	for i := range out {
-		p := pod(fmt.Sprintf("p-%d", i), cpus[rng.Intn(len(cpus))], mems[rng.Intn(len(mems))])
-		p.Labels["my-label"] = string(rune('a' + rng.Intn(7)))
-		kind := i % 5
-		if genericOnly {
-			kind = 0
-		}
-		switch kind {
-		case 1:
-			p.Labels["spread"] = "zone"
-			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
-				MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
-				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"spread": "zone"}},
-			}}
-		case 2:
-			p.Labels["spread"] = "host"
-			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
-				MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.DoNotSchedule,
-				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"spread": "host"}},
-			}}
-		case 3:
-			p.Labels["affinity"] = "zone"
-			p.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
-				RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-					TopologyKey:   corev1.LabelTopologyZone,
-					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"affinity": "zone"}},
-				}},
-			}}
-		case 4:
-			p.Labels["app"] = "nginx"
-			p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-				RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-					TopologyKey:   corev1.LabelHostname,
-					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "nginx"}},
-				}},
-			}}
-		}
-		out[i] = p
-	}
-	return out
-}
-
-// lowerBound is an LP lower bound of the cost of new nodes for pods: for
-// each resource, the pods' total request times the lowest price per unit
-// of allocatable of any offering; the largest of these.
-func lowerBound(pods []*corev1.Pod, types []*InstanceType) float64 {
-	best := 0.0
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods} {
-		var total float64
-		for _, p := range pods {
-			q := podRequests(p)[name]
-			total += q.AsApproximateFloat64()
-		}
-		unit := -1.0
-		for _, it := range types {
-			a := it.Allocatable[name]
-			for _, o := range it.Offerings {
-				if per := o.Price / a.AsApproximateFloat64(); o.Available && (unit < 0 || per < unit) {
-					unit = per
-				}
-			}
-		}
-		best = max(best, total*unit)
-	}
-	return best
 }

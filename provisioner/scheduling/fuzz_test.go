@@ -22,10 +22,10 @@ func FuzzSolve(f *testing.F) {
 	f.Add(int64(7), uint8(5), uint8(1), uint8(5))
 	f.Fuzz(func(t *testing.T, seed int64, npods, npools, nnodes uint8) {
 		rng := rand.New(rand.NewSource(seed))
-		zones := append(append([]string(nil), benchZones...), "nowhere")
+		zones := append(append([]string(nil), MixZones...), "nowhere")
 		pick := func(list ...string) string { return list[rng.Intn(len(list))] }
 		var in Input
-		types := syntheticTypes(1 + rng.Intn(24))
+		types := SyntheticTypes(1 + rng.Intn(24))
 		for i := 0; i < int(npools%4); i++ {
 			np := nodePool(fmt.Sprintf("pool-%d", i))
 			w := int32(1 + rng.Intn(100))
@@ -47,7 +47,7 @@ func FuzzSolve(f *testing.F) {
 			in.Pools = append(in.Pools, Pool{NodePool: np, InstanceTypes: types})
 		}
 		for i := 0; i < int(nnodes%6); i++ {
-			n := existing(fmt.Sprintf("n%d", i), pick(benchZones...), fmt.Sprint(1+rng.Intn(8)), fmt.Sprintf("%dGi", 1+rng.Intn(16)))
+			n := existing(fmt.Sprintf("n%d", i), pick(MixZones...), fmt.Sprint(1+rng.Intn(8)), fmt.Sprintf("%dGi", 1+rng.Intn(16)))
 			if rng.Intn(2) == 0 {
 				n.Pods = []*corev1.Pod{pod(fmt.Sprintf("old%d", i), "100m", "100Mi", antiHost(pick("x", "y")))}
 			}

@@ -182,7 +182,7 @@ func (s *solver) order() []*podState {
 
 func (s *solver) prepare(in Input) error {
 	reqOf := func(pod *corev1.Pod) (vec, error) {
-		rl := podRequests(pod)
+		rl := in.Requests.of(pod)
 		if err := s.dims.register(rl); err != nil {
 			return vec{}, err
 		}
@@ -190,7 +190,7 @@ func (s *solver) prepare(in Input) error {
 	}
 	// Resource dimensions first: every vec below depends on them.
 	for _, p := range in.Pods {
-		if err := s.dims.register(podRequests(p)); err != nil {
+		if err := s.dims.register(in.Requests.of(p)); err != nil {
 			return err
 		}
 	}
@@ -415,7 +415,7 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 		if !typeAllows(it, reqs) {
 			continue
 		}
-		pt := poolType{ti: ti, avail: ti.alloc, minPrice: cheapest(it, reqs)}
+		pt := poolType{ti: ti, avail: ti.alloc, minPrice: Cheapest(it, reqs)}
 		tr := reqs.Intersect(requirements.FromLabels(it.Labels))
 		for _, d := range daemons {
 			for _, a := range d.alts {
@@ -500,8 +500,9 @@ func typeAllows(it *InstanceType, rs requirements.Requirements) bool {
 	return false
 }
 
-// cheapest is the lowest price of an available offering that rs allows.
-func cheapest(it *InstanceType, rs requirements.Requirements) float64 {
+// Cheapest is the lowest price of an available offering of it that rs
+// allows (+Inf when none).
+func Cheapest(it *InstanceType, rs requirements.Requirements) float64 {
 	zr, cr := rs.Get(provisionerv1.LabelZone), rs.Get(provisionerv1.LabelCapacityType)
 	best := math.Inf(1)
 	for _, o := range it.Offerings {
@@ -597,7 +598,7 @@ func (s *solver) finish(res *Result) {
 		ps := make([]priced, 0, len(c.types))
 		for _, i := range c.types {
 			pt := &c.pool.types[i]
-			ps = append(ps, priced{pt, cheapest(pt.ti.it, c.reqs)})
+			ps = append(ps, priced{pt, Cheapest(pt.ti.it, c.reqs)})
 		}
 		sort.SliceStable(ps, func(i, j int) bool {
 			if ps[i].price != ps[j].price {

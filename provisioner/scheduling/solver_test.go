@@ -74,7 +74,7 @@ func existing(name, zone, cpu, mem string, taints ...corev1.Taint) Node {
 }
 
 func defaultPools(mutate ...func(*provisionerv1.NodePool)) []Pool {
-	return []Pool{{NodePool: nodePool("default", mutate...), InstanceTypes: syntheticTypes(16)}}
+	return []Pool{{NodePool: nodePool("default", mutate...), InstanceTypes: SyntheticTypes(16)}}
 }
 
 func zoneOf(t *testing.T, c *Claim) string {
@@ -217,8 +217,8 @@ func TestSolve(t *testing.T) {
 		{
 			name: "the heavier pool wins",
 			in: Input{Pods: []*corev1.Pod{pod("a", "1", "1Gi")}, Pools: []Pool{
-				{NodePool: nodePool("light"), InstanceTypes: syntheticTypes(4)},
-				{NodePool: nodePool("heavy", func(np *provisionerv1.NodePool) { w := int32(50); np.Spec.Weight = &w }), InstanceTypes: syntheticTypes(4)},
+				{NodePool: nodePool("light"), InstanceTypes: SyntheticTypes(4)},
+				{NodePool: nodePool("heavy", func(np *provisionerv1.NodePool) { w := int32(50); np.Spec.Weight = &w }), InstanceTypes: SyntheticTypes(4)},
 			}},
 			check: func(t *testing.T, r *Result) {
 				wantKinds(t, r, NewClaim)
@@ -234,8 +234,8 @@ func TestSolve(t *testing.T) {
 					w := int32(10)
 					np.Spec.Weight = &w
 					np.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
-				}), InstanceTypes: syntheticTypes(8)},
-				{NodePool: nodePool("spill"), InstanceTypes: syntheticTypes(8)},
+				}), InstanceTypes: SyntheticTypes(8)},
+				{NodePool: nodePool("spill"), InstanceTypes: SyntheticTypes(8)},
 			}},
 			check: func(t *testing.T, r *Result) {
 				cpu := int64(0)

@@ -137,6 +137,36 @@ type Input struct {
 	// requests are reserved on every new node they would run on, and on
 	// existing nodes that lack them yet.
 	DaemonSetPods []*corev1.Pod
+	// Requests, when set, remembers the pods' effective requests across
+	// solves over the same pods (the disruption simulation solves once
+	// per candidate over one cluster); nil works them out every time.
+	Requests *RequestCache
+}
+
+// RequestCache memoizes pods' effective requests by pod. Not safe for
+// concurrent use; the pods must not change while it is in use.
+type RequestCache struct {
+	m map[*corev1.Pod]corev1.ResourceList
+}
+
+// NewRequestCache returns an empty cache.
+func NewRequestCache() *RequestCache {
+	return &RequestCache{m: map[*corev1.Pod]corev1.ResourceList{}}
+}
+
+// Of is the pod's effective requests (see podRequests), memoized.
+func (c *RequestCache) Of(pod *corev1.Pod) corev1.ResourceList { return c.of(pod) }
+
+func (c *RequestCache) of(pod *corev1.Pod) corev1.ResourceList {
+	if c == nil {
+		return podRequests(pod)
+	}
+	rl, ok := c.m[pod]
+	if !ok {
+		rl = podRequests(pod)
+		c.m[pod] = rl
+	}
+	return rl
 }
 
 // Kind is where a pod goes.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/disruption"
 )
 
 // NodePool validates a NodePool's spec.
@@ -55,11 +56,11 @@ func NodePool(np *provisionerv1.NodePool) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("limits").Key(string(name)), q.String(), "must not be negative"))
 		}
 	}
-	errs = append(errs, disruption(&np.Spec.Disruption, spec.Child("disruption"))...)
+	errs = append(errs, disruptionSpec(&np.Spec.Disruption, spec.Child("disruption"))...)
 	return errs
 }
 
-func disruption(d *provisionerv1.Disruption, path *field.Path) field.ErrorList {
+func disruptionSpec(d *provisionerv1.Disruption, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch d.ConsolidationPolicy {
 	case "", provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized:
@@ -76,9 +77,12 @@ func disruption(d *provisionerv1.Disruption, path *field.Path) field.ErrorList {
 				errs = append(errs, field.Invalid(path.Child("minimumSavings", "fraction"), ms.Fraction, "must be a decimal between 0 and 1"))
 			}
 		}
-		if ms.PerHour != "" {
-			if f, err := strconv.ParseFloat(ms.PerHour, 64); err != nil || f < 0 || strings.ContainsAny(ms.PerHour, "eE+-") {
-				errs = append(errs, field.Invalid(path.Child("minimumSavings", "perHour"), ms.PerHour, "must be a non-negative decimal (USD per hour)"))
+		for name, v := range map[string]string{"perHour": ms.PerHour, "perPod": ms.PerPod} {
+			if v == "" {
+				continue
+			}
+			if f, err := strconv.ParseFloat(v, 64); err != nil || f < 0 || strings.ContainsAny(v, "eE+-") {
+				errs = append(errs, field.Invalid(path.Child("minimumSavings", name), v, "must be a non-negative decimal (USD per hour)"))
 			}
 		}
 	}
@@ -130,8 +134,8 @@ func budgetNodes(s string) string {
 	return ""
 }
 
-// cron checks the shape of a schedule: a @macro or five fields of digits,
-// names and */,- (the field ranges are the scheduler's to enforce).
+// cron checks a schedule: a @macro or five fields of digits, names and
+// */,-, which the budgets' parser accepts (field ranges, names).
 func cron(s string) string {
 	switch s {
 	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
@@ -147,6 +151,10 @@ func cron(s string) string {
 				return fmt.Sprintf("field %q has the character %q", f, c)
 			}
 		}
+	}
+	// The parser the budgets run on: ranges and names.
+	if _, err := disruption.ParseSchedule(s); err != nil {
+		return err.Error()
 	}
 	return ""
 }

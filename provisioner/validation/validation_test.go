@@ -103,6 +103,12 @@ func TestNodePool(t *testing.T) {
 		{"savings fraction above 1", func(np *provisionerv1.NodePool) {
 			np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{Fraction: "1.5"}
 		}, "spec.disruption.minimumSavings.fraction", "between 0 and 1"},
+		{"schedule out of range", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "0", Schedule: ptr("61 9 * * *"), Duration: &metav1.Duration{Duration: time.Hour}}}
+		}, "spec.disruption.budgets[0].schedule", "above maximum"},
+		{"savings per pod negative", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{PerPod: "-1"}
+		}, "spec.disruption.minimumSavings.perPod", "non-negative"},
 		{"savings per hour", func(np *provisionerv1.NodePool) {
 			np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{Fraction: "0.1", PerHour: "0.05"}
 		}, "", ""},

@@ -57,6 +57,22 @@ const (
 	// TaintUnregistered is put on a node at launch and removed when Tailor
 	// has synced the NodeClaim's labels and taints onto it.
 	TaintUnregistered = "tailor.dev/unregistered"
+
+	// AnnotationNodePoolHash on a NodeClaim is the hash of its pool's
+	// template (labels, annotations, taints, startup taints, node class
+	// reference) at creation; a different hash now means drift.
+	AnnotationNodePoolHash = "tailor.dev/nodepool-hash"
+	// AnnotationNodeClassHash on a NodeClaim is the hash of its
+	// AWSNodeClass spec at creation; a different hash now means drift.
+	AnnotationNodeClassHash = "tailor.dev/nodeclass-hash"
+	// AnnotationDisruption on a NodeClaim says it is a candidate of a
+	// disruption command: JSON with the command's id, method, reason,
+	// replacements and prices. It is the command's record in the API
+	// server, from which a restarted Tailor resumes or rolls it back.
+	AnnotationDisruption = "tailor.dev/disruption"
+	// AnnotationReplaces on a NodeClaim launched by a disruption command
+	// names the command; it is removed when the command is done.
+	AnnotationReplaces = "tailor.dev/replaces"
 )
 
 // WellKnownLabels are the keys whose values the instance types and offerings

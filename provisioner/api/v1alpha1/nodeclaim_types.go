@@ -130,7 +130,7 @@ type NodeClaimStatus struct {
 	// +optional
 	LastPodEventTime metav1.Time `json:"lastPodEventTime,omitempty"`
 	// conditions: Launched, Registered, Initialized, Ready, and the
-	// disruption conditions Drifted, Expired, Consolidatable.
+	// disruption conditions Drifted, Expired, Consolidatable, Disrupting.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -152,4 +152,8 @@ const (
 	ConditionExpired = "Expired"
 	// ConditionConsolidatable: the node has had no pod event for consolidateAfter.
 	ConditionConsolidatable = "Consolidatable"
+	// ConditionDisrupting: the claim is a candidate of a disruption command
+	// (waiting for its replacement, tainted, or draining); its reason is
+	// the phase, its message the method, reason and prices.
+	ConditionDisrupting = "Disrupting"
 )

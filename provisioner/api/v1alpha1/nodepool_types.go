@@ -214,11 +214,12 @@ type Disruption struct {
 	// +kubebuilder:default="0s"
 	ConsolidateAfter NillableDuration `json:"consolidateAfter"`
 
-	// minimumSavings is Tailor's threshold for consolidation: a node is
-	// removed or replaced only when the saving, in USD per hour, is at
-	// least max(fraction × the price of the nodes removed, perHour).
-	// Unset means any saving counts, as in Karpenter. It keeps the
-	// cluster from churning pods for cents.
+	// minimumSavings is Tailor's threshold for consolidating underused
+	// nodes: they are removed or replaced only when the saving, in USD per
+	// hour, is at least max(fraction × the price of the nodes removed,
+	// perHour, perPod × the pods evicted). Unset means any saving counts,
+	// as in Karpenter. It keeps the cluster from churning pods for cents.
+	// Empty nodes, expiry and drift are not held to it.
 	// +optional
 	MinimumSavings *MinimumSavings `json:"minimumSavings,omitempty"`
 
@@ -243,6 +244,13 @@ type MinimumSavings struct {
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9]{1,6}(\.[0-9]{1,6})?$`
 	PerHour string `json:"perHour,omitempty"`
+
+	// perPod is a saving in USD per hour for each pod the move evicts
+	// ("0.01"): a score that weighs the saving against the pods disrupted,
+	// so a node with many pods must save more to be moved.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,6}(\.[0-9]{1,6})?$`
+	PerPod string `json:"perPod,omitempty"`
 }
 
 // Budget caps voluntary disruption of a pool's nodes, optionally only for
@@ -271,7 +279,8 @@ type Budget struct {
 	// +kubebuilder:validation:MaxLength=128
 	Schedule *string `json:"schedule,omitempty"`
 
-	// duration is how long the budget is active from each scheduled start.
+	// duration is how long the budget is active from each scheduled start,
+	// in hours and minutes ("8h", "90m"; Go's "2m0s" too).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(m|h))+(0s)?$`

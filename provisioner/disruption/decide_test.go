@@ -1,0 +1,170 @@
+package disruption
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scheduling"
+)
+
+func TestDecide(t *testing.T) {
+	strp := func(s string) *string { return &s }
+	withBudget := func(b ...provisionerv1.Budget) func(*provisionerv1.NodePool) {
+		return func(np *provisionerv1.NodePool) { np.Spec.Disruption.Budgets = b }
+	}
+	savings := func(ms provisionerv1.MinimumSavings) func(*provisionerv1.NodePool) {
+		return func(np *provisionerv1.NodePool) { np.Spec.Disruption.MinimumSavings = &ms }
+	}
+	mod := func(n Node, f func(*Node)) Node { f(&n); return n }
+	expired := func(n *Node) { n.ExpireAfter = time.Hour }
+	annotated := func(p *corev1.Pod) { p.Annotations = map[string]string{provisionerv1.AnnotationDoNotDisrupt: "true"} }
+	pending := func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }
+	hour := &metav1.Duration{Duration: 30 * time.Minute}
+
+	cases := []struct {
+		name  string
+		pools []scheduling.Pool
+		nodes []Node
+		pdbs  []*policyv1.PodDisruptionBudget
+		now   time.Time
+		want  []string
+	}{
+		{name: "an empty node goes", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("e", "a", 1)},
+			want:  []string{"emptiness delete [e]→[] $0.60→$0.00"}},
+		{name: "an empty node within consolidateAfter stays", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("e", "a", 1), func(n *Node) { n.LastPodEvent = t0.Add(-10 * time.Second) })}},
+		{name: "an empty node with consolidateAfter Never stays", pools: []scheduling.Pool{pool("a", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidateAfter = provisionerv1.Never })},
+			nodes: []Node{node("e", "a", 1)}},
+		{name: "an empty node annotated do-not-disrupt stays", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("e", "a", 1), func(n *Node) { n.DoNotDisrupt = true })},
+			want:  []string{"refused emptiness e do_not_disrupt"}},
+		{name: "an empty node with nominated pods stays", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("e", "a", 1), func(n *Node) { n.Nominated = true })},
+			want:  []string{"refused emptiness e pods_nominated"}},
+		{name: "a node not yet initialized is never chosen", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("e", "a", 1), func(n *Node) { n.Initialized = false })}},
+		{name: "an underused node is replaced by a cheaper one", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			want:  []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30"}},
+		{name: "pods that fit on another node: delete", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("x", "a", 3, runningPod("p1", "1")), node("y", "a", 3, runningPod("p2", "2"), runningPod("p3", "500m"))},
+			pdbs:  []*policyv1.PodDisruptionBudget{budgetOf("p2", 0, "p2")}, // y stays
+			want:  []string{"single_node_consolidation delete [x]→[] $1.20→$0.00", "refused single_node_consolidation y pdb"}},
+		{name: "two half-used nodes: one goes (multi-node first)", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("x", "a", 3, runningPod("p1", "1")), node("y", "a", 3, runningPod("p2", "2"), runningPod("p3", "500m"))},
+			want:  []string{"multi_node_consolidation replace [x y]→[fake-it-3] $2.40→$1.20"}},
+		{name: "several nodes to one", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("x", "a", 3, runningPod("p1", "1")), node("y", "a", 3, runningPod("p2", "1")), node("z", "a", 3, runningPod("p3", "1"))},
+			want:  []string{"multi_node_consolidation replace [x y z]→[fake-it-3] $3.60→$1.20"}},
+		{name: "WhenEmpty keeps underused nodes", pools: []scheduling.Pool{pool("a", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyWhenEmpty
+		})}, nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))}},
+		{name: "a saving below perHour is refused, priced", pools: []scheduling.Pool{pool("a", savings(provisionerv1.MinimumSavings{PerHour: "5"}))},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			want:  []string{"refused single_node_consolidation big below_threshold"}},
+		{name: "a saving above the fraction goes", pools: []scheduling.Pool{pool("a", savings(provisionerv1.MinimumSavings{Fraction: "0.5"}))},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			want:  []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30"}},
+		{name: "perPod weighs the pods evicted", pools: []scheduling.Pool{pool("a", savings(provisionerv1.MinimumSavings{PerPod: "0.8"}))},
+			nodes: []Node{node("big", "a", 7, runningPod("p1", "100m"), runningPod("p2", "100m"), runningPod("p3", "100m"))},
+			want:  []string{"refused single_node_consolidation big below_threshold"}},
+		{name: "a pod annotated do-not-disrupt keeps its node", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m", annotated))},
+			want:  []string{"refused single_node_consolidation big do_not_disrupt"}},
+		{name: "do-not-disrupt \"false\" does not", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m", func(p *corev1.Pod) {
+				p.Annotations = map[string]string{provisionerv1.AnnotationDoNotDisrupt: "false"}
+			}))},
+			want: []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30"}},
+		{name: "a pod not yet Running keeps its node", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m", pending))},
+			want:  []string{"refused single_node_consolidation big pods_not_running"}},
+		{name: "a PDB that allows nothing keeps the node", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			pdbs:  []*policyv1.PodDisruptionBudget{budgetOf("p", 0, "p")},
+			want:  []string{"refused single_node_consolidation big pdb"}},
+		{name: "a PDB that allows one does not", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			pdbs:  []*policyv1.PodDisruptionBudget{budgetOf("p", 1, "p")},
+			want:  []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30"}},
+		{name: "a PDB of another namespace does not", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			pdbs: []*policyv1.PodDisruptionBudget{func() *policyv1.PodDisruptionBudget {
+				b := budgetOf("p", 0, "p")
+				b.Namespace = "other"
+				return b
+			}()},
+			want: []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30"}},
+		{name: "a node recently changed is not consolidated", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("big", "a", 7, runningPod("p", "500m")), func(n *Node) { n.LastPodEvent = t0.Add(-5 * time.Second) })}},
+		{name: "budget 0 holds everything", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "0"}))},
+			nodes: []Node{node("e", "a", 1), node("big", "a", 7, runningPod("p", "500m"))},
+			want:  []string{"refused emptiness e budget", "refused single_node_consolidation big budget"}},
+		{name: "a budget for another reason does not hold", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "0", Reasons: []provisionerv1.DisruptionReason{"Drifted"}}))},
+			nodes: []Node{node("e", "a", 1)},
+			want:  []string{"emptiness delete [e]→[] $0.60→$0.00"}},
+		{name: "a scheduled budget holds inside its window", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "0", Schedule: strp("0 * * * *"), Duration: hour}))},
+			nodes: []Node{node("e", "a", 1)},
+			want:  []string{"refused emptiness e budget"}},
+		{name: "… and not outside it", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "0", Schedule: strp("0 * * * *"), Duration: hour}))},
+			nodes: []Node{node("e", "a", 1)}, now: t0.Add(30 * time.Minute),
+			want: []string{"emptiness delete [e]→[] $0.60→$0.00"}},
+		{name: "nodes already disrupting use the budget", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "1"}))},
+			nodes: []Node{node("e", "a", 1), mod(node("d", "a", 1), func(n *Node) { n.Disrupting = true })},
+			want:  []string{"refused emptiness e budget"}},
+		{name: "10% of 3 nodes rounds up to 1", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "10%"}))},
+			nodes: []Node{node("e1", "a", 1), node("e2", "a", 1), node("e3", "a", 1)},
+			want:  []string{"emptiness delete [e1]→[] $0.60→$0.00", "refused emptiness e2 budget", "refused emptiness e3 budget"}},
+		{name: "expired nodes are replaced, one per budget", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "1"}))},
+			nodes: []Node{mod(node("old1", "a", 1, runningPod("p1", "1")), expired), mod(node("old2", "a", 1, runningPod("p2", "1")), expired)},
+			want:  []string{"expiration replace [old1]→[fake-it-1] $0.60→$0.60", "refused expiration old2 budget"}},
+		{name: "expiration is not held by a budget for a reason", pools: []scheduling.Pool{pool("a", withBudget(provisionerv1.Budget{Nodes: "0", Reasons: []provisionerv1.DisruptionReason{"Underutilized", "Empty", "Drifted"}}))},
+			nodes: []Node{mod(node("old", "a", 1, runningPod("p", "1")), expired)},
+			want:  []string{"expiration replace [old]→[fake-it-1] $0.60→$0.60"}},
+		{name: "an expired node whose pods fit elsewhere is deleted", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("old", "a", 1, runningPod("p", "1")), expired), node("roomy", "a", 3, runningPod("q", "1"))},
+			want:  []string{"expiration delete [old]→[] $0.60→$0.00"}},
+		{name: "drifted nodes are replaced", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("d", "a", 1, runningPod("p", "1")), func(n *Node) { n.Drifted = "labels changed" })},
+			want:  []string{"drift replace [d]→[fake-it-1] $0.60→$0.60"}},
+		{name: "a drifted node's pods are not also consolidated in the same pass", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("d", "a", 1, runningPod("p", "1")), func(n *Node) { n.Drifted = "labels changed" }), node("big", "a", 7, runningPod("q", "500m"))},
+			want:  []string{"drift delete [d]→[] $0.60→$0.00"}},
+		{name: "a replacement of a running command is not chosen", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{mod(node("r", "a", 1), func(n *Node) { n.Replacement = true })}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			now := tc.now
+			if now.IsZero() {
+				now = t0
+			}
+			d, err := Decide(Input{Now: now, Nodes: tc.nodes, Pools: tc.pools, PDBs: tc.pdbs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := summary(d)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+			}
+			for _, r := range d.Refusals {
+				if r.Message == "" {
+					t.Errorf("refusal of %s has no message", r.Claim)
+				}
+			}
+			for _, c := range d.Commands {
+				if c.Message == "" {
+					t.Errorf("command %v has no message", c.Candidates)
+				}
+			}
+		})
+	}
+}
