@@ -37,11 +37,11 @@ type Method string
 // Methods, in the order a pass tries them.
 const (
 	Interruption Method = "interruption"
-	Expiration Method = "expiration"
-	Drift      Method = "drift"
-	Emptiness  Method = "emptiness"
-	MultiNode  Method = "multi_node_consolidation"
-	SingleNode Method = "single_node_consolidation"
+	Expiration   Method = "expiration"
+	Drift        Method = "drift"
+	Emptiness    Method = "emptiness"
+	MultiNode    Method = "multi_node_consolidation"
+	SingleNode   Method = "single_node_consolidation"
 )
 
 // Refusal reasons (metrics label values; the message says more).
