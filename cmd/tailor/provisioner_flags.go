@@ -109,8 +109,7 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 		}
 		if q := o.provisioner.interruptionQueue; q != "" {
 			log := mgr.GetLogger().WithName("interruption")
-			h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"),
-				Disrupter: awscloud.DeleteClaim{Client: mgr.GetClient()}, Log: log}
+			h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"), Log: log}
 			if err := mgr.Add(&awscloud.Queue{SQS: clients.SQS, Name: q, Handler: h, Log: log}); err != nil {
 				return nil, err
 			}

@@ -200,6 +200,9 @@ func (d *disrupter) nodeOf(c *cluster, nc *provisionerv1.NodeClaim) disruption.N
 		return n
 	}
 	n.Initialized = isTrue(nc, provisionerv1.ConditionInitialized)
+	if c := meta.FindStatusCondition(nc.Status.Conditions, provisionerv1.ConditionInterrupted); c != nil && c.Status == metav1.ConditionTrue {
+		n.Interrupted = c.Message
+	}
 	n.Disrupting = n.Disrupting || node.DeletionTimestamp != nil
 	n.DoNotDisrupt = n.DoNotDisrupt || disruption.DoNotDisrupt(node.Annotations)
 	n.Node = scheduling.NodeFromCore(node, c.pods[node.Name])
@@ -390,7 +393,7 @@ func (d *disrupter) start(ctx context.Context, c *cluster, cmd *disruption.Comma
 		}
 	}
 	decision := cmd.Action()
-	disruptionDecisions.WithLabelValues(string(cmd.Method), decision, budgetReason(cmd.Reason)).Inc()
+	disruptionDecisions.WithLabelValues(string(cmd.Method), decision, budgetReason(cmd.Method, cmd.Reason)).Inc()
 	for _, nc := range marked {
 		delete(d.told, nc.Name)
 		phase := "launching replacements " + strings.Join(rec.Replacements, ", ")
@@ -411,8 +414,11 @@ func (d *disrupter) start(ctx context.Context, c *cluster, cmd *disruption.Comma
 	return nil
 }
 
-func budgetReason(r provisionerv1.DisruptionReason) string {
-	if r == "" {
+func budgetReason(m disruption.Method, r provisionerv1.DisruptionReason) string {
+	switch {
+	case m == disruption.Interruption:
+		return "Interrupted"
+	case r == "":
 		return "Expired"
 	}
 	return string(r)
@@ -461,7 +467,14 @@ func (d *disrupter) progress(ctx context.Context, c *cluster, rec *disruptionRec
 	}
 	// Every replacement is up: check the candidates again, taint them, and
 	// after the validation period check again and drain.
+	// An interrupted instance goes whatever Tailor does: no re-check that
+	// would keep it, no validation period (the drain still goes through
+	// the Eviction API).
+	urgent := rec.Method == string(disruption.Interruption)
 	for _, nc := range cands {
+		if urgent {
+			break
+		}
 		n := d.nodeOf(c, nc)
 		if reason, msg := disruption.Blocked(&n, disruption.NewPDBs(c.pdbs)); reason != "" {
 			return "validating", d.rollback(ctx, c, rec, cands, "blocked", "candidate "+nc.Name+": "+msg)
@@ -490,14 +503,14 @@ func (d *disrupter) progress(ctx context.Context, c *cluster, rec *disruptionRec
 			d.tell(c, nc, corev1.EventTypeNormal, "Tainted", "tainted %s:NoSchedule (command %s); drains in %s unless it must stay", provisionerv1.TaintDisrupted, rec.ID, d.opts.DisruptionValidation)
 		}
 		log.Info("candidates tainted", "candidates", rec.Candidates)
-		if rec.Method != string(disruption.Emptiness) {
+		if rec.Method != string(disruption.Emptiness) && !urgent {
 			return "validating", nil
 		}
 		// An empty node has no pods to move: checked again just above
 		// (a pod that arrived rolls it back), it drains at once.
 	}
 	tainted, err := time.Parse(time.RFC3339Nano, rec.TaintedAt)
-	if err == nil && rec.Method != string(disruption.Emptiness) && d.now().Before(tainted.Add(d.opts.DisruptionValidation)) {
+	if err == nil && rec.Method != string(disruption.Emptiness) && !urgent && d.now().Before(tainted.Add(d.opts.DisruptionValidation)) {
 		return "validating", nil
 	}
 	return "draining", d.drain(ctx, c, rec, cands)

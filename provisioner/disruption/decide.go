@@ -61,7 +61,7 @@ func Decide(in Input) (*Decision, error) {
 		}
 		d.addTarget(n.Node)
 	}
-	steps := []func() error{d.expiration, d.drift, d.emptiness}
+	steps := []func() error{d.interruption, d.expiration, d.drift, d.emptiness}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
@@ -152,6 +152,32 @@ func claimNode(name string, c *scheduling.Claim) scheduling.Node {
 	it := c.InstanceTypes[0]
 	reqs := c.Requirements.Intersect(requirements.FromLabels(it.Labels))
 	return scheduling.Node{Name: name, Requirements: reqs, Allocatable: it.Allocatable, Pods: c.Pods, InFlight: true}
+}
+
+// interruption replaces nodes the cloud is taking away. The instance goes
+// whatever Tailor does, so neither budgets, do-not-disrupt nor PDBs stop
+// the command (the drain still evicts through the Eviction API, so PDBs
+// hold until the instance is gone); pods that fit nowhere are still moved
+// off, and wait pending for new capacity.
+func (d *decider) interruption() error {
+	for i := range d.in.Nodes {
+		n := &d.in.Nodes[i]
+		if !d.eligible(n) || n.Interrupted == "" {
+			continue
+		}
+		res, err := d.solve(n.Pods, map[string]bool{n.Node.Name: true})
+		if err != nil {
+			return err
+		}
+		cmd := Command{Method: Interruption, Candidates: []string{n.Claim}, Replacements: res.Claims,
+			PriceBefore: n.Price, PriceAfter: res.Cost(), Pods: len(n.Pods)}
+		cmd.Message = "interrupted: " + n.Interrupted + "; " + moveText(&cmd)
+		if bad := unplaced(res); bad != "" {
+			cmd.Message += "; " + bad + ", it waits pending"
+		}
+		d.apply(cmd, map[string]bool{n.Claim: true}, res)
+	}
+	return nil
 }
 
 // expiration replaces nodes older than their expireAfter, oldest first.

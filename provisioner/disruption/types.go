@@ -36,11 +36,12 @@ type Method string
 
 // Methods, in the order a pass tries them.
 const (
-	Expiration Method = "expiration"
-	Drift      Method = "drift"
-	Emptiness  Method = "emptiness"
-	MultiNode  Method = "multi_node_consolidation"
-	SingleNode Method = "single_node_consolidation"
+	Interruption Method = "interruption"
+	Expiration   Method = "expiration"
+	Drift        Method = "drift"
+	Emptiness    Method = "emptiness"
+	MultiNode    Method = "multi_node_consolidation"
+	SingleNode   Method = "single_node_consolidation"
 )
 
 // Refusal reasons (metrics label values; the message says more).
@@ -84,6 +85,11 @@ type Node struct {
 	DoNotDisrupt bool
 	// Nominated: pending pods wait for this node.
 	Nominated bool
+	// Interrupted says why the cloud takes the instance away (a spot
+	// interruption warning, scheduled maintenance); empty when it does
+	// not. Such a node is replaced first, whatever the budgets and
+	// do-not-disrupt: it goes either way.
+	Interrupted string
 	// Drifted says how the claim no longer matches its pool or node class
 	// (see DriftReason); empty when it does.
 	Drifted string

@@ -196,8 +196,28 @@ func TestAWSFleet(t *testing.T) {
 	s.SendMessage(queue, `{"version":"0","id":"e2e-1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","region":"us-east-1",`+
 		`"detail":{"instance-id":"`+instanceID+`","instance-action":"terminate"}}`)
 	start = time.Now()
+	// The replacement is up before the node drains: when the claim is
+	// first seen going, a claim replacing it is Initialized already.
+	checked := false
 	eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-		err := c.Get(ctx, types.NamespacedName{Name: victimClaim}, &provisionerv1.NodeClaim{})
+		var vc provisionerv1.NodeClaim
+		err := c.Get(ctx, types.NamespacedName{Name: victimClaim}, &vc)
+		if !checked && (apierrors.IsNotFound(err) || (err == nil && vc.DeletionTimestamp != nil)) {
+			checked = true
+			var all provisionerv1.NodeClaimList
+			if err := c.List(ctx, &all); err != nil {
+				t.Fatal(err)
+			}
+			ready := false
+			for _, r := range all.Items {
+				if r.Annotations[provisionerv1.AnnotationReplaces] != "" && meta.IsStatusConditionTrue(r.Status.Conditions, provisionerv1.ConditionInitialized) {
+					ready = true
+				}
+			}
+			if !ready {
+				t.Errorf("claim %s drained before its replacement was Initialized", victimClaim)
+			}
+		}
 		return apierrors.IsNotFound(err) && s.QueueDepth(queue) == 0, fmt.Sprintf("claim %s: %v; %d messages left", victimClaim, err, s.QueueDepth(queue))
 	})
 	waitRunning(t, ns, "inflate", 6, 90*time.Second)

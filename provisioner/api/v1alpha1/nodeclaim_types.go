@@ -150,6 +150,10 @@ const (
 	ConditionDrifted = "Drifted"
 	// ConditionExpired: the claim is older than expireAfter.
 	ConditionExpired = "Expired"
+	// ConditionInterrupted: the cloud announced the instance goes (spot
+	// interruption, scheduled maintenance); the disruption loop replaces
+	// it first, whatever the budgets.
+	ConditionInterrupted = "Interrupted"
 	// ConditionConsolidatable: the node has had no pod event for consolidateAfter.
 	ConditionConsolidatable = "Consolidatable"
 	// ConditionDisrupting: the claim is a candidate of a disruption command

@@ -24,11 +24,6 @@ import (
 	"github.com/tailor-dev/tailor/scaler/loop"
 )
 
-// ConditionInterrupted on a NodeClaim: AWS announced its instance goes
-// away (spot interruption, scheduled change, stop) or recommended
-// rebalancing it.
-const ConditionInterrupted = "Interrupted"
-
 var interruptionMessages = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "tailor_interruption_messages_total",
 	Help: "Interruption queue messages by kind (SpotInterruption, RebalanceRecommendation, ScheduledChange, StateChange, unknown, malformed) and outcome (handled, ignored, error).",
@@ -133,35 +128,16 @@ func (q *Queue) handle(ctx context.Context, body string) bool {
 	return true
 }
 
-// Disrupter takes an interrupted NodeClaim's node away: the provisioner's
-// disruption path (taint, replacement, drain through the Eviction API).
-type Disrupter interface {
-	Disrupt(ctx context.Context, nc *provisionerv1.NodeClaim, reason string) error
-}
-
-// DeleteClaim is the Disrupter until the disruption controller provides
-// one: it deletes the NodeClaim, whose finalizer cordons the node,
-// evicts its pods (PDBs hold) and terminates the instance; the evicted
-// pods are solved again, which launches the replacement.
-type DeleteClaim struct{ Client client.Client }
-
-// Disrupt deletes nc.
-func (d DeleteClaim) Disrupt(ctx context.Context, nc *provisionerv1.NodeClaim, _ string) error {
-	if err := d.Client.Delete(ctx, nc); err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	return nil
-}
-
-// ClaimHandler marks the NodeClaim of an interrupted instance (condition
-// Interrupted, a Warning Event) and, when the instance is going away,
-// hands it to the Disrupter. Instances without a NodeClaim are not
-// Tailor's: nothing to do.
+// ClaimHandler tells the NodeClaim of an interrupted instance: a Warning
+// Event for every message, and, when the instance is going away, the
+// condition Interrupted, on which the disruption loop launches a
+// replacement, waits until it is initialized, then taints and drains the
+// node (provisioner/disruption's interruption method). Instances without
+// a NodeClaim are not Tailor's: nothing to do.
 type ClaimHandler struct {
-	Client    client.Client
-	Recorder  recorder.EventRecorder
-	Disrupter Disrupter
-	Log       logr.Logger
+	Client   client.Client
+	Recorder recorder.EventRecorder
+	Log      logr.Logger
 }
 
 // Interrupted implements Handler.
@@ -179,19 +155,21 @@ func (h *ClaimHandler) Interrupted(ctx context.Context, instanceID string, m int
 		if m.State != "" {
 			msg = fmt.Sprintf("%s %s for %s (event %s)", m.Kind, m.State, instanceID, m.ID)
 		}
-		if !meta.IsStatusConditionTrue(nc.Status.Conditions, ConditionInterrupted) {
-			patched := nc.DeepCopy()
-			meta.SetStatusCondition(&patched.Status.Conditions, metav1.Condition{Type: ConditionInterrupted, Status: metav1.ConditionTrue, Reason: string(m.Kind), Message: msg})
-			if err := h.Client.Status().Patch(ctx, patched, client.MergeFrom(nc)); err != nil && !apierrors.IsNotFound(err) {
-				return err
-			}
-			h.Recorder.Eventf(nc, nil, corev1.EventTypeWarning, "Interrupted", "Interrupt", "%s", msg)
-		}
 		h.Log.Info("interruption", "nodeclaim", nc.Name, "kind", m.Kind, "instance", instanceID, "replace", m.Replace())
-		if !m.Replace() || nc.DeletionTimestamp != nil {
+		if !m.Replace() {
+			h.Recorder.Eventf(nc, nil, corev1.EventTypeNormal, "InterruptionNotice", "Interrupt", "%s; the instance stays, nothing to do", msg)
 			return nil
 		}
-		return h.Disrupter.Disrupt(ctx, nc, string(m.Kind))
+		if nc.DeletionTimestamp != nil || meta.IsStatusConditionTrue(nc.Status.Conditions, provisionerv1.ConditionInterrupted) {
+			return nil
+		}
+		patched := nc.DeepCopy()
+		meta.SetStatusCondition(&patched.Status.Conditions, metav1.Condition{Type: provisionerv1.ConditionInterrupted, Status: metav1.ConditionTrue, Reason: string(m.Kind), Message: msg})
+		if err := h.Client.Status().Patch(ctx, patched, client.MergeFromWithOptions(nc, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		h.Recorder.Eventf(nc, nil, corev1.EventTypeWarning, "Interrupted", "Interrupt", "%s; replacing it before the drain", msg)
+		return nil
 	}
 	return nil
 }
