@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/tailor-dev/tailor/provisioner/cloud"
+	"github.com/tailor-dev/tailor/provisioner/cloud/asg"
 	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
 	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
 	provisioner "github.com/tailor-dev/tailor/provisioner/controller"
@@ -23,6 +27,9 @@ type provisionerOptions struct {
 	cloud string
 	sim   sim.Options
 	aws   awscloud.Options
+	asg   asg.Options
+	// asgExpanders is --asg-expander as given.
+	asgExpanders string
 	// awsEndpoint overrides every AWS endpoint (tests; AWS_ENDPOINT_URL
 	// works too); awsMaxAttempts bounds the SDK's retries.
 	awsEndpoint    string
@@ -38,7 +45,10 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	o.sim = sim.DefaultOptions()
 	o.aws = awscloud.DefaultOptions()
 	o.aws.Region = os.Getenv("AWS_REGION")
-	f.StringVar(&o.cloud, "cloud", "sim", "Cloud backend of the provisioner: aws (EC2 fleet launches for NodePools with an AWSNodeClass) or sim (Nodes that kwok runs: the sandbox and tests).")
+	o.asg = asg.DefaultOptions()
+	f.StringVar(&o.cloud, "cloud", "sim", "Cloud backend of the provisioner: aws (EC2 fleet launches for NodePools with an AWSNodeClass), asg (existing Auto Scaling groups for NodePools with autoScalingGroups: the Cluster Autoscaler's mode) or sim (Nodes that kwok runs: the sandbox and tests).")
+	f.StringVar(&o.asgExpanders, "asg-expander", "price,least-waste", "--cloud=asg: how the groups that can take a NodeClaim are ranked, a chain of price, least-waste, priority (NodePool weight, then the order of autoScalingGroups.names) and random; each breaks the ties of those before.")
+	f.DurationVar(&o.asg.LaunchTimeout, "asg-launch-timeout", o.asg.LaunchTimeout, "--cloud=asg: how long a scale-up waits for the group's new instance before giving the desired capacity back.")
 	f.DurationVar(&o.loop.BatchIdle, "provisioner-batch-idle", o.loop.BatchIdle, "A batch of pending pods closes when no new unschedulable pod arrived for this long.")
 	f.DurationVar(&o.loop.BatchMax, "provisioner-batch-max", o.loop.BatchMax, "A batch of pending pods closes this long after it opened, however busy.")
 	f.DurationVar(&o.loop.RegistrationTimeout, "provisioner-registration-timeout", o.loop.RegistrationTimeout, "A launched NodeClaim whose Node has not registered by then is deleted (the instance terminated) and its pods solved again.")
@@ -114,8 +124,37 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 			}
 		}
 		return c, mgr.Add(c)
+	case "asg":
+		ao := o.provisioner.aws
+		if err := ao.Validate(); err != nil {
+			return nil, errors.New(strings.ReplaceAll(err.Error(), "--cloud=aws", "--cloud=asg"))
+		}
+		so := o.provisioner.asg
+		so.ClusterName, so.PriceRefresh = ao.ClusterName, ao.PriceRefresh
+		exps, err := asg.ParseExpanders(o.provisioner.asgExpanders)
+		if err != nil {
+			return nil, fmt.Errorf("--asg-expander: %w", err)
+		}
+		so.Expanders = exps
+		cfg, err := awscloud.LoadConfig(ctx, ao.Region, o.provisioner.awsEndpoint, o.provisioner.awsMaxAttempts)
+		if err != nil {
+			return nil, fmt.Errorf("AWS configuration: %w", err)
+		}
+		clients := awscloud.NewClients(cfg)
+		// Instance types, prices and instance lookups: the fleet backend's,
+		// which never launches here.
+		fleet, err := awscloud.New(mgr.GetClient(), clients, ao, mgr.GetLogger().WithName("aws-types"))
+		if err != nil {
+			return nil, err
+		}
+		c, err := asg.New(mgr.GetClient(), autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), fleet,
+			mgr.GetEventRecorder("tailor.dev/asg"), so, mgr.GetLogger().WithName("asg-cloud"))
+		if err != nil {
+			return nil, err
+		}
+		return c, mgr.Add(c)
 	}
-	return nil, fmt.Errorf("--cloud %q: want aws or sim", o.provisioner.cloud)
+	return nil, fmt.Errorf("--cloud %q: want aws, asg or sim", o.provisioner.cloud)
 }
 
 func setupProvisioner(ctx context.Context, mgr manager.Manager, o *runOptions) error {

@@ -369,8 +369,8 @@ func (p *Provisioner) input(ctx context.Context) (*scheduling.Input, map[string]
 	usage := poolUsages(claimList.Items)
 	for i := range poolList.Items {
 		np := &poolList.Items[i]
-		if np.DeletionTimestamp != nil || np.Spec.Template.Spec.NodeClassRef == nil {
-			continue // ASG pools belong to the asg backend
+		if np.DeletionTimestamp != nil || !cloud.Serves(p.cloud, np) {
+			continue // another backend's pool (nodeClassRef or autoScalingGroups)
 		}
 		its, err := p.cloud.InstanceTypes(ctx, np)
 		if err != nil {
