@@ -717,7 +717,7 @@ func (c *Cloud) activities(ctx context.Context, group string) (map[string]*astyp
 // CapacityFailure reports whether a failed scaling activity's message
 // says EC2 had no capacity (as opposed to a configuration error).
 func CapacityFailure(msg string) bool {
-	for _, s := range []string{"InsufficientInstanceCapacity", "sufficient capacity", "insufficient capacity", "UnfulfillableCapacity",
+	for _, s := range []string{"InsufficientInstanceCapacity", "do not have sufficient", "sufficient capacity", "insufficient capacity", "UnfulfillableCapacity",
 		"MaxSpotInstanceCountExceeded", "SpotMaxPriceTooLow", "capacity-not-available", "InsufficientCapacity"} {
 		if strings.Contains(strings.ToLower(msg), strings.ToLower(s)) {
 			return true
