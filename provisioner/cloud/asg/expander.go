@@ -2,6 +2,7 @@ package asg
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -87,24 +88,28 @@ func Waste(o Option, requests corev1.ResourceList) float64 {
 // NodeClaim's, shuffle(n) returns a permutation of 0..n-1 (the random
 // expander's; math/rand's Perm). opts is not modified.
 func Rank(opts []Option, chain []Expander, requests corev1.ResourceList, shuffle func(n int) []int) []Option {
-	out := append([]Option(nil), opts...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Group < out[j].Group })
-	rnd := make([]int, len(out))
-	for _, e := range chain {
-		if e == Random && shuffle != nil {
-			rnd = shuffle(len(out))
+	type scored struct {
+		Option
+		waste float64
+		rnd   int
+	}
+	sc := make([]scored, len(opts))
+	for i, o := range opts {
+		sc[i] = scored{Option: o, waste: Waste(o, requests)}
+	}
+	// Sorting indices moves ints, not Options.
+	idx := make([]int, len(sc))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return sc[idx[i]].Group < sc[idx[j]].Group })
+	if shuffle != nil && slices.Contains(chain, Random) {
+		for i, r := range shuffle(len(sc)) {
+			sc[idx[i]].rnd = r
 		}
 	}
-	key := map[string]int{}
-	for i, o := range out {
-		key[o.Group] = rnd[i]
-	}
-	waste := map[string]float64{}
-	for _, o := range out {
-		waste[o.Group] = Waste(o, requests)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := &sc[idx[i]], &sc[idx[j]]
 		for _, e := range chain {
 			switch e {
 			case Price:
@@ -112,8 +117,8 @@ func Rank(opts []Option, chain []Expander, requests corev1.ResourceList, shuffle
 					return a.Price < b.Price
 				}
 			case LeastWaste:
-				if waste[a.Group] != waste[b.Group] {
-					return waste[a.Group] < waste[b.Group]
+				if a.waste != b.waste {
+					return a.waste < b.waste
 				}
 			case Priority:
 				if a.Weight != b.Weight {
@@ -123,12 +128,16 @@ func Rank(opts []Option, chain []Expander, requests corev1.ResourceList, shuffle
 					return a.Order < b.Order
 				}
 			case Random:
-				if key[a.Group] != key[b.Group] {
-					return key[a.Group] < key[b.Group]
+				if a.rnd != b.rnd {
+					return a.rnd < b.rnd
 				}
 			}
 		}
 		return a.Group < b.Group
 	})
+	out := make([]Option, len(sc))
+	for i, k := range idx {
+		out[i] = sc[k].Option
+	}
 	return out
 }
