@@ -305,6 +305,9 @@ func (s *Server) scaleGroup(g *Group, cause string) {
 				in.Labels[l] = v
 			}
 			if t, ok := strings.CutPrefix(k, "k8s.io/cluster-autoscaler/node-template/taint/"); ok {
+				if !strings.Contains(v, ":") {
+					v = ":" + v // the effect alone
+				}
 				in.Taints = append(in.Taints, t+"="+v)
 			}
 		}
