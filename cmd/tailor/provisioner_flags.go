@@ -55,14 +55,14 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	f.IntVar(&o.loop.MaxInstanceTypes, "provisioner-max-instance-types", o.loop.MaxInstanceTypes, "Most instance types (cheapest first) a NodeClaim lists for its launch to choose from.")
 	f.DurationVar(&o.sim.LaunchDelay, "sim-launch-delay", o.sim.LaunchDelay, "--cloud=sim: how long an instance takes to boot and register its Node.")
 	f.StringSliceVar(&o.sim.InsufficientCapacity, "sim-insufficient-capacity", nil, "--cloud=sim: offerings with no capacity, type/zone/capacity-type with * wildcards (m5.large/us-east-1a/spot); the ConfigMap tailor-sim-faults adds more at run time.")
-	f.StringVar(&o.aws.ClusterName, "cluster-name", "", "--cloud=aws: the EKS cluster's name (tags, node bootstrap).")
-	f.StringVar(&o.aws.Region, "aws-region", o.aws.Region, "--cloud=aws: the cluster's AWS region (default $AWS_REGION).")
-	f.StringVar(&o.awsEndpoint, "aws-endpoint-url", "", "--cloud=aws: one endpoint for every AWS API (tests against local fakes); empty: AWS's (the SDK's AWS_ENDPOINT_URL also works).")
-	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
+	f.StringVar(&o.aws.ClusterName, "cluster-name", "", "--cloud=aws and asg: the EKS cluster's name (tags, node bootstrap).")
+	f.StringVar(&o.aws.Region, "aws-region", o.aws.Region, "--cloud=aws and asg: the cluster's AWS region (default $AWS_REGION).")
+	f.StringVar(&o.awsEndpoint, "aws-endpoint-url", "", "--cloud=aws and asg: one endpoint for every AWS API (tests against local fakes); empty: AWS's (the SDK's AWS_ENDPOINT_URL also works).")
+	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws and asg: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
 	f.StringVar(&o.aws.ClusterEndpoint, "cluster-endpoint", "", "--cloud=aws: the API server URL nodes join (EKS's endpoint); empty: the one Tailor talks to.")
 	f.StringVar(&o.aws.ServiceCIDR, "cluster-service-cidr", o.aws.ServiceCIDR, "--cloud=aws: the cluster's service CIDR, for the nodes' bootstrap (nodeadm).")
 	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
-	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws: how often instance types, on-demand and spot prices are read again.")
+	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws and asg: how often instance types, on-demand and spot prices are read again.")
 }
 
 // newCloud builds the backend --cloud names, once, in cmd/tailor.

@@ -184,11 +184,11 @@ func TestASG(t *testing.T) {
 	create(podsOf(ns, "cpu", 1, "3", "1Gi", p))
 	waitRunning(t, ns, "cpu", 1, 90*time.Second)
 	node = nodeOfPod(t, ns, "cpu")
-	note := claimEvent(t, node, "ScaledUp", "ranked first by price")
-	t.Logf("3-CPU pod: %s", note)
 	if groupOf(s, node) != "asg-spot" || node.Labels[provisionerv1.LabelCapacityType] != "spot" {
 		t.Errorf("the 3-CPU pod runs on group %q (%s); want asg-spot, the cheapest", groupOf(s, node), node.Labels[provisionerv1.LabelCapacityType])
 	}
+	note := claimEvent(t, node, "ScaledUp", "ranked first by price")
+	t.Logf("3-CPU pod: %s", note)
 
 	// A capacity failure falls back at once: asg-spot has no m5.xlarge
 	// spot capacity now; its scaling activity fails, its desired capacity
