@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/tailor-dev/tailor/provisioner/cloud"
+	"github.com/tailor-dev/tailor/provisioner/cloud/asg"
 	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
 	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
 	provisioner "github.com/tailor-dev/tailor/provisioner/controller"
@@ -23,6 +27,9 @@ type provisionerOptions struct {
 	cloud string
 	sim   sim.Options
 	aws   awscloud.Options
+	asg   asg.Options
+	// asgExpanders is --asg-expander as given.
+	asgExpanders string
 	// awsEndpoint overrides every AWS endpoint (tests; AWS_ENDPOINT_URL
 	// works too); awsMaxAttempts bounds the SDK's retries.
 	awsEndpoint    string
@@ -38,7 +45,10 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	o.sim = sim.DefaultOptions()
 	o.aws = awscloud.DefaultOptions()
 	o.aws.Region = os.Getenv("AWS_REGION")
-	f.StringVar(&o.cloud, "cloud", "sim", "Cloud backend of the provisioner: aws (EC2 fleet launches for NodePools with an AWSNodeClass) or sim (Nodes that kwok runs: the sandbox and tests).")
+	o.asg = asg.DefaultOptions()
+	f.StringVar(&o.cloud, "cloud", "sim", "Cloud backend of the provisioner: aws (EC2 fleet launches for NodePools with an AWSNodeClass), asg (existing Auto Scaling groups for NodePools with autoScalingGroups: the Cluster Autoscaler's mode) or sim (Nodes that kwok runs: the sandbox and tests).")
+	f.StringVar(&o.asgExpanders, "asg-expander", "price,least-waste", "--cloud=asg: how the groups that can take a NodeClaim are ranked, a chain of price, least-waste, priority (NodePool weight, then the order of autoScalingGroups.names) and random; each breaks the ties of those before.")
+	f.DurationVar(&o.asg.LaunchTimeout, "asg-launch-timeout", o.asg.LaunchTimeout, "--cloud=asg: how long a scale-up waits for the group's new instance before giving the desired capacity back.")
 	f.DurationVar(&o.loop.BatchIdle, "provisioner-batch-idle", o.loop.BatchIdle, "A batch of pending pods closes when no new unschedulable pod arrived for this long.")
 	f.DurationVar(&o.loop.BatchMax, "provisioner-batch-max", o.loop.BatchMax, "A batch of pending pods closes this long after it opened, however busy.")
 	f.DurationVar(&o.loop.RegistrationTimeout, "provisioner-registration-timeout", o.loop.RegistrationTimeout, "A launched NodeClaim whose Node has not registered by then is deleted (the instance terminated) and its pods solved again.")
@@ -47,14 +57,14 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	f.DurationVar(&o.loop.DisruptionValidation, "disruption-validation-period", o.loop.DisruptionValidation, "How long disruption candidates stay tainted before they are checked again and drained.")
 	f.DurationVar(&o.sim.LaunchDelay, "sim-launch-delay", o.sim.LaunchDelay, "--cloud=sim: how long an instance takes to boot and register its Node.")
 	f.StringSliceVar(&o.sim.InsufficientCapacity, "sim-insufficient-capacity", nil, "--cloud=sim: offerings with no capacity, type/zone/capacity-type with * wildcards (m5.large/us-east-1a/spot); the ConfigMap tailor-sim-faults adds more at run time.")
-	f.StringVar(&o.aws.ClusterName, "cluster-name", "", "--cloud=aws: the EKS cluster's name (tags, node bootstrap).")
-	f.StringVar(&o.aws.Region, "aws-region", o.aws.Region, "--cloud=aws: the cluster's AWS region (default $AWS_REGION).")
-	f.StringVar(&o.awsEndpoint, "aws-endpoint-url", "", "--cloud=aws: one endpoint for every AWS API (tests against local fakes); empty: AWS's (the SDK's AWS_ENDPOINT_URL also works).")
-	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
+	f.StringVar(&o.aws.ClusterName, "cluster-name", "", "--cloud=aws and asg: the EKS cluster's name (tags, node bootstrap).")
+	f.StringVar(&o.aws.Region, "aws-region", o.aws.Region, "--cloud=aws and asg: the cluster's AWS region (default $AWS_REGION).")
+	f.StringVar(&o.awsEndpoint, "aws-endpoint-url", "", "--cloud=aws and asg: one endpoint for every AWS API (tests against local fakes); empty: AWS's (the SDK's AWS_ENDPOINT_URL also works).")
+	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws and asg: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
 	f.StringVar(&o.aws.ClusterEndpoint, "cluster-endpoint", "", "--cloud=aws: the API server URL nodes join (EKS's endpoint); empty: the one Tailor talks to.")
 	f.StringVar(&o.aws.ServiceCIDR, "cluster-service-cidr", o.aws.ServiceCIDR, "--cloud=aws: the cluster's service CIDR, for the nodes' bootstrap (nodeadm).")
 	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
-	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws: how often instance types, on-demand and spot prices are read again.")
+	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws and asg: how often instance types, on-demand and spot prices are read again.")
 }
 
 // newCloud builds the backend --cloud names, once, in cmd/tailor.
@@ -115,8 +125,37 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 			}
 		}
 		return c, mgr.Add(c)
+	case "asg":
+		ao := o.provisioner.aws
+		if err := ao.Validate(); err != nil {
+			return nil, errors.New(strings.ReplaceAll(err.Error(), "--cloud=aws", "--cloud=asg"))
+		}
+		so := o.provisioner.asg
+		so.ClusterName, so.PriceRefresh = ao.ClusterName, ao.PriceRefresh
+		exps, err := asg.ParseExpanders(o.provisioner.asgExpanders)
+		if err != nil {
+			return nil, fmt.Errorf("--asg-expander: %w", err)
+		}
+		so.Expanders = exps
+		cfg, err := awscloud.LoadConfig(ctx, ao.Region, o.provisioner.awsEndpoint, o.provisioner.awsMaxAttempts)
+		if err != nil {
+			return nil, fmt.Errorf("AWS configuration: %w", err)
+		}
+		clients := awscloud.NewClients(cfg)
+		// Instance types, prices and instance lookups: the fleet backend's,
+		// which never launches here.
+		fleet, err := awscloud.New(mgr.GetClient(), clients, ao, mgr.GetLogger().WithName("aws-types"))
+		if err != nil {
+			return nil, err
+		}
+		c, err := asg.New(mgr.GetClient(), autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), fleet,
+			mgr.GetEventRecorder("tailor.dev/asg"), so, mgr.GetLogger().WithName("asg-cloud"))
+		if err != nil {
+			return nil, err
+		}
+		return c, mgr.Add(c)
 	}
-	return nil, fmt.Errorf("--cloud %q: want aws or sim", o.provisioner.cloud)
+	return nil, fmt.Errorf("--cloud %q: want aws, asg or sim", o.provisioner.cloud)
 }
 
 func setupProvisioner(ctx context.Context, mgr manager.Manager, o *runOptions) error {

@@ -60,6 +60,21 @@ type Provider interface {
 	InstanceTypes(ctx context.Context, np *provisionerv1.NodePool) ([]*scheduling.InstanceType, error)
 }
 
+// Selective is a Provider that launches for some pools only (the asg
+// backend: the pools with autoScalingGroups).
+type Selective interface {
+	Serves(np *provisionerv1.NodePool) bool
+}
+
+// Serves reports whether p launches np's nodes: as p says, for a
+// Selective backend; else the pools with a nodeClassRef (EC2 fleet, sim).
+func Serves(p Provider, np *provisionerv1.NodePool) bool {
+	if s, ok := p.(Selective); ok {
+		return s.Serves(np)
+	}
+	return np.Spec.Template.Spec.NodeClassRef != nil
+}
+
 // Offering names one instance type in one zone and capacity type.
 type Offering struct {
 	InstanceType, Zone, CapacityType string

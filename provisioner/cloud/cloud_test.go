@@ -54,3 +54,20 @@ func TestUnavailableExpires(t *testing.T) {
 		t.Error("still unavailable after the TTL")
 	}
 }
+
+type selective struct{ Provider }
+
+func (selective) Serves(np *provisionerv1.NodePool) bool { return np.Spec.AutoScalingGroups != nil }
+
+func TestServes(t *testing.T) {
+	fleet := &provisionerv1.NodePool{Spec: provisionerv1.NodePoolSpec{Template: provisionerv1.NodeClaimTemplate{Spec: provisionerv1.NodeClaimTemplateSpec{
+		NodeClassRef: &provisionerv1.NodeClassReference{Name: "default"}}}}}
+	groups := &provisionerv1.NodePool{Spec: provisionerv1.NodePoolSpec{AutoScalingGroups: &provisionerv1.AutoScalingGroups{Names: []string{"ng"}}}}
+	var plain Provider
+	if !Serves(plain, fleet) || Serves(plain, groups) {
+		t.Error("a backend that does not say serves the pools with a nodeClassRef only")
+	}
+	if Serves(selective{}, fleet) || !Serves(selective{}, groups) {
+		t.Error("a Selective backend decides")
+	}
+}

@@ -395,7 +395,7 @@ func (p *Provisioner) poolsOf(ctx context.Context, list []provisionerv1.NodePool
 	usage := poolUsages(claims)
 	for i := range list {
 		np := &list[i]
-		if np.DeletionTimestamp != nil || np.Spec.Template.Spec.NodeClassRef == nil {
+		if np.DeletionTimestamp != nil || !cloud.Serves(p.cloud, np) {
 			continue
 		}
 		its, err := p.cloud.InstanceTypes(ctx, np)

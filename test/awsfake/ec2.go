@@ -26,6 +26,12 @@ type Instance struct {
 	LaunchTime time.Time
 	// State: running or terminated.
 	State string
+	// Group is the Auto Scaling group that launched it (empty: a fleet's);
+	// Labels and Taints ("key=value:Effect") are what its kubelet
+	// registers with, from the group's node-template tags.
+	Group  string
+	Labels map[string]string
+	Taints []string
 }
 
 // ProviderID is the node's spec.providerID.
@@ -319,6 +325,40 @@ func (s *Server) ec2Action(action string, q query) (string, *apiError) {
 			b.WriteString(el("item", tx("reservationId", newID("r-", 17)), tx("ownerId", "123456789012"), el("instancesSet", instanceXML(in))))
 		}
 		return el("reservationSet", b.String()), nil
+	case "CreateTags":
+		ids := q.list("ResourceId")
+		for _, id := range ids {
+			if _, ok := st.instances[id]; !ok {
+				return "", errorf(400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+			}
+		}
+		for _, id := range ids {
+			if st.instances[id].Tags == nil {
+				st.instances[id].Tags = map[string]string{}
+			}
+			for j := 1; j <= q.items("Tag"); j++ {
+				st.instances[id].Tags[q.get(fmt.Sprintf("Tag.%d.Key", j))] = q.get(fmt.Sprintf("Tag.%d.Value", j))
+			}
+		}
+		return tx("return", "true"), nil
+	case "DescribeLaunchTemplateVersions":
+		lt, ok := st.templates[q.get("LaunchTemplateName")]
+		if !ok {
+			for _, x := range st.templates {
+				if x.ID == q.get("LaunchTemplateId") {
+					lt, ok = x, true
+				}
+			}
+		}
+		if !ok {
+			return "", errorf(400, "InvalidLaunchTemplateName.NotFoundException", "launch template %s not found", q.get("LaunchTemplateName"))
+		}
+		var data string
+		if t := lt.Data["InstanceType"]; t != "" {
+			data = tx("instanceType", t)
+		}
+		return el("launchTemplateVersionSet", el("item", tx("launchTemplateId", lt.ID), tx("launchTemplateName", lt.Name), tx("versionNumber", "1"),
+			tx("defaultVersion", "true"), el("launchTemplateData", tx("imageId", lt.ImageID), data))), nil
 	case "TerminateInstances":
 		var b strings.Builder
 		ids := q.list("InstanceId")

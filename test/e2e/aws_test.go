@@ -50,6 +50,19 @@ func startAWSFake(t *testing.T) *awsfake.Server {
 		labels[provisionerv1.LabelCapacityType] = in.CapacityType
 		labels[provisionerv1.LabelHostname] = in.NodeName()
 		taints := []corev1.Taint{{Key: provisionerv1.TaintUnregistered, Effect: corev1.TaintEffectNoExecute}}
+		if in.Group != "" {
+			// An Auto Scaling group's instance boots from the group's own
+			// launch template: its labels and taints, not Tailor's.
+			taints = nil
+			for k, v := range in.Labels {
+				labels[k] = v
+			}
+			for _, tt := range in.Taints {
+				kv, effect, _ := strings.Cut(tt, ":")
+				k, v, _ := strings.Cut(kv, "=")
+				taints = append(taints, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+			}
+		}
 		n := sim.KwokNode(in.NodeName(), in.ProviderID(), labels, taints, ct.Capacity(o), ct.Allocatable(o))
 		if _, err := nodes.Create(context.Background(), n, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Logf("node for %s: %v", in.ID, err)

@@ -1,0 +1,204 @@
+package asg
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/catalog"
+	"github.com/tailor-dev/tailor/provisioner/scheduling"
+)
+
+func TestParseTags(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		tags      map[string]string
+		labels    map[string]string
+		taints    []corev1.Taint
+		resources corev1.ResourceList
+		errs      []string
+	}{
+		{name: "none", tags: map[string]string{"Name": "x", TagEnabled: "true"}},
+		{name: "label", tags: map[string]string{TagLabel + "workload": "batch", TagLabel + "kubernetes.io/arch": "arm64"},
+			labels: map[string]string{"workload": "batch", "kubernetes.io/arch": "arm64"}},
+		{name: "taint with value", tags: map[string]string{TagTaint + "dedicated": "gpu:NoSchedule"},
+			taints: []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}},
+		{name: "taint effect only", tags: map[string]string{TagTaint + "example.com/spot": "NoExecute"},
+			taints: []corev1.Taint{{Key: "example.com/spot", Effect: corev1.TaintEffectNoExecute}}},
+		{name: "taints sorted by key", tags: map[string]string{TagTaint + "b": "x:PreferNoSchedule", TagTaint + "a": "y:NoSchedule"},
+			taints: []corev1.Taint{{Key: "a", Value: "y", Effect: corev1.TaintEffectNoSchedule}, {Key: "b", Value: "x", Effect: corev1.TaintEffectPreferNoSchedule}}},
+		{name: "resources", tags: map[string]string{TagResource + "ephemeral-storage": "100Gi", TagResource + "nvidia.com/gpu": "1"},
+			resources: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"), "nvidia.com/gpu": resource.MustParse("1")}},
+		{name: "bad ones left out, good kept", tags: map[string]string{
+			TagLabel + "ok": "yes", TagLabel + "bad key!": "x", TagLabel + "v": "not valid!",
+			TagTaint + "t": "x:Sometimes", TagResource + "cpu": "lots", TagResource + "memory": "-1Gi"},
+			labels: map[string]string{"ok": "yes"},
+			errs:   []string{"label value", "label key", "quantity \"-1Gi\"", "quantity \"lots\"", "the effect must be"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nt, errs := ParseTags(tc.tags)
+			if tc.labels == nil {
+				tc.labels = map[string]string{}
+			}
+			if tc.resources == nil {
+				tc.resources = corev1.ResourceList{}
+			}
+			if !reflect.DeepEqual(nt.Labels, tc.labels) || !reflect.DeepEqual(nt.Taints, tc.taints) {
+				t.Errorf("labels %v taints %v, want %v %v", nt.Labels, nt.Taints, tc.labels, tc.taints)
+			}
+			if len(nt.Resources) != len(tc.resources) {
+				t.Errorf("resources %v, want %v", nt.Resources, tc.resources)
+			}
+			for n, q := range tc.resources {
+				if got := nt.Resources[n]; got.Cmp(q) != 0 {
+					t.Errorf("resource %s = %v, want %v", n, got.String(), q.String())
+				}
+			}
+			if len(errs) != len(tc.errs) {
+				t.Fatalf("errors %v, want %d", errs, len(tc.errs))
+			}
+			all := ""
+			for _, e := range errs {
+				all += e.Error() + "\n"
+			}
+			for _, want := range tc.errs {
+				if !strings.Contains(all, want) {
+					t.Errorf("errors %q lack %q", all, want)
+				}
+			}
+		})
+	}
+}
+
+func TestCapacityTypeAndLaunchOrder(t *testing.T) {
+	prices := map[string]float64{"c5.2xlarge": 0.34, "r5.xlarge": 0.252, "m5.xlarge": 0.192}
+	price := func(typ string) float64 { return prices[typ] }
+	for _, tc := range []struct {
+		name  string
+		g     Group
+		ct    string
+		order []string
+	}{
+		{name: "single type", g: Group{Types: []string{"m5.xlarge"}, OnDemandPercent: 100}, ct: "on-demand", order: []string{"m5.xlarge"}},
+		{name: "prioritized keeps the overrides' order", g: Group{Mixed: true, Types: []string{"c5.2xlarge", "r5.xlarge", "m5.xlarge"}, OnDemandPercent: 100, OnDemandStrategy: "prioritized"},
+			ct: "on-demand", order: []string{"c5.2xlarge", "r5.xlarge", "m5.xlarge"}},
+		{name: "unset on-demand strategy is prioritized", g: Group{Mixed: true, Types: []string{"c5.2xlarge", "m5.xlarge"}, OnDemandPercent: 100},
+			ct: "on-demand", order: []string{"c5.2xlarge", "m5.xlarge"}},
+		{name: "lowest-price on-demand: cheapest first", g: Group{Mixed: true, Types: []string{"c5.2xlarge", "r5.xlarge", "m5.xlarge"}, OnDemandPercent: 100, OnDemandStrategy: "lowest-price"},
+			ct: "on-demand", order: []string{"m5.xlarge", "r5.xlarge", "c5.2xlarge"}},
+		{name: "spot: cheapest first", g: Group{Mixed: true, Types: []string{"c5.2xlarge", "r5.xlarge"}, OnDemandPercent: 0, SpotStrategy: "price-capacity-optimized"},
+			ct: "spot", order: []string{"r5.xlarge", "c5.2xlarge"}},
+		{name: "on-demand base not reached", g: Group{Mixed: true, Types: []string{"c5.2xlarge", "r5.xlarge"}, OnDemandBase: 2, OnDemandPercent: 0, Instances: []GroupInstance{{ID: "i-1"}}},
+			ct: "on-demand", order: []string{"c5.2xlarge", "r5.xlarge"}},
+		{name: "mostly spot above base", g: Group{Mixed: true, Types: []string{"m5.xlarge"}, OnDemandPercent: 25}, ct: "spot", order: []string{"m5.xlarge"}},
+		{name: "half on-demand counts as on-demand", g: Group{Mixed: true, Types: []string{"m5.xlarge"}, OnDemandPercent: 50}, ct: "on-demand", order: []string{"m5.xlarge"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if ct := tc.g.CapacityType(); ct != tc.ct {
+				t.Errorf("capacity type %s, want %s", ct, tc.ct)
+			}
+			if got := tc.g.LaunchOrder(price); !reflect.DeepEqual(got, tc.order) {
+				t.Errorf("launch order %v, want %v", got, tc.order)
+			}
+		})
+	}
+}
+
+func typeOf(t *testing.T, name string) *scheduling.InstanceType {
+	t.Helper()
+	ct, ok := catalog.Lookup(name)
+	if !ok {
+		t.Fatalf("%s not in the catalogue", name)
+	}
+	o := catalog.DefaultOptions()
+	return &scheduling.InstanceType{Name: name, Labels: ct.Labels(o), Capacity: ct.Capacity(o), Allocatable: ct.Allocatable(o)}
+}
+
+func TestTemplate(t *testing.T) {
+	base := typeOf(t, "g4dn.xlarge")
+	g := &Group{Name: "gpu", Zones: []string{"us-east-1a", "us-east-1b"}, Types: []string{"g4dn.xlarge"}, OnDemandPercent: 100}
+	nt, errs := ParseTags(map[string]string{TagLabel + "workload": "ml", TagLabel + provisionerv1.LabelNodePool: "other",
+		TagResource + "ephemeral-storage": "200Gi", TagResource + "example.com/fpga": "2", TagResource + "memory": "8Gi"})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	it := Template(base, g, nt, func(z string) float64 { return map[string]float64{"us-east-1a": 0.5, "us-east-1b": 0.6}[z] }, true)
+	if it.Labels["workload"] != "ml" || it.Labels[provisionerv1.LabelInstanceType] != "g4dn.xlarge" {
+		t.Errorf("labels %v", it.Labels)
+	}
+	if _, ok := it.Labels[provisionerv1.LabelNodePool]; ok {
+		t.Errorf("a node-template tag set %s: Tailor's to set", provisionerv1.LabelNodePool)
+	}
+	fpga := it.Allocatable["example.com/fpga"]
+	storage := it.Capacity[corev1.ResourceEphemeralStorage]
+	if fpga.Value() != 2 || storage.Cmp(resource.MustParse("200Gi")) != 0 {
+		t.Errorf("capacity %v allocatable %v", it.Capacity, it.Allocatable)
+	}
+	// memory: capacity replaced, allocatable less what the type reserves.
+	reserved := base.Capacity[corev1.ResourceMemory]
+	reserved.Sub(base.Allocatable[corev1.ResourceMemory])
+	want := resource.MustParse("8Gi")
+	want.Sub(reserved)
+	if got := it.Allocatable[corev1.ResourceMemory]; got.Cmp(want) != 0 {
+		t.Errorf("allocatable memory %s, want %s (8Gi less the %s reserved)", got.String(), want.String(), reserved.String())
+	}
+	if len(it.Offerings) != 2 || it.Offerings[1].Price != 0.6 || it.Offerings[0].CapacityType != "on-demand" || !it.Offerings[0].Available {
+		t.Errorf("offerings %+v", it.Offerings)
+	}
+	if base.Labels["workload"] != "" || base.Allocatable.Name("example.com/fpga", resource.DecimalSI).Value() != 0 {
+		t.Errorf("the base type was modified")
+	}
+}
+
+func TestCapacityFailure(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"Launching a new EC2 instance. Status Reason: Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient m5.large capacity": true,
+		"We currently do not have sufficient c5.xlarge capacity in the Availability Zone you requested (us-east-1a).":                                                             true,
+		"Could not launch Spot Instances. UnfulfillableCapacity - Unable to fulfill capacity due to your request configuration.":                                                  true,
+		"Could not launch Spot Instances. MaxSpotInstanceCountExceeded - Max spot instance count exceeded.":                                                                       true,
+		"The security group 'sg-123' does not exist in VPC 'vpc-1'. Launching EC2 instance failed.":                                                                               false,
+		"Value (x) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name":                                                                           false,
+	} {
+		if got := CapacityFailure(msg); got != want {
+			t.Errorf("CapacityFailure(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
+
+func TestFilters(t *testing.T) {
+	fs := Filters(map[string]string{TagEnabled: "true", TagCluster + "prod": "*"})
+	if len(fs) != 2 || *fs[1].Name != "tag-key" || fs[1].Values[0] != TagCluster+"prod" || *fs[0].Name != "tag:"+TagEnabled || fs[0].Values[0] != "true" {
+		t.Errorf("filters %+v", fs)
+	}
+}
+
+func FuzzParseTags(f *testing.F) {
+	for _, s := range [][2]string{{TagLabel + "a", "b"}, {TagTaint + "k", "v:NoSchedule"}, {TagTaint + "k", "NoExecute"}, {TagResource + "nvidia.com/gpu", "4"},
+		{TagResource + "memory", "1e3Mi"}, {TagLabel + "", ""}, {TagTaint + "k", "::"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, k, v string) {
+		nt, errs := ParseTags(map[string]string{k: v, TagLabel + "fixed": "yes"})
+		if nt.Labels["fixed"] != "yes" {
+			t.Fatalf("a good tag was lost beside %q=%q", k, v)
+		}
+		n := len(nt.Labels) + len(nt.Taints) + len(nt.Resources) + len(errs)
+		if n > 2 {
+			t.Fatalf("%d results from 2 tags", n)
+		}
+		for _, tt := range nt.Taints {
+			if tt.Effect != corev1.TaintEffectNoSchedule && tt.Effect != corev1.TaintEffectPreferNoSchedule && tt.Effect != corev1.TaintEffectNoExecute {
+				t.Fatalf("taint effect %q", tt.Effect)
+			}
+		}
+		for name, q := range nt.Resources {
+			if q.Sign() < 0 {
+				t.Fatalf("negative resource %s=%s", name, q.String())
+			}
+		}
+	})
+}

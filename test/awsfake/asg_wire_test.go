@@ -1,0 +1,244 @@
+package awsfake_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/cloud"
+	"github.com/tailor-dev/tailor/provisioner/cloud/asg"
+	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
+	"github.com/tailor-dev/tailor/test/awsfake"
+)
+
+// The asg backend over the wire: the real Auto Scaling and EC2 clients
+// against the fake's groups.
+
+func asgClaim(name string, cpu, mem string, types ...string) *provisionerv1.NodeClaim {
+	return &provisionerv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: "uid-" + "name", Labels: map[string]string{provisionerv1.LabelNodePool: "ng"}},
+		Spec: provisionerv1.NodeClaimSpec{
+			Requirements: []provisionerv1.NodeSelectorRequirementWithMinValues{req(provisionerv1.LabelInstanceType, types...)},
+			Resources: provisionerv1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}},
+		},
+	}
+}
+
+// TestWireASG runs every path of the asg backend and checks its IAM
+// policy grants exactly the actions called.
+func TestWireASG(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s, err := awsfake.New("wire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	discover := map[string]string{asg.TagEnabled: "true", asg.TagCluster + "wire": "owned"}
+	with := func(extra map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range discover {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	// A mixed group whose first override (c5.2xlarge, 16 GiB) is not what
+	// its lowest-price strategy launches (r5.xlarge, 32 GiB, cheaper).
+	s.AddGroup(awsfake.Group{Name: "mixed", Max: 3, Zones: []string{"us-east-1a"}, Overrides: []string{"c5.2xlarge", "r5.xlarge"},
+		OnDemandStrategy: "lowest-price", Tags: with(map[string]string{asg.TagLabel + "workload": "mem"})})
+	// Named by the pool, without the discovery tags; one node at min.
+	s.AddGroup(awsfake.Group{Name: "plain", Min: 1, Max: 2, Desired: 1, Zones: []string{"us-east-1b"}, InstanceType: "m5.xlarge",
+		Tags: map[string]string{asg.TagCluster + "wire": "owned"}})
+	s.AddGroup(awsfake.Group{Name: "tainted", Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "g4dn.xlarge",
+		Tags: with(map[string]string{asg.TagTaint + "dedicated": "gpu:NoSchedule"})})
+	s.AddGroup(awsfake.Group{Name: "other-cluster", Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "m5.large",
+		Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "else": "owned"}})
+	for i := 0; i < 3; i++ { // more than a page of MaxRecords 50 is not needed: the paginator runs on names too
+		s.AddGroup(awsfake.Group{Name: "filler-" + string(rune('a'+i)), Max: 1, Zones: []string{"us-east-1c"}, InstanceType: "t3.small"})
+	}
+	plain, _ := s.Group("plain")
+	first := s.Instances()[0]
+
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = provisionerv1.AddToScheme(scheme)
+	np := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "ng", Generation: 1}, Spec: provisionerv1.NodePoolSpec{
+		AutoScalingGroups: &provisionerv1.AutoScalingGroups{Names: []string{"plain", "missing"},
+			SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "wire": "*"}}}},
+	}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: first.NodeName()}, Spec: corev1.NodeSpec{ProviderID: first.ProviderID()}}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(np, node).Build()
+
+	ctx := context.Background()
+	cfg, err := awscloud.LoadConfig(ctx, "us-east-1", s.URL, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ao := awscloud.DefaultOptions()
+	ao.ClusterName = "wire"
+	fleet, err := awscloud.New(kube, awscloud.NewClients(cfg), ao, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := asg.DefaultOptions()
+	o.ClusterName, o.PollInterval, o.GroupRefresh = "wire", 20*time.Millisecond, 50*time.Millisecond
+	c, err := asg.New(kube, autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), fleet, nil, o, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet.RefreshPrices(ctx) // live prices before the first launch (Start reads them again)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = c.Start(runCtx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	t.Run("DiscoveryAndTemplates", func(t *testing.T) {
+		its, err := c.InstanceTypes(ctx, np)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, it := range its {
+			got[it.Name] = it.Offerings[0].Zone + " " + it.Labels["workload"]
+		}
+		// plain (named) and mixed (discovered); tainted's taint is not the
+		// pool's, other-cluster and the fillers are not discovered.
+		want := map[string]string{"m5.xlarge": "us-east-1b ", "r5.xlarge": "us-east-1a mem"}
+		if len(got) != len(want) || got["m5.xlarge"] != want["m5.xlarge"] || got["r5.xlarge"] != want["r5.xlarge"] {
+			t.Errorf("templates %v, want %v", got, want)
+		}
+		if len(its) > 0 && its[0].Name != "m5.xlarge" {
+			t.Errorf("named groups come first: %s", its[0].Name)
+		}
+	})
+
+	t.Run("ScaleFromZeroOfAMixedGroupTakesItsNextType", func(t *testing.T) {
+		in, err := c.Create(ctx, asgClaim("mem-1", "1", "20Gi", "m5.xlarge", "r5.xlarge", "c5.2xlarge"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _ := s.Group("mixed")
+		if in.InstanceType != "r5.xlarge" || g.Desired != 1 || len(g.Instances) != 1 || in.Price != s.OnDemandPrice("r5.xlarge") {
+			t.Errorf("launched %+v; group %+v", in, g)
+		}
+		got, err := c.Get(ctx, in.ProviderID)
+		if err != nil || got.NodeClaim != "mem-1" {
+			t.Errorf("Get: %+v %v (the instance is tagged with its claim)", got, err)
+		}
+	})
+
+	t.Run("CapacityFailureFallsBackAtOnce", func(t *testing.T) {
+		s.InsufficientCapacity("m5.xlarge/*/on-demand")
+		defer s.InsufficientCapacity()
+		// The price expander ranks plain (m5.xlarge) first; it fails, its
+		// desired capacity is given back, mixed launches.
+		in, err := c.Create(ctx, asgClaim("cpu-1", "2", "4Gi", "m5.xlarge", "r5.xlarge"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := s.Group("plain")
+		if in.InstanceType != "r5.xlarge" || len(in.InsufficientCapacity) != 1 || p.Desired != 1 || s.FailedActivities("plain") != 1 {
+			t.Errorf("launched %s, unavailable %v; plain %+v, %d failed activities", in.InstanceType, in.InsufficientCapacity, p, s.FailedActivities("plain"))
+		}
+		its, err := c.InstanceTypes(ctx, np)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range its {
+			if it.Name == "m5.xlarge" && it.Offerings[0].Available {
+				t.Errorf("plain is offered again right after its capacity failure")
+			}
+		}
+	})
+
+	t.Run("ScaleDownDecrements", func(t *testing.T) {
+		all, err := c.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 2 {
+			t.Fatalf("List: %d instances, want the 2 taken for claims (not plain's own)", len(all))
+		}
+		if err := c.Delete(ctx, all[0].ProviderID); err != nil {
+			t.Fatal(err)
+		}
+		if g, _ := s.Group("mixed"); g.Desired != 1 || len(g.Instances) != 1 {
+			t.Errorf("after Delete: %+v, want desired 1", g)
+		}
+		// plain is at its min: the instance is replaced instead.
+		if err := c.Delete(ctx, plain.Instances[0]); err == nil {
+			t.Error("Delete of a bare instance id should fail: not a providerID")
+		}
+		if err := c.Delete(ctx, first.ProviderID()); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := s.Group("plain"); p.Desired != 1 || len(p.Instances) != 1 || p.Instances[0] == first.ID {
+			t.Errorf("plain after Delete at min: %+v", p)
+		}
+		if err := c.Delete(ctx, first.ProviderID()); !cloud.IsNotFound(err) {
+			t.Errorf("Delete of a terminated instance: %v", err)
+		}
+	})
+
+	t.Run("MaxRespected", func(t *testing.T) {
+		// mixed has 1 of 3; two more, then it is full.
+		for _, n := range []string{"fill-1", "fill-2"} {
+			if _, err := c.Create(ctx, asgClaim(n, "1", "20Gi", "r5.xlarge")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Create(ctx, asgClaim("fill-3", "1", "20Gi", "r5.xlarge")); !cloud.IsInsufficientCapacity(err) {
+			t.Errorf("a full group: %v", err)
+		}
+		if g, _ := s.Group("mixed"); g.Desired != 3 {
+			t.Errorf("mixed desired %d, want its max 3", g.Desired)
+		}
+	})
+
+	t.Run("NodesOfThePoolsGroupsLabelled", func(t *testing.T) {
+		// The node of plain's first instance (terminated since) was
+		// labelled at start; a new one for its replacement is too.
+		p, _ := s.Group("plain")
+		var repl awsfake.Instance
+		for _, in := range s.Instances() {
+			if in.ID == p.Instances[0] {
+				repl = in
+			}
+		}
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: repl.NodeName()}, Spec: corev1.NodeSpec{ProviderID: repl.ProviderID()}}
+		if err := kube.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the node labelled", func() bool {
+			got := &corev1.Node{}
+			return kube.Get(ctx, client.ObjectKeyFromObject(n), got) == nil && got.Labels[provisionerv1.LabelNodePool] == "ng"
+		})
+	})
+
+	t.Run("IAMPolicyIsExactlyWhatIsCalled", func(t *testing.T) {
+		missing, extra, err := awsfake.CheckPolicy("../../deploy/overlays/eks/iam-policy-asg.json", s.Actions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(missing) > 0 || len(extra) > 0 {
+			t.Errorf("asg IAM policy: missing %v, granted but never called %v (called: %v)", missing, extra, s.Actions())
+		}
+	})
+}
