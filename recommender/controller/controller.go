@@ -62,21 +62,21 @@ type Recommender struct {
 	log      logr.Logger
 	scales   *scale.Scales // targets known only by their scale subresource; nil: unsupported
 
-	set        *model.Set
-	rec        *logic.Recommender
+	set *model.Set
+	rec *logic.Recommender
 	// adaptive holds the adaptive policy's history of each container of a
 	// VPA annotated tailor.dev/policy: adaptive (recommender/adaptive).
 	adaptive    map[model.Key]*adaptive.State
 	adaptiveCfg adaptive.Config
-	containers map[types.NamespacedName]map[string]struct{} // VPA -> container names with an aggregate
-	pods       map[pcKey]*podContainer
-	written    map[model.Key]written              // last checkpoint write per aggregate
-	fetched    map[types.NamespacedName]*fetch    // history bootstrap per VPA
-	vpaUIDs    map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
-	optIn      *loop.OptIn
-	lastGC     time.Time
-	pass       uint64
-	now        func() time.Time
+	containers  map[types.NamespacedName]map[string]struct{} // VPA -> container names with an aggregate
+	pods        map[pcKey]*podContainer
+	written     map[model.Key]written              // last checkpoint write per aggregate
+	fetched     map[types.NamespacedName]*fetch    // history bootstrap per VPA
+	vpaUIDs     map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
+	optIn       *loop.OptIn
+	lastGC      time.Time
+	pass        uint64
+	now         func() time.Time
 }
 
 // New returns a recommender; c reads through the informer cache, reader
