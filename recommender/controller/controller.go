@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/tailor-dev/tailor/recommender/adaptive"
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 	"github.com/tailor-dev/tailor/recommender/promsource"
@@ -61,17 +62,21 @@ type Recommender struct {
 	log      logr.Logger
 	scales   *scale.Scales // targets known only by their scale subresource; nil: unsupported
 
-	set        *model.Set
-	rec        *logic.Recommender
-	containers map[types.NamespacedName]map[string]struct{} // VPA -> container names with an aggregate
-	pods       map[pcKey]*podContainer
-	written    map[model.Key]written              // last checkpoint write per aggregate
-	fetched    map[types.NamespacedName]*fetch    // history bootstrap per VPA
-	vpaUIDs    map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
-	optIn      *loop.OptIn
-	lastGC     time.Time
-	pass       uint64
-	now        func() time.Time
+	set *model.Set
+	rec *logic.Recommender
+	// adaptive holds the adaptive policy's history of each container of a
+	// VPA annotated tailor.dev/policy: adaptive (recommender/adaptive).
+	adaptive    map[model.Key]*adaptive.State
+	adaptiveCfg adaptive.Config
+	containers  map[types.NamespacedName]map[string]struct{} // VPA -> container names with an aggregate
+	pods        map[pcKey]*podContainer
+	written     map[model.Key]written              // last checkpoint write per aggregate
+	fetched     map[types.NamespacedName]*fetch    // history bootstrap per VPA
+	vpaUIDs     map[types.NamespacedName]types.UID // handled VPAs, to own their checkpoints
+	optIn       *loop.OptIn
+	lastGC      time.Time
+	pass        uint64
+	now         func() time.Time
 }
 
 // New returns a recommender; c reads through the informer cache, reader
@@ -84,6 +89,7 @@ func New(c client.Client, reader client.Reader, source PodMetricsSource, rec rec
 	return &Recommender{
 		opts: o, client: c, reader: reader, source: source, recorder: rec, log: log,
 		set: model.NewSet(p), rec: r,
+		adaptive: map[model.Key]*adaptive.State{}, adaptiveCfg: adaptive.Default(),
 		containers: map[types.NamespacedName]map[string]struct{}{},
 		pods:       map[pcKey]*podContainer{},
 		written:    map[model.Key]written{},

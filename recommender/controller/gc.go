@@ -34,6 +34,7 @@ func (r *Recommender) gc(ctx context.Context, live, exists map[types.NamespacedN
 			expired := a == nil || a.Expired(r.now())
 			if !live[vpa] || expired {
 				r.set.Delete(k)
+				delete(r.adaptive, k)
 				delete(names, name)
 				if expired || !exists[vpa] {
 					r.dropCheckpoint(ctx, k)

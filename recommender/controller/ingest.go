@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
+	"github.com/tailor-dev/tailor/recommender/adaptive"
 	"github.com/tailor-dev/tailor/recommender/input"
 	"github.com/tailor-dev/tailor/recommender/model"
 )
@@ -36,7 +37,7 @@ func (r *Recommender) addContainer(vpa types.NamespacedName, name string) {
 	names[name] = struct{}{}
 }
 
-func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics) {
+func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metrics []metricsv1beta1.PodMetrics, adaptivePolicy bool) {
 	now := r.now()
 	samples, dropped := input.UsageOf(pods, metrics)
 	if dropped.Invalid > 0 {
@@ -59,6 +60,10 @@ func (r *Recommender) ingest(vpa types.NamespacedName, pods []*corev1.Pod, metri
 		}
 		if s.MemoryBytes >= 0 && pc.c.AddMemory(s.Time, s.MemoryBytes) {
 			mem++
+		}
+		if adaptivePolicy {
+			r.adaptiveState(model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: s.Container}).
+				Add(s.Time, float64(max(s.CPUMillicores, 0))/1000, float64(max(s.MemoryBytes, 0)))
 		}
 	}
 	for _, o := range input.OOMs(pods) {
@@ -89,4 +94,15 @@ func (r *Recommender) touch(vpa types.NamespacedName, pods []*corev1.Pod) {
 			}
 		}
 	}
+}
+
+// adaptiveState returns the adaptive policy's history of a container,
+// creating it if needed.
+func (r *Recommender) adaptiveState(k model.Key) *adaptive.State {
+	st := r.adaptive[k]
+	if st == nil {
+		st = adaptive.New(&r.adaptiveCfg)
+		r.adaptive[k] = st
+	}
+	return st
 }

@@ -27,6 +27,11 @@ var (
 		Name: "tailor_recommender_samples_excluded_total",
 		Help: "Usage values left out of the histograms on purpose, by reason (startup_boost: CPU of a pod during its startup boost).",
 	}, []string{"reason"})
+	adaptiveWindowHours = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tailor_recommender_adaptive_window_hours",
+		Help:    "Look-back (hours) of the forecast the adaptive policy chose, per container recommendation and resource.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 168},
+	}, []string{"resource"})
 	syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "tailor_recommender_sync_duration_seconds",
 		Help:    "Duration of one recommender pass over every VPA.",
@@ -35,5 +40,5 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, samplesExcludedTotal, checkpointOpsTotal, sourceErrorsTotal, syncDuration)
+	ctrlmetrics.Registry.MustRegister(recommendationsTotal, samplesTotal, samplesExcludedTotal, checkpointOpsTotal, sourceErrorsTotal, syncDuration, adaptiveWindowHours)
 }

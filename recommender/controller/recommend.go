@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -10,6 +11,7 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tailor-dev/tailor/recommender/adaptive"
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 )
@@ -30,6 +32,9 @@ func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutos
 	if len(cs) > 0 {
 		rec = r.rec.Recommend(cs, vpa.Spec.ResourcePolicy, nil)
 		recommendationsTotal.Inc()
+		if logic.PolicyOf(vpa) == logic.PolicyAdaptive {
+			r.applyAdaptive(vpa, key, rec)
+		}
 		for _, c := range rec.ContainerRecommendations {
 			a := r.set.Get(model.Key{Namespace: key.Namespace, VPA: key.Name, Container: c.ContainerName})
 			if a != nil && r.rec.LowConfidence(a) {
@@ -78,5 +83,29 @@ func (r *Recommender) recommend(ctx context.Context, vpa *vpav1.VerticalPodAutos
 	}
 	if targetErr != "" {
 		log.Info("VPA target cannot be read", "reason", targetErr)
+	}
+}
+
+// applyAdaptive replaces the targets of rec by the adaptive policy's
+// forecast for the coming hour (its history includes the current,
+// partial hour), within the container policy's bounds; the bounds widen
+// to hold the target.
+func (r *Recommender) applyAdaptive(vpa *vpav1.VerticalPodAutoscaler, key types.NamespacedName, rec *vpav1.RecommendedPodResources) {
+	next := r.now().Truncate(time.Hour).Add(time.Hour)
+	for i := range rec.ContainerRecommendations {
+		c := &rec.ContainerRecommendations[i]
+		st := r.adaptive[model.Key{Namespace: key.Namespace, VPA: key.Name, Container: c.ContainerName}]
+		if st == nil {
+			continue
+		}
+		f, ok := st.Recommend(&r.adaptiveCfg, next)
+		if !ok {
+			continue
+		}
+		logic.ApplyTarget(c, vpa.Spec.ResourcePolicy, [2]float64{f.Target[adaptive.CPU], f.Target[adaptive.Memory]})
+		adaptiveWindowHours.WithLabelValues("cpu").Observe(float64(f.Window[adaptive.CPU]))
+		adaptiveWindowHours.WithLabelValues("memory").Observe(float64(f.Window[adaptive.Memory]))
+		r.log.V(1).Info("adaptive target", "vpa", key, "container", c.ContainerName, "target", f.Target,
+			"windowHours", f.Window, "seasonal", f.Seasonal, "factor", f.Factor, "missRate", f.MissRate, "deficit", f.Deficit, "scored", f.Scored)
 	}
 }

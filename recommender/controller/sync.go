@@ -14,6 +14,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/scaler/loop"
 	"github.com/tailor-dev/tailor/scaler/scale"
 )
@@ -121,7 +122,7 @@ func (r *Recommender) syncNamespace(ctx context.Context, ns string, vpas []*vpav
 			r.touch(key, w.pods)
 			hist := r.bootstrap(ctx, key, w.pods) // before live samples: time order
 			if sourceErr == "" && len(w.pods) > 0 {
-				r.ingest(key, w.pods, usage)
+				r.ingest(key, w.pods, usage, logic.PolicyOf(w.vpa) == logic.PolicyAdaptive)
 			}
 			r.recommend(ctx, w.vpa, w.pods, w.targetErr, sourceErr, hist)
 		})

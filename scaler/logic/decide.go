@@ -88,9 +88,12 @@ func Decide(in Input) Decision {
 		if desired < current {
 			d.RescaleReason = "All metrics below target"
 		}
-		if b == nil {
+		switch {
+		case spec.Policy == scalerv1.PolicyPredictive:
+			desired = d.normalizePredictive(&in, current, desired, minReplicas)
+		case b == nil:
 			desired = d.normalizeLegacy(&in, current, desired, minReplicas)
-		} else {
+		default:
 			desired = d.normalizeWithBehavior(&in, b, current, desired, minReplicas)
 		}
 		if toZero {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // FuzzDecide: any input decides without panicking, and a decision made on
@@ -35,6 +37,8 @@ func FuzzDecide(f *testing.F) {
 				ScaleUp:   rules(ptr(int32(flags>>3)), sel, pol(autoscalingv2.PodsScalingPolicy, policy, 15), pol(autoscalingv2.PercentScalingPolicy, policy, 60)),
 				ScaleDown: rules(ptr(int32(0)), sel, pol(autoscalingv2.PercentScalingPolicy, policy, 15)),
 			}
+		} else if flags&8 != 0 {
+			s.Policy = scalerv1.PolicyPredictive
 		}
 		ps := pods(int(n%50), request)
 		vals := MetricValues{Pods: map[string]Sample{}, Value: usage}

@@ -39,6 +39,8 @@ type Config struct {
 	// DownscaleStabilizationWindow is the scale-down stabilisation window
 	// used when the behavior does not set one (5m).
 	DownscaleStabilizationWindow time.Duration
+	// Predictive is the predictive policy's settings.
+	Predictive Predictive
 }
 
 // DefaultConfig returns kube-controller-manager's defaults.
@@ -48,6 +50,7 @@ func DefaultConfig() Config {
 		CPUInitializationPeriod:      5 * time.Minute,
 		InitialReadinessDelay:        30 * time.Second,
 		DownscaleStabilizationWindow: 5 * time.Minute,
+		Predictive:                   DefaultPredictive(),
 	}
 }
 

@@ -89,6 +89,15 @@ func Spec(s *scalerv1.ReplicaAutoscalerSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, scalingRules(b.ScaleUp, bp.Child("scaleUp"))...)
 		errs = append(errs, scalingRules(b.ScaleDown, bp.Child("scaleDown"))...)
 	}
+	switch s.Policy {
+	case "", scalerv1.PolicyUpstream:
+	case scalerv1.PolicyPredictive:
+		if s.Behavior != nil {
+			errs = append(errs, field.Forbidden(p.Child("behavior"), "policy Predictive decides its own scale-up and scale-down windows; leave behavior unset"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(p.Child("policy"), s.Policy, []string{string(scalerv1.PolicyUpstream), string(scalerv1.PolicyPredictive)}))
+	}
 	return errs
 }
 

@@ -83,14 +83,21 @@ type ReplicaDecider interface {
 // (the HPA's defaults), logic.DefaultConfig, the pods and per-pod samples
 // built as scaler/controller builds them, logic.Decide every sync and
 // logic.RecordScale after each rescale.
-type HPA struct{}
+// With Policy set (spec.policy), it is that policy of the same controller.
+type HPA struct {
+	PolicyName string
+	Policy     scalerv1.ScalingPolicy
+	Config     logic.Config
+}
 
 // Name of the policy.
-func (HPA) Name() string { return "hpa" }
+func (h HPA) Name() string { return h.PolicyName }
 
 // New starts a workload.
-func (HPA) New(svc Service) ReplicaDecider {
-	return &hpaState{cfg: logic.DefaultConfig(), spec: HPASpec(svc), start: time.Duration(svc.PodStart) * time.Second}
+func (h HPA) New(svc Service) ReplicaDecider {
+	spec := HPASpec(svc)
+	spec.Policy = h.Policy
+	return &hpaState{cfg: h.Config, spec: spec, start: time.Duration(svc.PodStart) * time.Second}
 }
 
 // HPASpec is the ReplicaAutoscaler the hpa policy replays.
@@ -312,11 +319,16 @@ func scaleDown(pods []SimPod, want int) []SimPod {
 
 // HorizontalPolicies are the selectable horizontal policies by name.
 func HorizontalPolicies() map[string]func() (HorizontalPolicy, error) {
-	return map[string]func() (HorizontalPolicy, error){"hpa": func() (HorizontalPolicy, error) { return HPA{}, nil }}
+	return map[string]func() (HorizontalPolicy, error){
+		"hpa": func() (HorizontalPolicy, error) { return HPA{PolicyName: "hpa", Config: logic.DefaultConfig()}, nil },
+		"predictive": func() (HorizontalPolicy, error) {
+			return HPA{PolicyName: "predictive", Policy: scalerv1.PolicyPredictive, Config: logic.DefaultConfig()}, nil
+		},
+	}
 }
 
 // DefaultHorizontalPolicies is what a replay runs when none are named.
-var DefaultHorizontalPolicies = []string{"hpa"}
+var DefaultHorizontalPolicies = []string{"hpa", "predictive"}
 
 // PickHorizontal returns the named policies.
 func PickHorizontal(names []string) ([]HorizontalPolicy, error) {

@@ -173,7 +173,7 @@ type hpaSync struct {
 func (r *recordingHPA) Name() string { return "hpa" }
 
 func (r *recordingHPA) New(svc Service) ReplicaDecider {
-	return &recordingDecider{r: r, inner: HPA{}.New(svc).(*hpaState)}
+	return &recordingDecider{r: r, inner: HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}.New(svc).(*hpaState)}
 }
 
 type recordingDecider struct {
@@ -255,7 +255,7 @@ func TestDeterministic(t *testing.T) {
 		if err := WriteVertical(&b, ReplayVertical(genUsage(5, 10, 1), pols)); err != nil {
 			t.Fatal(err)
 		}
-		hs, err := ReplayHorizontal(genLoad(4*3600, 1), DefaultService(), []HorizontalPolicy{HPA{}})
+		hs, err := ReplayHorizontal(genLoad(4*3600, 1), DefaultService(), []HorizontalPolicy{HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +321,7 @@ func TestHorizontalOracle(t *testing.T) {
 	for i := range l.RPS {
 		l.RPS[i] = 250 // peak 250: C = 250/25 = 10, oracle = 250/5 = 50 pods
 	}
-	s, err := ReplayHorizontal(l, DefaultService(), []HorizontalPolicy{HPA{}})
+	s, err := ReplayHorizontal(l, DefaultService(), []HorizontalPolicy{HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func BenchmarkReplayHorizontal(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
-		if _, err := ReplayHorizontal(l, DefaultService(), []HorizontalPolicy{HPA{}}); err != nil {
+		if _, err := ReplayHorizontal(l, DefaultService(), []HorizontalPolicy{HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}}); err != nil {
 			b.Fatal(err)
 		}
 	}

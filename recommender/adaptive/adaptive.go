@@ -1,0 +1,337 @@
+// Package adaptive is Tailor's adaptive vertical policy (a VPA annotated
+// tailor.dev/policy: adaptive). It forecasts each container's next hour
+// with the cheapest of a fixed set of simple forecasts that has kept its
+// own misses within a risk budget lately, and does no I/O, so the
+// recommender controller and `tailor simulate` run the same code.
+//
+// Every candidate forecast is a peak times a factor:
+//   - the peak is the highest hourly peak of the last W hours (W = 1, 2,
+//     4, … 168), or, for the seasonal candidates, the larger of that and
+//     the second-highest of the last 7 days' peaks within ±1 hour of the
+//     same time of day (a daily pattern seen on at least two days);
+//   - the factor is one of Factors; CPU may go below 1 (CPU above the
+//     request is throttled at worst, while it lasts), memory never does
+//     (an OOM kill is not a slowdown).
+//
+// Each hour every candidate's forecast is recorded, and each later sample
+// of that hour scores it: a miss when usage exceeds it, the shortfall, and
+// the forecast (its cost). These scores decay with HalfLife. The policy
+// picks, per resource, the candidate with the lowest loss
+//
+//	Σ forecast + Penalty × Σ shortfall + MissPenalty × mean usage × misses
+//
+// (a newsvendor choice: reserving a unit costs 1, a unit short costs
+// Penalty, a sample short MissPenalty samples' worth of the mean). Until
+// MinHistory has been scored it uses the most conservative candidate
+// (seasonal, 168 h, the largest factor). The settings are prices of risk
+// and the candidate grid, nothing shaped to one trace; README says how
+// they were chosen and how they do on data they were not chosen on.
+package adaptive
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Resource indexes (the same as recommender/logic's).
+const (
+	CPU    = 0 // cores
+	Memory = 1 // bytes
+)
+
+// Windows are the candidate look-backs, in hours.
+var Windows = []int{1, 2, 4, 8, 16, 32, 64, 168}
+
+// Config is the policy's settings, per resource where indexed.
+type Config struct {
+	// Factors are the candidate multipliers of the peak, ascending.
+	Factors [2][]float64
+	// Penalty is what one unit of shortfall (usage above the forecast)
+	// costs, in units reserved: the policy picks the candidate with the
+	// lowest Σ forecast + Penalty × Σ shortfall.
+	Penalty [2]float64
+	// MissPenalty is what one sample above the forecast costs, in samples
+	// reserved at the container's mean usage.
+	MissPenalty [2]float64
+	// HalfLife is the age at which a sample's score weighs half.
+	HalfLife time.Duration
+	// MinHistory is how much scored history the choice needs.
+	MinHistory time.Duration
+	// Min is the smallest target (cores, bytes): VPA's pod minimums.
+	Min [2]float64
+}
+
+// Default is the policy as README documents it.
+func Default() Config {
+	return Config{
+		Factors:     [2][]float64{{0.6, 0.8, 1, 1.25}, {1, 1.05, 1.1, 1.2, 1.5, 2}},
+		Penalty:     [2]float64{20, 300},
+		MissPenalty: [2]float64{5, 3000},
+		HalfLife:    3 * 24 * time.Hour,
+		MinHistory:  24 * time.Hour,
+		Min:         [2]float64{0.025, 250 << 20},
+	}
+}
+
+// Validate reports settings the policy cannot work with.
+func (c *Config) Validate() error {
+	for r := range 2 {
+		f := c.Factors[r]
+		if len(f) == 0 || len(f) > 8 || !slices.IsSorted(f) || !(f[0] > 0) || f[len(f)-1] > 10 {
+			return fmt.Errorf("factors must be 1 to 8 ascending values within (0, 10], got %v", f)
+		}
+		if r == Memory && f[0] < 1 {
+			return fmt.Errorf("memory factors must be >= 1, got %v", f)
+		}
+		if !(c.Penalty[r] >= 0 && c.Penalty[r] <= 1e6) || !(c.MissPenalty[r] >= 0 && c.MissPenalty[r] <= 1e6) {
+			return fmt.Errorf("penalties must be within [0, 1e6], got %v, %v", c.Penalty[r], c.MissPenalty[r])
+		}
+		if !(c.Min[r] >= 0) {
+			return fmt.Errorf("minimum must be >= 0, got %v", c.Min[r])
+		}
+	}
+	if c.HalfLife <= 0 || c.MinHistory < 0 {
+		return fmt.Errorf("half-life must be positive and min history not negative")
+	}
+	return nil
+}
+
+const (
+	hour = int64(3600)
+	// slots is one week of hourly peaks.
+	slots = 168
+)
+
+// candidate scores, decayed to State.scoredAt.
+type score struct {
+	miss, short, cost float32
+}
+
+// State is one container's history; New makes one.
+type State struct {
+	// peak[i] is the peak of hour hourOf[i] (i = that hour mod slots), per
+	// resource; hourOf -1 = no sample in that slot.
+	peak   [slots][2]float32
+	hourOf [slots]int32
+	// fc are the candidates' forecasts in force (0 = none), sc their
+	// scores; used and n the decayed Σ usage and sample count.
+	fc       [2][]float32
+	sc       [2][]score
+	used     [2]float32
+	n        float32
+	scoredAt int64 // time the scores were last decayed to
+	scoredN  int64 // seconds of history scored
+	first    int64
+	last     int64
+	samples  int64
+}
+
+// New returns an empty history for cfg's candidates.
+func New(cfg *Config) *State {
+	s := &State{}
+	for r := range 2 {
+		k := 2 * len(Windows) * len(cfg.Factors[r])
+		s.fc[r] = make([]float32, k)
+		s.sc[r] = make([]score, k)
+	}
+	for i := range s.hourOf {
+		s.hourOf[i] = -1
+	}
+	return s
+}
+
+// Samples is the number of samples taken.
+func (s *State) Samples() int64 { return s.samples }
+
+// FirstSample and LastSample are the times of the first and last sample.
+func (s *State) FirstSample() time.Time { return time.Unix(s.first, 0) }
+
+// LastSample is the time of the newest sample.
+func (s *State) LastSample() time.Time { return time.Unix(s.last, 0) }
+
+// Add takes one usage sample (cores, bytes) at t.
+func (s *State) Add(t time.Time, cpu, mem float64) {
+	ts := t.Unix()
+	if s.samples == 0 {
+		s.first = ts
+	}
+	s.samples++
+	s.last = max(s.last, ts)
+	h := floorDiv(ts, hour)
+	i := int(mod(h, slots))
+	if int64(s.hourOf[i]) != h {
+		s.hourOf[i] = int32(h)
+		s.peak[i] = [2]float32{}
+	}
+	used := [2]float32{float32(cpu), float32(mem)}
+	if s.fc[0][0] > 0 {
+		s.n++
+	}
+	for r := range 2 {
+		s.peak[i][r] = max(s.peak[i][r], used[r])
+		if s.fc[r][0] == 0 {
+			continue
+		}
+		s.used[r] += used[r]
+		for k, f := range s.fc[r] {
+			c := &s.sc[r][k]
+			c.cost += f
+			if used[r] > f {
+				c.miss++
+				c.short += used[r] - f
+			}
+		}
+	}
+}
+
+// Forecast is the policy's decision for the hour starting at a time.
+type Forecast struct {
+	// Target per resource (cores, bytes): max(Peak × Factor, Min).
+	Target [2]float64
+	// The chosen candidate: its look-back in hours, whether it is
+	// seasonal, its peak and factor.
+	Window   [2]int
+	Seasonal [2]bool
+	Peak     [2]float64
+	Factor   [2]float64
+	// MissRate and Deficit the chosen candidate had lately (decayed);
+	// Scored is false while the history is shorter than MinHistory (the
+	// most conservative candidate is used).
+	MissRate, Deficit [2]float64
+	Scored            [2]bool
+}
+
+// Recommend forecasts the hour starting at now from the history before it
+// and starts scoring every candidate's forecast for that hour; ok is false
+// without a sample in the last week. Call it once an hour, in time order.
+func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
+	ts := now.Unix()
+	cur := floorDiv(ts, hour)
+	// peaks[w] = highest hourly peak of the last Windows[w] hours.
+	var peaks [2][8]float64
+	seen := false
+	for i := range slots {
+		h := int64(s.hourOf[i])
+		if h < 0 || h >= cur || h < cur-slots {
+			continue
+		}
+		seen = true
+		age := int(cur - h) // 1..168
+		for w, wh := range Windows {
+			if age <= wh {
+				for r := range 2 {
+					peaks[r][w] = max(peaks[r][w], float64(s.peak[i][r]))
+				}
+			}
+		}
+	}
+	if !seen {
+		return Forecast{}, false
+	}
+	s.decayTo(cfg, ts)
+	for r := range 2 {
+		season := s.seasonal(cur, r)
+		nf := len(cfg.Factors[r])
+		best, bestLoss := 0, math.Inf(1)
+		mean := 0.0
+		if s.n > 0 {
+			mean = float64(s.used[r]) / float64(s.n)
+		}
+		for k := range s.fc[r] {
+			c := s.sc[r][k]
+			l := float64(c.cost) + cfg.Penalty[r]*float64(c.short) + cfg.MissPenalty[r]*mean*float64(c.miss)
+			if l < bestLoss {
+				best, bestLoss = k, l
+			}
+		}
+		qualified := s.scoredN >= int64(cfg.MinHistory/time.Second)
+		if !qualified {
+			best = len(s.fc[r]) - 1 // 168 h, seasonal, largest factor
+		}
+		for k := range s.fc[r] {
+			w, seas, fi := k/(2*nf), (k/nf)%2 == 1, k%nf
+			p := peaks[r][w]
+			if seas {
+				p = max(p, season)
+			}
+			v := max(p*cfg.Factors[r][fi], cfg.Min[r])
+			s.fc[r][k] = float32(v)
+			if k == best {
+				c := s.sc[r][k]
+				f.Target[r], f.Window[r], f.Seasonal[r], f.Peak[r], f.Factor[r] = v, Windows[w], seas, p, cfg.Factors[r][fi]
+				f.Scored[r] = qualified
+				if s.n > 0 {
+					f.MissRate[r] = float64(c.miss) / float64(s.n)
+				}
+				if s.used[r] > 0 {
+					f.Deficit[r] = float64(c.short) / float64(s.used[r])
+				}
+			}
+		}
+	}
+	return f, true
+}
+
+// decayTo ages the scores to ts.
+func (s *State) decayTo(cfg *Config, ts int64) {
+	if s.scoredAt != 0 && ts > s.scoredAt {
+		if s.fc[0][0] > 0 {
+			s.scoredN += ts - s.scoredAt
+		}
+		f := float32(math.Exp2(-float64(ts-s.scoredAt) / cfg.HalfLife.Seconds()))
+		s.n *= f
+		for r := range 2 {
+			s.used[r] *= f
+			for k := range s.sc[r] {
+				c := &s.sc[r][k]
+				c.miss, c.short, c.cost = c.miss*f, c.short*f, c.cost*f
+			}
+		}
+	}
+	s.scoredAt = max(s.scoredAt, ts)
+}
+
+// seasonal is the second-highest of the last 7 days' peaks within ±1 hour
+// of the time of day of hour cur (0 if fewer than 2 days have one).
+func (s *State) seasonal(cur int64, r int) float64 {
+	var first, second float64
+	n := 0
+	for d := int64(1); d <= 7; d++ {
+		day, found := 0.0, false
+		for o := int64(-1); o <= 1; o++ {
+			h := cur - 24*d + o
+			if h >= cur {
+				continue
+			}
+			i := int(mod(h, slots))
+			if int64(s.hourOf[i]) == h {
+				day, found = max(day, float64(s.peak[i][r])), true
+			}
+		}
+		if !found {
+			continue
+		}
+		n++
+		if day > first {
+			first, second = day, first
+		} else if day > second {
+			second = day
+		}
+	}
+	if n < 2 {
+		return 0
+	}
+	return second
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func mod(a, b int64) int64 { return ((a % b) + b) % b }

@@ -1,0 +1,205 @@
+package adaptive
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+
+// feed adds one sample every 5 minutes from hour `from` to `to` (exclusive)
+// with usage f(hour, minute), asking for a forecast at every hour; it
+// returns the forecast for hour `to`.
+func feed(cfg *Config, s *State, from, to int, f func(h, m int) (float64, float64)) Forecast {
+	var last Forecast
+	for h := from; h < to; h++ {
+		if fc, ok := s.Recommend(cfg, t0.Add(time.Duration(h)*time.Hour)); ok {
+			last = fc
+		}
+		for m := 0; m < 60; m += 5 {
+			c, mem := f(h, m)
+			s.Add(t0.Add(time.Duration(h)*time.Hour+time.Duration(m)*time.Minute), c, mem)
+		}
+	}
+	if fc, ok := s.Recommend(cfg, t0.Add(time.Duration(to)*time.Hour)); ok {
+		last = fc
+	}
+	return last
+}
+
+func TestRecommend(t *testing.T) {
+	const gi = 1 << 30
+	cases := []struct {
+		name  string
+		hours int
+		use   func(h, m int) (float64, float64)
+		check func(t *testing.T, f Forecast)
+	}{{
+		name: "steady usage gets a target close to it", hours: 96,
+		use: func(h, m int) (float64, float64) { return 0.5, 2 * gi },
+		check: func(t *testing.T, f Forecast) {
+			if f.Target[CPU] < 0.5 || f.Target[CPU] > 0.5*1.25 || f.Target[Memory] < 2*gi || f.Target[Memory] > 2*gi*1.06 {
+				t.Errorf("target %v, want within 25%% (cpu) and 6%% (memory) of usage", f.Target)
+			}
+		},
+	}, {
+		name: "memory never goes below the last hour's peak", hours: 96,
+		use: func(h, m int) (float64, float64) {
+			if h == 95 && m == 30 {
+				return 0.1, 8 * gi
+			}
+			return 0.1, gi
+		},
+		check: func(t *testing.T, f Forecast) {
+			if f.Target[Memory] < 8*gi {
+				t.Errorf("memory target %v below the recent peak 8Gi", f.Target[Memory])
+			}
+		},
+	}, {
+		name: "a daily spike is forecast at its hour", hours: 24*14 + 1,
+		// 01:00–02:00 every day memory jumps to 6Gi; the forecast is for 01:00.
+		use: func(h, m int) (float64, float64) {
+			if h%24 == 1 {
+				return 0.1, 6 * gi
+			}
+			return 0.1, gi
+		},
+		check: func(t *testing.T, f Forecast) {
+			if f.Target[Memory] < 6*gi {
+				t.Errorf("memory target %v below the daily spike", f.Target[Memory])
+			}
+		},
+	}, {
+		name: "a daily spike's hour is not held all day", hours: 24*14 + 13,
+		use: func(h, m int) (float64, float64) {
+			if h%24 == 1 {
+				return 0.1, 6 * gi
+			}
+			return 0.1, gi
+		},
+		check: func(t *testing.T, f Forecast) {
+			if f.Target[Memory] > 3*gi {
+				t.Errorf("memory target %v at 13:00 holds the 01:00 spike", f.Target[Memory])
+			}
+		},
+	}, {
+		name: "noisy cpu can be sized below its peak", hours: 24 * 5,
+		// One sample an hour at 4 cores, the rest at 0.2: the peak is rare,
+		// so throttling it is cheaper than reserving it.
+		use: func(h, m int) (float64, float64) {
+			if m == 0 && h%8 == 0 {
+				return 4, gi
+			}
+			return 0.2, gi
+		},
+		check: func(t *testing.T, f Forecast) {
+			if f.Target[CPU] >= 4 {
+				t.Errorf("cpu target %v holds a rare peak", f.Target[CPU])
+			}
+		},
+	}, {
+		name: "minimums hold for idle containers", hours: 72,
+		use: func(h, m int) (float64, float64) { return 0, 0 },
+		check: func(t *testing.T, f Forecast) {
+			if f.Target != [2]float64{0.025, 250 << 20} {
+				t.Errorf("target %v, want the minimums", f.Target)
+			}
+		},
+	}, {
+		name: "short history uses the most conservative candidate", hours: 10,
+		use: func(h, m int) (float64, float64) { return float64(h), gi },
+		check: func(t *testing.T, f Forecast) {
+			if f.Scored[CPU] || f.Window[CPU] != 168 || !f.Seasonal[CPU] || f.Factor[CPU] != 1.25 || f.Target[CPU] != 9*1.25 {
+				t.Errorf("forecast %+v, want 168 h seasonal ×1.25 of the peak 9 (hour 9's usage)", f)
+			}
+		},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Default()
+			s := New(&cfg)
+			f := feed(&cfg, s, 0, c.hours, c.use)
+			c.check(t, f)
+		})
+	}
+}
+
+func TestNoHistory(t *testing.T) {
+	cfg := Default()
+	s := New(&cfg)
+	if _, ok := s.Recommend(&cfg, t0); ok {
+		t.Fatal("forecast without samples")
+	}
+	s.Add(t0, 1, 1)
+	if _, ok := s.Recommend(&cfg, t0.Add(8*24*time.Hour)); ok {
+		t.Fatal("forecast from samples older than a week")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(c *Config)
+		ok   bool
+	}{
+		{"default", func(*Config) {}, true},
+		{"memory factor below 1", func(c *Config) { c.Factors[Memory] = []float64{0.9, 1} }, false},
+		{"unsorted factors", func(c *Config) { c.Factors[CPU] = []float64{1, 0.5} }, false},
+		{"no factors", func(c *Config) { c.Factors[CPU] = nil }, false},
+		{"negative penalty", func(c *Config) { c.Penalty[CPU] = -1 }, false},
+		{"NaN miss penalty", func(c *Config) { c.MissPenalty[Memory] = math.NaN() }, false},
+		{"zero half-life", func(c *Config) { c.HalfLife = 0 }, false},
+	}
+	for _, c := range cases {
+		cfg := Default()
+		c.edit(&cfg)
+		if err := cfg.Validate(); (err == nil) != c.ok {
+			t.Errorf("%s: Validate() = %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}
+
+func BenchmarkHour(b *testing.B) {
+	// One container-hour: 60 one-minute samples and a forecast.
+	cfg := Default()
+	s := New(&cfg)
+	feed(&cfg, s, 0, 48, func(h, m int) (float64, float64) { return float64(h%7) / 3, float64(h%5) * 1e9 })
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		h := 48 + i
+		s.Recommend(&cfg, t0.Add(time.Duration(h)*time.Hour))
+		for m := range 60 {
+			s.Add(t0.Add(time.Duration(h)*time.Hour+time.Duration(m)*time.Minute), float64(m%7)/3, float64(m%5)*1e9)
+		}
+	}
+}
+
+// FuzzRecommend drives arbitrary sample streams (any order, any magnitude)
+// and checks that nothing panics and every target is finite and at least
+// the minimums.
+func FuzzRecommend(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add(make([]byte, 64))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg := Default()
+		s := New(&cfg)
+		ts := t0
+		for len(data) >= 4 {
+			op, dt, v := data[0]%3, time.Duration(int8(data[1]))*17*time.Minute, float64(data[2])*math.Pow(2, float64(data[3]%64))
+			data = data[4:]
+			ts = ts.Add(dt)
+			if op == 0 {
+				fc, ok := s.Recommend(&cfg, ts)
+				for r := range 2 {
+					if ok && (math.IsNaN(fc.Target[r]) || math.IsInf(fc.Target[r], 0) || fc.Target[r] < cfg.Min[r]) {
+						t.Fatalf("target %v", fc.Target)
+					}
+				}
+				continue
+			}
+			s.Add(ts, v/1e6, v)
+		}
+	})
+}

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
+	"k8s.io/utils/ptr"
+
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
+	"github.com/tailor-dev/tailor/recommender/logic"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+)
+
+// TestPolicyAdaptive: two workloads with the same usage (500m, 200Mi), one
+// VPA each; the one annotated tailor.dev/policy: adaptive gets the adaptive
+// policy's target. With less than a day of history the policy uses its
+// most conservative forecast, the peak × 1.25 for CPU and × 2 for memory
+// (625m, 400Mi), where upstream gives its p90 × 1.15 (~575m) and the 250Mi
+// pod minimum.
+func TestPolicyAdaptive(t *testing.T) {
+	ctx := context.Background()
+	readyTailor(t, "--components=recommender", "--recommender-interval=5s")
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
+	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
+	for _, name := range []string{"upstream", "adaptive"} {
+		d := deployment(name, 1, rl("100m", "50Mi"))
+		d.Spec.Template.Annotations = map[string]string{cluster.UsageCPUAnnotation: "500m", cluster.UsageMemoryAnnotation: "200Mi"}
+		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		mode := vpav1.UpdateModeOff
+		v := &vpav1.VerticalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: vpav1.VerticalPodAutoscalerSpec{
+				TargetRef:    &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+				UpdatePolicy: &vpav1.PodUpdatePolicy{UpdateMode: &mode},
+			},
+		}
+		if name == "adaptive" {
+			v.Annotations = map[string]string{logic.PolicyAnnotation: logic.PolicyAdaptive}
+		}
+		if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(ctx, v, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := map[string]corev1.ResourceList{}
+	eventually(t, 3*time.Minute, func(ctx context.Context) (bool, string) {
+		for _, name := range []string{"upstream", "adaptive"} {
+			v, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			if v.Status.Recommendation == nil || len(v.Status.Recommendation.ContainerRecommendations) == 0 {
+				return false, name + ": no recommendation yet"
+			}
+			target[name] = v.Status.Recommendation.ContainerRecommendations[0].Target
+		}
+		return true, ""
+	})
+	t.Logf("targets: upstream %v, adaptive %v", target["upstream"], target["adaptive"])
+	eq := func(name string, r corev1.ResourceName, want string) {
+		if q := target[name][r]; q.Cmp(resource.MustParse(want)) != 0 {
+			t.Errorf("%s %s target = %s, want %s", name, r, q.String(), want)
+		}
+	}
+	// metrics-server reports kwok's 500m as 500–550m (rate over its window).
+	if q := target["adaptive"][corev1.ResourceCPU]; q.Cmp(resource.MustParse("625m")) < 0 || q.Cmp(resource.MustParse("688m")) > 0 {
+		t.Errorf("adaptive cpu target = %s, want 1.25 × the peak, 500–550m", q.String())
+	}
+	eq("adaptive", corev1.ResourceMemory, "400Mi")
+	eq("upstream", corev1.ResourceMemory, "262144k")
+	if up, ad := target["upstream"][corev1.ResourceCPU], target["adaptive"][corev1.ResourceCPU]; up.Cmp(ad) == 0 {
+		t.Errorf("cpu targets equal (%s): the annotation changed nothing", up.String())
+	}
+}
+
+// TestPolicyPredictive: a ReplicaAutoscaler with spec.policy Predictive is
+// decided by the predictive policy (its AbleToScale condition says the
+// forecast), and the API refuses Predictive combined with behavior.
+func TestPolicyPredictive(t *testing.T) {
+	ctx := context.Background()
+	readyTailor(t, "--components=scaler", "--scaler-interval=3s")
+	ns := namespace(t, nil)
+	c := raClient(t)
+	// 400m used of a 200m request: 200 % against a 50 % target.
+	d := deployment("busy", 1, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")})
+	d.Spec.Template.Annotations = map[string]string{cluster.UsageCPUAnnotation: "400m"}
+	if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bad := cpuRA("bad", deploymentRef("busy"))
+	bad.Namespace = ns
+	bad.Spec.Policy = scalerv1.PolicyPredictive
+	bad.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](20)}}
+	if err := c.Create(ctx, bad); err == nil {
+		t.Error("Predictive with behavior accepted")
+	} else {
+		t.Logf("refused: %v", err)
+	}
+	ra := cpuRA("busy", deploymentRef("busy"))
+	ra.Namespace = ns
+	ra.Spec.MaxReplicas = 6
+	ra.Spec.Policy = scalerv1.PolicyPredictive
+	if err := c.Create(ctx, ra); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, func(ctx context.Context) (bool, string) {
+		r := specReplicas(t, ns, "busy")
+		return r > 1, fmt.Sprintf("replicas %d", r)
+	})
+	// Once at maxReplicas no rescale overwrites the decision's condition.
+	eventually(t, 2*time.Minute, func(ctx context.Context) (bool, string) {
+		got := &scalerv1.ReplicaAutoscaler{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "busy"}, got); err != nil {
+			return false, err.Error()
+		}
+		cond := raCondition(got, autoscalingv2.AbleToScale)
+		return cond != nil && cond.Reason == "ForecastScaleUp" && strings.Contains(cond.Message, "the forecast 30s ahead needs"),
+			fmt.Sprintf("conditions %+v", got.Status.Conditions)
+	})
+}
