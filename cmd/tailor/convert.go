@@ -58,7 +58,7 @@ applying the result: Tailor refuses a ReplicaAutoscaler whose target has one.`,
 	}
 	hpa.Flags().StringVarP(&file, "filename", "f", "", "File with the HPA(s), YAML or JSON; - reads stdin.")
 	hpa.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for NAMESPACE/NAME; empty: in-cluster, $KUBECONFIG, ~/.kube/config.")
-	cmd.AddCommand(hpa, newConvertKarpenterCommand())
+	cmd.AddCommand(hpa, newConvertKarpenterCommand(), newConvertClusterAutoscalerCommand())
 	return cmd
 }
 
@@ -107,6 +107,51 @@ before applying the result.`,
 		},
 	}
 	c.Flags().StringVarP(&file, "filename", "f", "", "File with the objects, YAML or JSON; - reads stdin.")
+	_ = c.MarkFlagRequired("filename")
+	return c
+}
+
+func newConvertClusterAutoscalerCommand() *cobra.Command {
+	var file, name string
+	c := &cobra.Command{
+		Use:   "cluster-autoscaler -f FILE",
+		Short: "Print the NodePool equivalent to a Cluster Autoscaler on AWS",
+		Long: `cluster-autoscaler reads a Cluster Autoscaler set-up on AWS — its Deployment
+(kubectl get deploy -n kube-system cluster-autoscaler -o yaml) or its flags as
+text — and prints a NodePool over the same Auto Scaling groups: --nodes groups
+by name, --node-group-auto-discovery=asg:tag=... by tags, scale-down as the
+pool's disruption (consolidateAfter = --scale-down-unneeded-time, Never when
+--scale-down-enabled=false). The tailor run flags that carry the rest (the
+expander) are printed on stderr, with every flag that has no equivalent.
+Scale the Cluster Autoscaler to zero before applying the result, and run
+Tailor with --cloud=asg.`,
+		Example: `  kubectl get deploy -n kube-system cluster-autoscaler -o yaml | tailor convert cluster-autoscaler -f - > node-groups.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := readInput(cmd, file)
+			if err != nil {
+				return err
+			}
+			r, err := provconvert.ClusterAutoscaler(data, name)
+			if err != nil {
+				return err
+			}
+			for _, f := range r.Flags {
+				fmt.Fprintln(cmd.ErrOrStderr(), "run tailor with:", f)
+			}
+			for _, n := range r.Notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "not converted:", n)
+			}
+			out, err := convert.YAML([]any{r.NodePool})
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	c.Flags().StringVarP(&file, "filename", "f", "", "The Deployment (YAML or JSON) or the flags as text; - reads stdin.")
+	c.Flags().StringVar(&name, "name", "node-groups", "Name of the NodePool.")
 	_ = c.MarkFlagRequired("filename")
 	return c
 }
