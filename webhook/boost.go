@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/tailor-dev/tailor/recommender/sizing"
 )
@@ -76,7 +75,7 @@ func (s boostStep) apply(ctx context.Context, r *podReview) {
 		// pod will have; without it the copy is not worth its allocations.
 		r.sized = boostedPod(pod, d.Containers)
 	}
-	if log := logf.FromContext(ctx).V(1); h.Recorder != nil || log.Enabled() {
+	if log := podLog.V(1); h.Recorder != nil || log.Enabled() {
 		name := podName(r.pod)
 		r.admitted = append(r.admitted, func() {
 			if h.Recorder != nil {

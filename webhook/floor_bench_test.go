@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -84,9 +83,6 @@ func floorSizer() *PodSizer {
 	return &PodSizer{Lookup: lookup, Synced: synced, TailorNamespace: "tailor-system", Placer: placer, Namespaces: fakeNamespaces{}}
 }
 
-// podEndpoint is what Setup serves the pod handler as.
-func podEndpoint(h *PodSizer) http.Handler { return &admission.Webhook{Handler: h} }
-
 // floorReview is the review of a floor pod with n containers.
 func floorReview(tb testing.TB, n int) []byte {
 	body, err := reviewload.Review(reviewload.Pod(floorNamespace, floorReplicaSet, n))
@@ -116,7 +112,7 @@ func TestFloorServer(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	srv := webhook.NewServer(webhook.Options{Host: "127.0.0.1", Port: port, CertDir: dir})
-	srv.Register(PodPath, podEndpoint(floorSizer()))
+	srv.Register(PodPath, floorSizer())
 	srv.Register(noopPath, &admission.Webhook{Handler: noop{}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -19,7 +19,6 @@ import (
 // serve posts body to the pod webhook the way the API server does and
 // returns the HTTP status and the decoded response (nil if none).
 func serve(t testing.TB, h *PodSizer, body []byte, contentType string) (int, *admissionv1.AdmissionResponse) {
-	wh := &admission.Webhook{Handler: h}
 	var r io.Reader = http.NoBody
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -27,12 +26,35 @@ func serve(t testing.TB, h *PodSizer, body []byte, contentType string) (int, *ad
 	req := httptest.NewRequest(http.MethodPost, PodPath, r)
 	req.Header.Set("Content-Type", contentType)
 	rec := httptest.NewRecorder()
-	wh.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	review := &admissionv1.AdmissionReview{}
 	if err := json.Unmarshal(rec.Body.Bytes(), review); err != nil || review.Response == nil {
 		return rec.Code, nil
 	}
 	return rec.Code, review.Response
+}
+
+// handle posts req to h as the API server does and returns the answer,
+// its patch decoded into Patches.
+func handle(t testing.TB, h *PodSizer, req admission.Request) admission.Response {
+	t.Helper()
+	code, resp := serve(t, h, reviewOf(t, req), "application/json")
+	if resp == nil {
+		t.Fatalf("HTTP %d without a review", code)
+	}
+	if resp.UID != req.UID {
+		t.Fatalf("response uid %q, want %q", resp.UID, req.UID)
+	}
+	out := admission.Response{AdmissionResponse: *resp}
+	if len(resp.Patch) > 0 {
+		if resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
+			t.Fatalf("patch type %v", resp.PatchType)
+		}
+		if err := json.Unmarshal(resp.Patch, &out.Patches); err != nil {
+			t.Fatalf("patch %s: %v", resp.Patch, err)
+		}
+	}
+	return out
 }
 
 func reviewOf(t testing.TB, req admission.Request) []byte {

@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/recommender/sizing"
@@ -113,7 +112,7 @@ func (s placementStep) apply(ctx context.Context, r *podReview) {
 	}
 	r.annotations = append(r.annotations, annotation{PlacementAnnotation, truncateNote(why)})
 	r.summaries = append(r.summaries, "nodepool "+p.Pool)
-	if log := logf.FromContext(ctx).V(1); log.Enabled() {
+	if log := podLog.V(1); log.Enabled() {
 		r.admitted = append(r.admitted, func() { log.Info("pod placed", "namespace", r.namespace, "pod", podName(pod), "nodepool", p.Pool) })
 	}
 }

@@ -73,7 +73,9 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	}
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	server := mgr.GetWebhookServer()
-	server.Register(PodPath, &admission.Webhook{Handler: &PodSizer{
+	// The pod path is served by PodSizer itself (review.go), not through
+	// admission.Webhook: it is on every pod's creation path.
+	server.Register(PodPath, &PodSizer{
 		Lookup:          cacheLookup{r: mgr.GetCache()},
 		Horizontal:      cacheLookup{r: mgr.GetCache()},
 		Recorder:        mgr.GetEventRecorder("tailor.dev/webhook"),
@@ -81,7 +83,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		TailorNamespace: o.Namespace,
 		Placer:          o.Placer,
 		Namespaces:      namespaces,
-	}})
+	})
 	capacity := &admission.Webhook{Handler: &CapacityValidator{Decoder: decoder}}
 	server.Register(NodePoolPath, capacity)
 	server.Register(AWSNodeClassPath, capacity)
