@@ -121,7 +121,7 @@ func (h *PodSizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tailor: "+err.Error(), status)
 		return
 	}
-	a := h.admit(r.Context(), &req, st.patch[:0])
+	a := h.admit(r.Context(), &req, &st.intern, st.patch[:0])
 	st.patch = a.patch[:0]
 	st.out = appendResponse(st.out[:0], &req, a.message, a.patch)
 	admissionTotal.WithLabelValues(podWebhook, a.outcome, a.reason).Inc()
@@ -141,7 +141,7 @@ type podAnswer struct {
 }
 
 // admit runs the pod steps on req and encodes their patch into buf.
-func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, buf []byte) (a podAnswer) {
+func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, buf []byte) (a podAnswer) {
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must not fail pod creation: admit unchanged.
@@ -161,7 +161,7 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, buf []byte) (a
 	if h.Synced != nil && !h.Synced.Load() {
 		return skip("caches not synced")
 	}
-	pod, err := decodePod(req.object)
+	pod, err := decodePod(req.object, in)
 	if err != nil {
 		return podAnswer{outcome: "error", reason: "decode", message: "tailor: cannot decode pod, admitted unchanged: " + err.Error()}
 	}

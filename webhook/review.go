@@ -82,6 +82,9 @@ func parseReview(body []byte) (reviewRequest, error) {
 	}
 	s.end()
 	if s.err != nil {
+		if !errors.Is(s.err, errReview) {
+			return reviewRequest{}, fmt.Errorf("%w: %w", errReview, s.err)
+		}
 		return reviewRequest{}, s.err
 	}
 	return r, nil
@@ -147,7 +150,7 @@ func (s *scanner) fail(err error) {
 }
 
 func (s *scanner) syntax(what string) {
-	s.fail(fmt.Errorf("%w: invalid JSON at offset %d: %s", errReview, s.pos, what))
+	s.fail(fmt.Errorf("invalid JSON at offset %d: %s", s.pos, what))
 }
 
 // ws skips white space and returns the position of the next token.
@@ -602,6 +605,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 // and the response written.
 type reviewState struct {
 	body, patch, out []byte
+	intern           interner
 }
 
 var reviewStates = sync.Pool{New: func() any { return &reviewState{} }}
