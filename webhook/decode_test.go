@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -288,6 +286,3 @@ func FuzzParseReview(f *testing.F) {
 		}
 	})
 }
-
-var _ = fmt.Sprint
-var _ = io.EOF

@@ -94,10 +94,10 @@ func (s placementStep) apply(ctx context.Context, r *podReview) {
 		why := "no pool fits: " + strings.Join(p.Rejected, "; ")
 		r.annotations = append(r.annotations, annotation{PlacementAnnotation, truncateNote(why)})
 		r.summaries = append(r.summaries, "no pool fits")
-		if h.Recorder != nil {
-			r.admitted = append(r.admitted, func() {
-				h.Recorder.Eventf(eventTarget(pod, r.namespace), nil, corev1.EventTypeWarning, ReasonNoPoolFits, "Place", "pod %s: %s", podName(pod), truncateNote(why))
-			})
+		if h.Events != nil {
+			t := eventTarget(pod, r.namespace)
+			r.events = append(r.events, podEvent{obj: t, kind: t.Kind, namespace: t.Namespace, name: t.Name,
+				eventType: corev1.EventTypeWarning, reason: ReasonNoPoolFits, action: "Place", sep: ": ", detail: why})
 		}
 		return
 	}

@@ -12,7 +12,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 
@@ -30,7 +29,8 @@ type PodSizer struct {
 	// Horizontal, when set, lists ReplicaAutoscalers: the resources they
 	// scale the pod's workload on are not sized.
 	Horizontal HorizontalLookup
-	Recorder   recorder.EventRecorder
+	// Events, when set, emits the Events explaining decisions, batched.
+	Events *Events
 	// Synced reports whether the caches have synced; until then pods pass
 	// unchanged rather than wait on an informer inside the API server's
 	// request.
@@ -45,6 +45,9 @@ type PodSizer struct {
 }
 
 const podWebhook = "pods"
+
+// ReasonPodSized is the Event on a VPA whose pods were sized at admission.
+const ReasonPodSized = "PodSized"
 
 // podLog is the pod path's logger, named once: a per-request logger
 // (WithValues) costs allocations on every pod.
@@ -87,11 +90,20 @@ type podReview struct {
 	// added; err says why.
 	errReason string
 	err       error
-	// admitted run once the patch is returned (events, logs).
+	// events are recorded, and admitted run (logs), once the patch is
+	// returned.
+	events   []podEvent
 	admitted []func()
 
 	annBuf     [3]annotation
 	summaryBuf [3]string
+	eventBuf   [2]podEvent
+}
+
+// event asks for an Event about the pod's VPA.
+func (r *podReview) vpaEvent(vpa *vpav1.VerticalPodAutoscaler, reason, sep, detail string) {
+	r.events = append(r.events, podEvent{obj: vpa, kind: "VerticalPodAutoscaler", namespace: vpa.Namespace, name: vpa.Name,
+		eventType: corev1.EventTypeNormal, reason: reason, action: "Admit", sep: sep, detail: detail})
 }
 
 type annotation struct{ key, value string }
@@ -174,6 +186,9 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 	if r.errReason != "" {
 		return podAnswer{outcome: "error", reason: r.errReason, message: "tailor: " + r.err.Error()}
 	}
+	for i := range r.events {
+		h.Events.record(&r.events[i], pod)
+	}
 	for _, f := range r.admitted {
 		f()
 	}
@@ -190,7 +205,7 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 // runSteps runs steps in order on pod; the first error stops them.
 func runSteps(ctx context.Context, namespace string, pod *corev1.Pod, steps []podStep) *podReview {
 	r := &podReview{namespace: namespace, pod: pod}
-	r.annotations, r.summaries = r.annBuf[:0], r.summaryBuf[:0]
+	r.annotations, r.summaries, r.events = r.annBuf[:0], r.summaryBuf[:0], r.eventBuf[:0]
 	for _, s := range steps {
 		if s.apply(ctx, r); r.errReason != "" {
 			break
@@ -288,15 +303,11 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	if len(d.Changes) > 0 {
 		r.sized = sizedPod(r.pod, d.Changes)
 	}
-	if log := podLog.V(1); h.Recorder != nil || log.Enabled() {
+	r.vpaEvent(vpa, ReasonPodSized, ": ", d.Annotation)
+	if log := podLog.V(1); log.Enabled() {
 		pod := r.pod
 		r.admitted = append(r.admitted, func() {
-			if h.Recorder != nil {
-				h.Recorder.Eventf(vpa, nil, corev1.EventTypeNormal, "PodSized", "Admit", "pod %s: %s", podName(pod), d.Annotation)
-			}
-			if log.Enabled() {
-				log.Info("pod sized", "namespace", r.namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
-			}
+			log.Info("pod sized", "namespace", r.namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
 		})
 	}
 }

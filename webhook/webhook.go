@@ -71,6 +71,10 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	if err := mgr.Add(&cacheSyncMarker{cache: mgr.GetCache(), synced: synced}); err != nil {
 		return err
 	}
+	events := NewEvents(mgr.GetEventRecorder("tailor.dev/webhook"), EventInterval)
+	if err := mgr.Add(events); err != nil {
+		return err
+	}
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	server := mgr.GetWebhookServer()
 	// The pod path is served by PodSizer itself (review.go), not through
@@ -78,7 +82,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	server.Register(PodPath, &PodSizer{
 		Lookup:          cacheLookup{r: mgr.GetCache()},
 		Horizontal:      cacheLookup{r: mgr.GetCache()},
-		Recorder:        mgr.GetEventRecorder("tailor.dev/webhook"),
+		Events:          events,
 		Synced:          synced,
 		TailorNamespace: o.Namespace,
 		Placer:          o.Placer,
