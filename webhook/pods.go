@@ -130,11 +130,14 @@ func (h *PodSizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		admissionTotal.WithLabelValues(podWebhook, "error", "bad_review").Inc()
+		podLog.Error(err, "not an AdmissionReview Tailor can answer; HTTP error (failurePolicy Ignore: the pod is created unchanged)", "status", status)
 		http.Error(w, "tailor: "+err.Error(), status)
 		return
 	}
 	a := h.admit(r.Context(), &req, &st.intern, st.patch[:0])
-	st.patch = a.patch[:0]
+	if a.patch != nil {
+		st.patch = a.patch[:0]
+	}
 	st.out = appendResponse(st.out[:0], &req, a.message, a.patch)
 	admissionTotal.WithLabelValues(podWebhook, a.outcome, a.reason).Inc()
 	admissionDuration.WithLabelValues(podWebhook).Observe(time.Since(start).Seconds())
