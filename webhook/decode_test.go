@@ -248,6 +248,12 @@ func TestParseReview(t *testing.T) {
 	if err != nil || string(r.kind) != "Pod" || string(r.operation) != "CREATE" || r.namespace != "ns" || len(r.object) < 1000 {
 		t.Fatalf("parsed %+v, %v", r, err)
 	}
+	// Repeated keys: the last counts, and null leaves a RawExtension as it
+	// was, as the API machinery reads them.
+	r, err = parseReview([]byte(`{"request":{"uid":"a","object":{"a":1},"uid":"b","object":null}}`))
+	if err != nil || string(r.uid) != "b" || string(r.object) != `{"a":1}` {
+		t.Errorf("repeated keys: %+v, %v", r, err)
+	}
 	for _, body := range []string{
 		`{}`, `{"request":null}`, `{"request":{"uid":"a\"b","kind":null,"object":null}}`,
 		`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"object":{"a":1},"object":null}}`,
