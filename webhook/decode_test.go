@@ -260,7 +260,7 @@ func TestParseReview(t *testing.T) {
 		`{"apiVersion":"v1","kind":"Pod"}`, `{"request":{"uid":5}}`, `{"request":{"namespace":"\u0041"}}`,
 		`{"request":{"object":{"a":[1,}}}`, `{"request":{"object":{"a":"\x"}}}`, `{"request":{"object":tru}}`,
 		`{"request":{"object":01}}`, `{"request":{"object":1.}}`, `{"request":{"object":"` + "\x01" + `"}}`, `{,}`, `{"a" 1}`, `[{}]`,
-		`{"request":{}} {}`, `{"request":{"uid":"u"}`, strings.Repeat(`{"a":`, 12000),
+		`{"request":{}} {}`, `{"request":{"uid":"u"}`, `{,"a":1}`, `{"request":{,"uid":"u"}}`, `{"x":[,1]}`, `{"x":{,"a":1}}`, `{"x":[1,]}`, strings.Repeat(`{"a":`, 12000),
 	} {
 		checkParseReview(t, []byte(body))
 	}
