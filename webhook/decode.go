@@ -304,8 +304,10 @@ func (d *podDecoder) containers() []corev1.Container {
 					case "limits":
 						d.resourceList(&c.Resources.Limits)
 					case "claims":
-						c.Resources.Claims = nil
-						d.sub(&c.Resources.Claims)
+						// Decoded apart: c itself would escape to the heap.
+						var claims []corev1.ResourceClaim
+						d.sub(&claims)
+						c.Resources.Claims = claims
 					default:
 						d.s.skip()
 					}
@@ -318,8 +320,9 @@ func (d *podDecoder) containers() []corev1.Container {
 				p := corev1.ContainerRestartPolicy(d.str())
 				c.RestartPolicy = &p
 			case "resizePolicy":
-				c.ResizePolicy = nil
-				d.sub(&c.ResizePolicy)
+				var policy []corev1.ContainerResizePolicy
+				d.sub(&policy)
+				c.ResizePolicy = policy
 			default:
 				d.s.skip()
 			}

@@ -74,7 +74,8 @@ type podReview struct {
 	pod       *corev1.Pod
 	// sized is the pod with the requests sizing (and the boost) gave it
 	// (nil: unchanged), for the steps after sizing; set only when one
-	// needs it.
+	// needs it. Sizing changes pod itself (the review's own decoded copy);
+	// the boost makes a copy.
 	sized *corev1.Pod
 	// vpa is the pod's VPA (nil: none), with what sizing read along with
 	// it, for the boost.
@@ -304,7 +305,10 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	r.annotations = append(r.annotations, annotation{sizing.AnnotationKey, d.Annotation})
 	r.summaries = append(r.summaries, d.Annotation)
 	if len(d.Changes) > 0 {
-		r.sized = sizedPod(r.pod, d.Changes)
+		// The pod is this review's own decoded copy, read by nothing but
+		// the steps: they see it with the requests sizing gave it.
+		applyChanges(r.pod, d.Changes)
+		r.sized = r.pod
 	}
 	r.vpaEvent(vpa, ReasonPodSized, ": ", d.Annotation)
 	if log := podLog.V(1); log.Enabled() {
@@ -315,20 +319,15 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	}
 }
 
-// sizedPod is pod with the resources of changes: a copy of the pod struct
-// and of the container slices it changes, sharing everything else.
-func sizedPod(pod *corev1.Pod, changes []sizing.ContainerChange) *corev1.Pod {
-	out := *pod
-	out.Spec.Containers = append([]corev1.Container(nil), pod.Spec.Containers...)
-	out.Spec.InitContainers = append([]corev1.Container(nil), pod.Spec.InitContainers...)
+// applyChanges gives pod's containers the resources of changes.
+func applyChanges(pod *corev1.Pod, changes []sizing.ContainerChange) {
 	for _, c := range changes {
 		if c.Init {
-			out.Spec.InitContainers[c.Index].Resources = c.After
+			pod.Spec.InitContainers[c.Index].Resources = c.After
 		} else {
-			out.Spec.Containers[c.Index].Resources = c.After
+			pod.Spec.Containers[c.Index].Resources = c.After
 		}
 	}
-	return &out
 }
 
 // podName is the name or, for a pod created from generateName (every
