@@ -145,7 +145,11 @@ func startFloorServer(b *testing.B, dir string) *floorServer {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestFloorServer$", "-test.timeout=0")
+	args := []string{"-test.run=^TestFloorServer$", "-test.timeout=0"}
+	if p := os.Getenv("TAILOR_FLOOR_CPUPROFILE"); p != "" {
+		args = append(args, "-test.cpuprofile="+p) // the server's profile, both sides
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "TAILOR_FLOOR_SERVER="+dir)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -222,7 +226,8 @@ func envInt(name string, def int) int {
 // medians: reviews/s, p50 and p99 latency, and the server process's CPU
 // time and allocations per review. It is a measurement for
 // `make bench-admission` (TAILOR_BENCH_ADMISSION=1; TAILOR_BENCH_ROUNDS
-// and TAILOR_BENCH_REVIEWS per side and round), skipped otherwise.
+// and TAILOR_BENCH_REVIEWS per side and round; TAILOR_FLOOR_CPUPROFILE=file
+// profiles the server process), skipped otherwise.
 func BenchmarkAdmissionFloor(b *testing.B) {
 	if os.Getenv("TAILOR_BENCH_ADMISSION") == "" {
 		b.Skip("set TAILOR_BENCH_ADMISSION=1 (make bench-admission) to measure")
