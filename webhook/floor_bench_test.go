@@ -103,8 +103,9 @@ func TestFloorServer(t *testing.T) {
 	if dir == "" {
 		t.Skip("the server process of BenchmarkAdmissionFloor")
 	}
-	// As `tailor run` logs: zap, info level.
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	// As `tailor run` logs (zap, info level), into the void: the
+	// server's start-up lines would clutter the table.
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
