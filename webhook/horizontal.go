@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 
-
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 

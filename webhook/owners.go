@@ -7,8 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -55,7 +55,7 @@ var wellKnown = map[schema.GroupKind]func() client.Object{
 // call, the largest cost of the reads on the admission path. The objects
 // are shared with the informer: read only.
 type indexLookup struct {
-	owners                          map[schema.GroupKind]toolscache.Indexer
+	owners                         map[schema.GroupKind]toolscache.Indexer
 	vpas, limitRanges, quotas, ras toolscache.Indexer
 }
 
