@@ -82,7 +82,8 @@ func TestAdmissionAtScale(t *testing.T) {
 	pool := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "e2e-admission-scale"},
 		Spec: provisionerv1.NodePoolSpec{Template: provisionerv1.NodeClaimTemplate{Spec: provisionerv1.NodeClaimTemplateSpec{
 			Requirements: []provisionerv1.NodeSelectorRequirementWithMinValues{{Key: provisionerv1.LabelArch, Operator: corev1.NodeSelectorOpIn, Values: []string{"amd64"}}},
-			NodeClassRef: &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "e2e"}}}}}
+			NodeClassRef: &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "e2e"}}},
+			Disruption: provisionerv1.Disruption{ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmpty, ConsolidateAfter: "Never"}}}
 	_ = c.Delete(ctx, pool.DeepCopy())
 
 	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--enable-http2")
