@@ -3,7 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +21,10 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	vpaclient "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/client/clientset/versioned"
 	"k8s.io/utils/ptr"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
 	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/reviewload"
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
@@ -26,13 +33,17 @@ import (
 // default component, informers and loops running) answering pod-create
 // AdmissionReviews over HTTPS, over a cluster filled with
 // TAILOR_ADMISSION_SCALE_PODS pods and a VPA per 10 of them (10,000 pods
-// and 1,000 VPAs by default in `make bench-admission-scale`): reviews/s,
-// p50 and p99 latency and Tailor's CPU time per review, for HTTP/2 and
-// HTTP/1.1 × 1 and 3 containers × 1, 8 and 32 clients. The reviews are
-// the seed's hamster's pods (reviewload), covered by a VPA with a
-// recommendation and placed into a NodePool. A measurement, not run by
-// make test; it fails only when a review is not answered with the pod
-// sized and placed.
+// and 1,000 VPAs in `make bench-admission-scale`), for HTTP/2 and HTTP/1.1
+// × 1 and 3 containers × 1, 8 and 32 clients. The reviews are the seed's
+// hamster's pods (reviewload), covered by a VPA with a recommendation and
+// placed into a NodePool. Each cell alternates Tailor with a no-op
+// controller-runtime webhook served from this process with the same
+// certificate (the floor on this machine at that moment), and reports the
+// medians and Tailor's CPU time per review, with the part its loops burn
+// without any review. TAILOR_PROFILE_DIR=dir writes a CPU profile of
+// tailor run under load there (--pprof-bind-address). A measurement, not
+// run by make test; it fails only when a review is not answered with the
+// pod sized and placed.
 func TestAdmissionAtScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("TAILOR_ADMISSION_SCALE_PODS"))
 	if n <= 0 {
@@ -85,8 +96,12 @@ func TestAdmissionAtScale(t *testing.T) {
 			NodeClassRef: &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "e2e"}}},
 			Disruption: provisionerv1.Disruption{ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmpty, ConsolidateAfter: "Never"}}}
 	_ = c.Delete(ctx, pool.DeepCopy())
-
-	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--enable-http2")
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofPort, noopPort := ports[0], ports[1]
+	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--enable-http2", "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
 	eventually(t, 5*time.Minute, func(context.Context) (bool, string) {
 		code, body, err := get(inst.probe + "/readyz")
 		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
@@ -99,7 +114,12 @@ func TestAdmissionAtScale(t *testing.T) {
 	t.Cleanup(func() { _ = c.Delete(context.Background(), pool.DeepCopy()) })
 	t.Logf("%d pods, %d VPAs: Tailor ready %s after the cluster began to fill", sets*scalePodsPerSet, sets+1, time.Since(start).Round(time.Second))
 
-	t.Logf("| proto | containers | clients | reviews/s | p50 | p99 | Tailor CPU/review |")
+	// The floor on this machine at this moment: a no-op controller-runtime
+	// webhook server in this process, with the same certificate, measured
+	// in alternation with Tailor.
+	noop := startNoopWebhook(t, inst.certDir, noopPort)
+	tailorURL := inst.webhook + "/mutate-v1-pod"
+	t.Logf("| proto | containers | clients | Tailor reviews/s | no-op reviews/s | ratio | Tailor p99 | no-op p99 | ratio | Tailor CPU/review | of which idle |")
 	for _, h2 := range []bool{true, false} {
 		proto := "h1"
 		if h2 {
@@ -115,11 +135,10 @@ func TestAdmissionAtScale(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				url := inst.webhook + "/mutate-v1-pod"
 				// The caches may still be taking the VPA's status and the
 				// pool in: wait for the answer the load is about.
 				eventually(t, time.Minute, func(ctx context.Context) (bool, string) {
-					resp, err := reviewload.Answer(ctx, client, url, body)
+					resp, err := reviewload.Answer(ctx, client, tailorURL, body)
 					if err != nil {
 						return false, err.Error()
 					}
@@ -129,21 +148,109 @@ func TestAdmissionAtScale(t *testing.T) {
 					}
 					return resp.Allowed && strings.Contains(msg, "cpu 100m->587m") && strings.Contains(msg, "nodepool "+pool.Name), msg
 				})
-				if _, err := reviewload.Run(ctx, client, url, body, clients, reviews/4); err != nil { // warm
-					t.Fatal(err)
+				// Tailor's CPU while no review arrives (its loops, informers, GC).
+				idle0 := procCPU(t, inst.cmd.Process.Pid)
+				time.Sleep(2 * time.Second)
+				idleRate := float64(procCPU(t, inst.cmd.Process.Pid)-idle0) / float64(2*time.Second)
+				var tRate, nRate, tP99, nP99, tCPU []float64
+				for round := range 4 {
+					for _, side := range []int{round % 2, 1 - round%2} {
+						url := noop
+						if side == 0 {
+							url = tailorURL
+						}
+						cpu0 := procCPU(t, inst.cmd.Process.Pid)
+						res, err := reviewload.Run(ctx, client, url, body, clients, reviews/2)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if round == 0 {
+							continue // warm
+						}
+						if side == 0 {
+							cpu := procCPU(t, inst.cmd.Process.Pid) - cpu0
+							tRate, tP99, tCPU = append(tRate, res.PerSecond()), append(tP99, float64(res.Percentile(0.99))), append(tCPU, float64(cpu)/float64(reviews/2))
+						} else {
+							nRate, nP99 = append(nRate, res.PerSecond()), append(nP99, float64(res.Percentile(0.99)))
+						}
+					}
 				}
-				cpu0 := procCPU(t, inst.cmd.Process.Pid)
-				res, err := reviewload.Run(ctx, client, url, body, clients, reviews)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cpu := procCPU(t, inst.cmd.Process.Pid) - cpu0
-				t.Logf("MEASURED | %s | %d | %d | %.0f | %s | %s | %.0f µs |", proto, containers, clients, res.PerSecond(),
-					res.Percentile(0.5).Round(time.Microsecond), res.Percentile(0.99).Round(time.Microsecond), float64(cpu.Microseconds())/float64(reviews))
+				tr, nr, tp, np, tc := medianOf(tRate), medianOf(nRate), medianOf(tP99), medianOf(nP99), medianOf(tCPU)
+				t.Logf("MEASURED | %s | %d | %d | %.0f | %.0f | %.2f× | %s | %s | %.2f× | %.0f µs | %.0f µs |", proto, containers, clients,
+					tr, nr, tr/nr, time.Duration(tp).Round(time.Microsecond), time.Duration(np).Round(time.Microsecond), tp/np,
+					tc/1e3, idleRate*1e6/tr)
 				client.CloseIdleConnections()
 			}
 		}
 	}
+	if dir := os.Getenv("TAILOR_PROFILE_DIR"); dir != "" {
+		profileUnderLoad(t, fmt.Sprintf("http://127.0.0.1:%d", pprofPort), filepath.Join(dir, "tailor-run.pprof"), inst.caPEM, tailorURL, ns)
+	}
+}
+
+// profileUnderLoad takes a 20 s CPU profile of Tailor while 32 HTTP/1.1
+// clients post 3-container reviews, into path.
+func profileUnderLoad(t *testing.T, pprofURL, path string, caPEM []byte, url, ns string) {
+	body, err := reviewload.Review(reviewload.Pod(ns, "hamster", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := reviewload.Client(caPEM, false, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			_, _ = reviewload.Run(ctx, client, url, body, 32, 2000)
+		}
+	}()
+	resp, err := http.Get(pprofURL + "/debug/pprof/profile?seconds=20")
+	cancel()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MEASURED profile of tailor run under load: %s", path)
+}
+
+// startNoopWebhook serves a no-op controller-runtime webhook with the
+// serving certificate in certDir on port and returns its URL.
+func startNoopWebhook(t *testing.T, certDir string, port int) string {
+	t.Helper()
+	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir})
+	srv.Register("/noop", &admission.Webhook{Handler: admission.HandlerFunc(func(context.Context, admission.Request) admission.Response {
+		return admission.Allowed("")
+	})})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		err := srv.StartedChecker()(nil)
+		return err == nil, fmt.Sprint(err)
+	})
+	return fmt.Sprintf("https://127.0.0.1:%d/noop", port)
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
 }
 
 // procCPU is the user and system CPU time pid has used (all threads).
