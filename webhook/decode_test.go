@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
+	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -291,4 +293,34 @@ func FuzzParseReview(f *testing.F) {
 			t.Fatalf("a pod that does not decode (%v) was patched", err)
 		}
 	})
+}
+
+// appendPatchJSON writes what encoding/json writes for the patch values
+// the steps build (and anything else through it).
+func TestAppendPatchJSON(t *testing.T) {
+	ops := []jsonpatch.JsonPatchOperation{
+		jsonpatch.NewOperation("add", "/spec/containers/0/resources", map[string]any{
+			"requests": map[string]string{"memory": "262144k", "cpu": "587m"}, "limits": map[string]string{"cpu": "1"}}),
+		jsonpatch.NewOperation("replace", "/metadata/annotations/tailor.dev~1sizing", "a: cpu 100m->587m \"quoted\" \\ \n\t\x01 é \xff"),
+		jsonpatch.NewOperation("add", "/spec/nodeSelector", map[string]string{"tailor.dev/nodepool": "<default>&"}),
+		jsonpatch.NewOperation("add", "/x", true),
+		jsonpatch.NewOperation("add", "/y", []int{1, 2}),
+		{Operation: "remove", Path: "/z"},
+	}
+	got, err := appendPatchJSON(nil, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	_ = json.Unmarshal(want, &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
 }

@@ -555,42 +555,9 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case string:
 		return appendJSONString(b, v), nil
 	case map[string]string:
-		var kb [8]string
-		keys := kb[:0]
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, v[k])
-		}
-		return append(b, '}'), nil
+		return appendMap(b, v, func(b []byte, s string) ([]byte, error) { return appendJSONString(b, s), nil })
 	case map[string]any:
-		var kb [8]string
-		keys := kb[:0]
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			var err error
-			if b, err = appendValue(b, v[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+		return appendMap(b, v, appendValue)
 	case bool:
 		return strconv.AppendBool(b, v), nil
 	}
@@ -659,4 +626,28 @@ func (st *reviewState) read(r *http.Request) ([]byte, int, error) {
 		return nil, http.StatusBadRequest, errors.New("request body is empty")
 	}
 	return buf, http.StatusOK, nil
+}
+
+// appendMap writes m as a JSON object, keys sorted as encoding/json sorts
+// them, each value by value.
+func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	var kb [8]string
+	keys := kb[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = value(b, m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
