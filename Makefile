@@ -18,7 +18,7 @@ E2E_TIMEOUT ?= 60m
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x
 
-.PHONY: build release version lint test unit hpacompare e2e fuzz bench vet sandbox sandbox-down generate fresh-check scale
+.PHONY: build release version lint test unit hpacompare e2e fuzz bench bench-admission bench-admission-scale vet sandbox sandbox-down generate fresh-check scale
 
 # The developer's binary, with "tailor sandbox" (make sandbox, the e2e tests).
 build:
@@ -68,6 +68,19 @@ test: vet unit hpacompare fuzz e2e
 # out: its TestMain starts a control plane).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /test/) | grep -E '^(Benchmark|ok|FAIL|goos|cpu)'
+
+# The admission table of README's Performance section: Tailor's pod handler
+# against a no-op webhook in one server process, alternating, over HTTPS
+# (h2 and h1 × 1 and 3 containers × 1, 8 and 32 clients; several minutes).
+BENCH_ROUNDS  ?= 5
+BENCH_REVIEWS ?= 2000
+bench-admission:
+	TAILOR_BENCH_ADMISSION=1 TAILOR_BENCH_ROUNDS=$(BENCH_ROUNDS) TAILOR_BENCH_REVIEWS=$(BENCH_REVIEWS) $(GO) test -count=1 -timeout 60m -run '^$$' -bench '^BenchmarkAdmissionFloor$$' -benchtime 1x ./webhook | grep -vE '^(goos|goarch|pkg|cpu):'
+
+# The same reviews posted to a whole `tailor run` over a filled cluster
+# (SCALE_PODS pods, a VPA per 10; several minutes).
+bench-admission-scale:
+	TAILOR_ADMISSION_SCALE_PODS=$(SCALE_PODS) TAILOR_BENCH_REVIEWS=$(BENCH_REVIEWS) $(GO) test -count=1 -timeout 40m -v ./test/e2e -run '^TestAdmissionAtScale$$' 2>&1 | grep -E 'MEASURED|\| proto|ready|written in|^(--- |ok|FAIL)|admission_scale_test'
 
 # README's two commands verbatim in a fresh clone with empty caches (slow:
 # builds everything; nightly-style, not part of make test).

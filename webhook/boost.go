@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/tailor-dev/tailor/recommender/sizing"
 )
@@ -58,12 +57,7 @@ func (s boostStep) apply(ctx context.Context, r *podReview) {
 		startupBoostPods.WithLabelValues(outcome).Inc()
 		r.skipped = append(r.skipped, "startup_boost_"+outcome)
 		if outcome == boostQuota || outcome == boostPodLimit {
-			name := podName(r.pod)
-			if h.Recorder != nil {
-				r.admitted = append(r.admitted, func() {
-					h.Recorder.Eventf(vpa, nil, corev1.EventTypeNormal, ReasonStartupBoostSkipped, "Admit", "pod %s born unboosted: %s", name, d.Skipped)
-				})
-			}
+			r.vpaEvent(vpa, ReasonStartupBoostSkipped, " born unboosted: ", d.Skipped)
 		}
 		return
 	}
@@ -76,15 +70,11 @@ func (s boostStep) apply(ctx context.Context, r *podReview) {
 		// pod will have; without it the copy is not worth its allocations.
 		r.sized = boostedPod(pod, d.Containers)
 	}
-	if log := logf.FromContext(ctx).V(1); h.Recorder != nil || log.Enabled() {
+	r.vpaEvent(vpa, ReasonStartupBoost, " born boosted: ", d.Annotation)
+	if log := podLog.V(1); log.Enabled() {
 		name := podName(r.pod)
 		r.admitted = append(r.admitted, func() {
-			if h.Recorder != nil {
-				h.Recorder.Eventf(vpa, nil, corev1.EventTypeNormal, ReasonStartupBoost, "Admit", "pod %s born boosted: %s", name, d.Annotation)
-			}
-			if log.Enabled() {
-				log.Info("pod boosted", "namespace", r.namespace, "pod", name, "vpa", vpa.Name, "boost", d.Annotation)
-			}
+			log.Info("pod boosted", "namespace", r.namespace, "pod", name, "vpa", vpa.Name, "boost", d.Annotation)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -27,7 +26,7 @@ func boostFixture(tb testing.TB) (*PodSizer, admission.Request) {
 // admit runs h on req and returns the pod the API server would store.
 func admit(t *testing.T, h *PodSizer, req admission.Request) (*corev1.Pod, admission.Response) {
 	t.Helper()
-	resp := h.Handle(context.Background(), req)
+	resp := handle(t, h, req)
 	if !resp.Allowed {
 		t.Fatalf("refused: %+v", resp.Result)
 	}
@@ -123,10 +122,10 @@ func TestBoostStepQuota(t *testing.T) {
 // startupBoost: sizing, then the boost, in one review.
 func BenchmarkPodSizerBoost(b *testing.B) {
 	h, req := boostFixture(b)
-	if resp := h.Handle(context.Background(), req); len(resp.Patches) == 0 || !strings.Contains(resp.Result.Message, "startup boost") {
+	if resp := handle(b, h, req); len(resp.Patches) == 0 || !strings.Contains(resp.Result.Message, "startup boost") {
 		b.Fatalf("fixture not boosted: %+v", resp.Result)
 	}
-	measureHandler(b, h, req)
+	measureHandler(b, h, reviewOf(b, req))
 }
 
 // Placement (and so the provisioner) sees the boosted requests.

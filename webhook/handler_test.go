@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
+	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -19,7 +21,6 @@ import (
 // serve posts body to the pod webhook the way the API server does and
 // returns the HTTP status and the decoded response (nil if none).
 func serve(t testing.TB, h *PodSizer, body []byte, contentType string) (int, *admissionv1.AdmissionResponse) {
-	wh := &admission.Webhook{Handler: h}
 	var r io.Reader = http.NoBody
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -27,12 +28,35 @@ func serve(t testing.TB, h *PodSizer, body []byte, contentType string) (int, *ad
 	req := httptest.NewRequest(http.MethodPost, PodPath, r)
 	req.Header.Set("Content-Type", contentType)
 	rec := httptest.NewRecorder()
-	wh.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	review := &admissionv1.AdmissionReview{}
 	if err := json.Unmarshal(rec.Body.Bytes(), review); err != nil || review.Response == nil {
 		return rec.Code, nil
 	}
 	return rec.Code, review.Response
+}
+
+// handle posts req to h as the API server does and returns the answer,
+// its patch decoded into Patches.
+func handle(t testing.TB, h *PodSizer, req admission.Request) admission.Response {
+	t.Helper()
+	code, resp := serve(t, h, reviewOf(t, req), "application/json")
+	if resp == nil {
+		t.Fatalf("HTTP %d without a review", code)
+	}
+	if resp.UID != req.UID {
+		t.Fatalf("response uid %q, want %q", resp.UID, req.UID)
+	}
+	out := admission.Response{AdmissionResponse: *resp}
+	if len(resp.Patch) > 0 {
+		if resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
+			t.Fatalf("patch type %v", resp.PatchType)
+		}
+		if err := json.Unmarshal(resp.Patch, &out.Patches); err != nil {
+			t.Fatalf("patch %s: %v", resp.Patch, err)
+		}
+	}
+	return out
 }
 
 func reviewOf(t testing.TB, req admission.Request) []byte {
@@ -143,4 +167,55 @@ func FuzzAdmissionReview(f *testing.F) {
 			t.Fatalf("a pod was refused: %+v", resp.Result)
 		}
 	})
+}
+
+// The pod path's own response encoding answers as controller-runtime's
+// admission.Webhook would for the same decision: the same review, uid,
+// status and patch, in the review's own apiVersion.
+func TestResponseAsControllerRuntimeWrites(t *testing.T) {
+	h := floorSizer()
+	for _, version := range []string{reviewV1, reviewV1beta1} {
+		body := bytes.Replace(floorReview(t, 3), []byte(`"apiVersion":"admission.k8s.io/v1"`), []byte(`"apiVersion":"`+version+`"`), 1)
+		var in admissionv1.AdmissionReview
+		if err := json.Unmarshal(body, &in); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, PodPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var got admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Response == nil {
+			t.Fatalf("%s: %v: %s", version, err, rec.Body.String())
+		}
+		if got.APIVersion != version || got.Kind != "AdmissionReview" || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("answered %s %s (%s), want %s", got.APIVersion, got.Kind, rec.Header().Get("Content-Type"), version)
+		}
+		// controller-runtime's encoding of the same decision.
+		var ops []jsonpatch.JsonPatchOperation
+		if err := json.Unmarshal(got.Response.Patch, &ops); err != nil {
+			t.Fatal(err)
+		}
+		want := admission.Patched(got.Response.Result.Message, ops...)
+		if err := want.Complete(admission.Request{AdmissionRequest: *in.Request}); err != nil {
+			t.Fatal(err)
+		}
+		// The patches are the same JSON (encoding/json also escapes <, >
+		// and & in strings, which JSON does not require).
+		var gotPatch, wantPatch any
+		_ = json.Unmarshal(got.Response.Patch, &gotPatch)
+		_ = json.Unmarshal(want.Patch, &wantPatch)
+		if !reflect.DeepEqual(gotPatch, wantPatch) {
+			t.Errorf("%s: patch %s, want %s", version, got.Response.Patch, want.Patch)
+		}
+		got.Response.Patch, want.Patch = nil, nil
+		wantJSON, _ := json.Marshal(admissionv1.AdmissionReview{TypeMeta: in.TypeMeta, Response: &want.AdmissionResponse})
+		gotJSON, _ := json.Marshal(got)
+		if !bytes.Equal(gotJSON, wantJSON) {
+			t.Errorf("%s:\n got %s\nwant %s", version, gotJSON, wantJSON)
+		}
+		if !strings.HasPrefix(got.Response.Result.Message, "tailor: hamster: cpu 100m->587m") || len(ops) < 4 {
+			t.Errorf("message %q, %d ops", got.Response.Result.Message, len(ops))
+		}
+	}
 }

@@ -36,7 +36,7 @@ func TestPodSizerLeavesHorizontalResources(t *testing.T) {
 		},
 	}
 	h.Horizontal = raLookup{ras: []*scalerv1.ReplicaAutoscaler{ra}}
-	resp := h.Handle(context.Background(), req)
+	resp := handle(t, h, req)
 	var paths []string
 	for _, p := range resp.Patches {
 		paths = append(paths, p.Path)
@@ -49,7 +49,7 @@ func TestPodSizerLeavesHorizontalResources(t *testing.T) {
 	}
 
 	h.Horizontal = raLookup{err: errors.New("cache gone")}
-	if resp := h.Handle(context.Background(), req); !resp.Allowed || len(resp.Patches) != 0 {
+	if resp := handle(t, h, req); !resp.Allowed || len(resp.Patches) != 0 {
 		t.Errorf("ReplicaAutoscalers unreadable: %+v, want admitted unchanged", resp)
 	}
 }

@@ -2,16 +2,21 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tailor-dev/tailor/recommender/sizing"
+	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
 // Lookup is everything the pod mutator reads. In production it is the
@@ -44,50 +49,113 @@ var wellKnown = map[schema.GroupKind]func() client.Object{
 	{Group: "", Kind: "ReplicationController"}: func() client.Object { return &corev1.ReplicationController{} },
 }
 
-// cacheLookup reads the manager's informer cache without deep copies: the
-// admission path only reads what it gets.
-type cacheLookup struct{ r client.Reader }
+// indexLookup reads the informers' indexers directly: a cached object is
+// handed out as the pointer the informer holds, without the copy into a
+// fresh object (Get) or list (List) that the cache reader makes on every
+// call, the largest cost of the reads on the admission path. The objects
+// are shared with the informer: read only.
+type indexLookup struct {
+	owners                         map[schema.GroupKind]toolscache.Indexer
+	vpas, limitRanges, quotas, ras toolscache.Indexer
+}
 
-func (c cacheLookup) ControllerOf(ctx context.Context, namespace string, o sizing.Owner) *metav1.OwnerReference {
-	newObj, ok := wellKnown[schema.GroupKind{Group: group(o.APIVersion), Kind: o.Kind}]
+// indexerOf is the indexer of obj's informer in c, started with the
+// manager.
+func indexerOf(ctx context.Context, c cache.Cache, obj client.Object) (toolscache.Indexer, error) {
+	inf, err := c.GetInformer(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	i, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
 	if !ok {
+		return nil, fmt.Errorf("the %T informer has no indexer", obj)
+	}
+	return i.GetIndexer(), nil
+}
+
+// newIndexLookup starts the informers of cachedTypes and returns the
+// lookup over them.
+func newIndexLookup(ctx context.Context, c cache.Cache) (*indexLookup, error) {
+	l := &indexLookup{owners: map[schema.GroupKind]toolscache.Indexer{}}
+	var err error
+	get := func(obj client.Object) toolscache.Indexer {
+		if err != nil {
+			return nil
+		}
+		var idx toolscache.Indexer
+		idx, err = indexerOf(ctx, c, obj)
+		if meta.IsNoMatchError(err) {
+			err = fmt.Errorf("the %T API is not installed in the cluster (kubectl apply -f deploy/crds/): %w", obj, err)
+		}
+		return idx
+	}
+	l.vpas, l.limitRanges = get(&vpav1.VerticalPodAutoscaler{}), get(&corev1.LimitRange{})
+	l.quotas, l.ras = get(&corev1.ResourceQuota{}), get(&scalerv1.ReplicaAutoscaler{})
+	for gk, newObj := range wellKnown {
+		l.owners[gk] = get(newObj())
+	}
+	return l, err
+}
+
+func (l *indexLookup) ControllerOf(_ context.Context, namespace string, o sizing.Owner) *metav1.OwnerReference {
+	idx := l.owners[schema.GroupKind{Group: group(o.APIVersion), Kind: o.Kind}]
+	if idx == nil {
 		return nil
 	}
-	obj := newObj()
-	// Only the ownerReferences are read: a shallow copy of the cached
-	// object, not a deep one.
-	if err := c.r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: o.Name}, obj, client.UnsafeDisableDeepCopy); err != nil {
+	item, ok, err := idx.GetByKey(namespace + "/" + o.Name)
+	if err != nil || !ok {
+		return nil
+	}
+	obj, ok := item.(metav1.Object)
+	if !ok {
 		return nil
 	}
 	return metav1.GetControllerOfNoCopy(obj)
 }
 
-func (c cacheLookup) VPAs(ctx context.Context, namespace string) ([]*vpav1.VerticalPodAutoscaler, error) {
-	list := &vpav1.VerticalPodAutoscalerList{}
-	if err := c.r.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+// inNamespace lists the objects of idx in namespace as *T.
+func inNamespace[T any](idx toolscache.Indexer, namespace string) ([]*T, error) {
+	items, err := idx.ByIndex(toolscache.NamespaceIndex, namespace)
+	if err != nil || len(items) == 0 {
 		return nil, err
 	}
-	out := make([]*vpav1.VerticalPodAutoscaler, len(list.Items))
-	for i := range list.Items {
-		out[i] = &list.Items[i]
+	out := make([]*T, 0, len(items))
+	for _, item := range items {
+		if o, ok := item.(*T); ok {
+			out = append(out, o)
+		}
 	}
 	return out, nil
 }
 
-func (c cacheLookup) LimitRanges(ctx context.Context, namespace string) ([]corev1.LimitRange, error) {
-	list := &corev1.LimitRangeList{}
-	if err := c.r.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	return list.Items, nil
+func (l *indexLookup) VPAs(_ context.Context, namespace string) ([]*vpav1.VerticalPodAutoscaler, error) {
+	return inNamespace[vpav1.VerticalPodAutoscaler](l.vpas, namespace)
 }
 
-func (c cacheLookup) ResourceQuotas(ctx context.Context, namespace string) ([]corev1.ResourceQuota, error) {
-	list := &corev1.ResourceQuotaList{}
-	if err := c.r.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+func (l *indexLookup) ReplicaAutoscalers(_ context.Context, namespace string) ([]*scalerv1.ReplicaAutoscaler, error) {
+	return inNamespace[scalerv1.ReplicaAutoscaler](l.ras, namespace)
+}
+
+// values copies the objects of idx in namespace (sizing takes values; most
+// namespaces have none).
+func values[T any](idx toolscache.Indexer, namespace string) ([]T, error) {
+	ps, err := inNamespace[T](idx, namespace)
+	if err != nil || len(ps) == 0 {
 		return nil, err
 	}
-	return list.Items, nil
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out, nil
+}
+
+func (l *indexLookup) LimitRanges(_ context.Context, namespace string) ([]corev1.LimitRange, error) {
+	return values[corev1.LimitRange](l.limitRanges, namespace)
+}
+
+func (l *indexLookup) ResourceQuotas(_ context.Context, namespace string) ([]corev1.ResourceQuota, error) {
+	return values[corev1.ResourceQuota](l.quotas, namespace)
 }
 
 // maxChain bounds the walk up ownerReferences: real chains are two or three

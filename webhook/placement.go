@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/recommender/sizing"
@@ -95,10 +94,10 @@ func (s placementStep) apply(ctx context.Context, r *podReview) {
 		why := "no pool fits: " + strings.Join(p.Rejected, "; ")
 		r.annotations = append(r.annotations, annotation{PlacementAnnotation, truncateNote(why)})
 		r.summaries = append(r.summaries, "no pool fits")
-		if h.Recorder != nil {
-			r.admitted = append(r.admitted, func() {
-				h.Recorder.Eventf(eventTarget(pod, r.namespace), nil, corev1.EventTypeWarning, ReasonNoPoolFits, "Place", "pod %s: %s", podName(pod), truncateNote(why))
-			})
+		if h.Events != nil {
+			t := eventTarget(pod, r.namespace)
+			r.events = append(r.events, podEvent{obj: t, kind: t.Kind, namespace: t.Namespace, name: t.Name,
+				eventType: corev1.EventTypeWarning, reason: ReasonNoPoolFits, action: "Place", sep: ": ", detail: why})
 		}
 		return
 	}
@@ -113,7 +112,7 @@ func (s placementStep) apply(ctx context.Context, r *podReview) {
 	}
 	r.annotations = append(r.annotations, annotation{PlacementAnnotation, truncateNote(why)})
 	r.summaries = append(r.summaries, "nodepool "+p.Pool)
-	if log := logf.FromContext(ctx).V(1); log.Enabled() {
+	if log := podLog.V(1); log.Enabled() {
 		r.admitted = append(r.admitted, func() { log.Info("pod placed", "namespace", r.namespace, "pod", podName(pod), "nodepool", p.Pool) })
 	}
 }

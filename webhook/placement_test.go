@@ -104,7 +104,7 @@ func TestDecodeKeepsPlacementFields(t *testing.T) {
 		"tolerations":[{"key":"k","operator":"Exists"}],
 		"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"z","operator":"In","values":["a"]}]}]}}},
 		"overhead":{"cpu":"10m"},"containers":[{"name":"c"}]}}`)
-	pod, err := decodePod(raw)
+	pod, err := decodePod(raw, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

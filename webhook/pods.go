@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -11,8 +12,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 
@@ -30,7 +29,8 @@ type PodSizer struct {
 	// Horizontal, when set, lists ReplicaAutoscalers: the resources they
 	// scale the pod's workload on are not sized.
 	Horizontal HorizontalLookup
-	Recorder   recorder.EventRecorder
+	// Events, when set, emits the Events explaining decisions, batched.
+	Events *Events
 	// Synced reports whether the caches have synced; until then pods pass
 	// unchanged rather than wait on an informer inside the API server's
 	// request.
@@ -45,6 +45,13 @@ type PodSizer struct {
 }
 
 const podWebhook = "pods"
+
+// ReasonPodSized is the Event on a VPA whose pods were sized at admission.
+const ReasonPodSized = "PodSized"
+
+// podLog is the pod path's logger, named once: a per-request logger
+// (WithValues) costs allocations on every pod.
+var podLog = logf.Log.WithName("admission").WithName(podWebhook)
 
 // podStep is one stage of the pod pipeline, modelled on upstream VPA's
 // patch.Calculator list: each step looks at the pod being created and adds
@@ -67,7 +74,8 @@ type podReview struct {
 	pod       *corev1.Pod
 	// sized is the pod with the requests sizing (and the boost) gave it
 	// (nil: unchanged), for the steps after sizing; set only when one
-	// needs it.
+	// needs it. Sizing changes pod itself (the review's own decoded copy);
+	// the boost makes a copy.
 	sized *corev1.Pod
 	// vpa is the pod's VPA (nil: none), with what sizing read along with
 	// it, for the boost.
@@ -83,59 +91,107 @@ type podReview struct {
 	// added; err says why.
 	errReason string
 	err       error
-	// admitted run once the patch is returned (events, logs).
+	// events are recorded, and admitted run (logs), once the patch is
+	// returned.
+	events   []podEvent
 	admitted []func()
 
 	annBuf     [3]annotation
 	summaryBuf [3]string
+	eventBuf   [2]podEvent
+}
+
+// event asks for an Event about the pod's VPA.
+func (r *podReview) vpaEvent(vpa *vpav1.VerticalPodAutoscaler, reason, sep, detail string) {
+	r.events = append(r.events, podEvent{obj: vpa, kind: "VerticalPodAutoscaler", namespace: vpa.Namespace, name: vpa.Name,
+		eventType: corev1.EventTypeNormal, reason: reason, action: "Admit", sep: sep, detail: detail})
 }
 
 type annotation struct{ key, value string }
 
 func (r *podReview) fail(reason string, err error) { r.errReason, r.err = reason, err }
 
-// Handle implements admission.Handler.
-func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+// ServeHTTP serves PodPath: an AdmissionReview in (admission.k8s.io/v1,
+// or v1beta1 answered in kind), the review with the patch out, written
+// from pooled buffers (review.go). A body that is not a review Tailor can
+// read gets an HTTP error, which the API server handles per the webhook's
+// failurePolicy (Ignore: the pod is created unchanged); a review of a pod
+// Tailor cannot read or size is answered "allowed, unchanged" with the
+// reason. The pod is never refused.
+func (h *PodSizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	outcome, reason := "unchanged", ""
+	st := reviewStates.Get().(*reviewState)
+	defer st.release()
+	body, status, err := st.read(r)
+	var req reviewRequest
+	if err == nil {
+		if req, err = parseReview(body); err != nil {
+			status = http.StatusBadRequest
+		}
+	}
+	if err != nil {
+		admissionTotal.WithLabelValues(podWebhook, "error", "bad_review").Inc()
+		podLog.Error(err, "not an AdmissionReview Tailor can answer; HTTP error (failurePolicy Ignore: the pod is created unchanged)", "status", status)
+		http.Error(w, "tailor: "+err.Error(), status)
+		return
+	}
+	a := h.admit(r.Context(), &req, &st.intern, st.patch[:0])
+	if a.patch != nil {
+		st.patch = a.patch[:0]
+	}
+	st.out = appendResponse(st.out[:0], &req, a.message, a.patch)
+	admissionTotal.WithLabelValues(podWebhook, a.outcome, a.reason).Inc()
+	admissionDuration.WithLabelValues(podWebhook).Observe(time.Since(start).Seconds())
+	w.Header()["Content-Type"] = jsonContentType
+	_, _ = w.Write(st.out)
+}
+
+var jsonContentType = []string{"application/json"}
+
+// podAnswer is the handler's answer: the pod is always allowed, with the
+// patch (JSON, none when empty) and the message; outcome and reason label
+// tailor_admission_total.
+type podAnswer struct {
+	outcome, reason, message string
+	patch                    []byte
+}
+
+// admit runs the pod steps on req and encodes their patch into buf.
+func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, buf []byte) (a podAnswer) {
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must not fail pod creation: admit unchanged.
-			logf.FromContext(ctx).Error(fmt.Errorf("%v", r), "panic in pod admission; admitting unchanged")
-			outcome, reason = "error", "panic"
-			resp = admission.Allowed("tailor: internal error; pod admitted unchanged")
+			podLog.Error(fmt.Errorf("%v", r), "panic in pod admission; admitting unchanged")
+			a = podAnswer{outcome: "error", reason: "panic", message: "tailor: internal error; pod admitted unchanged"}
 		}
-		admissionTotal.WithLabelValues(podWebhook, outcome, reason).Inc()
-		admissionDuration.WithLabelValues(podWebhook).Observe(time.Since(start).Seconds())
 	}()
-	skip := func(why string) admission.Response {
-		outcome, reason = "skipped", why
-		return admission.Allowed("tailor: " + why)
+	skip := func(why string) podAnswer {
+		return podAnswer{outcome: "skipped", reason: why, message: "tailor: " + why}
 	}
-
-	if req.Operation != admissionv1.Create || req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "" {
+	if string(req.operation) != string(admissionv1.Create) || len(req.group) != 0 || string(req.kind) != "Pod" || len(req.subResource) != 0 {
 		return skip("not a pod create")
 	}
-	if coordination.NeverManaged(req.Namespace, h.TailorNamespace) {
+	if coordination.NeverManaged(req.namespace, h.TailorNamespace) {
 		return skip("excluded namespace")
 	}
 	if h.Synced != nil && !h.Synced.Load() {
 		return skip("caches not synced")
 	}
-	pod, err := decodePod(req.Object.Raw)
+	pod, err := decodePod(req.object, in)
 	if err != nil {
-		outcome, reason = "error", "decode"
-		return admission.Allowed("tailor: cannot decode pod, admitted unchanged: " + err.Error())
+		return podAnswer{outcome: "error", reason: "decode", message: "tailor: cannot decode pod, admitted unchanged: " + err.Error()}
 	}
 	if pod.Namespace == "" {
-		pod.Namespace = req.Namespace
+		pod.Namespace = req.namespace
 	}
 
 	steps := h.podSteps()
-	r := runSteps(ctx, req.Namespace, pod, steps[:])
+	r := runSteps(ctx, req.namespace, pod, steps[:])
 	if r.errReason != "" {
-		outcome, reason = "error", r.errReason
-		return admission.Allowed("tailor: " + r.err.Error())
+		return podAnswer{outcome: "error", reason: r.errReason, message: "tailor: " + r.err.Error()}
+	}
+	for i := range r.events {
+		h.Events.record(&r.events[i], pod)
 	}
 	for _, f := range r.admitted {
 		f()
@@ -143,15 +199,17 @@ func (h *PodSizer) Handle(ctx context.Context, req admission.Request) (resp admi
 	if len(r.patch) == 0 && len(r.annotations) == 0 {
 		return skip(strings.Join(r.skipped, ","))
 	}
-	patch := appendAnnotations(r.patch, pod, r.annotations)
-	outcome = "mutated"
-	return admission.Patched("tailor: "+strings.Join(r.summaries, "; "), patch...)
+	patch, err := appendPatchJSON(buf, appendAnnotations(r.patch, pod, r.annotations))
+	if err != nil {
+		return podAnswer{outcome: "error", reason: "encode", message: "tailor: cannot encode the patch, admitted unchanged: " + err.Error()}
+	}
+	return podAnswer{outcome: "mutated", message: "tailor: " + strings.Join(r.summaries, "; "), patch: patch}
 }
 
 // runSteps runs steps in order on pod; the first error stops them.
 func runSteps(ctx context.Context, namespace string, pod *corev1.Pod, steps []podStep) *podReview {
 	r := &podReview{namespace: namespace, pod: pod}
-	r.annotations, r.summaries = r.annBuf[:0], r.summaryBuf[:0]
+	r.annotations, r.summaries, r.events = r.annBuf[:0], r.summaryBuf[:0], r.eventBuf[:0]
 	for _, s := range steps {
 		if s.apply(ctx, r); r.errReason != "" {
 			break
@@ -231,7 +289,7 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 
 	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: h.Placer == nil && !sizing.HasBoost(vpa)})
 	if err != nil {
-		logf.FromContext(ctx).Info("pod left unchanged", "namespace", r.namespace, "vpa", vpa.Name, "error", err.Error())
+		podLog.Info("pod left unchanged", "namespace", r.namespace, "vpa", vpa.Name, "error", err.Error())
 		r.fail("decide", err)
 		return
 	}
@@ -247,35 +305,29 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	r.annotations = append(r.annotations, annotation{sizing.AnnotationKey, d.Annotation})
 	r.summaries = append(r.summaries, d.Annotation)
 	if len(d.Changes) > 0 {
-		r.sized = sizedPod(r.pod, d.Changes)
+		// The pod is this review's own decoded copy, read by nothing but
+		// the steps: they see it with the requests sizing gave it.
+		applyChanges(r.pod, d.Changes)
+		r.sized = r.pod
 	}
-	if log := logf.FromContext(ctx).V(1); h.Recorder != nil || log.Enabled() {
+	r.vpaEvent(vpa, ReasonPodSized, ": ", d.Annotation)
+	if log := podLog.V(1); log.Enabled() {
 		pod := r.pod
 		r.admitted = append(r.admitted, func() {
-			if h.Recorder != nil {
-				h.Recorder.Eventf(vpa, nil, corev1.EventTypeNormal, "PodSized", "Admit", "pod %s: %s", podName(pod), d.Annotation)
-			}
-			if log.Enabled() {
-				log.Info("pod sized", "namespace", r.namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
-			}
+			log.Info("pod sized", "namespace", r.namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
 		})
 	}
 }
 
-// sizedPod is pod with the resources of changes: a copy of the pod struct
-// and of the container slices it changes, sharing everything else.
-func sizedPod(pod *corev1.Pod, changes []sizing.ContainerChange) *corev1.Pod {
-	out := *pod
-	out.Spec.Containers = append([]corev1.Container(nil), pod.Spec.Containers...)
-	out.Spec.InitContainers = append([]corev1.Container(nil), pod.Spec.InitContainers...)
+// applyChanges gives pod's containers the resources of changes.
+func applyChanges(pod *corev1.Pod, changes []sizing.ContainerChange) {
 	for _, c := range changes {
 		if c.Init {
-			out.Spec.InitContainers[c.Index].Resources = c.After
+			pod.Spec.InitContainers[c.Index].Resources = c.After
 		} else {
-			out.Spec.Containers[c.Index].Resources = c.After
+			pod.Spec.Containers[c.Index].Resources = c.After
 		}
 	}
-	return &out
 }
 
 // podName is the name or, for a pod created from generateName (every
@@ -287,4 +339,4 @@ func podName(pod *corev1.Pod) string {
 	return pod.GenerateName + "*"
 }
 
-var _ admission.Handler = &PodSizer{}
+var _ http.Handler = &PodSizer{}

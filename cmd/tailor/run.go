@@ -49,6 +49,7 @@ type runOptions struct {
 	metricsSecure           bool
 	enableHTTP2             bool
 	probeAddr               string
+	pprofAddr               string
 	webhookPort             int
 	webhookHost             string
 	certDir                 string
@@ -191,6 +192,7 @@ func newRunCommand() *cobra.Command {
 	f.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve /metrics over HTTPS and admit only callers whose token the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview); false: plain HTTP, no authentication.")
 	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "Offer HTTP/2 on the webhook and metrics servers; off by default (HTTP/2 stream-reset floods, CVE-2023-44487), as controller-runtime recommends.")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	f.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address of Go's /debug/pprof endpoints (profiles of the running process); empty: off.")
 	f.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the admission webhook HTTPS server.")
 	f.StringVar(&o.webhookHost, "webhook-bind-host", "", "Host the webhook server binds to; empty: all interfaces.")
 	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder holding the webhook serving pair tls.crt and tls.key; reloaded when they change.")
@@ -354,6 +356,7 @@ func run(ctx context.Context, o *runOptions) error {
 		// Memory follows the cluster's size, not its manifests' (cachetrim.go).
 		Cache:                         cache.Options{DefaultTransform: trimForCache},
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		WebhookServer:                 ctrlwebhook.NewServer(ctrlwebhook.Options{Port: o.webhookPort, Host: o.webhookHost, CertDir: o.certDir, TLSOpts: tlsOpts}),
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              o.leaderElectionID,

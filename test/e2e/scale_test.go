@@ -36,7 +36,74 @@ func TestMemoryAtScale(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set TAILOR_SCALE_PODS (make scale) to measure")
 	}
-	const perRS, rsPerNS = 10, 10
+	ctx := context.Background()
+	cfg := env.RESTConfig()
+	cfg.QPS, cfg.Burst = 1000, 2000
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	vc := vpaclient.NewForConfigOrDie(cfg)
+	start := time.Now()
+	namespaces, sets := fillCluster(t, n)
+	const perRS = scalePodsPerSet
+
+	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--recommender-interval=15s")
+	eventually(t, 5*time.Minute, func(context.Context) (bool, string) {
+		code, body, err := get(inst.probe + "/readyz")
+		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
+	})
+	ready := time.Since(start)
+	_, rssReady := procMemory(t, inst.cmd.Process.Pid)
+	// Settle: recommendations for the VPAs (kwok runs the pods and
+	// metrics-server reports them), a few passes of every loop. Progress is
+	// logged; the memory is measured whatever the count reached.
+	recommended := 0
+	deadline := time.Now().Add(8 * time.Minute)
+	for time.Now().Before(deadline) && recommended < sets {
+		time.Sleep(15 * time.Second)
+		recommended = 0
+		for _, ns := range namespaces {
+			l, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range l.Items {
+				if v.Status.Recommendation != nil {
+					recommended++
+				}
+			}
+		}
+		running := 0
+		for _, ns := range namespaces {
+			r, err := runningPodsIn(ctx, cs, ns, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			running += r
+		}
+		passes, _ := inst.passes("recommender")
+		_, rss := procMemory(t, inst.cmd.Process.Pid)
+		t.Logf("%s: %d pods running, %d of %d VPAs recommended, %d recommender passes, RSS %d MiB",
+			time.Since(start).Round(time.Second), running, recommended, sets, passes, rss>>20)
+	}
+	waitPasses(t, inst, "recommender", 2)
+	peak, rss := procMemory(t, inst.cmd.Process.Pid)
+	heap := metricValue(t, inst, regexp.MustCompile(`(?m)^go_memstats_heap_inuse_bytes ([0-9.e+]+)`))
+	t.Logf("MEASURED pods=%d vpas=%d recommended=%d: RSS %d MiB (peak %d MiB, %d MiB when ready), Go heap in use %.0f MiB; ready %s after the objects were written",
+		sets*perRS, sets, recommended, rss>>20, peak>>20, rssReady>>20, heap/(1<<20), ready.Round(time.Second))
+	limit := shippedMemoryLimit(t)
+	if peak > limit {
+		t.Errorf("peak RSS %d MiB over the shipped Deployment's limit %d MiB", peak>>20, limit>>20)
+	}
+}
+
+// scalePodsPerSet and scaleSetsPerNamespace shape the filled cluster.
+const scalePodsPerSet, scaleSetsPerNamespace = 10, 10
+
+// fillCluster writes n pods (10 per ReplicaSet, one VPA per ReplicaSet,
+// 10 ReplicaSets per opted-in namespace) on kwok nodes and returns the
+// namespaces and the number of ReplicaSets.
+func fillCluster(t *testing.T, n int) ([]string, int) {
+	t.Helper()
+	const perRS, rsPerNS = scalePodsPerSet, scaleSetsPerNamespace
 	ctx := context.Background()
 	cfg := env.RESTConfig()
 	cfg.QPS, cfg.Burst = 1000, 2000
@@ -90,54 +157,7 @@ func TestMemoryAtScale(t *testing.T) {
 	}
 	t.Logf("%d pods, %d ReplicaSets and VPAs in %d namespaces written in %s", sets*perRS, sets, len(namespaces), time.Since(start).Round(time.Second))
 
-	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--recommender-interval=15s")
-	eventually(t, 5*time.Minute, func(context.Context) (bool, string) {
-		code, body, err := get(inst.probe + "/readyz")
-		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
-	})
-	ready := time.Since(start)
-	_, rssReady := procMemory(t, inst.cmd.Process.Pid)
-	// Settle: recommendations for the VPAs (kwok runs the pods and
-	// metrics-server reports them), a few passes of every loop. Progress is
-	// logged; the memory is measured whatever the count reached.
-	recommended := 0
-	deadline := time.Now().Add(8 * time.Minute)
-	for time.Now().Before(deadline) && recommended < sets {
-		time.Sleep(15 * time.Second)
-		recommended = 0
-		for _, ns := range namespaces {
-			l, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range l.Items {
-				if v.Status.Recommendation != nil {
-					recommended++
-				}
-			}
-		}
-		running := 0
-		for _, ns := range namespaces {
-			r, err := runningPodsIn(ctx, cs, ns, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			running += r
-		}
-		passes, _ := inst.passes("recommender")
-		_, rss := procMemory(t, inst.cmd.Process.Pid)
-		t.Logf("%s: %d pods running, %d of %d VPAs recommended, %d recommender passes, RSS %d MiB",
-			time.Since(start).Round(time.Second), running, recommended, sets, passes, rss>>20)
-	}
-	waitPasses(t, inst, "recommender", 2)
-	peak, rss := procMemory(t, inst.cmd.Process.Pid)
-	heap := metricValue(t, inst, regexp.MustCompile(`(?m)^go_memstats_heap_inuse_bytes ([0-9.e+]+)`))
-	t.Logf("MEASURED pods=%d vpas=%d recommended=%d: RSS %d MiB (peak %d MiB, %d MiB when ready), Go heap in use %.0f MiB; ready %s after the objects were written",
-		sets*perRS, sets, recommended, rss>>20, peak>>20, rssReady>>20, heap/(1<<20), ready.Round(time.Second))
-	limit := shippedMemoryLimit(t)
-	if peak > limit {
-		t.Errorf("peak RSS %d MiB over the shipped Deployment's limit %d MiB", peak>>20, limit>>20)
-	}
+	return namespaces, sets
 }
 
 // scaleSet writes ReplicaSet i with its pods and a VPA on it.
