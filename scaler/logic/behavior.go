@@ -115,21 +115,27 @@ func (d *Decision) normalizeLegacy(in *Input, current, desired, minReplicas int3
 	} else {
 		d.condition(autoscalingv2.AbleToScale, corev1.ConditionTrue, "ReadyForNewScale", msgReadyForNewScale)
 	}
+	return d.legacyLimits(in, current, stabilized, minReplicas)
+}
 
+// legacyLimits clamps want to [minReplicas, maxReplicas] and to a
+// scale-up of at most max(2 × current, 4), the HPA's limits without
+// behavior, and says which held (ScalingLimited).
+func (d *Decision) legacyLimits(in *Input, current, want, minReplicas int32) int32 {
 	upper, reason, msg := in.Spec.MaxReplicas, "TooManyReplicas", msgTooManyReplicas
 	if limit := int32(math.Min(math.Max(legacyScaleUpFactor*float64(current), legacyScaleUpMinimum), math.MaxInt32)); upper > limit {
 		upper, reason, msg = limit, "ScaleUpLimit", msgScaleUpLimit
 	}
-	out := stabilized
+	out := want
 	switch {
-	case stabilized < minReplicas:
+	case want < minReplicas:
 		out, reason, msg = minReplicas, "TooFewReplicas", msgTooFewReplicas
-	case stabilized > upper:
+	case want > upper:
 		out = upper
 	default:
 		reason, msg = "DesiredWithinRange", msgDesiredWithinRange
 	}
-	d.limited(out != stabilized, reason, msg)
+	d.limited(out != want, reason, msg)
 	return out
 }
 

@@ -108,20 +108,5 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 		reason, msg = "ReadyForNewScale", msgReadyForNewScale
 	}
 	d.condition(autoscalingv2.AbleToScale, corev1.ConditionTrue, reason, msg)
-
-	upper, lreason, lmsg := in.Spec.MaxReplicas, "TooManyReplicas", msgTooManyReplicas
-	if limit := int32(math.Min(math.Max(legacyScaleUpFactor*float64(current), legacyScaleUpMinimum), math.MaxInt32)); upper > limit {
-		upper, lreason, lmsg = limit, "ScaleUpLimit", msgScaleUpLimit
-	}
-	out := want
-	switch {
-	case want < minReplicas:
-		out, lreason, lmsg = minReplicas, "TooFewReplicas", msgTooFewReplicas
-	case want > upper:
-		out = upper
-	default:
-		lreason, lmsg = "DesiredWithinRange", msgDesiredWithinRange
-	}
-	d.limited(out != want, lreason, lmsg)
-	return out
+	return d.legacyLimits(in, current, want, minReplicas)
 }
