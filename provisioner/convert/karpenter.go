@@ -174,7 +174,10 @@ func nodePool(doc []byte) (*provisionerv1.NodePool, []string, error) {
 	if reqs, ok := spec["requirements"].([]any); ok {
 		kept := reqs[:0]
 		for i, r := range reqs {
-			req, _ := r.(object)
+			req, ok := r.(object)
+			if !ok {
+				return nil, nil, fmt.Errorf("spec.template.spec.requirements[%d]: not an object", i)
+			}
 			key, _ := req["key"].(string)
 			t, ok := mapKey(key)
 			if !ok {
