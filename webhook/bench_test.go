@@ -40,8 +40,9 @@ type mapLookup struct {
 	quotas      map[string][]corev1.ResourceQuota
 }
 
-func (m mapLookup) ControllerOf(_ context.Context, ns string, o sizing.Owner) *metav1.OwnerReference {
-	return m.controllers[ns+"/"+o.Kind+"/"+o.Name]
+func (m mapLookup) ControllerOf(_ context.Context, ns string, o sizing.Owner) (*metav1.OwnerReference, bool) {
+	ref, ok := m.controllers[ns+"/"+o.Kind+"/"+o.Name]
+	return ref, ok
 }
 
 func (m mapLookup) VPAs(_ context.Context, ns string) ([]*vpav1.VerticalPodAutoscaler, error) {

@@ -232,7 +232,8 @@ func checkParseReview(t *testing.T, body []byte) {
 		}
 	}
 	if uid != string(r.UID) || string(got.group) != r.Kind.Group || string(got.kind) != r.Kind.Kind ||
-		string(got.operation) != string(r.Operation) || string(got.subResource) != r.SubResource || got.namespace != r.Namespace {
+		string(got.operation) != string(r.Operation) || string(got.subResource) != r.SubResource || got.namespace != r.Namespace ||
+		got.dryRun != (r.DryRun != nil && *r.DryRun) {
 		t.Fatalf("%q: got %+v, want %+v", body, got, r)
 	}
 	if !bytes.Equal(got.object, r.Object.Raw) {
@@ -262,7 +263,7 @@ func TestParseReview(t *testing.T) {
 		`{"apiVersion":"v1","kind":"Pod"}`, `{"request":{"uid":5}}`, `{"request":{"namespace":"\u0041"}}`,
 		`{"request":{"object":{"a":[1,}}}`, `{"request":{"object":{"a":"\x"}}}`, `{"request":{"object":tru}}`,
 		`{"request":{"object":01}}`, `{"request":{"object":1.}}`, `{"request":{"object":"` + "\x01" + `"}}`, `{,}`, `{"a" 1}`, `[{}]`,
-		`{"request":{}} {}`, `{"request":{"uid":"u"}`, `{,"a":1}`, `{"request":{,"uid":"u"}}`, `{"x":[,1]}`, `{"x":{,"a":1}}`, `{"x":[1,]}`, strings.Repeat(`{"a":`, 12000),
+		`{"request":{}} {}`, `{"request":{"uid":"u"}`, `{,"a":1}`, `{"request":{"dryRun":true}}`, `{"request":{"dryRun":false}}`, `{"request":{"dryRun":null}}`, `{"request":{"dryRun":tru}}`, `{"request":{"dryRun":"true"}}`, `{"request":{,"uid":"u"}}`, `{"x":[,1]}`, `{"x":{,"a":1}}`, `{"x":[1,]}`, strings.Repeat(`{"a":`, 12000),
 	} {
 		checkParseReview(t, []byte(body))
 	}

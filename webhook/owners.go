@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -24,7 +25,9 @@ import (
 type Lookup interface {
 	// ControllerOf returns the controller reference of owner when owner is
 	// a well-known controller (see wellKnown), or nil: the chain ends there.
-	ControllerOf(ctx context.Context, namespace string, owner sizing.Owner) *metav1.OwnerReference
+	// cached is false when owner is a well-known kind the cache does not
+	// hold (yet).
+	ControllerOf(ctx context.Context, namespace string, owner sizing.Owner) (ref *metav1.OwnerReference, cached bool)
 	VPAs(ctx context.Context, namespace string) ([]*vpav1.VerticalPodAutoscaler, error)
 	LimitRanges(ctx context.Context, namespace string) ([]corev1.LimitRange, error)
 	// ResourceQuotas bound a startup boost.
@@ -97,20 +100,20 @@ func newIndexLookup(ctx context.Context, c cache.Cache) (*indexLookup, error) {
 	return l, err
 }
 
-func (l *indexLookup) ControllerOf(_ context.Context, namespace string, o sizing.Owner) *metav1.OwnerReference {
+func (l *indexLookup) ControllerOf(_ context.Context, namespace string, o sizing.Owner) (*metav1.OwnerReference, bool) {
 	idx := l.owners[schema.GroupKind{Group: group(o.APIVersion), Kind: o.Kind}]
 	if idx == nil {
-		return nil
+		return nil, true // not a well-known kind: the top of the chain
 	}
 	item, ok, err := idx.GetByKey(namespace + "/" + o.Name)
 	if err != nil || !ok {
-		return nil
+		return nil, false
 	}
 	obj, ok := item.(metav1.Object)
 	if !ok {
-		return nil
+		return nil, true
 	}
-	return metav1.GetControllerOfNoCopy(obj)
+	return metav1.GetControllerOfNoCopy(obj), true
 }
 
 // inNamespace lists the objects of idx in namespace as *T.
@@ -173,9 +176,32 @@ func ownerChain(ctx context.Context, l Lookup, namespace string, pod *corev1.Pod
 	for ref != nil && len(chain) < maxChain {
 		o := sizing.Owner{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name}
 		chain = append(chain, o)
-		ref = l.ControllerOf(ctx, namespace, o)
+		var cached bool
+		if ref, cached = l.ControllerOf(ctx, namespace, o); !cached && len(chain) == 1 {
+			ref = newReplicaSetsDeployment(o, pod)
+		}
 	}
 	return chain
+}
+
+// newReplicaSetsDeployment names the Deployment of the pod's ReplicaSet
+// when the informer has not seen that ReplicaSet yet. A rollout creates the
+// ReplicaSet and, milliseconds later, its pods: the first pods of every
+// rollout would otherwise reach admission with a chain that ends at the
+// ReplicaSet and miss the Deployment's VPA. The Deployment controller names
+// a ReplicaSet <deployment>-<pod-template-hash> and labels its pods with
+// that hash, so the pair identifies the Deployment without a call to the API
+// server (the admission path makes none).
+func newReplicaSetsDeployment(rs sizing.Owner, pod *corev1.Pod) *metav1.OwnerReference {
+	if rs.Kind != "ReplicaSet" || group(rs.APIVersion) != "apps" {
+		return nil
+	}
+	hash := pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+	name, found := strings.CutSuffix(rs.Name, "-"+hash)
+	if hash == "" || !found || name == "" {
+		return nil
+	}
+	return &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name}
 }
 
 // group returns the API group of an apiVersion ("apps/v1" → "apps",

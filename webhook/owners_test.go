@@ -135,3 +135,36 @@ func indexLookupOf(t *testing.T, objs ...client.Object) *indexLookup {
 	}
 	return l
 }
+
+// The first pods of a rollout can reach admission before the informer has
+// their ReplicaSet: the Deployment is then read off the ReplicaSet's name
+// and the pods' pod-template-hash, as the Deployment controller sets both.
+func TestOwnerChainBeforeTheReplicaSetIsCached(t *testing.T) {
+	l := indexLookupOf(t, &appsv1.ReplicaSet{ObjectMeta: objMeta("web-7d9f", nil)})
+	cases := []struct {
+		name, rs, hash string
+		chain          []string
+	}{
+		{"new replicaset of a deployment", "web-5b8c6d", "5b8c6d", []string{"ReplicaSet/web-5b8c6d", "Deployment/web"}},
+		{"hyphenated deployment name", "my-web-app-5b8c6d", "5b8c6d", []string{"ReplicaSet/my-web-app-5b8c6d", "Deployment/my-web-app"}},
+		{"hash does not match the name", "web-5b8c6d", "99", []string{"ReplicaSet/web-5b8c6d"}},
+		{"no pod-template-hash", "web-5b8c6d", "", []string{"ReplicaSet/web-5b8c6d"}},
+		{"name is only the hash", "-5b8c6d", "5b8c6d", []string{"ReplicaSet/-5b8c6d"}},
+		{"a cached replicaset without a controller is the top", "web-7d9f", "7d9f", []string{"ReplicaSet/web-7d9f"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: objMeta("p", controlledBy("apps/v1", "ReplicaSet", tc.rs))}
+			if tc.hash != "" {
+				pod.Labels = map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: tc.hash}
+			}
+			var got []string
+			for _, o := range ownerChain(context.Background(), l, "ns", pod, nil) {
+				got = append(got, o.Kind+"/"+o.Name)
+			}
+			if !slices.Equal(got, tc.chain) {
+				t.Fatalf("chain %v, want %v", got, tc.chain)
+			}
+		})
+	}
+}

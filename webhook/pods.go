@@ -190,8 +190,10 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 	if r.errReason != "" {
 		return podAnswer{outcome: "error", reason: r.errReason, message: "tailor: " + r.err.Error()}
 	}
-	for i := range r.events {
-		h.Events.record(&r.events[i], pod)
+	if !req.dryRun {
+		for i := range r.events {
+			h.Events.record(&r.events[i], pod)
+		}
 	}
 	for _, f := range r.admitted {
 		f()

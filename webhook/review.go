@@ -35,6 +35,9 @@ type reviewRequest struct {
 	group, kind, subResource, operation []byte
 	namespace                           string
 	object                              []byte
+	// dryRun: the API server persists nothing, so Tailor records nothing
+	// either (the webhooks declare sideEffects: None).
+	dryRun bool
 }
 
 // Versions of AdmissionReview, as controller-runtime accepts them (both
@@ -120,6 +123,8 @@ func (s *scanner) request(r *reviewRequest) {
 			r.namespace = string(s.text())
 		case "operation":
 			r.operation = s.text()
+		case "dryRun":
+			r.dryRun = s.boolean()
 		case "object":
 			start := s.ws()
 			if s.null() { // as RawExtension reads null: no change
@@ -220,6 +225,22 @@ func (s *scanner) null() bool {
 	if s.err == nil && s.peek() == 'n' {
 		s.literal("null")
 		return true
+	}
+	return false
+}
+
+// boolean reads true, false or null (false), as a *bool field reads them.
+func (s *scanner) boolean() bool {
+	switch s.peek() {
+	case 't':
+		s.literal("true")
+		return s.err == nil
+	case 'f':
+		s.literal("false")
+	default:
+		if !s.null() {
+			s.syntax("want a boolean")
+		}
 	}
 	return false
 }

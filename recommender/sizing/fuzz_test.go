@@ -1,6 +1,7 @@
 package sizing
 
 import (
+	"encoding/json"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +30,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add("b", "0", "0", "0", "0", "1n", "1", "0", "0", "0", "0", "0", "0", uint8(fzPodLimitRange|fzHoldCPU))
 	f.Add("c", "9223372036854775807", "1Ei", "1e-3", "1Ki", "10M", "8Ei", "1", "1", "1", "1", "1", "1", uint8(fzCPUOnly|fzPodLimitRange))
 	f.Add("d", "2", "3Gi", "1", "1Gi", "500m", "2Gi", "", "", "1500m", "", "", "1500m", uint8(fzRequestsOnly|fzPodLimitRange))
+	f.Add("e", "0", "1000E", "0", "1000E", "1", "1000E", "", "", "", "", "", "", uint8(fzSidecar))
 	f.Fuzz(func(t *testing.T, name, reqCPU, reqMem, limCPU, limMem, tgtCPU, tgtMem, polMin, polMax, lrMin, lrMax, lrDef, lrRatio string, flags uint8) {
 		if name == "init" || name == "main" || name == "norec" {
 			return // those names belong to the fixture's other containers
@@ -85,6 +87,13 @@ func FuzzDecide(f *testing.F) {
 		if flags&fzPodLimitRange != 0 {
 			lrs[0].Spec.Limits = append(lrs[0].Spec.Limits, corev1.LimitRangeItem{Type: corev1.LimitTypePod, Min: both(lrMin), Max: both(lrMax)})
 		}
+		// The webhook and the informers only ever see objects decoded from
+		// JSON, and some quantities do not survive encoding ("1000E" is
+		// written as "1", an apimachinery quirk), so decide on what the API
+		// server would send.
+		roundTrip(t, pod)
+		roundTrip(t, vpa)
+		roundTrip(t, &lrs)
 		in := Input{Pod: pod, VPA: vpa, LimitRanges: lrs}
 		if flags&fzHoldCPU != 0 {
 			in.Hold = []corev1.ResourceName{corev1.ResourceCPU}
@@ -133,6 +142,17 @@ func FuzzDecide(f *testing.F) {
 			}
 		}
 	})
+}
+
+func roundTrip(t *testing.T, obj any) {
+	t.Helper()
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, obj); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func put(l corev1.ResourceList, name corev1.ResourceName, v string) {

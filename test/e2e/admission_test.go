@@ -90,11 +90,17 @@ func createVPAWithTarget(t *testing.T, ns string, vpa *vpav1.VerticalPodAutoscal
 }
 
 // setVPATarget writes a recommendation for the hamster container (bounds
-// equal to the target) as a recommender would, then waits a moment for
-// Tailor's cache.
+// equal to the target) as a recommender would, then waits until Tailor's
+// cache has it: a pod created before that would be admitted on the old
+// recommendation, which is not what is tested.
 func setVPATarget(t *testing.T, ns, name, cpu, mem string) {
 	t.Helper()
 	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
+	vpa, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := probeAdmission(t, ns, vpa.Spec.TargetRef)
 	target := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
 	status := vpav1.VerticalPodAutoscalerStatus{Recommendation: &vpav1.RecommendedPodResources{ContainerRecommendations: []vpav1.RecommendedContainerResources{{
 		ContainerName: "hamster", Target: target, UncappedTarget: target, LowerBound: target, UpperBound: target,
@@ -108,9 +114,44 @@ func setVPATarget(t *testing.T, ns, name, cpu, mem string) {
 	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 		t.Fatal(err)
 	}
-	// Informer propagation on loopback takes milliseconds; a pod created
-	// before it would be admitted unchanged, which is not what is tested.
-	time.Sleep(time.Second)
+	awaitAdmissionChange(t, ns, vpa.Spec.TargetRef, before)
+}
+
+// awaitAdmissionChange waits until admission of a dry-run pod of target
+// differs from before, which it does once Tailor's cache has a written
+// recommendation. Where the test expects no change (an opted-out namespace,
+// updateMode Off, a capped target) it never does: then it gives the cache
+// the same few seconds and returns, so the test still asserts on a cache
+// that had time to see the VPA.
+func awaitAdmissionChange(t *testing.T, ns string, target *autoscalingv1.CrossVersionObjectReference, before string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && probeAdmission(t, ns, target) == before {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// probeAdmission creates a dry-run hamster pod controlled by target and
+// returns what admission made of it: its annotations and resources. A dry
+// run persists nothing and Tailor records nothing for it.
+func probeAdmission(t *testing.T, ns string, target *autoscalingv1.CrossVersionObjectReference) string {
+	t.Helper()
+	if target == nil {
+		t.Fatal("VPA without targetRef")
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-", Labels: map[string]string{"app": target.Name}, OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: target.APIVersion, Kind: target.Kind, Name: target.Name, UID: "00000000-0000-0000-0000-000000000000", Controller: ptr.To(true),
+		}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "hamster", Image: "registry.k8s.io/ubuntu-slim:0.14", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("50Mi")},
+		}}}},
+	}
+	got, err := env.Clientset().CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatalf("dry-run probe pod: %v", err)
+	}
+	return fmt.Sprint(got.Annotations, got.Spec.Containers[0].Resources)
 }
 
 // hamster creates the seed's hamster Deployment (requests 100m/50Mi) with

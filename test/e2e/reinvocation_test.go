@@ -102,9 +102,11 @@ func TestReinvocationSizesInjectedSidecar(t *testing.T) {
 	})
 
 	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
-	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(context.Background(), hamsterVPA(vpav1.UpdateModeRecreate), metav1.CreateOptions{}); err != nil {
+	vpa, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(context.Background(), hamsterVPA(vpav1.UpdateModeRecreate), metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	before := probeAdmission(t, ns, vpa.Spec.TargetRef)
 	rec := func(name, cpu, mem string) vpav1.RecommendedContainerResources {
 		l := rl(cpu, mem)
 		return vpav1.RecommendedContainerResources{ContainerName: name, Target: l, UncappedTarget: l, LowerBound: l, UpperBound: l}
@@ -116,7 +118,7 @@ func TestReinvocationSizesInjectedSidecar(t *testing.T) {
 	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Patch(context.Background(), "hamster-vpa", types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // Tailor's VPA informer, as in setVPATarget
+	awaitAdmissionChange(t, ns, vpa.Spec.TargetRef, before)
 
 	for _, p := range hamster(t, ns, nil) {
 		got := map[string]string{}
