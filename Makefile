@@ -14,6 +14,9 @@ GOLANGCI_LINT := bin/golangci-lint
 # The first e2e run builds the control plane (about 23 minutes on 2 cores with
 # empty Go caches; the whole cold CI run took 41 minutes).
 E2E_TIMEOUT ?= 60m
+# Top-level e2e tests that call t.Parallel run this many at a time (each has
+# its own namespaces and Tailor; see testLabel in test/e2e).
+E2E_PARALLEL ?= 8
 # An exec count, not a duration: a duration that expires while a worker is
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x
@@ -54,7 +57,7 @@ hpacompare:
 # The first run builds the pinned control plane into ~/.cache/tailor (TestMain
 # prints progress); later runs reuse it.
 e2e:
-	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./test/...
+	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) -v ./test/...
 
 fuzz:
 	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/tailor-dev/tailor/recommender/sizing"
+	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
 // mapLookup stands in for the informer cache with plain maps, so the
@@ -95,7 +96,7 @@ func benchFixture(tb testing.TB) (*PodSizer, admission.Request) {
 	}
 	synced := &atomic.Bool{}
 	synced.Store(true)
-	h := &PodSizer{Lookup: lookup, Synced: synced, TailorNamespace: "tailor-system"}
+	h := &PodSizer{Lookup: lookup, Synced: synced, Scope: coordination.Scope{TailorNamespace: "tailor-system"}}
 	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
 		Namespace: ns, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},

@@ -31,6 +31,7 @@ import (
 	"github.com/tailor-dev/tailor/certs"
 	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/reviewload"
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
 // noop admits everything: the floor a controller-runtime webhook costs.
@@ -80,7 +81,7 @@ func floorSizer() *PodSizer {
 	})
 	synced := &atomic.Bool{}
 	synced.Store(true)
-	return &PodSizer{Lookup: lookup, Synced: synced, TailorNamespace: "tailor-system", Placer: placer, Namespaces: fakeNamespaces{}}
+	return &PodSizer{Lookup: lookup, Synced: synced, Scope: coordination.Scope{TailorNamespace: "tailor-system"}, Placer: placer, Namespaces: fakeNamespaces{}}
 }
 
 // floorReview is the review of a floor pod with n containers.

@@ -35,9 +35,11 @@ type PodSizer struct {
 	// unchanged rather than wait on an informer inside the API server's
 	// request.
 	Synced *atomic.Bool
-	// TailorNamespace is Tailor's own: never mutated, nor kube-system
-	// (coordination.NeverManaged), whatever their labels.
-	TailorNamespace string
+	// Scope: pods in Tailor's own namespace and kube-system are never
+	// mutated, whatever their labels; with a selector, only pods of
+	// namespaces it matches are (the webhook configuration's
+	// namespaceSelector should say the same; this holds if it does not).
+	Scope coordination.Scope
 	// Placer, when set, pins pods to a NodePool after sizing; Namespaces
 	// tells which namespaces switched that off.
 	Placer     Placer
@@ -171,8 +173,13 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 	if string(req.operation) != string(admissionv1.Create) || len(req.group) != 0 || string(req.kind) != "Pod" || len(req.subResource) != 0 {
 		return skip("not a pod create")
 	}
-	if coordination.NeverManaged(req.namespace, h.TailorNamespace) {
+	if h.Scope.Excluded(req.namespace) {
 		return skip("excluded namespace")
+	}
+	if h.Scope.Selective() {
+		if labels, err := h.Namespaces.NamespaceLabels(ctx, req.namespace); err != nil || !h.Scope.Selects(labels) {
+			return skip("namespace not selected")
+		}
 	}
 	if h.Synced != nil && !h.Synced.Load() {
 		return skip("caches not synced")

@@ -9,6 +9,7 @@ import (
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // fakeStep adds one patch op and one annotation, or fails.
@@ -57,5 +58,34 @@ func TestStepsEmitAnnotationsOnce(t *testing.T) {
 	r = runSteps(context.Background(), "ns", bare, []podStep{fakeStep{key: "a"}, fakeStep{fail: true}, fakeStep{key: "c"}})
 	if r.errReason != "fake" || len(r.summaries) != 1 {
 		t.Errorf("a failing step stops the pipeline: %+v", r)
+	}
+}
+
+// With --namespace-selector, pods of namespaces it does not match pass
+// unchanged, whatever the webhook configuration sent.
+func TestScopeSelectorLeavesOtherNamespaces(t *testing.T) {
+	sel, err := labels.Parse("team=a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := floorReview(t, 1)
+	for _, tc := range []struct {
+		labels map[string]string
+		sized  bool
+	}{
+		{map[string]string{"team": "a"}, true},
+		{map[string]string{"team": "b"}, false},
+		{nil, false},
+	} {
+		h := floorSizer()
+		h.Scope.Selector = sel
+		h.Namespaces = fakeNamespaces{floorNamespace: tc.labels}
+		code, resp := serve(t, h, body, "application/json")
+		if code != 200 || !resp.Allowed {
+			t.Fatalf("HTTP %d %+v", code, resp)
+		}
+		if sized := len(resp.Patch) > 0; sized != tc.sized {
+			t.Errorf("namespace labels %v: sized %v, want %v (%s)", tc.labels, sized, tc.sized, resp.Result.Message)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
 // Paths the webhook configurations in deploy/ point at.
@@ -20,8 +22,9 @@ const (
 
 // Options configure the admission path.
 type Options struct {
-	// Namespace is Tailor's own; it and kube-system are never mutated.
-	Namespace string
+	// Scope is the namespaces this installation mutates pods in (never
+	// Tailor's own or kube-system; with a selector, only those it matches).
+	Scope coordination.Scope
 	// Placer pins new pods to a NodePool (nil: placement off).
 	Placer Placer
 }
@@ -38,8 +41,9 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		return err
 	}
 	var namespaces NamespaceLabels
-	if o.Placer != nil {
-		// Namespace labels (tailor.dev/placement=disabled), metadata only.
+	if o.Placer != nil || o.Scope.Selective() {
+		// Namespace labels (tailor.dev/placement=disabled, the scope's
+		// selector), metadata only.
 		ns := &metav1.PartialObjectMetadata{}
 		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 		if _, err := mgr.GetCache().GetInformer(ctx, ns); err != nil {
@@ -60,13 +64,13 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	// The pod path is served by PodSizer itself (review.go), not through
 	// admission.Webhook: it is on every pod's creation path.
 	server.Register(PodPath, &PodSizer{
-		Lookup:          lookup,
-		Horizontal:      lookup,
-		Events:          events,
-		Synced:          synced,
-		TailorNamespace: o.Namespace,
-		Placer:          o.Placer,
-		Namespaces:      namespaces,
+		Lookup:     lookup,
+		Horizontal: lookup,
+		Events:     events,
+		Synced:     synced,
+		Scope:      o.Scope,
+		Placer:     o.Placer,
+		Namespaces: namespaces,
 	})
 	capacity := &admission.Webhook{Handler: &CapacityValidator{Decoder: decoder}}
 	server.Register(NodePoolPath, capacity)

@@ -15,6 +15,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"k8s.io/client-go/discovery"
@@ -37,6 +38,7 @@ import (
 	"github.com/tailor-dev/tailor/recommender/promsource"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 	scaler "github.com/tailor-dev/tailor/scaler/controller"
+	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/scale"
 	"github.com/tailor-dev/tailor/scaler/updater"
 	"github.com/tailor-dev/tailor/webhook"
@@ -72,6 +74,9 @@ type runOptions struct {
 	certManagerCertificate string
 
 	namespace string // Tailor's own: $POD_NAMESPACE, else tailor-system
+
+	namespaceSelector string
+	scope             coordination.Scope // Tailor's namespace and --namespace-selector
 
 	kubeAPIQPS   float32
 	kubeAPIBurst int
@@ -116,7 +121,7 @@ var components = map[string]component{
 	"webhook": {
 		help: "the admission webhook server: pod sizing and NodePool placement, validation of VPAs, ReplicaAutoscalers, NodePools and AWSNodeClasses (every replica)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
-			wo := webhook.Options{Namespace: o.namespace}
+			wo := webhook.Options{Scope: o.scope}
 			if o.placement {
 				placer, err := newNodePoolPlacer(ctx, mgr)
 				if err != nil {
@@ -216,6 +221,7 @@ func newRunCommand() *cobra.Command {
 	prometheusFlags(f, &o.prometheus)
 	scalerFlags(f, &o.scaler)
 	provisionerFlags(f, &o.provisioner)
+	f.StringVar(&o.namespaceSelector, "namespace-selector", "", "Label selector (e.g. team in (a,b)) a namespace must also match for this installation to act in it — sizing, placement, recommendations, updates, replica counts — so that several installations share a cluster, each with its own namespaces (a canary, one per team). Give the webhook configurations' namespaceSelector the same terms. Empty: every namespace (opted in, for all but replica counts).")
 	f.BoolVar(&o.placement, "placement", true, "Pin each new pod of an opted-in namespace to the highest-weight NodePool it fits (nodeSelector tailor.dev/nodepool); a namespace labelled tailor.dev/placement=disabled is left out.")
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
@@ -239,6 +245,10 @@ func run(ctx context.Context, o *runOptions) error {
 			return err
 		}
 		sh.prom = prom
+	}
+	sel, err := labels.Parse(o.namespaceSelector)
+	if err != nil {
+		return fmt.Errorf("--namespace-selector: %w", err)
 	}
 	if slices.Contains(o.components, "recommender") {
 		if err := o.recommender.Validate(sh.prom != nil); err != nil {
@@ -296,7 +306,8 @@ func run(ctx context.Context, o *runOptions) error {
 		ns = "tailor-system"
 	}
 	o.namespace = ns
-	o.recommender.TailorNamespace, o.updater.TailorNamespace = ns, ns
+	o.scope = coordination.Scope{TailorNamespace: ns, Selector: sel}
+	o.recommender.Scope, o.updater.Scope, o.scaler.Scope = o.scope, o.scope, o.scope
 	o.scaler.PrometheusNamespaceLabel = o.prometheus.NamespaceLabel
 	if o.leaderElectionNamespace != "" {
 		ns = o.leaderElectionNamespace

@@ -96,7 +96,7 @@ func New(c client.Client, reader client.Reader, source PodMetricsSource, rec rec
 		fetched:    map[types.NamespacedName]*fetch{},
 		srcName:    SourceMetricsAPI,
 		vpaUIDs:    map[types.NamespacedName]types.UID{},
-		optIn:      &loop.OptIn{Component: "recommender", Reader: c, Recorder: rec, TailorNamespace: o.TailorNamespace, Log: log},
+		optIn:      &loop.OptIn{Component: "recommender", Reader: c, Recorder: rec, Scope: o.Scope, Log: log},
 		now:        time.Now,
 	}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
+	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
 // Options configure the recommender.
@@ -15,9 +16,9 @@ type Options struct {
 	Interval time.Duration
 	// HandleUnnamed: also handle VPAs whose spec.recommenders is empty.
 	HandleUnnamed bool
-	// TailorNamespace is Tailor's own namespace, never acted in
-	// (coordination.OptedIn); set by cmd/tailor, not a flag.
-	TailorNamespace string
+	// Scope is the namespaces this installation acts in
+	// (coordination.Scope.OptedIn); set by cmd/tailor.
+	Scope coordination.Scope
 	// CheckpointInterval: an aggregate's checkpoint is rewritten at most
 	// this often (and at shutdown); stale checkpoints are collected as often.
 	CheckpointInterval time.Duration

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
+	"github.com/tailor-dev/tailor/scaler/coordination"
 	"github.com/tailor-dev/tailor/scaler/logic"
 	"github.com/tailor-dev/tailor/scaler/loop"
 	"github.com/tailor-dev/tailor/scaler/scale"
@@ -46,6 +47,9 @@ type Options struct {
 	PrometheusClusterQueries bool
 	// PrometheusConcurrency bounds the queries in flight in one pass.
 	PrometheusConcurrency int
+	// Scope is the namespaces this installation acts in; replica counts
+	// need no admission, so opt-in does not matter here (set by cmd/tailor).
+	Scope coordination.Scope
 }
 
 // DefaultOptions are kube-controller-manager's HPA defaults.
@@ -96,6 +100,7 @@ type Scaler struct {
 	history map[types.UID]logic.History
 	gauges  map[gaugeKey]bool // label sets of desiredReplicas
 	now     func() time.Time
+	scope   *loop.OptIn
 }
 
 // Setup adds the scaler to the manager; it runs on the leader only. scales
@@ -112,13 +117,15 @@ func Setup(mgr manager.Manager, o Options, scales *scale.Scales, prom Prometheus
 	if !o.PrometheusClusterQueries {
 		sources.scopeLabel = o.PrometheusNamespaceLabel
 	}
+	rec, log := mgr.GetEventRecorder("tailor.dev/scaler"), mgr.GetLogger().WithName("scaler")
 	return mgr.Add(&Scaler{
 		opts: o, client: mgr.GetClient(), scales: scales, sources: sources,
-		recorder: mgr.GetEventRecorder("tailor.dev/scaler"),
-		log:      mgr.GetLogger().WithName("scaler"),
+		recorder: rec,
+		log:      log,
 		history:  map[types.UID]logic.History{},
 		gauges:   map[gaugeKey]bool{},
 		now:      time.Now,
+		scope:    &loop.OptIn{Component: "scaler", Reader: mgr.GetClient(), Recorder: rec, Scope: o.Scope, ReplicasOnly: true, Log: log},
 	})
 }
 
@@ -152,6 +159,16 @@ func (s *Scaler) Sync(ctx context.Context) {
 	if err := s.client.List(ctx, &list); err != nil {
 		loop.ListFailed(s.log, err, "ReplicaAutoscaler")
 		return
+	}
+	if s.scope != nil {
+		s.scope.NewPass()
+		mine := list.Items[:0]
+		for i := range list.Items {
+			if s.scope.Allows(ctx, &list.Items[i], "replica count not managed") {
+				mine = append(mine, list.Items[i])
+			}
+		}
+		list.Items = mine
 	}
 	// Every Prometheus query of the pass at once, within the pass's time: a
 	// slow query of one namespace no longer delays every autoscaler after it.

@@ -1,24 +1,47 @@
 package coordination
 
-import "testing"
+import (
+	"testing"
 
-func TestOptedIn(t *testing.T) {
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+func TestScope(t *testing.T) {
 	on := map[string]string{EnabledLabel: "true"}
+	teamA := map[string]string{EnabledLabel: "true", "team": "a"}
+	teamB := map[string]string{EnabledLabel: "true", "team": "b"}
+	notOn := map[string]string{"team": "a"}
+	sel, err := labels.Parse("team=a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := Scope{TailorNamespace: "tailor-system"}
+	a := Scope{TailorNamespace: "tailor-system", Selector: sel}
 	cases := []struct {
-		ns     string
-		labels map[string]string
-		want   bool
+		scope            Scope
+		ns               string
+		labels           map[string]string
+		selects, optedIn bool
 	}{
-		{"shop", on, true},
-		{"shop", nil, false},
-		{"shop", map[string]string{EnabledLabel: "True"}, false}, // the selector matches "true" exactly
-		{"shop", map[string]string{EnabledLabel: "false"}, false},
-		{"kube-system", on, false},
-		{"tailor-system", on, false},
+		{all, "shop", on, true, true},
+		{all, "shop", nil, true, false},
+		{all, "shop", map[string]string{EnabledLabel: "True"}, true, false}, // the webhook's selector matches "true" exactly
+		{all, "shop", map[string]string{EnabledLabel: "false"}, true, false},
+		{all, "kube-system", on, true, false},
+		{all, "tailor-system", on, true, false},
+		{Scope{TailorNamespace: "tailor-system", Selector: labels.Everything()}, "shop", on, true, true},
+		{a, "shop", teamA, true, true},
+		{a, "shop", teamB, false, false},
+		{a, "shop", notOn, true, false},
+		{a, "shop", nil, false, false},
+		{a, "tailor-system", teamA, true, false},
 	}
 	for _, c := range cases {
-		if got := OptedIn(c.ns, c.labels, "tailor-system"); got != c.want {
-			t.Errorf("OptedIn(%s, %v) = %v, want %v", c.ns, c.labels, got, c.want)
+		if got := c.scope.Selects(c.labels); got != c.selects {
+			t.Errorf("%v Selects(%s, %v) = %v, want %v", c.scope.Selector, c.ns, c.labels, got, c.selects)
+		}
+		if got := c.scope.OptedIn(c.ns, c.labels); got != c.optedIn {
+			t.Errorf("%v OptedIn(%s, %v) = %v, want %v", c.scope.Selector, c.ns, c.labels, got, c.optedIn)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -13,15 +14,18 @@ import (
 	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
-// OptIn applies coordination.OptedIn for a loop: it reads namespaces from
-// the cache once per pass and tells each object left alone why, once (a
-// Warning Event), counting it in tailor_skipped_objects_total.
+// OptIn applies the installation's coordination.Scope for a loop: it reads
+// namespaces from the cache once per pass and tells each object left alone
+// why, once (a Warning Event), counting it in tailor_skipped_objects_total.
 type OptIn struct {
-	Component       string
-	Reader          client.Reader
-	Recorder        recorder.EventRecorder
-	TailorNamespace string
-	Log             logr.Logger
+	Component string
+	Reader    client.Reader
+	Recorder  recorder.EventRecorder
+	Scope     coordination.Scope
+	// ReplicasOnly: the loop changes replica counts, which needs no
+	// admission, so the scope alone decides (Scope.Selects), not opt-in.
+	ReplicasOnly bool
+	Log          logr.Logger
 
 	pass map[string]bool
 	told map[types.UID]bool
@@ -51,9 +55,14 @@ func (o *OptIn) Allows(ctx context.Context, obj client.Object, doing string) boo
 	if !o.told[obj.GetUID()] {
 		o.told[obj.GetUID()] = true
 		skippedTotal.WithLabelValues(o.Component, "namespace_not_opted_in").Inc()
-		o.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, coordination.ReasonNotOptedIn, "Skip",
-			"%s: namespace %s is not opted in (label %s=true; never kube-system or Tailor's own), so pods there are not sized at admission",
-			doing, ns, coordination.EnabledLabel)
+		why := fmt.Sprintf("namespace %s is not opted in (label %s=true; never kube-system or Tailor's own), so pods there are not sized at admission", ns, coordination.EnabledLabel)
+		if o.ReplicasOnly {
+			why = fmt.Sprintf("namespace %s is not this installation's", ns)
+		}
+		if o.Scope.Selective() {
+			why += fmt.Sprintf("; this installation acts only in namespaces matching --namespace-selector %q", o.Scope.Selector.String())
+		}
+		o.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, coordination.ReasonNotOptedIn, "Skip", "%s: %s", doing, why)
 	}
 	return false
 }
@@ -63,11 +72,20 @@ func (o *OptIn) Allows(ctx context.Context, obj client.Object, doing string) boo
 // informer); one that cannot be
 // read counts as not opted in: leave its objects alone this pass.
 func (o *OptIn) read(ctx context.Context, name string) bool {
+	if o.ReplicasOnly && !o.Scope.Selective() {
+		return true // every namespace: nothing to read
+	}
+	if !o.ReplicasOnly && o.Scope.Excluded(name) {
+		return false
+	}
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if err := o.Reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		o.Log.Error(err, "read namespace; its objects are left alone this pass", "namespace", name)
 		return false
 	}
-	return coordination.OptedIn(name, ns.Labels, o.TailorNamespace)
+	if o.ReplicasOnly {
+		return o.Scope.Selects(ns.Labels)
+	}
+	return o.Scope.OptedIn(name, ns.Labels)
 }

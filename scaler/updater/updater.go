@@ -40,9 +40,9 @@ import (
 type Options struct {
 	// Interval is how often every VPA's pods are checked (upstream's 1m).
 	Interval time.Duration
-	// TailorNamespace is Tailor's own namespace, never acted in
-	// (coordination.OptedIn); set by cmd/tailor, not a flag.
-	TailorNamespace string
+	// Scope is the namespaces this installation acts in
+	// (coordination.Scope.OptedIn); set by cmd/tailor.
+	Scope coordination.Scope
 	resize.Config
 }
 
@@ -97,7 +97,7 @@ func New(c client.Client, scales *scale.Scales, scheme *runtime.Scheme, rec reco
 		return nil, err
 	}
 	return &Updater{opts: o, client: c, scales: scales, scheme: scheme, recorder: rec, log: log, pods: map[types.UID]*podMemory{}, now: time.Now,
-		optIn: &loop.OptIn{Component: "updater", Reader: c, Recorder: rec, TailorNamespace: o.TailorNamespace, Log: log}}, nil
+		optIn: &loop.OptIn{Component: "updater", Reader: c, Recorder: rec, Scope: o.Scope, Log: log}}, nil
 }
 
 // Setup adds the updater, and the resize back of pods born with a startup

@@ -37,6 +37,14 @@ func registerWebhooks(t *testing.T, inst *instance) {
 	}
 	name := "tailor-e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	mutating.Name, validating.Name = name, name
+	// Only this test's namespaces: a VPA webhook (failurePolicy Fail) of
+	// a test that stops its Tailor must not refuse another test's VPAs.
+	for i := range mutating.Webhooks {
+		mutating.Webhooks[i].NamespaceSelector = scoped(mutating.Webhooks[i].NamespaceSelector, t)
+	}
+	for i := range validating.Webhooks {
+		validating.Webhooks[i].NamespaceSelector = scoped(validating.Webhooks[i].NamespaceSelector, t)
+	}
 	if _, err := reg.MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +55,19 @@ func registerWebhooks(t *testing.T, inst *instance) {
 		_ = reg.MutatingWebhookConfigurations().Delete(context.Background(), name, metav1.DeleteOptions{})
 		_ = reg.ValidatingWebhookConfigurations().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
+}
+
+// scoped adds the test's own namespace label to sel.
+func scoped(sel *metav1.LabelSelector, t *testing.T) *metav1.LabelSelector {
+	out := &metav1.LabelSelector{}
+	if sel != nil {
+		out = sel.DeepCopy()
+	}
+	if out.MatchLabels == nil {
+		out.MatchLabels = map[string]string{}
+	}
+	out.MatchLabels[testLabel] = testID(t)
+	return out
 }
 
 // readyTailor starts an instance and waits for /readyz.
@@ -197,6 +218,7 @@ func rl(cpu, mem string) corev1.ResourceList {
 const webhookOnly = "--components=webhook"
 
 func TestAdmissionSizesHamster(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	inst := readyTailor(t, webhookOnly)
 	registerWebhooks(t, inst)
 	enabled := map[string]string{enabledLabel: "true"}
@@ -274,6 +296,7 @@ func TestAdmissionSizesHamster(t *testing.T) {
 }
 
 func TestPodsAreCreatedWhileTailorIsDown(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	inst := readyTailor(t, webhookOnly)
 	registerWebhooks(t, inst)
 	ns := namespace(t, map[string]string{enabledLabel: "true"})

@@ -46,6 +46,7 @@ func seriesValue(t *testing.T, inst *instance, series string) float64 {
 // burst of 900m, then 200m), so the recommendation follows the 200m.
 // A ResourceQuota the boosted pod would exceed has it born unboosted.
 func TestStartupBoost(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	start := time.Now()
 	ctx := context.Background()
 	inst := readyTailor(t, "--components=webhook,updater,recommender", "--recommender-interval=5s", "--updater-interval=2s")

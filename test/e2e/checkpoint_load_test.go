@@ -76,6 +76,7 @@ func withoutCheckpointList(t *testing.T, rules []rbacv1.PolicyRule) []rbacv1.Pol
 // A Lease held by a fake previous leader lets Tailor start (its start-up
 // permission check passes) before the permission goes.
 func TestCheckpointLoadRefused(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	cs := env.Clientset()
 	lease := leaseNamespace(t)

@@ -105,6 +105,7 @@ func TestUnschedulablePodRunsWhenNodeAppears(t *testing.T) {
 }
 
 func TestMetricsAPIReportsKwokUsage(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ns := namespace(t, nil)
 	cs := env.Clientset()
 	ctx := context.Background()

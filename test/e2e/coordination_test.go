@@ -23,6 +23,7 @@ import (
 // recommended memory; the recommender leaves cpu out of the recommendation
 // and says why in a condition; the updater leaves cpu alone.
 func TestCoordination(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	scheme := runtime.NewScheme()
 	if err := scalerv1.AddToScheme(scheme); err != nil {

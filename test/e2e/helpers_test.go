@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -23,6 +24,11 @@ import (
 // namespace creates a namespace for one test and deletes it afterwards.
 func namespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
+	labels = maps.Clone(labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[testLabel] = testID(t)
 	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	if len(name) > 50 {
 		name = name[:50]
@@ -36,6 +42,21 @@ func namespace(t *testing.T, labels map[string]string) string {
 		_ = env.Clientset().CoreV1().Namespaces().Delete(context.Background(), created.Name, metav1.DeleteOptions{})
 	})
 	return created.Name
+}
+
+// testLabel gives each top-level test its own namespaces: the Tailor it
+// starts acts only there (--namespace-selector, startTailor) and its webhook
+// configurations select only them (registerWebhooks), so tests share the
+// control plane and run side by side (t.Parallel).
+const testLabel = "e2e.tailor.dev/test"
+
+// testID is the top-level test's value of testLabel.
+func testID(t *testing.T) string {
+	name, _, _ := strings.Cut(strings.ToLower(t.Name()), "/")
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return name
 }
 
 // eventually polls cond every 200ms until it holds or timeout passes; the

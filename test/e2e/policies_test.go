@@ -29,6 +29,7 @@ import (
 // (625m, 400Mi), where upstream gives its p90 × 1.15 (~575m) and the 250Mi
 // pod minimum.
 func TestPolicyAdaptive(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	readyTailor(t, "--components=recommender", "--recommender-interval=5s")
 	ns := namespace(t, map[string]string{enabledLabel: "true"})
@@ -89,6 +90,7 @@ func TestPolicyAdaptive(t *testing.T) {
 // decided by the predictive policy (its AbleToScale condition says the
 // forecast), and the API refuses Predictive combined with behavior.
 func TestPolicyPredictive(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	readyTailor(t, "--components=scaler", "--scaler-interval=3s")
 	ns := namespace(t, nil)

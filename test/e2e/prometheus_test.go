@@ -25,6 +25,7 @@ import (
 // hamster's usage back through recommender/promsource: the live PodMetrics
 // and a short history.
 func TestPrometheus(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	start := time.Now()
 	prom, err := env.StartPrometheus(ctx, cluster.PrometheusOptions{ScrapeInterval: time.Second})

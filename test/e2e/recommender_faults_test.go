@@ -28,6 +28,7 @@ import (
 // is ConfigUnsupported, one whose target has no pods NoPodsMatched, one
 // naming another recommender is left alone, and Tailor keeps running.
 func TestRecommenderWithoutMetricsServer(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	const ns = "faults"
 	bare := bareCluster(t, ns)
@@ -61,7 +62,8 @@ func TestRecommenderWithoutMetricsServer(t *testing.T) {
 		return err == nil && n == 1, fmt.Sprintf("%d running, %v", n, err)
 	})
 
-	inst := startTailor(t, "--kubeconfig", bare.Kubeconfig, "--leader-election-namespace", ns,
+	// A control plane of its own: every namespace (--namespace-selector empty).
+	inst := startTailor(t, "--kubeconfig", bare.Kubeconfig, "--namespace-selector=", "--leader-election-namespace", ns,
 		"--components=recommender", "--recommender-interval=2s", "--recommender-checkpoint-interval=2s")
 	condition := func(name string, typ vpav1.VerticalPodAutoscalerConditionType, want func(vpav1.VerticalPodAutoscalerCondition, *vpav1.VerticalPodAutoscaler) bool) {
 		t.Helper()

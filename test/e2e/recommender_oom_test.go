@@ -23,6 +23,7 @@ import (
 // Event. (As upstream, an OOM alone makes no recommendation: it needs
 // usage samples beside it.)
 func TestRecommenderOOM(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	ns := namespace(t, map[string]string{enabledLabel: "true"})
 	startTailor(t, "--leader-election-namespace", ns, "--components=recommender", "--recommender-interval=2s")

@@ -28,6 +28,7 @@ import (
 // then Prometheus turns slow and unreachable: the conditions say so, the
 // recommendation stays, Tailor keeps running.
 func TestRecommenderFromPrometheus(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	const ns = "prom"
 	bare := bareCluster(t, ns)
@@ -61,7 +62,8 @@ func TestRecommenderFromPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	tailor := func(address string, extra ...string) *instance {
-		args := []string{"--kubeconfig", bare.Kubeconfig, "--leader-election-namespace", ns, "--components=recommender",
+		// A control plane of its own: every namespace (--namespace-selector empty).
+		args := []string{"--kubeconfig", bare.Kubeconfig, "--namespace-selector=", "--leader-election-namespace", ns, "--components=recommender",
 			"--prometheus-address", address, "--recommender-usage-source=prometheus", "--prometheus-rate-window=10s",
 			"--recommender-history-length=1m", "--recommender-history-resolution=2s"}
 		return startTailor(t, append(args, extra...)...)

@@ -27,6 +27,7 @@ import (
 // Tailor's recommender writes the seed's hamster-vpa status, and a new
 // hamster pod is admitted with the recommended requests.
 func TestRecommender(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	start := time.Now()
 	ctx := context.Background()
 	lease := leaseNamespace(t)

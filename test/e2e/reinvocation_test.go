@@ -73,6 +73,7 @@ func sidecarInjector(t *testing.T) (url string, caPEM []byte) {
 // container is born with its recommendation too, the app container keeping
 // its own.
 func TestReinvocationSizesInjectedSidecar(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	inst := readyTailor(t, webhookOnly)
 	registerWebhooks(t, inst)
 	ns := namespace(t, map[string]string{enabledLabel: "true", "e2e-injector": "on"})

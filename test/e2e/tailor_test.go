@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,9 @@ func startTailor(t *testing.T, extra ...string) *instance {
 	inst := newInstance(t)
 	inst.certDir, inst.caPEM = servingCerts(t)
 	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir, "--metrics-secure=false"}, inst.loopbackArgs()...)
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--namespace-selector") }) {
+		args = append(args, "--namespace-selector", testLabel+"="+testID(t))
+	}
 	args = append(args, extra...)
 	inst.cmd = exec.Command(tailorBin, args...)
 	startInstance(t, inst)
@@ -183,6 +187,7 @@ func leaseNamespace(t *testing.T) string {
 }
 
 func TestRunServesReadinessAndMetrics(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ns := leaseNamespace(t)
 	inst := startTailor(t, "--leader-election-namespace", ns)
 	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
@@ -201,6 +206,7 @@ func TestRunServesReadinessAndMetrics(t *testing.T) {
 }
 
 func TestLeaderElectionHandsOver(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ns := leaseNamespace(t)
 	a := startTailor(t, "--leader-election-namespace", ns)
 	b := startTailor(t, "--leader-election-namespace", ns)
@@ -282,6 +288,7 @@ func runTailor(t *testing.T, timeout time.Duration, args ...string) (int, string
 }
 
 func TestBadInputFailsWithOneLine(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	unreachable := filepath.Join(t.TempDir(), "kubeconfig")
 	// Port 1 on loopback: nothing listens, the dial is refused at once.
 	if err := os.WriteFile(unreachable, []byte(`apiVersion: v1
@@ -347,6 +354,7 @@ current-context: c
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	code, out := runTailor(t, 10*time.Second, "version")
 	if code != 0 || !regexp.MustCompile(`^tailor \S+ \(commit \S+, go1\.\d+`).MatchString(out) {
 		t.Fatalf("exit %d, output %q", code, out)
@@ -358,6 +366,7 @@ func TestVersion(t *testing.T) {
 // the follower once it expires; thawed, the old leader must not go on
 // leading beside the new one (it exits, so that its loops stop at once).
 func TestLeaderLossByLeaseExpiry(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ns := leaseNamespace(t)
 	fast := []string{"--leader-election-namespace", ns,
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms"}

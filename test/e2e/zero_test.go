@@ -58,6 +58,7 @@ func scaledToZeroColumn(t *testing.T, ra *scalerv1.ReplicaAutoscaler) string {
 // ReplicaAutoscaler with minReplicas 0; one whose only metric is cpu is
 // refused minReplicas 0 with a field error.
 func TestScaleToZero(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	start := time.Now()
 	prom, err := env.StartPrometheus(ctx, cluster.PrometheusOptions{ScrapeInterval: time.Second})
