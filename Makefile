@@ -16,7 +16,7 @@ GOLANGCI_LINT := bin/golangci-lint
 E2E_TIMEOUT ?= 60m
 # Top-level e2e tests that call t.Parallel run this many at a time (each has
 # its own namespaces and Tailor; see testLabel in test/e2e).
-E2E_PARALLEL ?= 8
+E2E_PARALLEL ?= 12
 # An exec count, not a duration: a duration that expires while a worker is
 # busy makes go test report "context deadline exceeded" on loaded machines.
 FUZZTIME  ?= 20000x

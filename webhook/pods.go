@@ -171,18 +171,18 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 		return podAnswer{outcome: "skipped", reason: why, message: "tailor: " + why}
 	}
 	if string(req.operation) != string(admissionv1.Create) || len(req.group) != 0 || string(req.kind) != "Pod" || len(req.subResource) != 0 {
-		return skip("not a pod create")
+		return skip("not_a_pod_create")
 	}
 	if h.Scope.Excluded(req.namespace) {
-		return skip("excluded namespace")
+		return skip("excluded_namespace")
 	}
 	if h.Scope.Selective() {
 		if labels, err := h.Namespaces.NamespaceLabels(ctx, req.namespace); err != nil || !h.Scope.Selects(labels) {
-			return skip("namespace not selected")
+			return skip("namespace_not_selected")
 		}
 	}
 	if h.Synced != nil && !h.Synced.Load() {
-		return skip("caches not synced")
+		return skip("caches_not_synced")
 	}
 	pod, err := decodePod(req.object, in)
 	if err != nil {
@@ -267,7 +267,7 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	var chainBuf [maxChain]sizing.Owner
 	chain := ownerChain(ctx, h.Lookup, r.namespace, r.pod, chainBuf[:0])
 	if len(chain) == 0 {
-		r.skipped = append(r.skipped, "no controller")
+		r.skipped = append(r.skipped, "no_controller")
 		return
 	}
 	vpas, err := h.Lookup.VPAs(ctx, r.namespace)
@@ -277,7 +277,7 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	}
 	vpa := sizing.ControllingVPA(chain, vpas)
 	if vpa == nil {
-		r.skipped = append(r.skipped, "no vpa")
+		r.skipped = append(r.skipped, "no_vpa")
 		return
 	}
 	limitRanges, err := h.Lookup.LimitRanges(ctx, r.namespace)

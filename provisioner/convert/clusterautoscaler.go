@@ -95,6 +95,15 @@ func ClusterAutoscaler(data []byte, name string) (*CAResult, error) {
 			if len(chain) > 0 {
 				r.Flags = append(r.Flags, "--asg-expander="+strings.Join(chain, ","))
 			}
+		case "max-node-provision-time":
+			// CA gives a scale-up this long for the node to come; Tailor
+			// splits it: the instance showing in the group, then its Node
+			// registering. Both get CA's bound.
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("--max-node-provision-time=%s: want a positive duration", v)
+			}
+			r.Flags = append(r.Flags, "--asg-launch-timeout="+d.String(), "--provisioner-registration-timeout="+d.String())
 		case "scale-down-enabled":
 			scaleDown = !hasValue || v == "true"
 		case "scale-down-unneeded-time":

@@ -59,11 +59,16 @@ func TestClusterAutoscalerFlags(t *testing.T) {
 		}
 	}
 
+	slow, err := ClusterAutoscaler([]byte("--nodes=1:2:g --max-node-provision-time=20m"), "p")
+	if err != nil || strings.Join(slow.Flags, " ") != "--asg-launch-timeout=20m0s --provisioner-registration-timeout=20m0s" {
+		t.Errorf("--max-node-provision-time: %v, flags %v", err, slow)
+	}
+
 	off, err := ClusterAutoscaler([]byte("--nodes=1:2:g --scale-down-enabled=false"), "p")
 	if err != nil || off.NodePool.Spec.Disruption.ConsolidateAfter != provisionerv1.Never {
 		t.Errorf("scale-down disabled: %v %+v", err, off)
 	}
-	for _, bad := range []string{"", "--v=4", "--nodes=1:2", "--node-group-auto-discovery=mig:namePrefix=x", "--nodes=1:2:g --scale-down-unneeded-time=soon",
+	for _, bad := range []string{"", "--v=4", "--nodes=1:2", "--node-group-auto-discovery=mig:namePrefix=x", "--nodes=1:2:g --scale-down-unneeded-time=soon", "--nodes=1:2:g --max-node-provision-time=0s",
 		"apiVersion: apps/v1\nkind: Deployment\nspec: {template: {spec: {containers: [{name: x, command: [nginx]}]}}}\n"} {
 		if _, err := ClusterAutoscaler([]byte(bad), "p"); err == nil {
 			t.Errorf("%q: no error", bad)

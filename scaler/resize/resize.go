@@ -121,6 +121,9 @@ const (
 	WaitResizing    = "resizing"
 	WaitMinReplicas = "min_replicas"
 	WaitNoRecreate  = "no_recreate" // in place impossible and the mode is InPlace
+	// WaitEvictionRequirements: in place is impossible and the VPA's
+	// updatePolicy.evictionRequirements do not allow this change's eviction.
+	WaitEvictionRequirements = "eviction_requirements"
 	// WaitStartupBoost: the pod runs with its startup boost, which the
 	// updater's unboost controller undoes when it ends.
 	WaitStartupBoost = "startup_boost"
@@ -148,6 +151,7 @@ type candidate struct {
 	gaps     []sizing.Gap
 	actual   *corev1.Pod // with the resources the kubelet reports
 	fallback string      // why not in place, when known up front
+	barred   bool        // evictionRequirements bar the eviction
 	distance float64
 	created  time.Time
 }
@@ -185,11 +189,52 @@ func (c *candidate) work(in Input, recreate bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if why := EvictionBarred(in.VPA, dec.Changes); why != "" {
+		c.barred, c.Why = true, c.Why+"; "+why
+		return false, nil
+	}
 	c.Summary = dec.Annotation
 	if c.Summary == "" {
 		c.Summary = "recreated (vpa " + in.VPA.Name + ")"
 	}
 	return true, nil
+}
+
+// EvictionBarred says why the VPA's updatePolicy.evictionRequirements do
+// not allow evicting a pod for changes, or "" when they do. As upstream's
+// updater reads them: every requirement must hold, and one holds when the
+// new request of any of its resources, in any container, is on its side of
+// the current one (TargetHigherThanRequests: above).
+func EvictionBarred(vpa *vpav1.VerticalPodAutoscaler, changes []sizing.ContainerChange) string {
+	p := vpa.Spec.UpdatePolicy
+	if p == nil {
+		return ""
+	}
+	for _, er := range p.EvictionRequirements {
+		if er == nil {
+			continue
+		}
+		met := false
+		for _, ch := range changes {
+			for _, r := range er.Resources {
+				after, ok := ch.After.Requests[r]
+				if !ok {
+					continue
+				}
+				before := ch.Before.Requests[r] // absent: zero
+				switch c := after.Cmp(before); er.ChangeRequirement {
+				case vpav1.TargetHigherThanRequests:
+					met = met || c > 0
+				case vpav1.TargetLowerThanRequests:
+					met = met || c < 0
+				}
+			}
+		}
+		if !met {
+			return fmt.Sprintf("evictionRequirements: no container's %v request would change as %s asks", er.Resources, er.ChangeRequirement)
+		}
+	}
+	return ""
 }
 
 // Decide picks the pods to update. It returns an error for malformed input
@@ -294,7 +339,10 @@ func Decide(in Input, cfg Config) (Decision, error) {
 		}
 		switch {
 		case !ok:
-			if c.Action == Evict {
+			switch {
+			case c.barred:
+				wait(WaitEvictionRequirements)
+			case c.Action == Evict:
 				wait(WaitNoRecreate)
 			}
 		case c.Action == Evict && live < int(minReplicas):

@@ -193,6 +193,22 @@ func TestDecide(t *testing.T) {
 			pods: withPods(running("a", "cpu=587m,memory=262144k", "", cond(corev1.PodResizePending, corev1.PodReasonInfeasible, time.Second), reported("cpu=100m,memory=50Mi", "")),
 				running("b", "cpu=600m,memory=250Mi", "")),
 			want: "a evict", wantWhy: "the kubelet found the resize infeasible: msg"},
+		{name: "evictionRequirements met: cpu up", vpa: withEvictionRequirements(hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
+			vpav1.EvictionRequirement{Resources: []corev1.ResourceName{corev1.ResourceCPU}, ChangeRequirement: vpav1.TargetHigherThanRequests}),
+			pods: withPods(running("a", "cpu=587m,memory=262144k", "", cond(corev1.PodResizePending, corev1.PodReasonInfeasible, time.Second), reported("cpu=100m,memory=50Mi", "")),
+				running("b", "cpu=600m,memory=250Mi", "")),
+			want: "a evict"},
+		{name: "evictionRequirements bar: only downscaling may evict", vpa: withEvictionRequirements(hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
+			vpav1.EvictionRequirement{Resources: []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory}, ChangeRequirement: vpav1.TargetLowerThanRequests}),
+			pods: withPods(running("a", "cpu=587m,memory=262144k", "", cond(corev1.PodResizePending, corev1.PodReasonInfeasible, time.Second), reported("cpu=100m,memory=50Mi", "")),
+				running("b", "cpu=600m,memory=250Mi", "")),
+			wantWaiting: map[string]int{WaitEvictionRequirements: 1}},
+		{name: "evictionRequirements all must hold", vpa: withEvictionRequirements(hamsterVPA(vpav1.UpdateModeInPlaceOrRecreate),
+			vpav1.EvictionRequirement{Resources: []corev1.ResourceName{corev1.ResourceCPU}, ChangeRequirement: vpav1.TargetHigherThanRequests},
+			vpav1.EvictionRequirement{Resources: []corev1.ResourceName{corev1.ResourceMemory}, ChangeRequirement: vpav1.TargetLowerThanRequests}),
+			pods: withPods(running("a", "cpu=587m,memory=262144k", "", cond(corev1.PodResizePending, corev1.PodReasonInfeasible, time.Second), reported("cpu=100m,memory=50Mi", "")),
+				running("b", "cpu=600m,memory=250Mi", "")),
+			wantWaiting: map[string]int{WaitEvictionRequirements: 1}},
 		{name: "infeasible with InPlace waits", vpa: hamsterVPA(vpav1.UpdateModeInPlace),
 			pods: withPods(running("a", "cpu=587m,memory=262144k", "", cond(corev1.PodResizePending, corev1.PodReasonInfeasible, time.Second), reported("cpu=100m,memory=50Mi", "")),
 				running("b", "cpu=600m,memory=250Mi", "")),
@@ -328,4 +344,11 @@ func TestRollingOut(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+func withEvictionRequirements(v *vpav1.VerticalPodAutoscaler, reqs ...vpav1.EvictionRequirement) *vpav1.VerticalPodAutoscaler {
+	for i := range reqs {
+		v.Spec.UpdatePolicy.EvictionRequirements = append(v.Spec.UpdatePolicy.EvictionRequirements, &reqs[i])
+	}
+	return v
 }

@@ -75,6 +75,7 @@ func claimEvent(t *testing.T, node *corev1.Node, reason, want string) string {
 }
 
 func TestASG(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	s := startAWSFake(t)
 	ctx := context.Background()

@@ -83,7 +83,7 @@ func startAWSTailor(t *testing.T, s *awsfake.Server, ns string, extra ...string)
 	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir, "--metrics-secure=false",
 		"--leader-elect=false", "--components", "webhook,provisioner", "--cloud", "aws", "--cluster-name", awsCluster,
 		"--aws-region", "us-east-1", "--aws-endpoint-url", s.URL}, inst.loopbackArgs()...)
-	args = append(args, extra...)
+	args = append(append(args, scopeArgs(t)...), extra...)
 	inst.cmd = exec.Command(tailorBin, args...)
 	inst.cmd.Env = append(inst.cmd.Environ(), "POD_NAMESPACE="+ns, "AWS_ACCESS_KEY_ID=AKIDE2E", "AWS_SECRET_ACCESS_KEY=e2e", "AWS_EC2_METADATA_DISABLED=true")
 	startInstance(t, inst)
@@ -95,6 +95,7 @@ func startAWSTailor(t *testing.T, s *awsfake.Server, ns string, extra ...string)
 }
 
 func TestAWSFleet(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	s := startAWSFake(t)
 	class := &provisionerv1.AWSNodeClass{

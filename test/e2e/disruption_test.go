@@ -182,6 +182,7 @@ func stays(t *testing.T, c client.Client, inst *instance, nc provisionerv1.NodeC
 
 // TestDisruption runs the acceptance scenarios that share one Tailor.
 func TestDisruption(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -447,6 +448,7 @@ func replacedOneAtATime(t *testing.T, c client.Client, pool, ns, app string, pod
 // TestDisruptionInsufficientCapacity (acceptance 8): the replacement finds
 // no capacity; the old node keeps serving, untainted.
 func TestDisruptionInsufficientCapacity(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -477,6 +479,7 @@ func TestDisruptionInsufficientCapacity(t *testing.T) {
 // command (or rolls it back): no node is left tainted and idle, and no
 // second replacement is made.
 func TestDisruptionRestart(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,25 @@ func namespace(t *testing.T, labels map[string]string) string {
 // configurations select only them (registerWebhooks), so tests share the
 // control plane and run side by side (t.Parallel).
 const testLabel = "e2e.tailor.dev/test"
+
+// nodeTests serialises the tests whose Tailor runs the provisioner: each
+// acts on every NodePool and pending pod of the cluster, so they take turns,
+// while the tests that keep to their own namespaces run beside them.
+var nodeTests sync.Mutex
+
+// provisionerTest makes t a parallel test that holds nodeTests until it and
+// its subtests end.
+func provisionerTest(t *testing.T) {
+	t.Parallel()
+	nodeTests.Lock()
+	t.Cleanup(nodeTests.Unlock)
+}
+
+// scopeArgs confine a Tailor started by hand to the test's namespaces (as
+// startTailor does).
+func scopeArgs(t *testing.T) []string {
+	return []string{"--namespace-selector", testLabel + "=" + testID(t)}
+}
 
 // testID is the top-level test's value of testLabel.
 func testID(t *testing.T) string {

@@ -61,7 +61,7 @@ func startProvisioner(t *testing.T, ns string, extra ...string) *instance {
 	inst.certDir, inst.caPEM = servingCerts(t)
 	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir, "--metrics-secure=false",
 		"--leader-elect=false", "--components", "webhook,provisioner", "--cloud", "sim", "--sim-launch-delay", "1s"}, inst.loopbackArgs()...)
-	args = append(args, extra...)
+	args = append(append(args, scopeArgs(t)...), extra...)
 	inst.cmd = exec.Command(tailorBin, args...)
 	inst.cmd.Env = append(inst.cmd.Environ(), "POD_NAMESPACE="+ns)
 	startInstance(t, inst)
@@ -306,6 +306,7 @@ func metricValue(t *testing.T, inst *instance, re *regexp.Regexp) float64 {
 // TestProvisioner runs the acceptance scenarios that can share one Tailor,
 // in parallel, each in its own namespace with its own pool.
 func TestProvisioner(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -744,6 +745,7 @@ func TestProvisioner(t *testing.T) {
 // TestProvisionerRestart kills Tailor after a NodeClaim is created and
 // before its Node registers: its successor makes no second claim or node.
 func TestProvisionerRestart(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -786,6 +788,7 @@ func TestProvisionerRestart(t *testing.T) {
 // TestProvisionerRegistrationTimeout: a NodeClaim whose node never
 // registers is replaced after the (shortened) timeout.
 func TestProvisionerRegistrationTimeout(t *testing.T) {
+	provisionerTest(t)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)

@@ -55,6 +55,7 @@ func sandboxDown(t *testing.T, dir string) {
 }
 
 func TestSandboxUpDown(t *testing.T) {
+	t.Parallel() // a control plane of its own
 	dir := filepath.Join(t.TempDir(), "sandbox")
 	t.Cleanup(func() {
 		// Whatever happened, leave no daemon behind.

@@ -83,7 +83,7 @@ func startTailor(t *testing.T, extra ...string) *instance {
 	inst.certDir, inst.caPEM = servingCerts(t)
 	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir, "--metrics-secure=false"}, inst.loopbackArgs()...)
 	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--namespace-selector") }) {
-		args = append(args, "--namespace-selector", testLabel+"="+testID(t))
+		args = append(args, scopeArgs(t)...)
 	}
 	args = append(args, extra...)
 	inst.cmd = exec.Command(tailorBin, args...)
