@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -37,6 +39,17 @@ func registerWebhooks(t *testing.T, inst *instance) {
 	}
 	name := "tailor-e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	mutating.Name, validating.Name = name, name
+	// NodePool and AWSNodeClass objects are cluster-scoped: no namespace
+	// selector confines their webhooks (failurePolicy Fail), so only the
+	// test holding nodeTests registers them; another test's stopped Tailor
+	// would refuse every NodePool write of the cluster.
+	if h, _ := nodeHolder.Load().(string); h != testID(t) {
+		validating.Webhooks = slices.DeleteFunc(validating.Webhooks, func(w admissionregistrationv1.ValidatingWebhook) bool {
+			return slices.ContainsFunc(w.Rules, func(r admissionregistrationv1.RuleWithOperations) bool {
+				return r.Scope != nil && *r.Scope == admissionregistrationv1.ClusterScope
+			})
+		})
+	}
 	// Only this test's namespaces: a VPA webhook (failurePolicy Fail) of
 	// a test that stops its Tailor must not refuse another test's VPAs.
 	for i := range mutating.Webhooks {

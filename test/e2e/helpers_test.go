@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,8 +62,15 @@ var nodeTests sync.Mutex
 func provisionerTest(t *testing.T) {
 	t.Parallel()
 	nodeTests.Lock()
-	t.Cleanup(nodeTests.Unlock)
+	nodeHolder.Store(testID(t))
+	t.Cleanup(func() {
+		nodeHolder.Store("")
+		nodeTests.Unlock()
+	})
 }
+
+// nodeHolder is the testID of the test holding nodeTests.
+var nodeHolder atomic.Value
 
 // scopeArgs confine a Tailor started by hand to the test's namespaces (as
 // startTailor does).
