@@ -99,7 +99,7 @@ func helmTemplate(t *testing.T, set []string) ([]byte, error) {
 
 // object is one decoded manifest, keyed by what identifies it in a cluster.
 type object struct {
-	key string // apiVersion kind namespace/name
+	key string // apiVersion kind [namespace/]name
 	obj map[string]any
 }
 
@@ -123,7 +123,10 @@ func decode(t *testing.T, what string, data []byte) map[string]object {
 			continue // comments only
 		}
 		meta, _ := o["metadata"].(map[string]any)
-		key := fmt.Sprintf("%v %v %v/%v", o["apiVersion"], o["kind"], meta["namespace"], meta["name"])
+		key := fmt.Sprintf("%v %v %v", o["apiVersion"], o["kind"], meta["name"])
+		if ns, ok := meta["namespace"]; ok {
+			key = fmt.Sprintf("%v %v %v/%v", o["apiVersion"], o["kind"], ns, meta["name"])
+		}
 		if _, dup := objs[key]; dup {
 			t.Fatalf("%s renders %s twice", what, key)
 		}
@@ -199,6 +202,7 @@ func compare(t *testing.T, helm, kust map[string]object) {
 func TestChartMatchesOverlays(t *testing.T) {
 	for _, c := range choices {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			out, err := helmTemplate(t, c.set)
 			if err != nil {
 				t.Fatal(err)
@@ -224,6 +228,7 @@ func TestChartMatchesOverlays(t *testing.T) {
 func TestChartLint(t *testing.T) {
 	for _, c := range choices {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			out, err := run(t, helmBin, append([]string{"lint", "--strict", chartDir}, setArgs(c.set)...)...)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
@@ -258,6 +263,7 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"monitoring not a boolean", []string{"monitoring.enabled=yes"}, "monitoring.enabled"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := helmTemplate(t, c.set)
 			if err == nil {
 				t.Fatalf("helm template accepted %v", c.set)
@@ -365,6 +371,9 @@ func TestChartValuesApply(t *testing.T) {
 			}
 		}},
 	} {
-		t.Run(c.name, func(t *testing.T) { c.check(t, deployment(t, c.set)) })
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.check(t, deployment(t, c.set))
+		})
 	}
 }
