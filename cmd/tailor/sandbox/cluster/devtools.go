@@ -19,9 +19,11 @@ import (
 var devTools = map[string]struct {
 	tool
 	modulePath string // the module whose version names the cache folder
+	versionVar string // the variable stamped with that version (-X), if any
 }{
-	"helm":      {tool{name: "helm", module: "helm", pkg: "helm.sh/helm/v3/cmd/helm"}, "helm.sh/helm/v3"},
-	"kustomize": {tool{name: "kustomize", module: "kustomize", pkg: "sigs.k8s.io/kustomize/kustomize/v5"}, "sigs.k8s.io/kustomize/kustomize/v5"},
+	"helm": {tool{name: "helm", module: "helm", pkg: "helm.sh/helm/v3/cmd/helm"}, "helm.sh/helm/v3", "helm.sh/helm/v3/internal/version.version"},
+	// kustomize reads its version from the module's build info.
+	"kustomize": {tool{name: "kustomize", module: "kustomize", pkg: "sigs.k8s.io/kustomize/kustomize/v5"}, "sigs.k8s.io/kustomize/kustomize/v5", ""},
 }
 
 // EnsureTool builds the named dev tool (helm, kustomize) from its pinned
@@ -48,12 +50,16 @@ func EnsureTool(ctx context.Context, name string, progress io.Writer) (string, e
 	if version == "" {
 		return "", fmt.Errorf("test/tools/%s/go.mod does not require %s", d.tool.module, d.modulePath)
 	}
+	t := d.tool
+	if d.versionVar != "" {
+		t.ldflags = "-X " + d.versionVar + "=" + version
+	}
 	gosum, err := os.ReadFile(filepath.Join(toolsDir, d.tool.module, "go.sum"))
 	if err != nil {
 		return "", fmt.Errorf("tools module: %w", err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%s|%s|%s|%s\n", d.name, d.tool.module, d.pkg, d.ldflags, d.tags)
+	fmt.Fprintf(h, "%s|%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags, t.tags)
 	h.Write(gomod)
 	h.Write(gosum)
 	if err := hashGoFiles(h, filepath.Join(toolsDir, d.tool.module)); err != nil {
@@ -74,7 +80,7 @@ func EnsureTool(ctx context.Context, name string, progress io.Writer) (string, e
 	defer unlock()
 	if _, err := os.Stat(b.Path(name)); err != nil {
 		fmt.Fprintf(progress, "building %s %s into %s (first use only)\n", name, version, b.Dir)
-		if err := build(ctx, toolsDir, b, d.tool, progress); err != nil {
+		if err := build(ctx, toolsDir, b, t, progress); err != nil {
 			return "", err
 		}
 	}
