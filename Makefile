@@ -103,8 +103,8 @@ sandbox-down: build
 	@bin/tailor sandbox down
 
 # Deepcopy functions and CRD manifests from the API types, by the
-# controller-gen pinned in test/tools/controller-tools. test/generate fails
-# when the committed output is stale.
+# controller-gen pinned in test/tools/controller-tools, and the Helm chart's
+# copies of them. test/generate fails when the committed output is stale.
 CONTROLLER_GEN := bin/controller-gen
 API_PATHS      := ./scaler/api/... ./provisioner/api/...
 
@@ -112,3 +112,9 @@ generate:
 	$(GO) build -C test/tools/controller-tools -o $(CURDIR)/$(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
 	$(CONTROLLER_GEN) object $(addprefix paths=,$(API_PATHS))
 	$(CONTROLLER_GEN) crd $(addprefix paths=,$(API_PATHS)) output:crd:artifacts:config=deploy/crds
+	@# The Helm chart: its CRDs and dashboard copied from deploy/, its version
+	@# and appVersion from the release tag (test/generate checks all three).
+	rm -f deploy/chart/crds/*.yaml
+	for f in deploy/crds/*.yaml; do [ "$${f##*/}" = kustomization.yaml ] || cp "$$f" deploy/chart/crds/; done
+	cp deploy/monitoring/grafana-dashboard.json deploy/chart/files/
+	sed -i -E -e 's/^version: .*/version: $(patsubst v%,%,$(RELEASE_VERSION))/' -e 's/^appVersion: .*/appVersion: "$(RELEASE_VERSION)"/' deploy/chart/Chart.yaml

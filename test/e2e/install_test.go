@@ -235,16 +235,34 @@ func hamsterThroughInstall(t *testing.T) {
 func TestInstallSelfSigned(t *testing.T) {
 	start := time.Now()
 	d := install(t, render(t, "self-signed"))
-	ports, err := cluster.FreePorts(2)
+	// Two replicas at once agree on one bootstrapped Secret. Pairs live
+	// 45 s, so the test sees a renewal (at 30 s) too.
+	replicas, secret := selfSignedServes(t, d, 2, "--cert-validity=45s")
+	hamsterThroughInstall(t)
+	metricsNeedAuthorization(t, replicas[0])
+	rotationRefusesNothing(t, secret.Data["tls.crt"], strings.TrimPrefix(replicas[0].webhook, "https://"))
+	caBundleRestored(t)
+	rbacSuffices(t, start)
+}
+
+// selfSignedServes runs n replicas of an installed self-signed Deployment d
+// (its args, as its ServiceAccount, the webhook routed to loopback; extra
+// args follow) and checks that they agree on one bootstrapped Secret: each
+// serves the pair it holds, whose CA is the installed caBundle, and the
+// Secret holds no private key but the serving one.
+func selfSignedServes(t *testing.T, d *appsv1.Deployment, n int, extra ...string) ([]*instance, *corev1.Secret) {
+	t.Helper()
+	ports, err := cluster.FreePorts(n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	routeWebhookToLoopback(t, ports[0])
-	// Two replicas at once agree on one bootstrapped Secret: both serve the
-	// pair it holds, whose CA is the installed caBundle. Pairs live 45 s, so
-	// the test sees a renewal (at 30 s) too.
-	dirs := []string{t.TempDir(), t.TempDir()}
-	replicas := []*instance{runInstalled(t, d, ports[0], dirs[0], "--cert-validity=45s"), runInstalled(t, d, ports[1], dirs[1], "--cert-validity=45s")}
+	var dirs []string
+	var replicas []*instance
+	for i := range n {
+		dirs = append(dirs, t.TempDir())
+		replicas = append(replicas, runInstalled(t, d, ports[i], dirs[i], extra...))
+	}
 	for _, r := range replicas {
 		waitReady(t, r)
 	}
@@ -271,11 +289,7 @@ func TestInstallSelfSigned(t *testing.T) {
 			t.Errorf("Secret key %s holds a private key: only the serving key may be stored", k)
 		}
 	}
-	hamsterThroughInstall(t)
-	metricsNeedAuthorization(t, replicas[0])
-	rotationRefusesNothing(t, secret.Data["tls.crt"], strings.TrimPrefix(replicas[0].webhook, "https://"))
-	caBundleRestored(t)
-	rbacSuffices(t, start)
+	return replicas, secret
 }
 
 // metricsNeedAuthorization: the installed /metrics answers only callers the

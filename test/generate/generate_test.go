@@ -92,3 +92,81 @@ func compareDir(t *testing.T, got, committed string) {
 		}
 	}
 }
+
+// TestChartUpToDate: the Helm chart's copies that make generate writes —
+// its CRDs (deploy/crds), its dashboard (deploy/monitoring) and its version
+// and appVersion (the release tag, deploy/base/kustomization.yaml images
+// newTag) — match their sources.
+func TestChartUpToDate(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := filepath.Join(root, "deploy", "chart")
+	stale := func(what string) {
+		t.Errorf("deploy/chart/%s is stale or missing: run make generate and commit the result", what)
+	}
+
+	kust, err := os.ReadFile(filepath.Join(root, "deploy", "base", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*newTag:\s*(\S+)\s*$`).FindSubmatch(kust)
+	if m == nil {
+		t.Fatal("deploy/base/kustomization.yaml has no images newTag")
+	}
+	tag := string(m[1])
+	chartYAML, err := os.ReadFile(filepath.Join(chart, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"version: " + strings.TrimPrefix(tag, "v"), `appVersion: "` + tag + `"`} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(chartYAML) {
+			t.Errorf("Chart.yaml lacks %q (release tag %s)", want, tag)
+			stale("Chart.yaml")
+		}
+	}
+
+	// crds/ holds exactly deploy/crds' manifests, byte for byte.
+	want := map[string][]byte{}
+	entries, err := os.ReadDir(filepath.Join(root, "deploy", "crds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) != ".yaml" || e.Name() == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, "deploy", "crds", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[e.Name()] = data
+	}
+	if len(want) == 0 {
+		t.Fatal("no CRD manifests in deploy/crds")
+	}
+	got, err := os.ReadDir(filepath.Join(chart, "crds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if _, ok := want[e.Name()]; !ok {
+			t.Errorf("deploy/chart/crds/%s is not in deploy/crds: run make generate", e.Name())
+		}
+	}
+	for name, data := range want {
+		have, err := os.ReadFile(filepath.Join(chart, "crds", name))
+		if err != nil || !bytes.Equal(have, data) {
+			stale("crds/" + name)
+		}
+	}
+
+	src, err := os.ReadFile(filepath.Join(root, "deploy", "monitoring", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if have, err := os.ReadFile(filepath.Join(chart, "files", "grafana-dashboard.json")); err != nil || !bytes.Equal(have, src) {
+		stale("files/grafana-dashboard.json")
+	}
+}
