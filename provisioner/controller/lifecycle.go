@@ -290,8 +290,8 @@ func (l *lifecycle) terminate(ctx context.Context, log logr.Logger, nc *provisio
 				l.tellOnce(nc, pod, "TerminationGracePeriodElapsed", corev1.EventTypeWarning, "terminationGracePeriod %s elapsed: deleting pod %s/%s", nc.Spec.TerminationGracePeriod.Duration, pod.Namespace, pod.Name)
 				continue
 			}
-			if disruption.DoNotDisrupt(pod.Annotations) {
-				l.tellOnce(nc, pod, "DoNotDisrupt", corev1.EventTypeWarning, "pod %s/%s is annotated %s: not evicted until the claim's terminationGracePeriod (%s) elapses", pod.Namespace, pod.Name, provisionerv1.AnnotationDoNotDisrupt, tgpText(nc))
+			if by := disruption.DoNotDisruptBy(pod.Annotations); by != "" {
+				l.tellOnce(nc, pod, "DoNotDisrupt", corev1.EventTypeWarning, "pod %s/%s is annotated %s: not evicted until the claim's terminationGracePeriod (%s) elapses", pod.Namespace, pod.Name, by, tgpText(nc))
 				continue
 			}
 			err := l.client.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}})

@@ -58,15 +58,32 @@ func (p *PDBs) Blocking(pod *corev1.Pod) string {
 	return ""
 }
 
+// CANodeAnnotationScaleDownDisabled is Cluster Autoscaler's node
+// annotation; "true" keeps the node like tailor.dev/do-not-disrupt.
+const CANodeAnnotationScaleDownDisabled = "cluster-autoscaler.kubernetes.io/scale-down-disabled"
+
 // DoNotDisrupt reports whether an object's annotations keep voluntary
-// disruption away (tailor.dev/do-not-disrupt: anything but "false").
-func DoNotDisrupt(annotations map[string]string) bool {
-	v, ok := annotations[provisionerv1.AnnotationDoNotDisrupt]
-	if !ok {
-		return false
+// disruption away; see DoNotDisruptBy.
+func DoNotDisrupt(annotations map[string]string) bool { return DoNotDisruptBy(annotations) != "" }
+
+// DoNotDisruptBy names the annotation that keeps voluntary disruption
+// away, or "": tailor.dev/do-not-disrupt (anything but "false"), and, so
+// that a move from Cluster Autoscaler keeps its protections, CA's
+// cluster-autoscaler.kubernetes.io/safe-to-evict=false (pods) and
+// scale-down-disabled=true (nodes).
+func DoNotDisruptBy(annotations map[string]string) string {
+	if v, ok := annotations[provisionerv1.AnnotationDoNotDisrupt]; ok {
+		if b, err := strconv.ParseBool(v); err != nil || b {
+			return provisionerv1.AnnotationDoNotDisrupt
+		}
 	}
-	b, err := strconv.ParseBool(v)
-	return err != nil || b
+	if annotations[CAPodAnnotationSafeToEvict] == "false" {
+		return CAPodAnnotationSafeToEvict + "=false"
+	}
+	if annotations[CANodeAnnotationScaleDownDisabled] == "true" {
+		return CANodeAnnotationScaleDownDisabled + "=true"
+	}
+	return ""
 }
 
 // Blocked says why no method may choose n ("" when one may): the node or
@@ -75,14 +92,14 @@ func DoNotDisrupt(annotations map[string]string) bool {
 // for it. The controller asks again before it drains.
 func Blocked(n *Node, pdbs *PDBs) (reason, msg string) {
 	if n.DoNotDisrupt {
-		return RefusedDoNotDisrupt, "the node is annotated " + provisionerv1.AnnotationDoNotDisrupt
+		return RefusedDoNotDisrupt, "the node is annotated " + provisionerv1.AnnotationDoNotDisrupt + " (or Cluster Autoscaler's scale-down-disabled)"
 	}
 	if n.Nominated {
 		return RefusedNominated, "pending pods were nominated to it"
 	}
 	for _, pod := range n.Pods {
-		if DoNotDisrupt(pod.Annotations) {
-			return RefusedDoNotDisrupt, fmt.Sprintf("pod %s/%s is annotated %s", pod.Namespace, pod.Name, provisionerv1.AnnotationDoNotDisrupt)
+		if by := DoNotDisruptBy(pod.Annotations); by != "" {
+			return RefusedDoNotDisrupt, fmt.Sprintf("pod %s/%s is annotated %s", pod.Namespace, pod.Name, by)
 		}
 	}
 	for _, pod := range n.Pods {

@@ -46,6 +46,12 @@ func TestDecide(t *testing.T) {
 		{name: "an empty node annotated do-not-disrupt stays", pools: []scheduling.Pool{pool("a")},
 			nodes: []Node{mod(node("e", "a", 1), func(n *Node) { n.DoNotDisrupt = true })},
 			want:  []string{"refused emptiness e do_not_disrupt"}},
+		{name: "Cluster Autoscaler's safe-to-evict=false holds like do-not-disrupt", pools: []scheduling.Pool{pool("a")},
+			nodes: []Node{node("x", "a", 3, runningPod("p1", "1", func(p *corev1.Pod) {
+				p.Annotations = map[string]string{CAPodAnnotationSafeToEvict: "false"}
+			})), node("y", "a", 3, runningPod("p2", "2"), runningPod("p3", "500m"))},
+			pdbs: []*policyv1.PodDisruptionBudget{budgetOf("p2", 0, "p2")},
+			want: []string{"refused single_node_consolidation x do_not_disrupt", "refused single_node_consolidation y pdb"}},
 		{name: "an empty node with nominated pods stays", pools: []scheduling.Pool{pool("a")},
 			nodes: []Node{mod(node("e", "a", 1), func(n *Node) { n.Nominated = true })},
 			want:  []string{"refused emptiness e pods_nominated"}},
