@@ -224,14 +224,14 @@ func CheckVPA(o VPAObservation, e VPAExpect) (string, []string) {
 		cpu0, memory(mem0), o.TargetCPUMilli, memory(o.TargetMemoryBytes), same, len(o.Before), o.Evictions), fails
 }
 
-// memory writes bytes as kubectl get vpa does for the seed: decimal k when
-// it divides evenly, Mi when binary.
+// memory writes bytes as kubectl get vpa shows the seed's: decimal k when
+// it divides evenly (262144k), else Mi when binary (50Mi).
 func memory(b int64) string {
 	switch {
-	case b > 0 && b%(1<<20) == 0:
-		return fmt.Sprintf("%dMi", b>>20)
 	case b > 0 && b%1000 == 0:
 		return fmt.Sprintf("%dk", b/1000)
+	case b > 0 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMi", b>>20)
 	}
 	return fmt.Sprint(b)
 }
@@ -384,11 +384,11 @@ func CheapestPacking(types []*scheduling.InstanceType, np *provisionerv1.NodePoo
 			continue
 		}
 		price := math.Inf(1)
+		labels := make(map[string]string, len(it.Labels)+2)
+		for k, v := range it.Labels {
+			labels[k] = v
+		}
 		for _, o := range it.Offerings {
-			labels := make(map[string]string, len(it.Labels)+2)
-			for k, v := range it.Labels {
-				labels[k] = v
-			}
 			labels[provisionerv1.LabelZone], labels[provisionerv1.LabelCapacityType] = o.Zone, o.CapacityType
 			if o.Available && allows(labels) {
 				price = min(price, o.Price)

@@ -49,6 +49,15 @@ func (r *Recorder) panelsOf() []plots.Panel {
 		names = append(names, n)
 	}
 	slices.Sort(names)
+	end := 0.0
+	for _, n := range names {
+		if xys := r.series[n]; len(xys) > 0 {
+			end = max(end, xys[len(xys)-1].X)
+		}
+	}
+	for i := range panels {
+		panels[i].XMax = end
+	}
 	for _, n := range names {
 		i := 0
 		switch {

@@ -47,6 +47,9 @@ type Series struct {
 type Panel struct {
 	Title, XLabel, YLabel string
 	Series                []Series
+	// XMax, when set, ends the x axis there (stacked panels on one time
+	// scale); x starts at 0.
+	XMax float64
 }
 
 // newPlot draws one panel's lines, each in its own colour, y from 0.
@@ -57,6 +60,9 @@ func newPlot(pn Panel) (*plot.Plot, error) {
 	p.Y.Label.Text = pn.YLabel
 	p.Y.Min = 0
 	p.Legend.Top = true
+	if pn.XMax > 0 {
+		p.X.Min, p.X.Max = 0, pn.XMax
+	}
 	for i, s := range pn.Series {
 		if len(s.Points) == 0 {
 			continue
