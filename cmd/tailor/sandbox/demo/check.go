@@ -241,6 +241,9 @@ type NodesPoint struct {
 	At      time.Duration
 	Phase   Phase
 	Running int // the workload's Running pods
+	// Pinned: the Running pods that placement at admission pinned to the
+	// pool (nodeSelector tailor.dev/nodepool).
+	Pinned int
 	Claims  int // the pool's NodeClaims
 	Nodes   int // the pool's Nodes
 	// Cost is the sum of the pool's NodeClaims' prices, $/h.
@@ -290,6 +293,9 @@ func CheckNodes(points []NodesPoint, e NodesExpect) (string, []string) {
 		fails = append(fails, fmt.Sprintf("never %d pods Running", e.Pods))
 	} else {
 		summary += fmt.Sprintf(" → %s ($%.4f/h) for %d pods", fleet(full.Types), full.Cost, e.Pods)
+		if full.Pinned != full.Running {
+			fails = append(fails, fmt.Sprintf("%d of %d Running pods pinned to the pool at admission", full.Pinned, full.Running))
+		}
 		for _, t := range full.Types {
 			if len(e.Allowed) > 0 && !slices.Contains(e.Allowed, t) {
 				fails = append(fails, fmt.Sprintf("launched %s, want only %v", t, e.Allowed))
@@ -405,6 +411,8 @@ func CheapestPacking(types []*scheduling.InstanceType, np *provisionerv1.NodePoo
 // Result is one scenario's line of the summary.
 type Result struct {
 	Scenario string
+	// Namespace and NodePool the scenario made (left behind with Keep).
+	Namespace, NodePool string
 	What     string
 	Took     time.Duration
 	Failures []string

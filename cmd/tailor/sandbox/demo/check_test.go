@@ -140,7 +140,7 @@ func nodesRun() []NodesPoint {
 		{At: 2 * s, Phase: PhaseIdle},
 		{At: 5 * s, Phase: PhaseUp, Claims: 2},
 		{At: 9 * s, Phase: PhaseUp, Claims: 2, Nodes: 2, Cost: 0.192, Types: []string{"m5.large", "m5.large"}},
-		{At: 11 * s, Phase: PhaseUp, Running: 6, Claims: 2, Nodes: 2, Cost: 0.192, Types: []string{"m5.large", "m5.large"}},
+		{At: 11 * s, Phase: PhaseUp, Running: 6, Pinned: 6, Claims: 2, Nodes: 2, Cost: 0.192, Types: []string{"m5.large", "m5.large"}},
 		{At: 12 * s, Phase: PhaseDown, Claims: 2, Nodes: 2, Cost: 0.192, Types: []string{"m5.large", "m5.large"}},
 		{At: 39 * s, Phase: PhaseDown},
 	}
@@ -158,6 +158,7 @@ func TestCheckNodes(t *testing.T) {
 		{"a node group from zero and back", nodesRun(), group, ""},
 		{"not from zero", edit(func(p []NodesPoint) []NodesPoint { p[0].Nodes = 1; return p }), group, "started with 1 nodes"},
 		{"never all running", edit(func(p []NodesPoint) []NodesPoint { p[3].Running = 5; return p }), group, "never 6 pods Running"},
+		{"not pinned at admission", edit(func(p []NodesPoint) []NodesPoint { p[3].Pinned = 4; return p }), group, "4 of 6 Running pods pinned"},
 		{"another type", edit(func(p []NodesPoint) []NodesPoint { p[3].Types = []string{"m5.large", "c5.large"}; return p }), group, "launched c5.large"},
 		{"too dear", edit(func(p []NodesPoint) []NodesPoint { p[3].Cost = 0.3; return p }), group, "fleet costs $0.3000/h"},
 		{"too many nodes", edit(func(p []NodesPoint) []NodesPoint { p[2].Claims = 3; return p }), group, "3 nodes at the peak"},

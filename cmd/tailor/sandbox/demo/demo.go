@@ -131,6 +131,9 @@ func (r *Runner) Run(ctx context.Context, name string) Result {
 		res = Result{Failures: []string{"unknown scenario"}}
 	}
 	res.Scenario, res.Took = name, time.Since(start)
+	if res.Namespace != "" && r.o.Keep {
+		r.say(name, "kept namespace %s %s", res.Namespace, res.NodePool)
+	}
 	if res.Passed() {
 		r.say(name, "done in %s: %s", res.Took.Round(time.Second), res.What)
 	} else {

@@ -60,7 +60,7 @@ func (r *Runner) hpa(ctx context.Context) Result {
 	}
 	defer cleanup()
 	fail := func(step string, err error) Result {
-		return Result{What: step, Failures: []string{step + ": " + err.Error()}}
+		return Result{Namespace: ns, What: step, Failures: []string{step + ": " + err.Error()}}
 	}
 	pod := corev1.PodSpec{Containers: []corev1.Container{{Name: "php-apache", Image: "registry.k8s.io/hpa-example",
 		Resources: corev1.ResourceRequirements{
@@ -137,7 +137,7 @@ func (r *Runner) hpa(ctx context.Context) Result {
 	if evs, err := r.events(ctx, ns); err == nil {
 		what += fmt.Sprintf(", %d SuccessfulRescale events", evs["SuccessfulRescale"])
 	}
-	return Result{What: what, Failures: fails}
+	return Result{Namespace: ns, What: what, Failures: fails}
 }
 
 func pct(u int32) string {

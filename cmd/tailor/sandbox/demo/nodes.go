@@ -102,7 +102,7 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 	}
 	defer cleanup()
 	fail := func(step string, err error) Result {
-		return Result{What: step, Failures: []string{step + ": " + err.Error()}}
+		return Result{Namespace: ns, NodePool: ns, What: step, Failures: []string{step + ": " + err.Error()}}
 	}
 	if err := r.ensureNodeClass(ctx); err != nil {
 		return fail("create the AWSNodeClass", err)
@@ -173,6 +173,11 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 			return p, err
 		}
 		p.Running = len(running)
+		for _, pod := range running {
+			if pod.Spec.NodeSelector[provisionerv1.LabelNodePool] == np.Name {
+				p.Pinned++
+			}
+		}
 		if n := len(points); n == 0 || points[n-1].Running != p.Running || points[n-1].Claims != p.Claims || points[n-1].Nodes != p.Nodes || points[n-1].Cost != p.Cost {
 			r.say(s.name, "%s: %d pods Running, %d NodeClaims, %d nodes (%s), $%.4f/h", s.workload, p.Running, p.Claims, p.Nodes, fleet(p.Types), p.Cost)
 		}
@@ -214,7 +219,7 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 	}
 	r.table(ctx, s.name, nodeClaims, ns)
 	what, fails := CheckNodes(points, expect)
-	return Result{What: s.workload + " " + what, Failures: fails}
+	return Result{Namespace: ns, NodePool: np.Name, What: s.workload + " " + what, Failures: fails}
 }
 
 func (r *Runner) scale(ctx context.Context, ns, name string, n int32) error {

@@ -55,7 +55,7 @@ func (r *Runner) vpa(ctx context.Context) Result {
 	}
 	defer cleanup()
 	fail := func(step string, err error) Result {
-		return Result{What: step, Failures: []string{step + ": " + err.Error()}}
+		return Result{Namespace: ns, What: step, Failures: []string{step + ": " + err.Error()}}
 	}
 	v := HamsterVPA()
 	v.Namespace = ns
@@ -137,7 +137,7 @@ func (r *Runner) vpa(ctx context.Context) Result {
 		r.say(name, "pod %s uid %s: requests %dm / %s, restarts %d", p.Name, p.UID, p.CPUMilli, memory(p.MemoryBytes), p.Restarts)
 	}
 	what, fails := CheckVPA(obs, SeedVPA)
-	return Result{What: what, Failures: fails}
+	return Result{Namespace: ns, What: what, Failures: fails}
 }
 
 func quantities(l corev1.ResourceList) string {
