@@ -31,7 +31,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 // recommender, updater, scaler, provisioner with the sim cloud, load). The
 // expectations are the demo's own checks (cmd/tailor/sandbox/demo); beyond
 // them this test reads the Events and metrics that explain each decision.
-// It replaces TestScalerPhpApache and TestProvisioner's Inflate.
+// It replaces TestScalerPhpApache and TestProvisioner's Inflate, and checks
+// what they did: the ra columns at rest, the trajectory 1 → 5 → 7 at 44 %
+// → 1, the pods pinned to their pool, the fleet's price.
 func TestDemo(t *testing.T) {
 	start := time.Now()
 	state := namespace(t, nil)
@@ -87,6 +89,21 @@ func TestDemo(t *testing.T) {
 				}
 				switch name {
 				case "hpa":
+					// Back at rest, kubectl get ra reads as the seed's first table.
+					tab, err := demo.GetTable(context.Background(), env.Clientset().CoreV1().RESTClient(), demo.ResourceRA, res.Namespace)
+					if err != nil {
+						t.Fatal(err)
+					}
+					text, err := demo.FormatTable(tab, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !regexp.MustCompile(`(?m)^php-apache\s+Deployment/php-apache\s+cpu: 0%/50%\s+1\s+10\s+1\s`).MatchString(text) {
+						t.Errorf("kubectl get ra:\n%s\nwant php-apache Deployment/php-apache cpu: 0%%/50%% 1 10 1", text)
+					}
+					if n := specReplicas(t, res.Namespace, "php-apache"); n != 1 {
+						t.Errorf("Deployment spec.replicas %d after the load, want 1", n)
+					}
 					// Each decision explained, as the HPA's Events do.
 					waitEventMessage(t, res.Namespace, "SuccessfulRescale", "php-apache", "above target; metrics: cpu ")
 					waitEventMessage(t, res.Namespace, "SuccessfulRescale", "php-apache", "New size: 1; reason: All metrics below target")

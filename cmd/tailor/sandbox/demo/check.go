@@ -242,10 +242,11 @@ type NodesPoint struct {
 	Phase   Phase
 	Running int // the workload's Running pods
 	// Pinned: the Running pods that placement at admission pinned to the
-	// pool (nodeSelector tailor.dev/nodepool).
+	// pool (nodeSelector tailor.dev/nodepool, and the tailor.dev/placement
+	// annotation saying why).
 	Pinned int
-	Claims  int // the pool's NodeClaims
-	Nodes   int // the pool's Nodes
+	Claims int // the pool's NodeClaims
+	Nodes  int // the pool's Nodes
 	// Cost is the sum of the pool's NodeClaims' prices, $/h.
 	Cost float64
 	// Types are the instance types of the claims (with repeats).
@@ -413,9 +414,9 @@ type Result struct {
 	Scenario string
 	// Namespace and NodePool the scenario made (left behind with Keep).
 	Namespace, NodePool string
-	What     string
-	Took     time.Duration
-	Failures []string
+	What                string
+	Took                time.Duration
+	Failures            []string
 }
 
 // Passed: every expectation met.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -174,7 +175,7 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 		}
 		p.Running = len(running)
 		for _, pod := range running {
-			if pod.Spec.NodeSelector[provisionerv1.LabelNodePool] == np.Name {
+			if pod.Spec.NodeSelector[provisionerv1.LabelNodePool] == np.Name && strings.HasPrefix(pod.Annotations["tailor.dev/placement"], "nodepool "+np.Name) {
 				p.Pinned++
 			}
 		}

@@ -29,6 +29,9 @@ type Resource struct {
 	NamespaceHeader bool
 }
 
+// ResourceRA is kubectl get ra.
+var ResourceRA = resRA
+
 var (
 	resRA         = Resource{Short: "ra", GroupVersion: "tailor.dev/v1alpha1", Plural: "replicaautoscalers", Namespaced: true}
 	resVPA        = Resource{Short: "vpa", GroupVersion: "autoscaling.k8s.io/v1", Plural: "verticalpodautoscalers", Namespaced: true}
