@@ -220,6 +220,11 @@ func (r *Runner) namespace(ctx context.Context, scenario string, placement bool)
 	}, nil
 }
 
+// failed is the Result of a scenario stopped at step by err.
+func failed(ns, pool, step string, err error) Result {
+	return Result{Namespace: ns, NodePool: pool, What: step, Failures: []string{step + ": " + err.Error()}}
+}
+
 // poll calls look every Poll until it returns true, an error, or timeout.
 func (r *Runner) poll(ctx context.Context, timeout time.Duration, look func(ctx context.Context) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -59,9 +59,7 @@ func (r *Runner) hpa(ctx context.Context) Result {
 		return Result{Failures: []string{err.Error()}}
 	}
 	defer cleanup()
-	fail := func(step string, err error) Result {
-		return Result{Namespace: ns, What: step, Failures: []string{step + ": " + err.Error()}}
-	}
+	fail := func(step string, err error) Result { return failed(ns, "", step, err) }
 	pod := corev1.PodSpec{Containers: []corev1.Container{{Name: "php-apache", Image: "registry.k8s.io/hpa-example",
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(phpRequest)},

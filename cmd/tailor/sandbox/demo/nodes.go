@@ -102,9 +102,7 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 		return Result{Failures: []string{err.Error()}}
 	}
 	defer cleanup()
-	fail := func(step string, err error) Result {
-		return Result{Namespace: ns, NodePool: ns, What: step, Failures: []string{step + ": " + err.Error()}}
-	}
+	fail := func(step string, err error) Result { return failed(ns, ns, step, err) }
 	if err := r.ensureNodeClass(ctx); err != nil {
 		return fail("create the AWSNodeClass", err)
 	}

@@ -13,9 +13,9 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 )
 
-// HamsterVPA is the seed's hamster-vpa, updating pods in place.
-func HamsterVPA() *vpav1.VerticalPodAutoscaler {
-	mode := vpav1.UpdateModeInPlaceOrRecreate
+// HamsterVPA is the seed's hamster-vpa with the update mode (the demo's:
+// InPlaceOrRecreate).
+func HamsterVPA(mode vpav1.UpdateMode) *vpav1.VerticalPodAutoscaler {
 	return &vpav1.VerticalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: "hamster-vpa"},
 		Spec: vpav1.VerticalPodAutoscalerSpec{
@@ -54,10 +54,8 @@ func (r *Runner) vpa(ctx context.Context) Result {
 		return Result{Failures: []string{err.Error()}}
 	}
 	defer cleanup()
-	fail := func(step string, err error) Result {
-		return Result{Namespace: ns, What: step, Failures: []string{step + ": " + err.Error()}}
-	}
-	v := HamsterVPA()
+	fail := func(step string, err error) Result { return failed(ns, "", step, err) }
+	v := HamsterVPA(vpav1.UpdateModeInPlaceOrRecreate)
 	v.Namespace = ns
 	if err := r.c.Create(ctx, v); err != nil {
 		return fail("create hamster-vpa", err)
