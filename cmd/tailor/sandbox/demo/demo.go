@@ -237,7 +237,8 @@ func (r *Runner) poll(ctx context.Context, timeout time.Duration, look func(ctx 
 		if done {
 			return nil
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
+			// Not the deadline's own error: it would hide why.
 			last = err
 		}
 		select {

@@ -78,6 +78,8 @@ func (r *Runner) hpa(ctx context.Context) Result {
 	requestMilli := request.MilliValue()
 	var points []HPAPoint
 	phase := PhaseIdle
+	// look records a point; its error says where the autoscaler stands, for
+	// a poll that gives up.
 	look := func(ctx context.Context) (HPAPoint, error) {
 		cur := &scalerv1.ReplicaAutoscaler{}
 		if err := r.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "php-apache"}, cur); err != nil {
@@ -93,13 +95,13 @@ func (r *Runner) hpa(ctx context.Context) Result {
 			// Used CPU: the average utilisation of the request over the pods.
 			r.rec.Add("php-apache CPU used", p.At, float64(p.Utilization)*float64(requestMilli)/100*float64(p.Replicas))
 		}
-		return p, nil
+		return p, fmt.Errorf("replicas %d (desired %d), cpu: %s/%d%%", p.Replicas, p.Desired, pct(p.Utilization), SeedHPA.Target)
 	}
 
 	// At rest: metrics-server reports a new pod after about 40 s.
 	if err := r.poll(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
 		p, err := look(ctx)
-		return err == nil && p.Replicas == SeedHPA.Min && p.Utilization == 0, err
+		return p.Replicas == SeedHPA.Min && p.Utilization == 0, err
 	}); err != nil {
 		return fail("waiting for 0% at rest", err)
 	}
@@ -113,7 +115,7 @@ func (r *Runner) hpa(ctx context.Context) Result {
 	if err := r.poll(ctx, 6*time.Minute, func(ctx context.Context) (bool, error) {
 		_, err := look(ctx)
 		// Settled: a few passes and a metrics-server scrape without change.
-		return err == nil && HPASettled(points, SeedHPA, time.Since(r.start), 15*time.Second), err
+		return HPASettled(points, SeedHPA, time.Since(r.start), 15*time.Second), err
 	}); err != nil {
 		return fail("waiting to settle under load", err)
 	}
@@ -126,7 +128,7 @@ func (r *Runner) hpa(ctx context.Context) Result {
 	r.say(name, "load generator off")
 	if err := r.poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		p, err := look(ctx)
-		return err == nil && p.Replicas == SeedHPA.Min && p.Desired == SeedHPA.Min, err
+		return p.Replicas == SeedHPA.Min && p.Desired == SeedHPA.Min, err
 	}); err != nil {
 		return fail("waiting for 1 replica after the load", err)
 	}

@@ -197,7 +197,10 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 	r.say(s.name, "kubectl scale deployment %s --replicas=%d (%s CPU each); cheapest single-type packing: %s at $%.4f/h", s.workload, s.pods, s.cpu, packing, packing.Cost)
 	if err := r.poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		p, err := look(ctx)
-		return err == nil && p.Running == int(s.pods) && p.Nodes == p.Claims, err
+		if err != nil {
+			return false, err
+		}
+		return p.Running == int(s.pods) && p.Nodes == p.Claims, fmt.Errorf("%d of %d pods Running, %d NodeClaims, %d nodes", p.Running, s.pods, p.Claims, p.Nodes)
 	}); err != nil {
 		return fail(fmt.Sprintf("waiting for %d pods Running", s.pods), err)
 	}
@@ -212,7 +215,10 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 	r.say(s.name, "kubectl scale deployment %s --replicas=0", s.workload)
 	if err := r.poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		p, err := look(ctx)
-		return err == nil && p.Nodes == 0 && p.Claims == 0, err
+		if err != nil {
+			return false, err
+		}
+		return p.Nodes == 0 && p.Claims == 0, fmt.Errorf("%d NodeClaims and %d nodes left", p.Claims, p.Nodes)
 	}); err != nil {
 		return fail("waiting for the pool to empty", err)
 	}

@@ -114,7 +114,7 @@ func (r *Runner) vpa(ctx context.Context) Result {
 			r.say(name, "%s", say)
 			lastSaid = say
 		}
-		return target != nil && resized == len(before) && len(after) == len(before), nil
+		return target != nil && resized == len(before) && len(after) == len(before), fmt.Errorf("%s", say)
 	}); err != nil {
 		return fail("waiting for the in-place resize", err)
 	}
