@@ -128,7 +128,9 @@ func (r *Runner) hpa(ctx context.Context) Result {
 	r.say(name, "load generator off")
 	if err := r.poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		p, err := look(ctx)
-		return p.Replicas == SeedHPA.Min && p.Desired == SeedHPA.Min, err
+		// As the seed ends: 1 replica at 0%/50% (a pod just relieved of its
+		// load reads 1% for a scrape or two).
+		return p.Replicas == SeedHPA.Min && p.Desired == SeedHPA.Min && p.Utilization == 0, err
 	}); err != nil {
 		return fail("waiting for 1 replica after the load", err)
 	}
