@@ -93,7 +93,7 @@ module proxy on first use (about 10 minutes on 2 cores) and cached.`,
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return sandboxStatus(o, cmd.OutOrStdout()) },
 	}
-	cmd.AddCommand(up, down, status, newSandboxLoadCommand(o))
+	cmd.AddCommand(up, down, status, newSandboxLoadCommand(o), newSandboxDemoCommand(o))
 	return cmd
 }
 

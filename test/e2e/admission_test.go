@@ -20,6 +20,7 @@ import (
 
 	"k8s.io/utils/ptr"
 
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/demo"
 	"github.com/tailor-dev/tailor/deploy/base"
 	"github.com/tailor-dev/tailor/recommender/sizing"
 )
@@ -94,21 +95,9 @@ func readyTailor(t *testing.T, extra ...string) *instance {
 	return inst
 }
 
-// hamsterVPA is the seed's hamster-vpa.
+// hamsterVPA is the seed's hamster-vpa (the demo's) with the update mode.
 func hamsterVPA(mode vpav1.UpdateMode) *vpav1.VerticalPodAutoscaler {
-	return &vpav1.VerticalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "hamster-vpa"},
-		Spec: vpav1.VerticalPodAutoscalerSpec{
-			TargetRef:    &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "hamster"},
-			UpdatePolicy: &vpav1.PodUpdatePolicy{UpdateMode: &mode},
-			ResourcePolicy: &vpav1.PodResourcePolicy{ContainerPolicies: []vpav1.ContainerResourcePolicy{{
-				ContainerName:       "*",
-				MinAllowed:          corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("50Mi")},
-				MaxAllowed:          corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("500Mi")},
-				ControlledResources: &[]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory},
-			}}},
-		},
-	}
+	return demo.HamsterVPA(mode)
 }
 
 // createVPAWithTarget creates the VPA and sets the recommendation a

@@ -28,7 +28,6 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/catalog"
 	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
-	"github.com/tailor-dev/tailor/provisioner/scheduling"
 )
 
 // The provisioner's acceptance (issue 11) on the real control plane with
@@ -224,70 +223,6 @@ func scaleTo(t *testing.T, ns, name string, n int32) {
 	}
 }
 
-// cheapestPacking finds by brute force the cheapest fleet of one instance
-// type (any the pool allows) that carries n pods of cpu and mem each.
-func cheapestPacking(t *testing.T, np *provisionerv1.NodePool, n int, cpu, mem resource.Quantity) (float64, string) {
-	t.Helper()
-	best, bestType := math.Inf(1), ""
-	for _, it := range catalog.InstanceTypes(catalog.DefaultOptions()) {
-		if !allows(np, it) {
-			continue
-		}
-		alloc := it.Allocatable
-		perCPU := alloc.Cpu().MilliValue() / cpu.MilliValue()
-		perMem := alloc.Memory().Value() / mem.Value()
-		per := min(perCPU, perMem, alloc.Pods().Value())
-		if per == 0 {
-			continue
-		}
-		price := math.Inf(1)
-		for _, o := range it.Offerings {
-			if allowsOffering(np, o) && o.Price < price {
-				price = o.Price
-			}
-		}
-		nodes := (int64(n) + per - 1) / per
-		if cost := float64(nodes) * price; cost < best {
-			best, bestType = cost, fmt.Sprintf("%d × %s", nodes, it.Name)
-		}
-	}
-	return best, bestType
-}
-
-func allows(np *provisionerv1.NodePool, it *scheduling.InstanceType) bool {
-	for _, r := range np.Spec.Template.Spec.Requirements {
-		v, ok := it.Labels[r.Key]
-		if !ok {
-			continue
-		}
-		if r.Operator == corev1.NodeSelectorOpIn && !contains(r.Values, v) || r.Operator == corev1.NodeSelectorOpNotIn && contains(r.Values, v) {
-			return false
-		}
-	}
-	return true
-}
-
-func allowsOffering(np *provisionerv1.NodePool, o scheduling.Offering) bool {
-	for _, r := range np.Spec.Template.Spec.Requirements {
-		if r.Operator != corev1.NodeSelectorOpIn {
-			continue
-		}
-		if r.Key == provisionerv1.LabelZone && !contains(r.Values, o.Zone) || r.Key == provisionerv1.LabelCapacityType && !contains(r.Values, o.CapacityType) {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // metricValue reads one sample of the instance's /metrics.
 func metricValue(t *testing.T, inst *instance, re *regexp.Regexp) float64 {
 	t.Helper()
@@ -325,50 +260,6 @@ func TestProvisioner(t *testing.T) {
 		t.Errorf("NodeClaims left after the tests")
 	})
 	enabled := map[string]string{"tailor.dev/enabled": "true"}
-
-	t.Run("Inflate", func(t *testing.T) {
-		t.Parallel()
-		ns := namespace(t, enabled)
-		p := newTestPool("e2e-inflate", 0,
-			req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"),
-			req(provisionerv1.LabelInstanceCategory, corev1.NodeSelectorOpIn, "c", "m", "r"),
-			req(provisionerv1.LabelArch, corev1.NodeSelectorOpIn, "amd64"))
-		p.create(t, c)
-		start := time.Now()
-		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(context.Background(), inflate(ns, "inflate", 10, "1", p), metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		waitRunning(t, ns, "inflate", 10, 30*time.Second)
-		t.Logf("inflate 10 × 1 CPU: all Running %s after the Deployment was created", time.Since(start).Round(100*time.Millisecond))
-		pods, _ := env.Clientset().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=inflate"})
-		for _, pod := range pods.Items {
-			if pod.Spec.NodeSelector[provisionerv1.LabelNodePool] != p.np.Name || !strings.HasPrefix(pod.Annotations["tailor.dev/placement"], "nodepool "+p.np.Name) {
-				t.Errorf("pod %s: nodeSelector %v, placement annotation %q", pod.Name, pod.Spec.NodeSelector, pod.Annotations["tailor.dev/placement"])
-			}
-		}
-		claims, err := claimsOf(context.Background(), c, p.np.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cost float64
-		var fleet []string
-		for _, nc := range claims {
-			price, _ := strconv.ParseFloat(nc.Status.PricePerHour, 64)
-			cost += price
-			fleet = append(fleet, nc.Status.InstanceType+"/"+nc.Status.Zone+"/"+nc.Status.CapacityType)
-		}
-		best, bestFleet := cheapestPacking(t, p.np, 10, resource.MustParse("1"), resource.MustParse("64Mi"))
-		t.Logf("launched %v: $%.4f/h; cheapest single-type packing %s: $%.4f/h", fleet, cost, bestFleet, best)
-		if cost > best+1e-6 {
-			t.Errorf("fleet costs $%.4f/h, more than the cheapest single-type packing (%s, $%.4f/h)", cost, bestFleet, best)
-		}
-		// Acceptance 9: scale to 0, the empty nodes and their claims go
-		// after consolidateAfter (10s).
-		scaleTo(t, ns, "inflate", 0)
-		start = time.Now()
-		waitPoolEmpty(t, c, p.np.Name, 60*time.Second)
-		t.Logf("scaled to 0: NodeClaims and Nodes gone %s later (consolidateAfter 10s)", time.Since(start).Round(100*time.Millisecond))
-	})
 
 	t.Run("Weights", func(t *testing.T) {
 		t.Parallel()

@@ -5,12 +5,14 @@ package plots
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	draw2 "gonum.org/v1/plot/vg/draw"
 
 	"github.com/tailor-dev/tailor/cmd/tailor/simulate"
 )
@@ -24,35 +26,111 @@ type line struct {
 
 // draw writes dir/base.png and dir/base.svg and returns their paths.
 func draw(dir, base, title, ylabel string, lines []line) ([]string, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "days from trace start"
-	p.Y.Label.Text = ylabel
-	p.Y.Min = 0
-	p.Legend.Top = true
+	series := make([]Series, len(lines))
 	for i, l := range lines {
 		xys := make(plotter.XYs, len(l.ys))
 		for k, y := range l.ys {
 			xys[k] = plotter.XY{X: float64(k) * l.step, Y: y}
 		}
-		ln, err := plotter.NewLine(xys)
+		series[i] = Series{Name: l.name, Points: xys}
+	}
+	return Panels(dir, base, 28*vg.Centimeter, 12*vg.Centimeter, []Panel{{Title: title, XLabel: "days from trace start", YLabel: ylabel, Series: series}})
+}
+
+// Series is one named line of a panel.
+type Series struct {
+	Name   string
+	Points plotter.XYs
+}
+
+// Panel is one chart: its lines share the axes.
+type Panel struct {
+	Title, XLabel, YLabel string
+	Series                []Series
+	// XMax, when set, ends the x axis there (stacked panels on one time
+	// scale); x starts at 0.
+	XMax float64
+}
+
+// newPlot draws one panel's lines, each in its own colour, y from 0.
+func newPlot(pn Panel) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = pn.Title
+	p.X.Label.Text = pn.XLabel
+	p.Y.Label.Text = pn.YLabel
+	p.Y.Min = 0
+	p.Legend.Top = true
+	if pn.XMax > 0 {
+		p.X.Min, p.X.Max = 0, pn.XMax
+	}
+	for i, s := range pn.Series {
+		if len(s.Points) == 0 {
+			continue
+		}
+		ln, err := plotter.NewLine(s.Points)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", l.name, err)
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
 		}
 		ln.Color = plotutil.Color(i)
 		ln.Width = vg.Points(0.7)
 		p.Add(ln)
-		p.Legend.Add(l.name, ln)
+		p.Legend.Add(s.Name, ln)
+	}
+	return p, nil
+}
+
+// Panels writes dir/base.png and dir/base.svg, the panels stacked one
+// above the other in a figure of width × height, and returns their paths.
+func Panels(dir, base string, width, height vg.Length, panels []Panel) ([]string, error) {
+	if len(panels) == 0 {
+		return nil, fmt.Errorf("%s: no panels", base)
+	}
+	plots := make([][]*plot.Plot, len(panels))
+	for i, pn := range panels {
+		p, err := newPlot(pn)
+		if err != nil {
+			return nil, err
+		}
+		plots[i] = []*plot.Plot{p}
 	}
 	var out []string
+	var err error
 	for _, ext := range []string{".png", ".svg"} {
 		f := filepath.Join(dir, base+ext)
-		if err := p.Save(28*vg.Centimeter, 12*vg.Centimeter, f); err != nil {
+		if len(plots) == 1 {
+			err = plots[0][0].Save(width, height, f)
+		} else {
+			err = save(f, ext[1:], width, height, plots)
+		}
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// save draws the grid of plots into one file of the format.
+func save(path, format string, width, height vg.Length, plots [][]*plot.Plot) error {
+	c, err := draw2.NewFormattedCanvas(width, height, format)
+	if err != nil {
+		return err
+	}
+	dc := draw2.New(c)
+	tiles := draw2.Tiles{Rows: len(plots), Cols: 1, PadX: vg.Millimeter, PadY: 2 * vg.Millimeter, PadTop: vg.Millimeter, PadBottom: vg.Millimeter, PadLeft: vg.Millimeter, PadRight: vg.Millimeter}
+	canvases := plot.Align(plots, tiles, dc)
+	for i := range plots {
+		plots[i][0].Draw(canvases[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Vertical draws reserved (each policy's targets) against used, per hour,

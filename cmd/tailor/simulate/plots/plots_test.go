@@ -3,7 +3,11 @@ package plots
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/tailor-dev/tailor/cmd/tailor/simulate"
 )
@@ -53,5 +57,45 @@ func TestPlots(t *testing.T) {
 		if !bytes.Equal(a[i], b[i]) {
 			t.Errorf("plot %d differs between two draws of the same scores", i)
 		}
+	}
+}
+
+// TestPanels: stacked panels on one time scale, PNG and SVG, the same
+// bytes for the same series.
+func TestPanels(t *testing.T) {
+	panels := []Panel{
+		{Title: "replicas", YLabel: "pods", XMax: 10, Series: []Series{{Name: "a", Points: plotter.XYs{{X: 0, Y: 1}, {X: 5, Y: 7}}}, {Name: "empty"}}},
+		{Title: "cost", YLabel: "$/h", XLabel: "s", XMax: 10, Series: []Series{{Name: "b", Points: plotter.XYs{{X: 1, Y: 0.6}, {X: 9, Y: 0}}}}},
+	}
+	draw := func() [][]byte {
+		dir := t.TempDir()
+		files, err := Panels(dir, "demo", 10*vg.Centimeter, 12*vg.Centimeter, panels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) != 2 || !strings.HasSuffix(files[0], "demo.png") || !strings.HasSuffix(files[1], "demo.svg") {
+			t.Fatalf("files %v", files)
+		}
+		var out [][]byte
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		if !bytes.HasPrefix(out[0], []byte("\x89PNG")) || !bytes.Contains(out[1][:min(len(out[1]), 200)], []byte("<svg")) {
+			t.Errorf("not a PNG and an SVG")
+		}
+		return out
+	}
+	a, b := draw(), draw()
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			t.Errorf("file %d differs between two draws", i)
+		}
+	}
+	if _, err := Panels(t.TempDir(), "none", vg.Centimeter, vg.Centimeter, nil); err == nil {
+		t.Error("no panels: want an error")
 	}
 }

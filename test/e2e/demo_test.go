@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/demo"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+)
+
+// testWriter sends the demo's progress and tables to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestDemo plays "tailor sandbox demo"'s four scenarios — the seed's
+// php-apache (HPA), hamster (VPA), a node group from zero (Cluster
+// Autoscaler) and inflate (Karpenter) — in parallel, each in its own
+// namespace, against one Tailor running what the sandbox runs (webhook,
+// recommender, updater, scaler, provisioner with the sim cloud, load). The
+// expectations are the demo's own checks (cmd/tailor/sandbox/demo); beyond
+// them this test reads the Events and metrics that explain each decision.
+// It replaces TestScalerPhpApache and TestProvisioner's Inflate, and checks
+// what they did: the ra columns at rest, the trajectory 1 → 5 → 7 at 44 %
+// → 1, the pods pinned to their pool, the fleet's price.
+func TestDemo(t *testing.T) {
+	provisionerTest(t)
+	start := time.Now()
+	state := namespace(t, nil)
+	inst := newInstance(t)
+	inst.certDir, inst.caPEM = servingCerts(t)
+	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir, "--metrics-secure=false", "--leader-elect=false",
+		"--components", "webhook,recommender,updater,scaler,provisioner,load",
+		"--cloud", "sim", "--sim-launch-delay", "1s",
+		"--scaler-interval", "3s", "--recommender-interval", "5s", "--updater-interval", "2s"}, inst.loopbackArgs()...)
+	args = append(args, scopeArgs(t)...)
+	inst.cmd = exec.Command(tailorBin, args...)
+	inst.cmd.Env = append(inst.cmd.Environ(), "POD_NAMESPACE="+state)
+	startInstance(t, inst)
+	eventually(t, 60*time.Second, func(context.Context) (bool, string) {
+		code, body, err := get(inst.probe + "/readyz")
+		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
+	})
+	registerWebhooks(t, inst)
+
+	c := provClient(t)
+	// Every demo claim gone before Tailor stops (its finalizers).
+	t.Cleanup(func() {
+		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
+			var list provisionerv1.NodeClaimList
+			err := c.List(ctx, &list)
+			return err == nil && len(list.Items) == 0, fmt.Sprintf("%d NodeClaims left (%v)", len(list.Items), err)
+		})
+	})
+	r, err := demo.New(env.RESTConfig(), testWriter{t}, demo.Options{Keep: true, Poll: 500 * time.Millisecond, NamespaceLabels: map[string]string{testLabel: testID(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	results := map[string]demo.Result{}
+	t.Run("scenarios", func(t *testing.T) {
+		for _, name := range demo.Scenarios {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				res := r.Run(context.Background(), name)
+				t.Cleanup(func() {
+					if res.NodePool != "" {
+						_ = c.Delete(context.Background(), &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: res.NodePool}})
+					}
+					if res.Namespace != "" {
+						_ = env.Clientset().CoreV1().Namespaces().Delete(context.Background(), res.Namespace, metav1.DeleteOptions{})
+					}
+				})
+				t.Logf("%s: %s (%s)", name, res.What, res.Took.Round(time.Second))
+				for _, f := range res.Failures {
+					t.Error(f)
+				}
+				if !res.Passed() {
+					return
+				}
+				switch name {
+				case "hpa":
+					// Back at rest, kubectl get ra reads as the seed's first table.
+					tab, err := demo.GetTable(context.Background(), env.Clientset().CoreV1().RESTClient(), demo.ResourceRA, res.Namespace)
+					if err != nil {
+						t.Fatal(err)
+					}
+					text, err := demo.FormatTable(tab, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !regexp.MustCompile(`(?m)^php-apache\s+Deployment/php-apache\s+cpu: 0%/50%\s+1\s+10\s+1\s`).MatchString(text) {
+						t.Errorf("kubectl get ra:\n%s\nwant php-apache Deployment/php-apache cpu: 0%%/50%% 1 10 1", text)
+					}
+					if n := specReplicas(t, res.Namespace, "php-apache"); n != 1 {
+						t.Errorf("Deployment spec.replicas %d after the load, want 1", n)
+					}
+					// Each decision explained, as the HPA's Events do.
+					waitEventMessage(t, res.Namespace, "SuccessfulRescale", "php-apache", "above target; metrics: cpu ")
+					waitEventMessage(t, res.Namespace, "SuccessfulRescale", "php-apache", "New size: 1; reason: All metrics below target")
+				case "vpa":
+					waitEvent(t, res.Namespace, "InPlaceResizedPod", "hamster-vpa")
+				case "ca", "karpenter":
+					// Every pod told which NodeClaim it waits for.
+					if evs := eventsWith(t, res.Namespace, "Nominated"); len(evs) == 0 {
+						t.Error("no Nominated Event on the pods")
+					}
+				}
+				mu.Lock()
+				results[name] = res
+				mu.Unlock()
+			})
+		}
+	})
+	t.Log("\n" + demo.Summary(ordered(results)))
+	files, err := r.Recorder().Plot(t.TempDir())
+	if err != nil || len(files) != 2 {
+		t.Errorf("plot: %v %v", files, err)
+	}
+	_, body, err := get(inst.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{
+		`tailor_scaler_rescales_total\{direction="up"\} [1-9]`,
+		`tailor_scaler_rescales_total\{direction="down"\} [1-9]`,
+		`tailor_updater_updates_total\{action="resize",result="ok"\} [2-9]`,
+		`tailor_provisioner_nodeclaims_launched_total\{[^}]*\} [1-9]`,
+		`tailor_provisioner_nodeclaims_terminated_total\{[^}]*reason="disrupted"[^}]*\} [1-9]`,
+		`tailor_disruption_decisions_total\{[^}]*reason="Empty"[^}]*\} [1-9]`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + re).MatchString(body) {
+			t.Errorf("/metrics has no line matching %s", re)
+		}
+	}
+	if n := len(results); n != len(demo.Scenarios) && !t.Failed() {
+		t.Errorf("%d scenarios passed, want %d", n, len(demo.Scenarios))
+	}
+	t.Logf("TestDemo took %s", time.Since(start).Round(time.Second))
+}
+
+// ordered is the results in the demo's order of scenarios.
+func ordered(results map[string]demo.Result) []demo.Result {
+	var out []demo.Result
+	for _, name := range demo.Scenarios {
+		if r, ok := results[name]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
