@@ -589,3 +589,35 @@ func sortedKeys[V any](mp map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Vanish terminates an instance out of band (by hand in the console, by
+// EC2 for a failed host) with no event anyone is told of: OnTerminate is
+// not called, so its kwok Node stays, as a real Node stays until someone
+// notices. forget: EC2 no longer knows the id at all (NotFound) instead of
+// answering terminated. An Auto Scaling group's instance leaves its group
+// with the desired capacity lowered.
+func (s *Server) Vanish(id string, forget bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.ec2.instances[id]
+	if !ok {
+		return false
+	}
+	in.State = "terminated"
+	if forget {
+		delete(s.ec2.instances, id)
+	}
+	for _, g := range s.asg.groups {
+		if contains(g.Instances, id) {
+			var left []string
+			for _, x := range g.Instances {
+				if x != id {
+					left = append(left, x)
+				}
+			}
+			g.Instances = left
+			g.Desired--
+		}
+	}
+	return true
+}
