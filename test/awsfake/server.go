@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,43 @@ type Server struct {
 	params map[string]string
 	// queues by URL.
 	queues map[string]*queue
+	// pageSize: the most items an EC2 Describe* page holds (SetPageSize).
+	pageSize int
+}
+
+// SetPageSize makes every paginated EC2 Describe* answer at most n items a
+// page (a nextToken for the rest), so a test shows the caller reads every
+// page; the default is 100.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
+}
+
+// paged is one page of items, wrapped in the list element name, from the
+// request's NextToken: at most MaxResults or the page size (but not less
+// than floor), whichever is smaller, followed by the nextToken element
+// when more are left. The catalogue-sized lists (types, offerings, spot
+// prices) take a floor of 100, EC2's default, and still span pages.
+func (s *Server) paged(q query, name string, floor int, items []string) (string, *apiError) {
+	size := max(s.pageSize, floor)
+	if m, err := strconv.Atoi(q.get("MaxResults")); err == nil && m > 0 && m < size {
+		size = m
+	}
+	start := 0
+	if tok := q.get("NextToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(items) {
+			return "", errorf(400, "InvalidParameterValue", "bad NextToken %q", tok)
+		}
+		start = n
+	}
+	end := min(start+size, len(items))
+	out := el(name, strings.Join(items[start:end], ""))
+	if end < len(items) {
+		out += tx("nextToken", strconv.Itoa(end))
+	}
+	return out, nil
 }
 
 // New starts a fake on a free 127.0.0.1 port with a small VPC: subnets
@@ -79,7 +117,7 @@ func New(cluster string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, URL: "http://" + ln.Addr().String(), params: map[string]string{}, queues: map[string]*queue{}}
+	s := &Server{ln: ln, URL: "http://" + ln.Addr().String(), params: map[string]string{}, queues: map[string]*queue{}, pageSize: 100}
 	s.ec2 = newEC2State(cluster)
 	s.asg = newASGState()
 	for _, v := range []string{"1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37"} {

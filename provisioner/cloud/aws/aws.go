@@ -814,15 +814,20 @@ func blockDevices(bds []provisionerv1.BlockDeviceMapping) []ec2types.LaunchTempl
 // process has not used for LaunchTemplateTTL and that are older than it
 // (a template still needed is made again at the next launch).
 func (c *Cloud) gcLaunchTemplates(ctx context.Context) {
-	out, err := c.c.EC2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{Filters: []ec2types.Filter{
+	var lts []ec2types.LaunchTemplate
+	p := ec2.NewDescribeLaunchTemplatesPaginator(c.c.EC2, &ec2.DescribeLaunchTemplatesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag:" + TagCluster), Values: []string{c.o.ClusterName}},
 	}})
-	if err != nil {
-		c.log.Error(err, "list launch templates")
-		return
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			c.log.Error(err, "list launch templates")
+			return
+		}
+		lts = append(lts, page.LaunchTemplates...)
 	}
 	now := c.now()
-	for _, lt := range out.LaunchTemplates {
+	for _, lt := range lts {
 		name := deref(lt.LaunchTemplateName)
 		c.mu.Lock()
 		used, ok := c.ltUsed[name]

@@ -247,13 +247,18 @@ func (c *Cloud) resolveAMIs(ctx context.Context, class *provisionerv1.AWSNodeCla
 		if term.Owner != "" {
 			in.Owners = []string{term.Owner}
 		}
-		out, err := c.c.EC2.DescribeImages(ctx, in)
-		if err != nil {
-			return fmt.Errorf("DescribeImages: %w", err)
+		var images []ec2types.Image
+		p := ec2.NewDescribeImagesPaginator(c.c.EC2, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("DescribeImages: %w", err)
+			}
+			images = append(images, page.Images...)
 		}
-		// The newest image per architecture wins.
-		sort.Slice(out.Images, func(i, j int) bool { return deref(out.Images[i].CreationDate) > deref(out.Images[j].CreationDate) })
-		for _, im := range out.Images {
+		// The newest image per architecture wins (of every page).
+		sort.SliceStable(images, func(i, j int) bool { return deref(images[i].CreationDate) > deref(images[j].CreationDate) })
+		for _, im := range images {
 			arch := map[ec2types.ArchitectureValues]string{ec2types.ArchitectureValuesX8664: "amd64", ec2types.ArchitectureValuesArm64: "arm64"}[im.Architecture]
 			if arch == "" || r.amiByArch[arch] != "" {
 				continue
