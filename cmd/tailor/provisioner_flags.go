@@ -66,7 +66,7 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws and asg: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
 	f.StringVar(&o.aws.ClusterEndpoint, "cluster-endpoint", "", "--cloud=aws: the API server URL nodes join (EKS's endpoint); empty: the one Tailor talks to.")
 	f.StringVar(&o.aws.ServiceCIDR, "cluster-service-cidr", o.aws.ServiceCIDR, "--cloud=aws: the cluster's service CIDR, for the nodes' bootstrap (nodeadm).")
-	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
+	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws and asg: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
 	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws and asg: how often instance types, on-demand and spot prices are read again.")
 }
 
@@ -120,12 +120,8 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 		if err != nil {
 			return nil, err
 		}
-		if q := o.provisioner.interruptionQueue; q != "" {
-			log := mgr.GetLogger().WithName("interruption")
-			h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"), Log: log}
-			if err := mgr.Add(&awscloud.Queue{SQS: clients.SQS, Name: q, Handler: h, Log: log}); err != nil {
-				return nil, err
-			}
+		if err := addInterruptionQueue(mgr, clients, o.provisioner.interruptionQueue); err != nil {
+			return nil, err
 		}
 		return c, mgr.Add(c)
 	case "asg":
@@ -156,9 +152,25 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 		if err != nil {
 			return nil, err
 		}
+		if err := addInterruptionQueue(mgr, clients, o.provisioner.interruptionQueue); err != nil {
+			return nil, err
+		}
 		return c, mgr.Add(c)
 	}
 	return nil, fmt.Errorf("--cloud %q: want aws, asg or sim", o.provisioner.cloud)
+}
+
+// addInterruptionQueue consumes the SQS queue of EC2 interruption events,
+// if one is named: both backends mark the NodeClaim of an instance the
+// cloud takes away Interrupted, which the disruption loop replaces and
+// drains first.
+func addInterruptionQueue(mgr manager.Manager, clients awscloud.Clients, queue string) error {
+	if queue == "" {
+		return nil
+	}
+	log := mgr.GetLogger().WithName("interruption")
+	h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"), Log: log}
+	return mgr.Add(&awscloud.Queue{SQS: clients.SQS, Name: queue, Handler: h, Log: log})
 }
 
 func setupProvisioner(ctx context.Context, mgr manager.Manager, o *runOptions) error {

@@ -9,10 +9,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -84,7 +86,7 @@ func TestWireASG(t *testing.T) {
 			SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "wire": "*"}}}},
 	}}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: first.NodeName()}, Spec: corev1.NodeSpec{ProviderID: first.ProviderID()}}
-	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(np, node).Build()
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(np, node).WithStatusSubresource(&provisionerv1.NodeClaim{}).Build()
 
 	ctx := context.Background()
 	cfg, err := awscloud.LoadConfig(ctx, "us-east-1", s.URL, 4)
@@ -230,6 +232,60 @@ func TestWireASG(t *testing.T) {
 			got := &corev1.Node{}
 			return kube.Get(ctx, client.ObjectKeyFromObject(n), got) == nil && got.Labels[provisionerv1.LabelNodePool] == "ng"
 		})
+	})
+
+	t.Run("InterruptionQueueMarksTheClaim", func(t *testing.T) {
+		// --interruption-queue with --cloud=asg: a spot interruption and a
+		// state change for two of the groups' instances taken by claims
+		// mark those claims Interrupted (the disruption loop's urgent
+		// path); a rebalance recommendation only tells.
+		all, err := c.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byClaim := map[string]string{}
+		for _, in := range all {
+			byClaim[in.NodeClaim] = in.ProviderID
+			nc := &provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: in.NodeClaim}}
+			if err := kube.Create(ctx, nc); err != nil {
+				t.Fatal(err)
+			}
+			nc.Status.ProviderID = in.ProviderID
+			if err := kube.Status().Update(ctx, nc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(all) != 3 {
+			t.Fatalf("%d claimed instances, want 3", len(all))
+		}
+		spot, stopping, rebalance := all[0].NodeClaim, all[1].NodeClaim, all[2].NodeClaim
+		idOf := func(claim string) string {
+			id, err := awscloud.InstanceID(byClaim[claim])
+			if err != nil {
+				t.Fatalf("claim %s: %v", claim, err)
+			}
+			return id
+		}
+		url := s.CreateQueue("asg-interruptions")
+		h := &awscloud.ClaimHandler{Client: kube, Recorder: events.NewFakeRecorder(10), Log: logr.Discard()}
+		q := &awscloud.Queue{SQS: awscloud.NewClients(cfg).SQS, Name: "asg-interruptions", Handler: h, Log: logr.Discard()}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = q.Start(runCtx); close(done) }()
+		defer func() { stop(); <-done }()
+		s.SendMessage(url, `{"id":"a1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","detail":{"instance-id":"`+idOf(spot)+`","instance-action":"terminate"}}`)
+		s.SendMessage(url, `{"id":"a2","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{"instance-id":"`+idOf(stopping)+`","state":"stopping"}}`)
+		s.SendMessage(url, `{"id":"a3","detail-type":"EC2 Instance Rebalance Recommendation","source":"aws.ec2","detail":{"instance-id":"`+idOf(rebalance)+`"}}`)
+		waitFor(t, "the queue to drain", func() bool { return s.QueueDepth(url) == 0 })
+		for claim, want := range map[string]bool{spot: true, stopping: true, rebalance: false} {
+			var nc provisionerv1.NodeClaim
+			if err := kube.Get(ctx, client.ObjectKey{Name: claim}, &nc); err != nil {
+				t.Fatal(err)
+			}
+			if got := meta.IsStatusConditionTrue(nc.Status.Conditions, provisionerv1.ConditionInterrupted); got != want {
+				t.Errorf("claim %s Interrupted %v, want %v (%+v)", claim, got, want, nc.Status.Conditions)
+			}
+		}
 	})
 
 	t.Run("IAMPolicyIsExactlyWhatIsCalled", func(t *testing.T) {
