@@ -83,7 +83,7 @@ func (b *awsBackend) run(t *testing.T, app string, n int32) {
 	if _, err := env.Clientset().AppsV1().Deployments(b.ns).Create(context.Background(), podsOf(b.ns, app, n, "1", "1Gi", b.p), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitRunning(t, b.ns, app, n, 90*time.Second)
+	waitRunning(t, b.ns, app, int(n), 90*time.Second)
 }
 
 // TestInstanceGone: an instance terminated out of band, with no
