@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
@@ -147,7 +148,7 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 		if err != nil {
 			return nil, err
 		}
-		c, err := asg.New(mgr.GetClient(), autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), fleet,
+		c, err := asg.New(mgr.GetClient(), autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), eks.NewFromConfig(cfg), fleet,
 			mgr.GetEventRecorder("tailor.dev/asg"), so, mgr.GetLogger().WithName("asg-cloud"))
 		if err != nil {
 			return nil, err

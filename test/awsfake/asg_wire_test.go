@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -72,6 +73,14 @@ func TestWireASG(t *testing.T) {
 		Tags: with(map[string]string{asg.TagTaint + "dedicated": "gpu:NoSchedule"})})
 	s.AddGroup(awsfake.Group{Name: "other-cluster", Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "m5.large",
 		Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "else": "owned"}})
+	// Two EKS managed node groups: one whose labels EKS tells (a
+	// node-template tag overrides one), one with a taint the pool lacks.
+	s.AddGroup(awsfake.Group{Name: "eks-ng-labels", Max: 2, Zones: []string{"us-east-1c"}, InstanceType: "c5.large",
+		Tags: with(map[string]string{asg.TagNodeGroup: "labels", asg.TagEKSCluster: "wire", asg.TagLabel + "team": "from-tag"})})
+	s.AddNodeGroup(awsfake.NodeGroup{Cluster: "wire", Name: "labels", Labels: map[string]string{"workload": "managed", "team": "from-eks"}})
+	s.AddGroup(awsfake.Group{Name: "eks-ng-tainted", Max: 2, Zones: []string{"us-east-1c"}, InstanceType: "m5.large",
+		Tags: with(map[string]string{asg.TagNodeGroup: "tainted"})})
+	s.AddNodeGroup(awsfake.NodeGroup{Cluster: "wire", Name: "tainted", Taints: []awsfake.NodeGroupTaint{{Key: "dedicated", Value: "ml", Effect: "NO_SCHEDULE"}}})
 	for i := 0; i < 3; i++ { // more than a page of MaxRecords 50 is not needed: the paginator runs on names too
 		s.AddGroup(awsfake.Group{Name: "filler-" + string(rune('a'+i)), Max: 1, Zones: []string{"us-east-1c"}, InstanceType: "t3.small"})
 	}
@@ -101,7 +110,7 @@ func TestWireASG(t *testing.T) {
 	}
 	o := asg.DefaultOptions()
 	o.ClusterName, o.PollInterval, o.GroupRefresh = "wire", 20*time.Millisecond, 50*time.Millisecond
-	c, err := asg.New(kube, autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), fleet, nil, o, logr.Discard())
+	c, err := asg.New(kube, autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), eks.NewFromConfig(cfg), fleet, nil, o, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +129,17 @@ func TestWireASG(t *testing.T) {
 		for _, it := range its {
 			got[it.Name] = it.Offerings[0].Zone + " " + it.Labels["workload"]
 		}
-		// plain (named) and mixed (discovered); tainted's taint is not the
+		// plain (named), mixed and eks-ng-labels (discovered); tainted's
+		// and eks-ng-tainted's taints (the latter's from EKS) are not the
 		// pool's, other-cluster and the fillers are not discovered.
-		want := map[string]string{"m5.xlarge": "us-east-1b ", "r5.xlarge": "us-east-1a mem"}
-		if len(got) != len(want) || got["m5.xlarge"] != want["m5.xlarge"] || got["r5.xlarge"] != want["r5.xlarge"] {
+		want := map[string]string{"m5.xlarge": "us-east-1b ", "r5.xlarge": "us-east-1a mem", "c5.large": "us-east-1c managed"}
+		if len(got) != len(want) || got["m5.xlarge"] != want["m5.xlarge"] || got["r5.xlarge"] != want["r5.xlarge"] || got["c5.large"] != want["c5.large"] {
 			t.Errorf("templates %v, want %v", got, want)
+		}
+		for _, it := range its {
+			if it.Name == "c5.large" && it.Labels["team"] != "from-tag" {
+				t.Errorf("managed node group template labels %v: the node-template tag team=from-tag wins over EKS's", it.Labels)
+			}
 		}
 		if len(its) > 0 && its[0].Name != "m5.xlarge" {
 			t.Errorf("named groups come first: %s", its[0].Name)

@@ -2,7 +2,7 @@
 // tests that drive the real aws-sdk-go-v2 clients over the wire (endpoint
 // override, fake credentials): EC2 and Auto Scaling speak the query
 // protocols with XML responses, SSM and Pricing AWS JSON 1.1, SQS AWS JSON
-// 1.0 — so the SDK's serialisation, pagination, retries and error decoding
+// 1.0, EKS REST-JSON — so the SDK's serialisation, pagination, retries and error decoding
 // all run. One server answers every service (it tells them apart by the
 // query Version or the X-Amz-Target header), listens on 127.0.0.1 only and
 // records every action called ("ec2:CreateFleet"), which the IAM policy
@@ -69,6 +69,8 @@ type Server struct {
 	queues map[string]*queue
 	// pageSize: the most items an EC2 Describe* page holds (SetPageSize).
 	pageSize int
+	// nodeGroups: EKS managed node groups by cluster/name.
+	nodeGroups map[string]NodeGroup
 }
 
 // SetPageSize makes every paginated EC2 Describe* answer at most n items a
@@ -199,6 +201,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		s.serveJSON(w, target, body)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/clusters/") {
+		s.serveEKS(w, r)
 		return
 	}
 	form, err := url.ParseQuery(string(body))
