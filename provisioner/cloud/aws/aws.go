@@ -418,11 +418,7 @@ func (c *Cloud) instanceTypes(class *provisionerv1.AWSNodeClass, r *resolved) []
 	if ct, ok := c.cache[class.Name]; ok && ct.key == key {
 		return ct.its
 	}
-	o := catalog.Options{Region: c.o.Region, VMMemoryOverheadFraction: 0.075}
-	if k := class.Spec.Kubelet; k != nil {
-		o.MaxPods = deref(k.MaxPods)
-		o.PodsPerCore = deref(k.PodsPerCore)
-	}
+	o := c.kubeletOptions(class)
 	out := make([]*scheduling.InstanceType, 0, len(c.types))
 	for _, name := range sortedKeys(c.types) {
 		t := c.types[name]
@@ -449,6 +445,25 @@ func (c *Cloud) instanceTypes(class *provisionerv1.AWSNodeClass, r *resolved) []
 	}
 	c.cache[class.Name] = cachedTypes{key: key, its: out}
 	return out
+}
+
+// kubeletOptions are the catalogue options of class: its max pods and
+// kubelet reservations (EKS's defaults for what it leaves out, and for
+// settings that do not parse: the admission webhook refuses those).
+func (c *Cloud) kubeletOptions(class *provisionerv1.AWSNodeClass) catalog.Options {
+	o := catalog.Options{Region: c.o.Region, VMMemoryOverheadFraction: 0.075}
+	k := class.Spec.Kubelet
+	if k == nil {
+		return o
+	}
+	o.MaxPods, o.PodsPerCore = deref(k.MaxPods), deref(k.PodsPerCore)
+	r, err := catalog.ParseReserved(k.KubeReserved, k.SystemReserved, k.EvictionHard)
+	if err != nil {
+		c.log.Error(err, "AWSNodeClass kubelet reservations: using EKS's defaults", "nodeclass", class.Name)
+		return o
+	}
+	o.Reserved = r
+	return o
 }
 
 // Create launches nc with one instant fleet.
@@ -529,6 +544,13 @@ func (c *Cloud) Create(ctx context.Context, nc *provisionerv1.NodeClaim) (*cloud
 	}
 	in := c.instance(oc.InstanceID, oc.InstanceType, oc.Zone, oc.CapacityType, nc.Name, c.now())
 	in.InsufficientCapacity = oc.Unavailable
+	c.mu.Lock()
+	if t, ok := c.types[oc.InstanceType]; ok {
+		// What the solver placed on it: the class's kubelet settings.
+		o := c.kubeletOptions(class)
+		in.Capacity, in.Allocatable = t.Capacity(o), t.Allocatable(o)
+	}
+	c.mu.Unlock()
 	return in, nil
 }
 
