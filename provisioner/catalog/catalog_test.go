@@ -186,3 +186,27 @@ func TestSolverKeepsToReservedAllocatable(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseReserved: any kubelet settings either fail to parse or give an
+// allocatable between zero and the capacity.
+func FuzzParseReserved(f *testing.F) {
+	f.Add("200m", "1Gi", "5%")
+	f.Add("3", "100Gi", "500Mi")
+	f.Add("x", "", "120%")
+	f.Fuzz(func(t *testing.T, cpu, mem, evict string) {
+		r, err := ParseReserved(map[string]string{"cpu": cpu}, map[string]string{"memory": mem}, map[string]string{"memory.available": evict})
+		if err != nil {
+			return
+		}
+		m5, _ := Lookup("m5.large")
+		o := DefaultOptions()
+		o.Reserved = r
+		capacity, alloc := m5.Capacity(o), m5.Allocatable(o)
+		for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			a, c := alloc[n], capacity[n]
+			if a.Sign() < 0 || a.Cmp(c) > 0 {
+				t.Fatalf("%s allocatable %v of capacity %v (settings %q %q %q)", n, a.String(), c.String(), cpu, mem, evict)
+			}
+		}
+	})
+}
