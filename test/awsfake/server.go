@@ -110,7 +110,8 @@ func (s *Server) paged(q query, name string, floor int, items []string) (string,
 
 // New starts a fake on a free 127.0.0.1 port with a small VPC: subnets
 // in us-east-1a–c tagged tailor.dev/discovery=<cluster>, one security
-// group likewise, the EKS-optimized AL2023 AMI parameters and the
+// group likewise, the EKS-optimized AL2023 and AL2 and the Bottlerocket
+// AMI parameters, and the
 // instance types, offerings and prices of the built-in catalogue (spot
 // and on-demand prices a little off the catalogue's, so a test can tell
 // live prices from the fallback).
@@ -125,6 +126,10 @@ func New(cluster string) (*Server, error) {
 	for _, v := range []string{"1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37"} {
 		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2023/x86_64/standard/recommended/image_id"] = "ami-0a1b2c3d4e5f60001"
 		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2023/arm64/standard/recommended/image_id"] = "ami-0a1b2c3d4e5f60002"
+		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2/recommended/image_id"] = "ami-0a1b2c3d4e5f60003"
+		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2-arm64/recommended/image_id"] = "ami-0a1b2c3d4e5f60004"
+		s.params["/aws/service/bottlerocket/aws-k8s-"+v+"/x86_64/latest/image_id"] = "ami-0a1b2c3d4e5f60005"
+		s.params["/aws/service/bottlerocket/aws-k8s-"+v+"/arm64/latest/image_id"] = "ami-0a1b2c3d4e5f60006"
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()

@@ -176,6 +176,40 @@ func TestWire(t *testing.T) {
 		}
 	})
 
+	t.Run("AMIFamiliesBootstrapTheirWay", func(t *testing.T) {
+		// An alias picks the family: AL2 boots with bootstrap.sh, Bottlerocket
+		// with TOML settings, each from its own SSM parameter's AMI.
+		for alias, want := range map[string][2]string{
+			"al2@latest":          {"ami-0a1b2c3d4e5f60003", "/etc/eks/bootstrap.sh 'wire' --apiserver-endpoint 'https://example.eks'"},
+			"bottlerocket@latest": {"ami-0a1b2c3d4e5f60005", "[settings.kubernetes]\ncluster-name = \"wire\"\napi-server = \"https://example.eks\""},
+		} {
+			name := strings.Split(alias, "@")[0]
+			class := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1}, Spec: provisionerv1.AWSNodeClassSpec{
+				Role: "NodeRole", AMISelectorTerms: []provisionerv1.AMISelectorTerm{{Alias: alias}},
+				SubnetSelectorTerms:        []provisionerv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "wire"}}},
+				SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "*"}}},
+			}}
+			if err := kube.Create(ctx, class); err != nil {
+				t.Fatal(err)
+			}
+			nc := claim(name+"-1", req(provisionerv1.LabelCapacityType, "on-demand"), req(provisionerv1.LabelArch, "amd64"))
+			nc.Spec.NodeClassRef.Name = name
+			in, err := c.Create(ctx, nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lt map[string]string
+			for _, i := range s.Instances() {
+				if i.ProviderID() == in.ProviderID {
+					lt = s.LaunchTemplates()[i.LaunchTemplate]
+				}
+			}
+			if lt["ImageId"] != want[0] || !strings.Contains(lt["UserData"], want[1]) {
+				t.Errorf("%s: launch template image %s, user data:\n%s\nwant %s and %q", alias, lt["ImageId"], lt["UserData"], want[0], want[1])
+			}
+		}
+	})
+
 	t.Run("RetriedAfterALostResponseLaunchesOnce", func(t *testing.T) {
 		before := len(s.Running())
 		s.Fail(awsfake.Fault{Action: "ec2:CreateFleet", Code: "InternalError", Status: 500, Times: 1, AfterApply: true})
