@@ -204,6 +204,9 @@ func TestWire(t *testing.T) {
 					lt = s.LaunchTemplates()[i.LaunchTemplate]
 				}
 			}
+			if name == "bottlerocket" && (lt["BlockDeviceMapping.2.DeviceName"] != "/dev/xvdb" || lt["BlockDeviceMapping.1.Ebs.VolumeSize"] != "4") {
+				t.Errorf("bottlerocket block devices: %v", lt)
+			}
 			if lt["ImageId"] != want[0] || !strings.Contains(lt["UserData"], want[1]) {
 				t.Errorf("%s: launch template image %s, user data:\n%s\nwant %s and %q", alias, lt["ImageId"], lt["UserData"], want[0], want[1])
 			}

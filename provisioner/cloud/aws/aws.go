@@ -722,7 +722,7 @@ func (c *Cloud) launchTemplate(ctx context.Context, class *provisionerv1.AWSNode
 		SecurityGroupIds:    r.groupIDs(),
 		UserData:            aws.String(base64.StdEncoding.EncodeToString([]byte(ud))),
 		MetadataOptions:     metadataOptions(class.Spec.MetadataOptions),
-		BlockDeviceMappings: blockDevices(class.Spec.BlockDeviceMappings),
+		BlockDeviceMappings: blockDevices(class.Spec.BlockDeviceMappings, r.family),
 		Monitoring:          &ec2types.LaunchTemplatesMonitoringRequest{Enabled: aws.Bool(deref(class.Spec.DetailedMonitoring))},
 		TagSpecifications:   []ec2types.LaunchTemplateTagSpecificationRequest{{ResourceType: ec2types.ResourceTypeVolume, Tags: ec2Tags("", c.tags(class)).Tags}},
 	}
@@ -798,12 +798,20 @@ func metadataOptions(m *provisionerv1.MetadataOptions) *ec2types.LaunchTemplateI
 	return out
 }
 
-// blockDevices: the class's, or a 20 GiB encrypted gp3 root volume.
-func blockDevices(bds []provisionerv1.BlockDeviceMapping) []ec2types.LaunchTemplateBlockDeviceMappingRequest {
+// blockDevices: the class's, or a 20 GiB encrypted gp3 root volume
+// (Bottlerocket: a 4 GiB OS volume and a 20 GiB data volume, /dev/xvdb,
+// where its containers live).
+func blockDevices(bds []provisionerv1.BlockDeviceMapping, family string) []ec2types.LaunchTemplateBlockDeviceMappingRequest {
+	gp3 := func(dev string, gib int32) ec2types.LaunchTemplateBlockDeviceMappingRequest {
+		return ec2types.LaunchTemplateBlockDeviceMappingRequest{DeviceName: aws.String(dev), Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{
+			VolumeSize: aws.Int32(gib), VolumeType: ec2types.VolumeTypeGp3, Encrypted: aws.Bool(true), DeleteOnTermination: aws.Bool(true),
+		}}
+	}
 	if len(bds) == 0 {
-		return []ec2types.LaunchTemplateBlockDeviceMappingRequest{{DeviceName: aws.String("/dev/xvda"), Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{
-			VolumeSize: aws.Int32(20), VolumeType: ec2types.VolumeTypeGp3, Encrypted: aws.Bool(true), DeleteOnTermination: aws.Bool(true),
-		}}}
+		if family == FamilyBottlerocket {
+			return []ec2types.LaunchTemplateBlockDeviceMappingRequest{gp3("/dev/xvda", 4), gp3("/dev/xvdb", 20)}
+		}
+		return []ec2types.LaunchTemplateBlockDeviceMappingRequest{gp3("/dev/xvda", 20)}
 	}
 	out := make([]ec2types.LaunchTemplateBlockDeviceMappingRequest, 0, len(bds))
 	for _, b := range bds {
