@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,29 @@ func FuzzGoneCounter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkGoneCheck: one GC round's pure part for 5,000 claims, 1% of
+// whose instances are missing from the list.
+func BenchmarkGoneCheck(b *testing.B) {
+	now := time.Unix(100000, 0)
+	var claims []provisionerv1.NodeClaim
+	var instances []*cloud.Instance
+	for i := range 5000 {
+		id := fmt.Sprintf("aws:///us-east-1a/i-%017d", i)
+		claims = append(claims, launchedClaim(fmt.Sprintf("c-%d", i), id, now.Add(-time.Hour)))
+		if i%100 != 0 {
+			instances = append(instances, &cloud.Instance{ProviderID: id, NodeClaim: fmt.Sprintf("c-%d", i)})
+		}
+	}
+	g := goneCounter{}
+	b.ResetTimer()
+	for b.Loop() {
+		s := goneSuspects(instances, claims, now, 5*time.Minute)
+		checked := make(map[string]bool, len(s))
+		for _, name := range s {
+			checked[name] = true
+		}
+		g.observe(checked, 3)
+	}
 }
