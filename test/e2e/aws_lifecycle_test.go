@@ -9,7 +9,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,27 +140,8 @@ func TestASGInterruption(t *testing.T) {
 	b.s.SendMessage(queue, `{"version":"0","id":"e2e-asg-1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","region":"us-east-1",`+
 		`"detail":{"instance-id":"`+id+`","instance-action":"terminate"}}`)
 	start := time.Now()
-	checked := false
-	eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-		var nc provisionerv1.NodeClaim
-		err := b.c.Get(ctx, types.NamespacedName{Name: claim}, &nc)
-		if !checked && (apierrors.IsNotFound(err) || (err == nil && nc.DeletionTimestamp != nil)) {
-			checked = true
-			var all provisionerv1.NodeClaimList
-			if err := b.c.List(ctx, &all); err != nil {
-				t.Fatal(err)
-			}
-			ready := false
-			for _, r := range all.Items {
-				if r.Annotations[provisionerv1.AnnotationReplaces] != "" && meta.IsStatusConditionTrue(r.Status.Conditions, provisionerv1.ConditionInitialized) {
-					ready = true
-				}
-			}
-			if !ready {
-				t.Errorf("claim %s drained before its replacement was Initialized", claim)
-			}
-		}
-		return apierrors.IsNotFound(err) && b.s.QueueDepth(queue) == 0, fmt.Sprintf("claim %s: %v; %d messages left", claim, err, b.s.QueueDepth(queue))
+	replacedBeforeDrain(t, b.c, claim, func() (bool, string) {
+		return b.s.QueueDepth(queue) == 0, fmt.Sprintf("%d messages left", b.s.QueueDepth(queue))
 	})
 	claimEvent(t, node, "Interrupted", id)
 	waitRunning(t, b.ns, "app", 1, 90*time.Second)

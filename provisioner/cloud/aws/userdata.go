@@ -197,11 +197,7 @@ func labelList(m map[string]string) string { return pairs(m, "=") }
 
 // pairs is k<sep>v,… sorted by key.
 func pairs(m map[string]string, sep string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(m)
 	kv := make([]string, len(keys))
 	for i, k := range keys {
 		kv[i] = k + sep + m[k]
@@ -351,12 +347,7 @@ func bottlerocketUserData(b Bootstrap) (string, error) {
 			return
 		}
 		s.WriteString("\n[settings.kubernetes." + name + "]\n")
-		keys := make([]string, 0, len(m))
-		for key := range m {
-			keys = append(keys, key)
-		}
-		sort.Strings(keys)
-		for _, key := range keys {
+		for _, key := range sortedKeys(m) {
 			s.WriteString(tomlString(key) + " = " + tomlString(m[key]) + "\n")
 		}
 	}
