@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
@@ -55,6 +56,9 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	f.IntVar(&o.loop.MaxInstanceTypes, "provisioner-max-instance-types", o.loop.MaxInstanceTypes, "Most instance types (cheapest first) a NodeClaim lists for its launch to choose from.")
 	f.DurationVar(&o.loop.DisruptionInterval, "disruption-interval", o.loop.DisruptionInterval, "How often the disruption loop decides (expiry, drift, emptiness, consolidation) and moves running commands on.")
 	f.DurationVar(&o.loop.DisruptionValidation, "disruption-validation-period", o.loop.DisruptionValidation, "How long disruption candidates stay tainted before they are checked again and drained.")
+	f.DurationVar(&o.loop.GCInterval, "provisioner-gc-interval", o.loop.GCInterval, "How often instances without a NodeClaim are terminated and NodeClaims whose instance is gone are checked.")
+	f.DurationVar(&o.loop.InstanceGoneGrace, "instance-gone-grace", o.loop.InstanceGoneGrace, "A NodeClaim launched less than this long ago is not checked for a vanished instance.")
+	f.IntVar(&o.loop.InstanceGoneChecks, "instance-gone-checks", o.loop.InstanceGoneChecks, "Consecutive checks that must find a NodeClaim's instance terminated or unknown (gone out of band, no interruption message) before the NodeClaim is deleted and its node drained.")
 	f.DurationVar(&o.sim.LaunchDelay, "sim-launch-delay", o.sim.LaunchDelay, "--cloud=sim: how long an instance takes to boot and register its Node.")
 	f.StringSliceVar(&o.sim.InsufficientCapacity, "sim-insufficient-capacity", nil, "--cloud=sim: offerings with no capacity, type/zone/capacity-type with * wildcards (m5.large/us-east-1a/spot); the ConfigMap tailor-sim-faults adds more at run time.")
 	f.StringVar(&o.aws.ClusterName, "cluster-name", "", "--cloud=aws and asg: the EKS cluster's name (tags, node bootstrap).")
@@ -63,7 +67,7 @@ func provisionerFlags(f *pflag.FlagSet, o *provisionerOptions) {
 	f.IntVar(&o.awsMaxAttempts, "aws-max-attempts", 8, "--cloud=aws and asg: attempts per AWS call; throttling and 5xx are retried with exponential backoff and jitter (at most 20 s apart).")
 	f.StringVar(&o.aws.ClusterEndpoint, "cluster-endpoint", "", "--cloud=aws: the API server URL nodes join (EKS's endpoint); empty: the one Tailor talks to.")
 	f.StringVar(&o.aws.ServiceCIDR, "cluster-service-cidr", o.aws.ServiceCIDR, "--cloud=aws: the cluster's service CIDR, for the nodes' bootstrap (nodeadm).")
-	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
+	f.StringVar(&o.interruptionQueue, "interruption-queue", "", "--cloud=aws and asg: name of the SQS queue EventBridge sends spot interruption, rebalance, scheduled change and state change events to; empty: none.")
 	f.DurationVar(&o.aws.PriceRefresh, "aws-price-refresh", o.aws.PriceRefresh, "--cloud=aws and asg: how often instance types, on-demand and spot prices are read again.")
 }
 
@@ -117,12 +121,8 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 		if err != nil {
 			return nil, err
 		}
-		if q := o.provisioner.interruptionQueue; q != "" {
-			log := mgr.GetLogger().WithName("interruption")
-			h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"), Log: log}
-			if err := mgr.Add(&awscloud.Queue{SQS: clients.SQS, Name: q, Handler: h, Log: log}); err != nil {
-				return nil, err
-			}
+		if err := addInterruptionQueue(mgr, clients, o.provisioner.interruptionQueue); err != nil {
+			return nil, err
 		}
 		return c, mgr.Add(c)
 	case "asg":
@@ -148,14 +148,30 @@ func newCloud(ctx context.Context, mgr manager.Manager, o *runOptions) (cloud.Pr
 		if err != nil {
 			return nil, err
 		}
-		c, err := asg.New(mgr.GetClient(), autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), fleet,
+		c, err := asg.New(mgr.GetClient(), autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), eks.NewFromConfig(cfg), fleet,
 			mgr.GetEventRecorder("tailor.dev/asg"), so, mgr.GetLogger().WithName("asg-cloud"))
 		if err != nil {
+			return nil, err
+		}
+		if err := addInterruptionQueue(mgr, clients, o.provisioner.interruptionQueue); err != nil {
 			return nil, err
 		}
 		return c, mgr.Add(c)
 	}
 	return nil, fmt.Errorf("--cloud %q: want aws, asg or sim", o.provisioner.cloud)
+}
+
+// addInterruptionQueue consumes the SQS queue of EC2 interruption events,
+// if one is named: both backends mark the NodeClaim of an instance the
+// cloud takes away Interrupted, which the disruption loop replaces and
+// drains first.
+func addInterruptionQueue(mgr manager.Manager, clients awscloud.Clients, queue string) error {
+	if queue == "" {
+		return nil
+	}
+	log := mgr.GetLogger().WithName("interruption")
+	h := &awscloud.ClaimHandler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("tailor.dev/interruption"), Log: log}
+	return mgr.Add(&awscloud.Queue{SQS: clients.SQS, Name: queue, Handler: h, Log: log})
 }
 
 func setupProvisioner(ctx context.Context, mgr manager.Manager, o *runOptions) error {

@@ -149,6 +149,67 @@ type Options struct {
 	// SpotUnavailable lists "type/zone" offerings with no spot capacity
 	// now (insufficient-capacity errors); they are offered but not Available.
 	SpotUnavailable map[string]bool
+	// Reserved: a node class's kubelet reservations (zero: EKS's).
+	Reserved Reserved
+}
+
+// Reserved is what a node class's kubelet settings hold back from pods:
+// kube-reserved by resource (replacing EKS's formula for that resource),
+// system-reserved (none by default), and the memory.available hard
+// eviction threshold, a quantity or a percentage of the node's memory
+// (100Mi by default).
+type Reserved struct {
+	KubeReserved, SystemReserved corev1.ResourceList
+	// EvictionMemory is the threshold; nil with EvictionMemoryPercent 0:
+	// EvictionHardMemory.
+	EvictionMemory        *resource.Quantity
+	EvictionMemoryPercent float64
+}
+
+// ParseReserved reads kubelet settings as the AWSNodeClass holds them
+// (kubeReserved and systemReserved: cpu, memory, ephemeral-storage, pid
+// quantities; evictionHard: memory.available as a quantity or "N%"; other
+// signals do not change what pods may request).
+func ParseReserved(kubeReserved, systemReserved, evictionHard map[string]string) (Reserved, error) {
+	var r Reserved
+	var err error
+	if r.KubeReserved, err = parseList(kubeReserved); err != nil {
+		return Reserved{}, fmt.Errorf("kubeReserved: %w", err)
+	}
+	if r.SystemReserved, err = parseList(systemReserved); err != nil {
+		return Reserved{}, fmt.Errorf("systemReserved: %w", err)
+	}
+	if v, ok := evictionHard["memory.available"]; ok {
+		if p, ok := strings.CutSuffix(v, "%"); ok {
+			f, err := strconv.ParseFloat(p, 64)
+			if err != nil || f < 0 || f > 100 {
+				return Reserved{}, fmt.Errorf("evictionHard memory.available %q: not a percentage", v)
+			}
+			r.EvictionMemoryPercent = f
+		} else {
+			q, err := resource.ParseQuantity(v)
+			if err != nil || q.Sign() < 0 {
+				return Reserved{}, fmt.Errorf("evictionHard memory.available %q: not a non-negative quantity", v)
+			}
+			r.EvictionMemory = &q
+		}
+	}
+	return r, nil
+}
+
+func parseList(m map[string]string) (corev1.ResourceList, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := corev1.ResourceList{}
+	for k, v := range m {
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() < 0 {
+			return nil, fmt.Errorf("%s %q: not a non-negative quantity", k, v)
+		}
+		out[corev1.ResourceName(k)] = q
+	}
+	return out, nil
 }
 
 // DefaultOptions: us-east-1a–c, 7.5% VM memory overhead.
@@ -194,17 +255,43 @@ func (t Type) GPUResource() corev1.ResourceName {
 	return "nvidia.com/gpu"
 }
 
-// Allocatable is Capacity less EKS's kube-reserved (KubeReservedCPU,
-// KubeReservedMemory) and the hard eviction threshold (EvictionHardMemory).
-// EKS AMIs set no system-reserved.
+// Allocatable is Capacity less kube-reserved (EKS's formula,
+// KubeReservedCPU and KubeReservedMemory, unless o.Reserved overrides a
+// resource), system-reserved (none on EKS AMIs unless o.Reserved says)
+// and the memory.available hard eviction threshold (EvictionHardMemory
+// unless o.Reserved says); never below zero.
 func (t Type) Allocatable(o Options) corev1.ResourceList {
 	rl := t.Capacity(o)
-	cpu := rl[corev1.ResourceCPU]
-	cpu.Sub(*resource.NewMilliQuantity(KubeReservedCPU(t.VCPU), resource.DecimalSI))
-	rl[corev1.ResourceCPU] = cpu
+	r := o.Reserved
+	kube := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(KubeReservedCPU(t.VCPU), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(KubeReservedMemory(t.Pods(o)), resource.BinarySI),
+	}
+	for n, q := range r.KubeReserved {
+		kube[n] = q
+	}
 	mem := rl[corev1.ResourceMemory]
-	mem.Sub(*resource.NewQuantity(KubeReservedMemory(t.Pods(o))+EvictionHardMemory, resource.BinarySI))
-	rl[corev1.ResourceMemory] = mem
+	eviction := *resource.NewQuantity(EvictionHardMemory, resource.BinarySI)
+	switch {
+	case r.EvictionMemory != nil:
+		eviction = *r.EvictionMemory
+	case r.EvictionMemoryPercent > 0:
+		eviction = *resource.NewQuantity(int64(float64(mem.Value())*r.EvictionMemoryPercent/100+0.999999), resource.BinarySI)
+	}
+	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		q := rl[n]
+		q.Sub(kube[n])
+		if s, ok := r.SystemReserved[n]; ok {
+			q.Sub(s)
+		}
+		if n == corev1.ResourceMemory {
+			q.Sub(eviction)
+		}
+		if q.Sign() < 0 {
+			q = *resource.NewQuantity(0, q.Format)
+		}
+		rl[n] = q
+	}
 	return rl
 }
 

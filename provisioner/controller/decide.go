@@ -296,3 +296,57 @@ func orphans(instances []*cloud.Instance, claims []provisionerv1.NodeClaim, now 
 	}
 	return out
 }
+
+// goneSuspects are the claims whose instance List did not return: launched
+// (a providerID) more than grace ago, not being deleted. Each is then
+// looked up on its own (Get), since List may lag or filter by tags an
+// instance lost; the map is providerID → claim name.
+func goneSuspects(instances []*cloud.Instance, claims []provisionerv1.NodeClaim, now time.Time, grace time.Duration) map[string]string {
+	listed := map[string]bool{}
+	for _, i := range instances {
+		listed[i.ProviderID] = true
+	}
+	out := map[string]string{}
+	for i := range claims {
+		nc := &claims[i]
+		if nc.Status.ProviderID == "" || nc.DeletionTimestamp != nil || listed[nc.Status.ProviderID] {
+			continue
+		}
+		launched := meta.FindStatusCondition(nc.Status.Conditions, provisionerv1.ConditionLaunched)
+		if launched == nil || launched.Status != metav1.ConditionTrue || now.Sub(launched.LastTransitionTime.Time) <= grace {
+			continue
+		}
+		out[nc.Status.ProviderID] = nc.Name
+	}
+	return out
+}
+
+// goneCounter counts, per claim, the consecutive checks that found its
+// instance gone: one answer of "not found" can be EC2's eventual
+// consistency right after a launch, N in a row is not.
+type goneCounter map[string]int
+
+// observe records one round of checks (claim → its instance was found
+// gone) and returns the claims gone for n checks in a row, sorted. A claim
+// found, or not checked this round, starts again from zero.
+func (g goneCounter) observe(checked map[string]bool, n int) []string {
+	var out []string
+	for name := range g {
+		if !checked[name] {
+			delete(g, name)
+		}
+	}
+	for name, gone := range checked {
+		if !gone {
+			delete(g, name)
+			continue
+		}
+		g[name]++
+		if g[name] >= n {
+			out = append(out, name)
+			delete(g, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,138 @@ func TestOrphans(t *testing.T) {
 	claims := []provisionerv1.NodeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}}
 	if got := orphans(instances, claims, now, time.Minute); len(got) != 1 || got[0] != "aws:///a/i-2" {
 		t.Errorf("orphans %v, want only i-2 (i-3 is within the grace)", got)
+	}
+}
+
+func launchedClaim(name, providerID string, at time.Time) provisionerv1.NodeClaim {
+	nc := provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	nc.Status.ProviderID = providerID
+	nc.Status.Conditions = []metav1.Condition{{Type: provisionerv1.ConditionLaunched, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(at)}}
+	return nc
+}
+
+func TestGoneSuspects(t *testing.T) {
+	now := time.Unix(10000, 0)
+	deleting := launchedClaim("deleting", "aws:///a/i-4", now.Add(-time.Hour))
+	deleting.DeletionTimestamp = &metav1.Time{Time: now}
+	notLaunched := provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "launching"}}
+	claims := []provisionerv1.NodeClaim{
+		launchedClaim("listed", "aws:///a/i-1", now.Add(-time.Hour)),
+		launchedClaim("missing", "aws:///a/i-2", now.Add(-time.Hour)),
+		launchedClaim("young", "aws:///a/i-3", now.Add(-time.Minute)),
+		deleting, notLaunched,
+	}
+	instances := []*cloud.Instance{{ProviderID: "aws:///a/i-1", NodeClaim: "listed"}}
+	got := goneSuspects(instances, claims, now, 5*time.Minute)
+	if len(got) != 1 || got["aws:///a/i-2"] != "missing" {
+		t.Errorf("suspects %v, want only i-2 of claim missing (i-1 listed, i-3 within the grace, i-4 being deleted)", got)
+	}
+}
+
+func TestGoneCounter(t *testing.T) {
+	type round struct {
+		checked map[string]bool
+		want    []string
+	}
+	for _, tc := range []struct {
+		name   string
+		n      int
+		rounds []round
+	}{
+		{"three misses in a row", 3, []round{
+			{map[string]bool{"a": true}, nil},
+			{map[string]bool{"a": true}, nil},
+			{map[string]bool{"a": true}, []string{"a"}},
+		}},
+		{"found again resets", 3, []round{
+			{map[string]bool{"a": true}, nil},
+			{map[string]bool{"a": true}, nil},
+			{map[string]bool{"a": false}, nil},
+			{map[string]bool{"a": true}, nil},
+			{map[string]bool{"a": true}, nil},
+			{map[string]bool{"a": true}, []string{"a"}},
+		}},
+		{"not checked (listed again, lookup failed) resets", 2, []round{
+			{map[string]bool{"a": true, "b": true}, nil},
+			{map[string]bool{"b": true}, []string{"b"}},
+			{map[string]bool{"a": true}, nil},
+			{map[string]bool{"a": true}, []string{"a"}},
+		}},
+		{"one check is enough when n is 1", 1, []round{{map[string]bool{"b": true, "a": true, "c": false}, []string{"a", "b"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := goneCounter{}
+			for i, r := range tc.rounds {
+				if got := g.observe(r.checked, tc.n); strings.Join(got, ",") != strings.Join(r.want, ",") {
+					t.Fatalf("round %d: deleted %v, want %v", i, got, r.want)
+				}
+			}
+		})
+	}
+}
+
+// FuzzGoneCounter: a claim is only ever deleted after n gone checks in a
+// row, and once.
+func FuzzGoneCounter(f *testing.F) {
+	f.Add([]byte{1, 1, 1, 0, 1}, uint8(3))
+	f.Add([]byte{3, 2, 1, 3, 3, 3}, uint8(2))
+	f.Fuzz(func(t *testing.T, rounds []byte, n uint8) {
+		need := int(n%5) + 1
+		g := goneCounter{}
+		streak := map[string]int{}
+		for _, b := range rounds {
+			checked := map[string]bool{}
+			for i, name := range []string{"a", "b"} {
+				switch (b >> (2 * i)) & 3 {
+				case 1:
+					checked[name] = true
+				case 2:
+					checked[name] = false
+				}
+			}
+			for _, name := range []string{"a", "b"} {
+				if checked[name] {
+					streak[name]++
+				} else {
+					streak[name] = 0
+				}
+			}
+			for _, name := range g.observe(checked, need) {
+				if streak[name] < need {
+					t.Fatalf("%s deleted after %d gone checks in a row, want %d", name, streak[name], need)
+				}
+				streak[name] = 0
+			}
+			for name, s := range streak {
+				if s >= need {
+					t.Fatalf("%s gone %d checks in a row and not deleted (n=%d)", name, s, need)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkGoneCheck: one GC round's pure part for 5,000 claims, 1% of
+// whose instances are missing from the list.
+func BenchmarkGoneCheck(b *testing.B) {
+	now := time.Unix(100000, 0)
+	var claims []provisionerv1.NodeClaim
+	var instances []*cloud.Instance
+	for i := range 5000 {
+		id := fmt.Sprintf("aws:///us-east-1a/i-%017d", i)
+		claims = append(claims, launchedClaim(fmt.Sprintf("c-%d", i), id, now.Add(-time.Hour)))
+		if i%100 != 0 {
+			instances = append(instances, &cloud.Instance{ProviderID: id, NodeClaim: fmt.Sprintf("c-%d", i)})
+		}
+	}
+	g := goneCounter{}
+	b.ResetTimer()
+	for b.Loop() {
+		s := goneSuspects(instances, claims, now, 5*time.Minute)
+		checked := make(map[string]bool, len(s))
+		for _, name := range s {
+			checked[name] = true
+		}
+		g.observe(checked, 3)
 	}
 }

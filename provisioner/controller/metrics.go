@@ -26,7 +26,7 @@ var (
 	}, []string{"nodepool", "instance_type", "zone", "capacity_type"})
 	nodeClaimsTerminated = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_provisioner_nodeclaims_terminated_total",
-		Help: "NodeClaims whose instance was terminated, by pool and reason (disrupted, registration_timeout, insufficient_capacity, deleted).",
+		Help: "NodeClaims whose instance was terminated, by pool and reason (disrupted, registration_timeout, insufficient_capacity, deleted, instance_gone: the instance was terminated out of band).",
 	}, []string{"nodepool", "reason"})
 	insufficientCapacity = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_provisioner_insufficient_capacity_total",

@@ -22,12 +22,23 @@ type Options struct {
 	// DisruptionValidation is how long tainted candidates wait before they
 	// are checked again and drained (Karpenter's consolidation validation).
 	DisruptionValidation time.Duration
+	// GCInterval is how often instances without a NodeClaim are
+	// terminated and NodeClaims without an instance deleted.
+	GCInterval time.Duration
+	// InstanceGoneGrace: a claim launched less than this long ago is not
+	// checked for a vanished instance (EC2 answers NotFound for a while
+	// after a launch).
+	InstanceGoneGrace time.Duration
+	// InstanceGoneChecks: consecutive GC checks that must find a claim's
+	// instance terminated or unknown before the claim is deleted.
+	InstanceGoneChecks int
 }
 
 // DefaultOptions are the documented defaults.
 func DefaultOptions() Options {
 	return Options{BatchIdle: time.Second, BatchMax: 10 * time.Second, RegistrationTimeout: 15 * time.Minute, MaxInstanceTypes: 60,
-		DisruptionInterval: 10 * time.Second, DisruptionValidation: 15 * time.Second}
+		DisruptionInterval: 10 * time.Second, DisruptionValidation: 15 * time.Second,
+		GCInterval: 30 * time.Second, InstanceGoneGrace: 5 * time.Minute, InstanceGoneChecks: 3}
 }
 
 // Validate reports settings the provisioner cannot run with.
@@ -45,6 +56,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("disruption interval must be positive, got %s", o.DisruptionInterval)
 	case o.DisruptionValidation < 0:
 		return fmt.Errorf("disruption validation period must not be negative, got %s", o.DisruptionValidation)
+	case o.GCInterval <= 0 || o.InstanceGoneGrace < 0:
+		return fmt.Errorf("provisioner GC interval must be positive and the instance-gone grace not negative, got %s and %s", o.GCInterval, o.InstanceGoneGrace)
+	case o.InstanceGoneChecks < 1:
+		return fmt.Errorf("instance-gone checks must be at least 1, got %d", o.InstanceGoneChecks)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -64,6 +65,8 @@ type Provisioner struct {
 	told map[types.UID]string
 	// limited: pools that held pods back on a limit at the last solve.
 	limited map[string]string
+	// gone: consecutive GC checks that found a claim's instance gone.
+	gone goneCounter
 }
 
 func newProvisioner(c client.Client, cp cloud.Provider, rec recorder.EventRecorder, log logr.Logger, o Options) *Provisioner {
@@ -71,7 +74,7 @@ func newProvisioner(c client.Client, cp cloud.Provider, rec recorder.EventRecord
 		opts: o, client: c, cloud: cp, recorder: rec, log: log, now: time.Now,
 		trigger:   make(chan struct{}, 1),
 		nominated: map[types.UID]string{}, pendingSince: map[types.UID]time.Time{},
-		told: map[types.UID]string{}, limited: map[string]string{},
+		told: map[types.UID]string{}, limited: map[string]string{}, gone: goneCounter{},
 	}
 }
 
@@ -141,14 +144,20 @@ func (p *Provisioner) Start(ctx context.Context) error {
 	p.log.Info("provisioner started", "batchIdle", p.opts.BatchIdle, "batchMax", p.opts.BatchMax, "registrationTimeout", p.opts.RegistrationTimeout)
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
+	gc := time.NewTicker(p.opts.GCInterval)
+	defer gc.Stop()
 	p.Trigger()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-gc.C:
+			if gerr := loop.Guard("provisioner-gc", p.log, func() { p.collect(ctx) }); gerr != nil {
+				p.log.Error(gerr, "garbage collection")
+			}
+			continue
 		case <-p.trigger:
 		case <-tick.C:
-			p.collectOrphans(ctx)
 		}
 		idle := time.NewTimer(p.opts.BatchIdle)
 		max := time.NewTimer(p.opts.BatchMax)
@@ -449,10 +458,13 @@ func truncate(s string, n int) string {
 // on its way into the cache (or its launch status write on the way out).
 const orphanGrace = time.Minute
 
-// collectOrphans terminates instances whose NodeClaim is gone: a crash
-// between launch and the finalizer's termination, or a claim deleted with
-// its finalizer removed by hand.
-func (p *Provisioner) collectOrphans(ctx context.Context) {
+// collect terminates instances whose NodeClaim is gone (a crash between
+// launch and the finalizer's termination, or a claim deleted with its
+// finalizer removed by hand), and deletes NodeClaims whose instance is
+// gone (terminated out of band: by hand, by the Auto Scaling group, by
+// EC2, with no interruption message) once InstanceGoneChecks checks in a
+// row found it so; the claim's finalizer drains and cleans as usual.
+func (p *Provisioner) collect(ctx context.Context) {
 	instances, err := p.cloud.List(ctx)
 	if err != nil {
 		p.log.Error(err, "list instances")
@@ -469,5 +481,40 @@ func (p *Provisioner) collectOrphans(ctx context.Context) {
 			continue
 		}
 		p.log.Info("terminated an instance without NodeClaim", "providerID", id)
+	}
+	suspects := goneSuspects(instances, claims.Items, p.now(), p.opts.InstanceGoneGrace)
+	ids := make([]string, 0, len(suspects))
+	for id := range suspects {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	checked := map[string]bool{}
+	for _, id := range ids {
+		_, err := p.cloud.Get(ctx, id)
+		switch {
+		case cloud.IsNotFound(err):
+			checked[suspects[id]] = true
+		case err != nil:
+			p.log.Error(err, "look up a NodeClaim's instance", "providerID", id, "nodeclaim", suspects[id])
+		default:
+			checked[suspects[id]] = false
+		}
+	}
+	byName := map[string]*provisionerv1.NodeClaim{}
+	for i := range claims.Items {
+		byName[claims.Items[i].Name] = &claims.Items[i]
+	}
+	for _, name := range p.gone.observe(checked, p.opts.InstanceGoneChecks) {
+		nc := byName[name]
+		p.recorder.Eventf(nc, nil, corev1.EventTypeWarning, "InstanceGone", "Delete",
+			"instance %s is terminated or unknown to the cloud (%d checks in a row, no interruption message): deleting the NodeClaim, its node is drained and its pods solved again",
+			nc.Status.ProviderID, p.opts.InstanceGoneChecks)
+		p.log.Info("instance gone: deleting its NodeClaim", "nodeclaim", name, "providerID", nc.Status.ProviderID)
+		if err := p.client.Delete(ctx, nc); err != nil && !apierrors.IsNotFound(err) {
+			p.log.Error(err, "delete NodeClaim of a gone instance", "nodeclaim", name)
+			continue
+		}
+		nodeClaimsTerminated.WithLabelValues(nc.Labels[provisionerv1.LabelNodePool], "instance_gone").Inc()
+		p.Trigger()
 	}
 }

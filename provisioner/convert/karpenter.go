@@ -228,11 +228,6 @@ func nodeClass(doc []byte) (*provisionerv1.AWSNodeClass, []string, error) {
 	for _, f := range dropped {
 		notes = append(notes, f+": no Tailor equivalent; dropped")
 	}
-	for i, t := range nc.Spec.AMISelectorTerms {
-		if t.Alias != "" && !strings.HasPrefix(t.Alias, "al2023@") {
-			notes = append(notes, fmt.Sprintf("spec.amiSelectorTerms[%d].alias %s: Tailor bootstraps AL2023 (nodeadm) or a Custom AMI family; other aliases are refused with a condition", i, t.Alias))
-		}
-	}
 	if errs := validation.AWSNodeClass(nc); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("the converted AWSNodeClass is not valid: %w", errs.ToAggregate())
 	}

@@ -7,12 +7,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -70,6 +73,14 @@ func TestWireASG(t *testing.T) {
 		Tags: with(map[string]string{asg.TagTaint + "dedicated": "gpu:NoSchedule"})})
 	s.AddGroup(awsfake.Group{Name: "other-cluster", Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "m5.large",
 		Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "else": "owned"}})
+	// Two EKS managed node groups: one whose labels EKS tells (a
+	// node-template tag overrides one), one with a taint the pool lacks.
+	s.AddGroup(awsfake.Group{Name: "eks-ng-labels", Max: 2, Zones: []string{"us-east-1c"}, InstanceType: "c5.large",
+		Tags: with(map[string]string{asg.TagNodeGroup: "labels", asg.TagEKSCluster: "wire", asg.TagLabel + "team": "from-tag"})})
+	s.AddNodeGroup(awsfake.NodeGroup{Cluster: "wire", Name: "labels", Labels: map[string]string{"workload": "managed", "team": "from-eks"}})
+	s.AddGroup(awsfake.Group{Name: "eks-ng-tainted", Max: 2, Zones: []string{"us-east-1c"}, InstanceType: "m5.large",
+		Tags: with(map[string]string{asg.TagNodeGroup: "tainted"})})
+	s.AddNodeGroup(awsfake.NodeGroup{Cluster: "wire", Name: "tainted", Taints: []awsfake.NodeGroupTaint{{Key: "dedicated", Value: "ml", Effect: "NO_SCHEDULE"}}})
 	for i := 0; i < 3; i++ { // more than a page of MaxRecords 50 is not needed: the paginator runs on names too
 		s.AddGroup(awsfake.Group{Name: "filler-" + string(rune('a'+i)), Max: 1, Zones: []string{"us-east-1c"}, InstanceType: "t3.small"})
 	}
@@ -84,7 +95,7 @@ func TestWireASG(t *testing.T) {
 			SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "wire": "*"}}}},
 	}}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: first.NodeName()}, Spec: corev1.NodeSpec{ProviderID: first.ProviderID()}}
-	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(np, node).Build()
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(np, node).WithStatusSubresource(&provisionerv1.NodeClaim{}).Build()
 
 	ctx := context.Background()
 	cfg, err := awscloud.LoadConfig(ctx, "us-east-1", s.URL, 4)
@@ -99,7 +110,7 @@ func TestWireASG(t *testing.T) {
 	}
 	o := asg.DefaultOptions()
 	o.ClusterName, o.PollInterval, o.GroupRefresh = "wire", 20*time.Millisecond, 50*time.Millisecond
-	c, err := asg.New(kube, autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), fleet, nil, o, logr.Discard())
+	c, err := asg.New(kube, autoscaling.NewFromConfig(cfg), ec2.NewFromConfig(cfg), eks.NewFromConfig(cfg), fleet, nil, o, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +129,17 @@ func TestWireASG(t *testing.T) {
 		for _, it := range its {
 			got[it.Name] = it.Offerings[0].Zone + " " + it.Labels["workload"]
 		}
-		// plain (named) and mixed (discovered); tainted's taint is not the
+		// plain (named), mixed and eks-ng-labels (discovered); tainted's
+		// and eks-ng-tainted's taints (the latter's from EKS) are not the
 		// pool's, other-cluster and the fillers are not discovered.
-		want := map[string]string{"m5.xlarge": "us-east-1b ", "r5.xlarge": "us-east-1a mem"}
-		if len(got) != len(want) || got["m5.xlarge"] != want["m5.xlarge"] || got["r5.xlarge"] != want["r5.xlarge"] {
+		want := map[string]string{"m5.xlarge": "us-east-1b ", "r5.xlarge": "us-east-1a mem", "c5.large": "us-east-1c managed"}
+		if len(got) != len(want) || got["m5.xlarge"] != want["m5.xlarge"] || got["r5.xlarge"] != want["r5.xlarge"] || got["c5.large"] != want["c5.large"] {
 			t.Errorf("templates %v, want %v", got, want)
+		}
+		for _, it := range its {
+			if it.Name == "c5.large" && it.Labels["team"] != "from-tag" {
+				t.Errorf("managed node group template labels %v: the node-template tag team=from-tag wins over EKS's", it.Labels)
+			}
 		}
 		if len(its) > 0 && its[0].Name != "m5.xlarge" {
 			t.Errorf("named groups come first: %s", its[0].Name)
@@ -230,6 +247,60 @@ func TestWireASG(t *testing.T) {
 			got := &corev1.Node{}
 			return kube.Get(ctx, client.ObjectKeyFromObject(n), got) == nil && got.Labels[provisionerv1.LabelNodePool] == "ng"
 		})
+	})
+
+	t.Run("InterruptionQueueMarksTheClaim", func(t *testing.T) {
+		// --interruption-queue with --cloud=asg: a spot interruption and a
+		// state change for two of the groups' instances taken by claims
+		// mark those claims Interrupted (the disruption loop's urgent
+		// path); a rebalance recommendation only tells.
+		all, err := c.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byClaim := map[string]string{}
+		for _, in := range all {
+			byClaim[in.NodeClaim] = in.ProviderID
+			nc := &provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: in.NodeClaim}}
+			if err := kube.Create(ctx, nc); err != nil {
+				t.Fatal(err)
+			}
+			nc.Status.ProviderID = in.ProviderID
+			if err := kube.Status().Update(ctx, nc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(all) != 3 {
+			t.Fatalf("%d claimed instances, want 3", len(all))
+		}
+		spot, stopping, rebalance := all[0].NodeClaim, all[1].NodeClaim, all[2].NodeClaim
+		idOf := func(claim string) string {
+			id, err := awscloud.InstanceID(byClaim[claim])
+			if err != nil {
+				t.Fatalf("claim %s: %v", claim, err)
+			}
+			return id
+		}
+		url := s.CreateQueue("asg-interruptions")
+		h := &awscloud.ClaimHandler{Client: kube, Recorder: events.NewFakeRecorder(10), Log: logr.Discard()}
+		q := &awscloud.Queue{SQS: awscloud.NewClients(cfg).SQS, Name: "asg-interruptions", Handler: h, Log: logr.Discard()}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = q.Start(runCtx); close(done) }()
+		defer func() { stop(); <-done }()
+		s.SendMessage(url, `{"id":"a1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","detail":{"instance-id":"`+idOf(spot)+`","instance-action":"terminate"}}`)
+		s.SendMessage(url, `{"id":"a2","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{"instance-id":"`+idOf(stopping)+`","state":"stopping"}}`)
+		s.SendMessage(url, `{"id":"a3","detail-type":"EC2 Instance Rebalance Recommendation","source":"aws.ec2","detail":{"instance-id":"`+idOf(rebalance)+`"}}`)
+		waitFor(t, "the queue to drain", func() bool { return s.QueueDepth(url) == 0 })
+		for claim, want := range map[string]bool{spot: true, stopping: true, rebalance: false} {
+			var nc provisionerv1.NodeClaim
+			if err := kube.Get(ctx, client.ObjectKey{Name: claim}, &nc); err != nil {
+				t.Fatal(err)
+			}
+			if got := meta.IsStatusConditionTrue(nc.Status.Conditions, provisionerv1.ConditionInterrupted); got != want {
+				t.Errorf("claim %s Interrupted %v, want %v (%+v)", claim, got, want, nc.Status.Conditions)
+			}
+		}
 	})
 
 	t.Run("IAMPolicyIsExactlyWhatIsCalled", func(t *testing.T) {

@@ -50,7 +50,9 @@ type securityGroup struct {
 
 type image struct {
 	ID, Name, Arch string
-	Tags           map[string]string
+	// Created is the creationDate (RFC 3339); empty: 2026-01-01.
+	Created string
+	Tags    map[string]string
 }
 
 type launchTemplate struct {
@@ -209,38 +211,42 @@ func (s *Server) ec2Action(action string, q query) (string, *apiError) {
 	case "DescribeSubnets":
 		fs := q.filters("Filter")
 		ids := q.list("SubnetId")
-		var b strings.Builder
+		var items []string
 		for _, sn := range st.subnets {
 			if !matchTags(fs, sn.Tags) || (len(ids) > 0 && !matchValue(ids, sn.ID)) || !matchNamed(fs, "subnet-id", sn.ID) {
 				continue
 			}
-			b.WriteString(el("item", tx("subnetId", sn.ID), tx("availabilityZone", sn.Zone), tx("availableIpAddressCount", strconv.Itoa(sn.Free)),
+			items = append(items, el("item", tx("subnetId", sn.ID), tx("availabilityZone", sn.Zone), tx("availableIpAddressCount", strconv.Itoa(sn.Free)),
 				tx("state", "available"), tx("vpcId", "vpc-0123456789"), tagSet("tagSet", "item", sn.Tags)))
 		}
-		return el("subnetSet", b.String()), nil
+		return s.paged(q, "subnetSet", 1, items)
 	case "DescribeSecurityGroups":
 		fs := q.filters("Filter")
-		var b strings.Builder
+		var items []string
 		for _, g := range st.groups {
 			if !matchTags(fs, g.Tags) || !matchNamed(fs, "group-id", g.ID) || !matchNamed(fs, "group-name", g.Name) ||
 				(len(q.list("GroupId")) > 0 && !matchValue(q.list("GroupId"), g.ID)) {
 				continue
 			}
-			b.WriteString(el("item", tx("groupId", g.ID), tx("groupName", g.Name), tx("vpcId", "vpc-0123456789"), tagSet("tagSet", "item", g.Tags)))
+			items = append(items, el("item", tx("groupId", g.ID), tx("groupName", g.Name), tx("vpcId", "vpc-0123456789"), tagSet("tagSet", "item", g.Tags)))
 		}
-		return el("securityGroupInfo", b.String()), nil
+		return s.paged(q, "securityGroupInfo", 1, items)
 	case "DescribeImages":
 		fs := q.filters("Filter")
 		ids := q.list("ImageId")
-		var b strings.Builder
+		var items []string
 		for _, im := range st.images {
 			if !matchTags(fs, im.Tags) || (len(ids) > 0 && !matchValue(ids, im.ID)) || !matchNamed(fs, "name", im.Name) || !matchNamed(fs, "image-id", im.ID) {
 				continue
 			}
-			b.WriteString(el("item", tx("imageId", im.ID), tx("name", im.Name), tx("architecture", im.Arch), tx("imageState", "available"),
-				tx("creationDate", "2026-01-01T00:00:00.000Z"), tagSet("tagSet", "item", im.Tags)))
+			created := im.Created
+			if created == "" {
+				created = "2026-01-01T00:00:00.000Z"
+			}
+			items = append(items, el("item", tx("imageId", im.ID), tx("name", im.Name), tx("architecture", im.Arch), tx("imageState", "available"),
+				tx("creationDate", created), tagSet("tagSet", "item", im.Tags)))
 		}
-		return el("imagesSet", b.String()), nil
+		return s.paged(q, "imagesSet", 1, items)
 	case "CreateLaunchTemplate":
 		name := q.get("LaunchTemplateName")
 		if _, ok := st.templates[name]; ok {
@@ -261,20 +267,18 @@ func (s *Server) ec2Action(action string, q query) (string, *apiError) {
 	case "DescribeLaunchTemplates":
 		names := q.list("LaunchTemplateName")
 		fs := q.filters("Filter")
-		var b strings.Builder
-		found := 0
+		var items []string
 		for _, n := range sortedKeys(st.templates) {
 			lt := st.templates[n]
 			if (len(names) > 0 && !matchValue(names, n)) || !matchTags(fs, lt.Tags) {
 				continue
 			}
-			found++
-			b.WriteString(el("item", ltXML(lt)))
+			items = append(items, el("item", ltXML(lt)))
 		}
-		if len(names) > 0 && found == 0 {
+		if len(names) > 0 && len(items) == 0 {
 			return "", errorf(400, "InvalidLaunchTemplateName.NotFoundException", "launch template %v not found", names)
 		}
-		return el("launchTemplates", b.String()), nil
+		return s.paged(q, "launchTemplates", 1, items)
 	case "DeleteLaunchTemplate":
 		name := q.get("LaunchTemplateName")
 		for n, lt := range st.templates {
@@ -285,46 +289,46 @@ func (s *Server) ec2Action(action string, q query) (string, *apiError) {
 		}
 		return "", errorf(400, "InvalidLaunchTemplateName.NotFoundException", "launch template %s not found", name)
 	case "DescribeInstanceTypes":
-		return st.describeInstanceTypes(q)
+		return s.paged(q, "instanceTypeSet", 100, st.describeInstanceTypes(q))
 	case "DescribeInstanceTypeOfferings":
 		if q.get("LocationType") != "availability-zone" {
 			return "", errorf(400, "InvalidParameterValue", "the fake serves LocationType availability-zone only")
 		}
-		var b strings.Builder
+		var items []string
 		for _, t := range catalog.Types() {
 			for _, z := range st.zones {
-				b.WriteString(el("item", tx("instanceType", t.Name), tx("locationType", "availability-zone"), tx("location", z)))
+				items = append(items, el("item", tx("instanceType", t.Name), tx("locationType", "availability-zone"), tx("location", z)))
 			}
 		}
-		return el("instanceTypeOfferingSet", b.String()), nil
+		return s.paged(q, "instanceTypeOfferingSet", 100, items)
 	case "DescribeSpotPriceHistory":
-		var b strings.Builder
+		var items []string
 		now := time.Now().UTC().Format(time.RFC3339)
 		for _, k := range sortedKeys(st.spot) {
 			typ, zone, _ := strings.Cut(k, "/")
-			b.WriteString(el("item", tx("instanceType", typ), tx("availabilityZone", zone), tx("productDescription", "Linux/UNIX"),
+			items = append(items, el("item", tx("instanceType", typ), tx("availabilityZone", zone), tx("productDescription", "Linux/UNIX"),
 				tx("spotPrice", strconv.FormatFloat(st.spot[k], 'f', 6, 64)), tx("timestamp", now)))
 		}
-		return el("spotPriceHistorySet", b.String()), nil
+		return s.paged(q, "spotPriceHistorySet", 100, items)
 	case "CreateFleet":
 		return s.createFleet(q)
 	case "DescribeInstances":
 		fs := q.filters("Filter")
 		ids := q.list("InstanceId")
-		var b strings.Builder
 		for _, id := range ids {
 			if _, ok := st.instances[id]; !ok {
 				return "", errorf(400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 			}
 		}
+		var items []string
 		for _, id := range sortedKeys(st.instances) {
 			in := st.instances[id]
 			if (len(ids) > 0 && !matchValue(ids, id)) || !matchTags(fs, in.Tags) || !matchNamed(fs, "instance-state-name", in.State) || !matchNamed(fs, "instance-id", id) {
 				continue
 			}
-			b.WriteString(el("item", tx("reservationId", newID("r-", 17)), tx("ownerId", "123456789012"), el("instancesSet", instanceXML(in))))
+			items = append(items, el("item", tx("reservationId", newID("r-", 17)), tx("ownerId", "123456789012"), el("instancesSet", instanceXML(in))))
 		}
-		return el("reservationSet", b.String()), nil
+		return s.paged(q, "reservationSet", 1, items)
 	case "CreateTags":
 		ids := q.list("ResourceId")
 		for _, id := range ids {
@@ -437,7 +441,7 @@ func privateDNS(id string) string {
 // NodeName is the name the instance's kubelet registers (its private DNS name).
 func (i Instance) NodeName() string { return privateDNS(i.ID) }
 
-func (st *ec2State) describeInstanceTypes(q query) (string, *apiError) {
+func (st *ec2State) describeInstanceTypes(q query) []string {
 	types := catalog.Types()
 	if names := q.list("InstanceType"); len(names) > 0 {
 		var sel []catalog.Type
@@ -448,11 +452,8 @@ func (st *ec2State) describeInstanceTypes(q query) (string, *apiError) {
 		}
 		types = sel
 	}
-	// Pages of 100, as EC2's default, to exercise the SDK's paginator.
-	start, _ := strconv.Atoi(q.get("NextToken"))
-	end := min(start+100, len(types))
-	var b strings.Builder
-	for _, t := range types[start:end] {
+	var items []string
+	for _, t := range types {
 		arch := "x86_64"
 		if t.Arch == "arm64" {
 			arch = "arm64"
@@ -463,18 +464,14 @@ func (st *ec2State) describeInstanceTypes(q query) (string, *apiError) {
 		}
 		// One interface with max pods - 1 addresses: the ENI formula
 		// ENIs × (IPs − 1) + 2 gives the catalogue's max pods back.
-		b.WriteString(el("item", tx("instanceType", t.Name), tx("currentGeneration", "true"), tx("bareMetal", "false"),
+		items = append(items, el("item", tx("instanceType", t.Name), tx("currentGeneration", "true"), tx("bareMetal", "false"),
 			el("supportedUsageClasses", tx("item", "on-demand"), tx("item", "spot")),
 			el("processorInfo", el("supportedArchitectures", tx("item", arch))),
 			el("vCpuInfo", tx("defaultVCpus", strconv.FormatInt(t.VCPU, 10))),
 			el("memoryInfo", tx("sizeInMiB", strconv.FormatInt(t.MemoryMiB, 10))), gpu,
 			el("networkInfo", tx("maximumNetworkInterfaces", "1"), tx("ipv4AddressesPerInterface", strconv.FormatInt(t.MaxPods-1, 10)))))
 	}
-	out := el("instanceTypeSet", b.String())
-	if end < len(types) {
-		out += tx("nextToken", strconv.Itoa(end))
-	}
-	return out, nil
+	return items
 }
 
 // override is one launch template override of a CreateFleet request.
@@ -588,4 +585,52 @@ func sortedKeys[V any](mp map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Vanish terminates an instance out of band (by hand in the console, by
+// EC2 for a failed host) with no event anyone is told of: OnTerminate is
+// not called, so its kwok Node stays, as a real Node stays until someone
+// notices. forget: EC2 no longer knows the id at all (NotFound) instead of
+// answering terminated. An Auto Scaling group's instance leaves its group
+// with the desired capacity lowered.
+func (s *Server) Vanish(id string, forget bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.ec2.instances[id]
+	if !ok {
+		return false
+	}
+	in.State = "terminated"
+	if forget {
+		delete(s.ec2.instances, id)
+	}
+	for _, g := range s.asg.groups {
+		if contains(g.Instances, id) {
+			var left []string
+			for _, x := range g.Instances {
+				if x != id {
+					left = append(left, x)
+				}
+			}
+			g.Instances = left
+			g.Desired--
+		}
+	}
+	return true
+}
+
+// AddImage registers an AMI (arch x86_64 or arm64, created an RFC 3339
+// time) that DescribeImages serves.
+func (s *Server) AddImage(id, name, arch, created string, tags map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ec2.images = append(s.ec2.images, image{ID: id, Name: name, Arch: arch, Created: created, Tags: tags})
+}
+
+// AddLaunchTemplate puts a launch template in the account as if an
+// earlier Tailor had made it (created at created, with tags).
+func (s *Server) AddLaunchTemplate(name string, tags map[string]string, created time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ec2.templates[name] = &launchTemplate{ID: newID("lt-", 17), Name: name, Created: created, Tags: tags, ImageID: "ami-0a1b2c3d4e5f60001", Data: map[string]string{}}
 }

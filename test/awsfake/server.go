@@ -2,7 +2,7 @@
 // tests that drive the real aws-sdk-go-v2 clients over the wire (endpoint
 // override, fake credentials): EC2 and Auto Scaling speak the query
 // protocols with XML responses, SSM and Pricing AWS JSON 1.1, SQS AWS JSON
-// 1.0 — so the SDK's serialisation, pagination, retries and error decoding
+// 1.0, EKS REST-JSON — so the SDK's serialisation, pagination, retries and error decoding
 // all run. One server answers every service (it tells them apart by the
 // query Version or the X-Amz-Target header), listens on 127.0.0.1 only and
 // records every action called ("ec2:CreateFleet"), which the IAM policy
@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,11 +67,51 @@ type Server struct {
 	params map[string]string
 	// queues by URL.
 	queues map[string]*queue
+	// pageSize: the most items an EC2 Describe* page holds (SetPageSize).
+	pageSize int
+	// nodeGroups: EKS managed node groups by cluster/name.
+	nodeGroups map[string]NodeGroup
+}
+
+// SetPageSize makes every paginated EC2 Describe* answer at most n items a
+// page (a nextToken for the rest), so a test shows the caller reads every
+// page; the default is 100.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
+}
+
+// paged is one page of items, wrapped in the list element name, from the
+// request's NextToken: at most MaxResults or the page size (but not less
+// than floor), whichever is smaller, followed by the nextToken element
+// when more are left. The catalogue-sized lists (types, offerings, spot
+// prices) take a floor of 100, EC2's default, and still span pages.
+func (s *Server) paged(q query, name string, floor int, items []string) (string, *apiError) {
+	size := max(s.pageSize, floor)
+	if m, err := strconv.Atoi(q.get("MaxResults")); err == nil && m > 0 && m < size {
+		size = m
+	}
+	start := 0
+	if tok := q.get("NextToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(items) {
+			return "", errorf(400, "InvalidParameterValue", "bad NextToken %q", tok)
+		}
+		start = n
+	}
+	end := min(start+size, len(items))
+	out := el(name, strings.Join(items[start:end], ""))
+	if end < len(items) {
+		out += tx("nextToken", strconv.Itoa(end))
+	}
+	return out, nil
 }
 
 // New starts a fake on a free 127.0.0.1 port with a small VPC: subnets
 // in us-east-1a–c tagged tailor.dev/discovery=<cluster>, one security
-// group likewise, the EKS-optimized AL2023 AMI parameters and the
+// group likewise, the EKS-optimized AL2023 and AL2 and the Bottlerocket
+// AMI parameters, and the
 // instance types, offerings and prices of the built-in catalogue (spot
 // and on-demand prices a little off the catalogue's, so a test can tell
 // live prices from the fallback).
@@ -79,12 +120,16 @@ func New(cluster string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, URL: "http://" + ln.Addr().String(), params: map[string]string{}, queues: map[string]*queue{}}
+	s := &Server{ln: ln, URL: "http://" + ln.Addr().String(), params: map[string]string{}, queues: map[string]*queue{}, pageSize: 100}
 	s.ec2 = newEC2State(cluster)
 	s.asg = newASGState()
 	for _, v := range []string{"1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37"} {
 		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2023/x86_64/standard/recommended/image_id"] = "ami-0a1b2c3d4e5f60001"
 		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2023/arm64/standard/recommended/image_id"] = "ami-0a1b2c3d4e5f60002"
+		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2/recommended/image_id"] = "ami-0a1b2c3d4e5f60003"
+		s.params["/aws/service/eks/optimized-ami/"+v+"/amazon-linux-2-arm64/recommended/image_id"] = "ami-0a1b2c3d4e5f60004"
+		s.params["/aws/service/bottlerocket/aws-k8s-"+v+"/x86_64/latest/image_id"] = "ami-0a1b2c3d4e5f60005"
+		s.params["/aws/service/bottlerocket/aws-k8s-"+v+"/arm64/latest/image_id"] = "ami-0a1b2c3d4e5f60006"
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -161,6 +206,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		s.serveJSON(w, target, body)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/clusters/") {
+		s.serveEKS(w, r)
 		return
 	}
 	form, err := url.ParseQuery(string(body))

@@ -2,6 +2,7 @@ package awsfake_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,15 @@ func setup(t *testing.T) (*awsfake.Server, *awscloud.Cloud, client.Client) {
 	byID := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "by-id", Generation: 1}, Spec: *class.Spec.DeepCopy()}
 	byID.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{ID: "ami-0a1b2c3d4e5f60002"}}
 	byID.Spec.AMIFamily = ptr("AL2023")
-	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(class, byID).WithStatusSubresource(class, byID).Build()
+	// A third by name, among three images on two pages (the fake's pages
+	// hold 2 items): the newest, on the second page, wins.
+	byName := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "by-name", Generation: 1}, Spec: *class.Spec.DeepCopy()}
+	byName.Spec.AMISelectorTerms = []provisionerv1.AMISelectorTerm{{Name: "team-arm-*"}}
+	s.AddImage("ami-0000000000000a001", "team-arm-1", "arm64", "2026-01-01T00:00:00.000Z", nil)
+	s.AddImage("ami-0000000000000a002", "team-arm-2", "arm64", "2026-02-01T00:00:00.000Z", nil)
+	s.AddImage("ami-0000000000000a003", "team-arm-3", "arm64", "2026-03-01T00:00:00.000Z", nil)
+	s.SetPageSize(2)
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(class, byID, byName).WithStatusSubresource(class, byID, byName).Build()
 	return s, newCloud(t, s, kube, awscloud.DefaultOptions()), kube
 }
 
@@ -131,6 +140,13 @@ func TestWire(t *testing.T) {
 	if len(class.Status.Subnets) != 3 || len(class.Status.SecurityGroups) != 1 || len(class.Status.AMIs) != 2 || class.Status.InstanceProfile != "NodeRole" {
 		t.Errorf("resolved status: %+v", class.Status)
 	}
+	var byName provisionerv1.AWSNodeClass
+	waitFor(t, "the by-name class resolved", func() bool {
+		return kube.Get(ctx, client.ObjectKey{Name: "by-name"}, &byName) == nil && len(byName.Status.AMIs) > 0
+	})
+	if a := byName.Status.AMIs; len(a) != 1 || a[0].ID != "ami-0000000000000a003" {
+		t.Errorf("AMIs by name over two pages: %+v, want only the newest, ami-0000000000000a003 (second page)", a)
+	}
 
 	t.Run("LaunchAtLivePrice", func(t *testing.T) {
 		nc := claim("od-1", req(provisionerv1.LabelCapacityType, "on-demand"), req(provisionerv1.LabelInstanceFamily, "c5", "m5"))
@@ -156,6 +172,43 @@ func TestWire(t *testing.T) {
 		for k, v := range map[string]string{"tailor.dev/cluster": "wire", "kubernetes.io/cluster/wire": "owned", "tailor.dev/nodeclaim": "od-1", "tailor.dev/nodepool": "default", "team": "web"} {
 			if tags[k] != v {
 				t.Errorf("instance tag %s=%q, want %q (all: %v)", k, tags[k], v, tags)
+			}
+		}
+	})
+
+	t.Run("AMIFamiliesBootstrapTheirWay", func(t *testing.T) {
+		// An alias picks the family: AL2 boots with bootstrap.sh, Bottlerocket
+		// with TOML settings, each from its own SSM parameter's AMI.
+		for alias, want := range map[string][2]string{
+			"al2@latest":          {"ami-0a1b2c3d4e5f60003", "/etc/eks/bootstrap.sh 'wire' --apiserver-endpoint 'https://example.eks'"},
+			"bottlerocket@latest": {"ami-0a1b2c3d4e5f60005", "[settings.kubernetes]\ncluster-name = \"wire\"\napi-server = \"https://example.eks\""},
+		} {
+			name := strings.Split(alias, "@")[0]
+			class := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1}, Spec: provisionerv1.AWSNodeClassSpec{
+				Role: "NodeRole", AMISelectorTerms: []provisionerv1.AMISelectorTerm{{Alias: alias}},
+				SubnetSelectorTerms:        []provisionerv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "wire"}}},
+				SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "*"}}},
+			}}
+			if err := kube.Create(ctx, class); err != nil {
+				t.Fatal(err)
+			}
+			nc := claim(name+"-1", req(provisionerv1.LabelCapacityType, "on-demand"), req(provisionerv1.LabelArch, "amd64"))
+			nc.Spec.NodeClassRef.Name = name
+			in, err := c.Create(ctx, nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lt map[string]string
+			for _, i := range s.Instances() {
+				if i.ProviderID() == in.ProviderID {
+					lt = s.LaunchTemplates()[i.LaunchTemplate]
+				}
+			}
+			if name == "bottlerocket" && (lt["BlockDeviceMapping.2.DeviceName"] != "/dev/xvdb" || lt["BlockDeviceMapping.1.Ebs.VolumeSize"] != "4") {
+				t.Errorf("bottlerocket block devices: %v", lt)
+			}
+			if lt["ImageId"] != want[0] || !strings.Contains(lt["UserData"], want[1]) {
+				t.Errorf("%s: launch template image %s, user data:\n%s\nwant %s and %q", alias, lt["ImageId"], lt["UserData"], want[0], want[1])
 			}
 		}
 	})
@@ -240,10 +293,24 @@ func TestWire(t *testing.T) {
 	})
 
 	t.Run("UnusedLaunchTemplatesCollected", func(t *testing.T) {
+		// Five more of this cluster's (an earlier Tailor's), and one of
+		// another cluster's: with pages of 2, one collection (the one at
+		// start-up: the next is an hour away) must read every page.
+		for i := range 5 {
+			s.AddLaunchTemplate(fmt.Sprintf("tailor-wire-old%d", i), map[string]string{"tailor.dev/cluster": "wire"}, time.Now().Add(-2*time.Hour))
+		}
+		s.AddLaunchTemplate("tailor-other-old", map[string]string{"tailor.dev/cluster": "other"}, time.Now().Add(-2*time.Hour))
+		if n := len(s.LaunchTemplates()); n < 7 {
+			t.Fatalf("%d launch templates before the collection, want at least 7", n)
+		}
 		o := awscloud.DefaultOptions()
-		o.LaunchTemplateTTL, o.NodeClassRefresh = time.Nanosecond, 50*time.Millisecond
+		o.LaunchTemplateTTL, o.NodeClassRefresh = time.Nanosecond, time.Hour
 		start(t, newCloud(t, s, kube, o))
-		waitFor(t, "the launch templates to be deleted", func() bool { return len(s.LaunchTemplates()) == 0 })
+		waitFor(t, "this cluster's launch templates to be deleted", func() bool {
+			lts := s.LaunchTemplates()
+			_, other := lts["tailor-other-old"]
+			return len(lts) == 1 && other
+		})
 	})
 
 	t.Run("InterruptionQueue", func(t *testing.T) {

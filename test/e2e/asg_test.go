@@ -249,8 +249,16 @@ func TestASG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(missing) > 0 || len(extra) > 0 {
-		t.Errorf("asg IAM policy vs the e2e run: missing %v, never called %v", missing, extra)
+	// This run has no managed node group (eks:DescribeNodegroup) and no
+	// interruption queue (sqs:*): TestWireASG in test/awsfake calls those.
+	var notCalled []string
+	for _, a := range extra {
+		if a != "eks:DescribeNodegroup" && !strings.HasPrefix(a, "sqs:") {
+			notCalled = append(notCalled, a)
+		}
+	}
+	if len(missing) > 0 || len(notCalled) > 0 {
+		t.Errorf("asg IAM policy vs the e2e run: missing %v, never called %v", missing, notCalled)
 	}
 	t.Logf("AWS actions called: %s", strings.Join(s.Actions(), " "))
 }

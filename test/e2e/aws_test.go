@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/catalog"
@@ -210,29 +211,9 @@ func TestAWSFleet(t *testing.T) {
 	s.SendMessage(queue, `{"version":"0","id":"e2e-1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","region":"us-east-1",`+
 		`"detail":{"instance-id":"`+instanceID+`","instance-action":"terminate"}}`)
 	start = time.Now()
-	// The replacement is up before the node drains: when the claim is
-	// first seen going, a claim replacing it is Initialized already.
-	checked := false
-	eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-		var vc provisionerv1.NodeClaim
-		err := c.Get(ctx, types.NamespacedName{Name: victimClaim}, &vc)
-		if !checked && (apierrors.IsNotFound(err) || (err == nil && vc.DeletionTimestamp != nil)) {
-			checked = true
-			var all provisionerv1.NodeClaimList
-			if err := c.List(ctx, &all); err != nil {
-				t.Fatal(err)
-			}
-			ready := false
-			for _, r := range all.Items {
-				if r.Annotations[provisionerv1.AnnotationReplaces] != "" && meta.IsStatusConditionTrue(r.Status.Conditions, provisionerv1.ConditionInitialized) {
-					ready = true
-				}
-			}
-			if !ready {
-				t.Errorf("claim %s drained before its replacement was Initialized", victimClaim)
-			}
-		}
-		return apierrors.IsNotFound(err) && s.QueueDepth(queue) == 0, fmt.Sprintf("claim %s: %v; %d messages left", victimClaim, err, s.QueueDepth(queue))
+	// The replacement is up before the node drains.
+	replacedBeforeDrain(t, c, victimClaim, func() (bool, string) {
+		return s.QueueDepth(queue) == 0, fmt.Sprintf("%d messages left", s.QueueDepth(queue))
 	})
 	waitRunning(t, ns, "inflate", 6, 90*time.Second)
 	waitRunning(t, ns, "big", 1, 90*time.Second)
@@ -280,4 +261,34 @@ func TestAWSFleet(t *testing.T) {
 		t.Errorf("IAM policy vs the e2e run: missing %v, never called %v", missing, notCalled)
 	}
 	t.Logf("AWS actions called: %s", strings.Join(s.Actions(), " "))
+}
+
+// replacedBeforeDrain waits until claim is gone and done holds, and fails
+// the test if, when the claim is first seen going, no claim replacing it
+// is Initialized yet (the interruption path launches first, drains after).
+func replacedBeforeDrain(t *testing.T, c client.Client, claim string, done func() (bool, string)) {
+	t.Helper()
+	checked := false
+	eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
+		var nc provisionerv1.NodeClaim
+		err := c.Get(ctx, types.NamespacedName{Name: claim}, &nc)
+		if !checked && (apierrors.IsNotFound(err) || (err == nil && nc.DeletionTimestamp != nil)) {
+			checked = true
+			var all provisionerv1.NodeClaimList
+			if err := c.List(ctx, &all); err != nil {
+				t.Fatal(err)
+			}
+			ready := false
+			for _, r := range all.Items {
+				if r.Annotations[provisionerv1.AnnotationReplaces] != "" && meta.IsStatusConditionTrue(r.Status.Conditions, provisionerv1.ConditionInitialized) {
+					ready = true
+				}
+			}
+			if !ready {
+				t.Errorf("claim %s drained before its replacement was Initialized", claim)
+			}
+		}
+		ok, why := done()
+		return apierrors.IsNotFound(err) && ok, fmt.Sprintf("claim %s: %v; %s", claim, err, why)
+	})
 }

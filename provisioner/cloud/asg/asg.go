@@ -34,6 +34,7 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -54,6 +55,11 @@ type AutoScalingAPI interface {
 	SetDesiredCapacity(context.Context, *autoscaling.SetDesiredCapacityInput, ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error)
 	TerminateInstanceInAutoScalingGroup(context.Context, *autoscaling.TerminateInstanceInAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error)
 	DescribeScalingActivities(context.Context, *autoscaling.DescribeScalingActivitiesInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeScalingActivitiesOutput, error)
+}
+
+// EKSAPI reads managed node groups.
+type EKSAPI interface {
+	DescribeNodegroup(context.Context, *eks.DescribeNodegroupInput, ...func(*eks.Options)) (*eks.DescribeNodegroupOutput, error)
 }
 
 // EC2API is the part of the EC2 client the backend calls itself (the
@@ -126,6 +132,7 @@ type Cloud struct {
 	o        Options
 	as       AutoScalingAPI
 	ec2      EC2API
+	eks      EKSAPI
 	fleet    *awscloud.Cloud
 	kube     client.Client
 	recorder recorder.EventRecorder
@@ -142,7 +149,17 @@ type Cloud struct {
 	claimed map[string]string      // instance id → claim, before its tags show
 	cache   map[string]cachedGroups
 	ltTypes map[string]string // launch template id/name@version → instance type
+	managed map[string]cachedNodeGroup
 	told    map[string]string // pool → the last groups summary put in an Event
+}
+
+// managedRefresh: how long a managed node group's labels and taints are
+// reused (they change with an update of the node group, rarely).
+const managedRefresh = 5 * time.Minute
+
+type cachedNodeGroup struct {
+	at time.Time
+	ng *ManagedNodeGroup
 }
 
 type cachedGroups struct {
@@ -154,12 +171,13 @@ type cachedGroups struct {
 var _ cloud.Provider = &Cloud{}
 
 // New returns the backend; fleet supplies instance types, prices, Get and
-// List; kube reads NodePools and Nodes and labels Nodes.
-func New(kube client.Client, as AutoScalingAPI, ec2c EC2API, fleet *awscloud.Cloud, rec recorder.EventRecorder, o Options, log logr.Logger) (*Cloud, error) {
+// List; kube reads NodePools and Nodes and labels Nodes; eksc reads the
+// managed node groups.
+func New(kube client.Client, as AutoScalingAPI, ec2c EC2API, eksc EKSAPI, fleet *awscloud.Cloud, rec recorder.EventRecorder, o Options, log logr.Logger) (*Cloud, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Cloud{o: o, as: as, ec2: ec2c, fleet: fleet, kube: kube, recorder: rec, log: log, now: time.Now,
+	return &Cloud{o: o, as: as, ec2: ec2c, eks: eksc, fleet: fleet, kube: kube, recorder: rec, log: log, now: time.Now,
 		sleep: func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)
 			defer t.Stop()
@@ -173,7 +191,7 @@ func New(kube client.Client, as AutoScalingAPI, ec2c EC2API, fleet *awscloud.Clo
 		shuffle:     rand.Perm,
 		unavailable: cloud.NewUnavailable(),
 		locks:       map[string]*sync.Mutex{}, claimed: map[string]string{}, cache: map[string]cachedGroups{},
-		ltTypes: map[string]string{}, told: map[string]string{}}, nil
+		ltTypes: map[string]string{}, told: map[string]string{}, managed: map[string]cachedNodeGroup{}}, nil
 }
 
 // NeedLeaderElection: only the leader scales.
@@ -316,6 +334,19 @@ func (c *Cloud) convert(ctx context.Context, a astypes.AutoScalingGroup) (*Group
 	for _, t := range a.Tags {
 		g.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
+	if ng := g.Tags[TagNodeGroup]; ng != "" {
+		cluster := g.Tags[TagEKSCluster]
+		if cluster == "" {
+			cluster = c.o.ClusterName
+		}
+		m, err := c.nodeGroup(ctx, cluster, ng)
+		if err != nil {
+			// Without them a template would promise nodes without the
+			// group's taints: the group is left out until EKS answers.
+			return nil, fmt.Errorf("managed node group %s: %w", ng, err)
+		}
+		g.Managed = m
+	}
 	for _, in := range a.Instances {
 		g.Instances = append(g.Instances, GroupInstance{ID: aws.ToString(in.InstanceId), Type: aws.ToString(in.InstanceType),
 			Zone: aws.ToString(in.AvailabilityZone), State: string(in.LifecycleState)})
@@ -352,6 +383,40 @@ func (c *Cloud) convert(ctx context.Context, a astypes.AutoScalingGroup) (*Group
 		return nil, errors.New("launch configurations are not read (AWS retired them): use a launch template")
 	}
 	return g, nil
+}
+
+// nodeGroup reads a managed node group's labels and taints (EKS
+// DescribeNodegroup), reused for managedRefresh.
+func (c *Cloud) nodeGroup(ctx context.Context, cluster, name string) (*ManagedNodeGroup, error) {
+	key := cluster + "/" + name
+	c.mu.Lock()
+	cached, ok := c.managed[key]
+	c.mu.Unlock()
+	if ok && c.now().Sub(cached.at) < managedRefresh {
+		return cached.ng, nil
+	}
+	out, err := c.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String(cluster), NodegroupName: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("DescribeNodegroup: %w", err)
+	}
+	m := &ManagedNodeGroup{Labels: map[string]string{}}
+	if ng := out.Nodegroup; ng != nil {
+		for k, v := range ng.Labels {
+			m.Labels[k] = v
+		}
+		for _, t := range ng.Taints {
+			effect, ok := ManagedTaintEffect(string(t.Effect))
+			if !ok {
+				c.log.Info("managed node group taint with an unknown effect left out", "nodegroup", name, "taint", aws.ToString(t.Key), "effect", t.Effect)
+				continue
+			}
+			m.Taints = append(m.Taints, corev1.Taint{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value), Effect: effect})
+		}
+	}
+	c.mu.Lock()
+	c.managed[key] = cachedNodeGroup{at: c.now(), ng: m}
+	c.mu.Unlock()
+	return m, nil
 }
 
 // templateType is the instance type of a launch template version.
@@ -398,6 +463,7 @@ func (c *Cloud) next(g *Group, np *provisionerv1.NodePool) (*scheduling.Instance
 	for _, err := range errs {
 		c.log.V(1).Info("node-template tag left out", "group", g.Name, "error", err.Error())
 	}
+	nt = nt.WithManaged(g.Managed)
 	for _, t := range nt.Taints {
 		if !hasTaint(np.Spec.Template.Spec.Taints, t) {
 			return nil, fmt.Sprintf("its node-template taint %s=%s:%s is not among the pool's taints", t.Key, t.Value, t.Effect)

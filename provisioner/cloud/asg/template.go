@@ -22,7 +22,70 @@ const (
 	TagLabel    = "k8s.io/cluster-autoscaler/node-template/label/"
 	TagTaint    = "k8s.io/cluster-autoscaler/node-template/taint/"
 	TagResource = "k8s.io/cluster-autoscaler/node-template/resources/"
+	// TagNodeGroup and TagEKSCluster mark the group of an EKS managed node
+	// group (EKS sets them), whose labels and taints DescribeNodegroup
+	// tells.
+	TagNodeGroup  = "eks:nodegroup-name"
+	TagEKSCluster = "eks:cluster-name"
 )
+
+// ManagedNodeGroup is what EKS says of a managed node group's nodes.
+type ManagedNodeGroup struct {
+	Labels map[string]string
+	Taints []corev1.Taint
+}
+
+// ManagedTaintEffect is the Kubernetes effect of an EKS taint effect
+// (NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE); false for another.
+func ManagedTaintEffect(effect string) (corev1.TaintEffect, bool) {
+	switch effect {
+	case "NO_SCHEDULE":
+		return corev1.TaintEffectNoSchedule, true
+	case "NO_EXECUTE":
+		return corev1.TaintEffectNoExecute, true
+	case "PREFER_NO_SCHEDULE":
+		return corev1.TaintEffectPreferNoSchedule, true
+	}
+	return "", false
+}
+
+// WithManaged is nt with a managed node group's labels and taints under
+// it: the node-template tags win for a label key, and for a taint of the
+// same key and effect; taints come out sorted by key and effect.
+func (nt NodeTemplate) WithManaged(m *ManagedNodeGroup) NodeTemplate {
+	if m == nil {
+		return nt
+	}
+	out := NodeTemplate{Labels: map[string]string{}, Resources: nt.Resources}
+	for k, v := range m.Labels {
+		out.Labels[k] = v
+	}
+	for k, v := range nt.Labels {
+		out.Labels[k] = v
+	}
+	type key struct {
+		k string
+		e corev1.TaintEffect
+	}
+	seen := map[key]bool{}
+	for _, t := range nt.Taints {
+		seen[key{t.Key, t.Effect}] = true
+		out.Taints = append(out.Taints, t)
+	}
+	for _, t := range m.Taints {
+		if !seen[key{t.Key, t.Effect}] {
+			seen[key{t.Key, t.Effect}] = true
+			out.Taints = append(out.Taints, t)
+		}
+	}
+	sort.SliceStable(out.Taints, func(i, j int) bool {
+		if out.Taints[i].Key != out.Taints[j].Key {
+			return out.Taints[i].Key < out.Taints[j].Key
+		}
+		return out.Taints[i].Effect < out.Taints[j].Effect
+	})
+	return out
+}
 
 // NodeTemplate is what a group's node-template tags say of its nodes.
 type NodeTemplate struct {
@@ -115,6 +178,9 @@ type Group struct {
 	OnDemandPercent int32
 	Tags            map[string]string
 	Instances       []GroupInstance
+	// Managed: the EKS managed node group's labels and taints (nil for a
+	// self-managed group).
+	Managed *ManagedNodeGroup
 }
 
 // GroupInstance is an instance of a group.

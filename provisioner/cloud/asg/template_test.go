@@ -2,6 +2,7 @@ package asg
 
 import (
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -201,4 +202,49 @@ func FuzzParseTags(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestWithManaged(t *testing.T) {
+	tags := NodeTemplate{Labels: map[string]string{"team": "tag"}, Taints: []corev1.Taint{{Key: "gpu", Value: "tag", Effect: corev1.TaintEffectNoSchedule}}}
+	for _, tc := range []struct {
+		name       string
+		m          *ManagedNodeGroup
+		wantLabels string
+		wantTaints string
+	}{
+		{"self-managed", nil, "team=tag", "gpu=tag:NoSchedule"},
+		{"labels merged, tags win", &ManagedNodeGroup{Labels: map[string]string{"team": "eks", "workload": "ml"}}, "team=tag,workload=ml", "gpu=tag:NoSchedule"},
+		{"taints merged, tags win on key and effect", &ManagedNodeGroup{Taints: []corev1.Taint{
+			{Key: "gpu", Value: "eks", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "gpu", Value: "eks", Effect: corev1.TaintEffectNoExecute},
+			{Key: "a", Effect: corev1.TaintEffectPreferNoSchedule},
+		}}, "team=tag", "a=:PreferNoSchedule,gpu=eks:NoExecute,gpu=tag:NoSchedule"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tags.WithManaged(tc.m)
+			var ls, ts []string
+			for k, v := range got.Labels {
+				ls = append(ls, k+"="+v)
+			}
+			sort.Strings(ls)
+			for _, x := range got.Taints {
+				ts = append(ts, x.Key+"="+x.Value+":"+string(x.Effect))
+			}
+			if strings.Join(ls, ",") != tc.wantLabels || strings.Join(ts, ",") != tc.wantTaints {
+				t.Errorf("labels %v taints %v; want %s and %s", ls, ts, tc.wantLabels, tc.wantTaints)
+			}
+		})
+	}
+	if tags.Labels["workload"] != "" || len(tags.Taints) != 1 {
+		t.Errorf("WithManaged changed its receiver: %+v", tags)
+	}
+}
+
+func TestManagedTaintEffect(t *testing.T) {
+	for in, want := range map[string]corev1.TaintEffect{"NO_SCHEDULE": corev1.TaintEffectNoSchedule, "NO_EXECUTE": corev1.TaintEffectNoExecute,
+		"PREFER_NO_SCHEDULE": corev1.TaintEffectPreferNoSchedule, "NoSchedule": "", "": ""} {
+		if got, ok := ManagedTaintEffect(in); got != want || ok != (want != "") {
+			t.Errorf("ManagedTaintEffect(%q) = %q %v, want %q", in, got, ok, want)
+		}
+	}
 }

@@ -418,11 +418,7 @@ func (c *Cloud) instanceTypes(class *provisionerv1.AWSNodeClass, r *resolved) []
 	if ct, ok := c.cache[class.Name]; ok && ct.key == key {
 		return ct.its
 	}
-	o := catalog.Options{Region: c.o.Region, VMMemoryOverheadFraction: 0.075}
-	if k := class.Spec.Kubelet; k != nil {
-		o.MaxPods = deref(k.MaxPods)
-		o.PodsPerCore = deref(k.PodsPerCore)
-	}
+	o := c.kubeletOptions(class)
 	out := make([]*scheduling.InstanceType, 0, len(c.types))
 	for _, name := range sortedKeys(c.types) {
 		t := c.types[name]
@@ -449,6 +445,25 @@ func (c *Cloud) instanceTypes(class *provisionerv1.AWSNodeClass, r *resolved) []
 	}
 	c.cache[class.Name] = cachedTypes{key: key, its: out}
 	return out
+}
+
+// kubeletOptions are the catalogue options of class: its max pods and
+// kubelet reservations (EKS's defaults for what it leaves out, and for
+// settings that do not parse: the admission webhook refuses those).
+func (c *Cloud) kubeletOptions(class *provisionerv1.AWSNodeClass) catalog.Options {
+	o := catalog.Options{Region: c.o.Region, VMMemoryOverheadFraction: 0.075}
+	k := class.Spec.Kubelet
+	if k == nil {
+		return o
+	}
+	o.MaxPods, o.PodsPerCore = deref(k.MaxPods), deref(k.PodsPerCore)
+	r, err := catalog.ParseReserved(k.KubeReserved, k.SystemReserved, k.EvictionHard)
+	if err != nil {
+		c.log.Error(err, "AWSNodeClass kubelet reservations: using EKS's defaults", "nodeclass", class.Name)
+		return o
+	}
+	o.Reserved = r
+	return o
 }
 
 // Create launches nc with one instant fleet.
@@ -529,6 +544,13 @@ func (c *Cloud) Create(ctx context.Context, nc *provisionerv1.NodeClaim) (*cloud
 	}
 	in := c.instance(oc.InstanceID, oc.InstanceType, oc.Zone, oc.CapacityType, nc.Name, c.now())
 	in.InsufficientCapacity = oc.Unavailable
+	c.mu.Lock()
+	if t, ok := c.types[oc.InstanceType]; ok {
+		// What the solver placed on it: the class's kubelet settings.
+		o := c.kubeletOptions(class)
+		in.Capacity, in.Allocatable = t.Capacity(o), t.Allocatable(o)
+	}
+	c.mu.Unlock()
 	return in, nil
 }
 
@@ -700,7 +722,7 @@ func (c *Cloud) launchTemplate(ctx context.Context, class *provisionerv1.AWSNode
 		SecurityGroupIds:    r.groupIDs(),
 		UserData:            aws.String(base64.StdEncoding.EncodeToString([]byte(ud))),
 		MetadataOptions:     metadataOptions(class.Spec.MetadataOptions),
-		BlockDeviceMappings: blockDevices(class.Spec.BlockDeviceMappings),
+		BlockDeviceMappings: blockDevices(class.Spec.BlockDeviceMappings, r.family),
 		Monitoring:          &ec2types.LaunchTemplatesMonitoringRequest{Enabled: aws.Bool(deref(class.Spec.DetailedMonitoring))},
 		TagSpecifications:   []ec2types.LaunchTemplateTagSpecificationRequest{{ResourceType: ec2types.ResourceTypeVolume, Tags: ec2Tags("", c.tags(class)).Tags}},
 	}
@@ -776,12 +798,20 @@ func metadataOptions(m *provisionerv1.MetadataOptions) *ec2types.LaunchTemplateI
 	return out
 }
 
-// blockDevices: the class's, or a 20 GiB encrypted gp3 root volume.
-func blockDevices(bds []provisionerv1.BlockDeviceMapping) []ec2types.LaunchTemplateBlockDeviceMappingRequest {
+// blockDevices: the class's, or a 20 GiB encrypted gp3 root volume
+// (Bottlerocket: a 4 GiB OS volume and a 20 GiB data volume, /dev/xvdb,
+// where its containers live).
+func blockDevices(bds []provisionerv1.BlockDeviceMapping, family string) []ec2types.LaunchTemplateBlockDeviceMappingRequest {
+	gp3 := func(dev string, gib int32) ec2types.LaunchTemplateBlockDeviceMappingRequest {
+		return ec2types.LaunchTemplateBlockDeviceMappingRequest{DeviceName: aws.String(dev), Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{
+			VolumeSize: aws.Int32(gib), VolumeType: ec2types.VolumeTypeGp3, Encrypted: aws.Bool(true), DeleteOnTermination: aws.Bool(true),
+		}}
+	}
 	if len(bds) == 0 {
-		return []ec2types.LaunchTemplateBlockDeviceMappingRequest{{DeviceName: aws.String("/dev/xvda"), Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{
-			VolumeSize: aws.Int32(20), VolumeType: ec2types.VolumeTypeGp3, Encrypted: aws.Bool(true), DeleteOnTermination: aws.Bool(true),
-		}}}
+		if family == FamilyBottlerocket {
+			return []ec2types.LaunchTemplateBlockDeviceMappingRequest{gp3("/dev/xvda", 4), gp3("/dev/xvdb", 20)}
+		}
+		return []ec2types.LaunchTemplateBlockDeviceMappingRequest{gp3("/dev/xvda", 20)}
 	}
 	out := make([]ec2types.LaunchTemplateBlockDeviceMappingRequest, 0, len(bds))
 	for _, b := range bds {
@@ -814,15 +844,20 @@ func blockDevices(bds []provisionerv1.BlockDeviceMapping) []ec2types.LaunchTempl
 // process has not used for LaunchTemplateTTL and that are older than it
 // (a template still needed is made again at the next launch).
 func (c *Cloud) gcLaunchTemplates(ctx context.Context) {
-	out, err := c.c.EC2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{Filters: []ec2types.Filter{
+	var lts []ec2types.LaunchTemplate
+	p := ec2.NewDescribeLaunchTemplatesPaginator(c.c.EC2, &ec2.DescribeLaunchTemplatesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag:" + TagCluster), Values: []string{c.o.ClusterName}},
 	}})
-	if err != nil {
-		c.log.Error(err, "list launch templates")
-		return
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			c.log.Error(err, "list launch templates")
+			return
+		}
+		lts = append(lts, page.LaunchTemplates...)
 	}
 	now := c.now()
-	for _, lt := range out.LaunchTemplates {
+	for _, lt := range lts {
 		name := deref(lt.LaunchTemplateName)
 		c.mu.Lock()
 		used, ok := c.ltUsed[name]

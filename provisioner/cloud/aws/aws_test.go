@@ -179,7 +179,7 @@ func TestUserData(t *testing.T) {
 	if ud, err := UserData(Bootstrap{Family: "Custom", UserData: "as is"}); err != nil || ud != "as is" {
 		t.Errorf("Custom: %q %v", ud, err)
 	}
-	for _, bad := range []Bootstrap{{Family: "Bottlerocket"}, {ClusterName: "x"}} {
+	for _, bad := range []Bootstrap{{Family: "Bottlerocket"}, {ClusterName: "x"}, {Family: "Windows2022"}} {
 		if _, err := UserData(bad); err == nil {
 			t.Errorf("%+v: want an error", bad)
 		}
@@ -230,7 +230,18 @@ func TestAliasParameters(t *testing.T) {
 	if ps["amd64"] != "/aws/service/eks/optimized-ami/1.37/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.37-v20260101/image_id" {
 		t.Errorf("pinned: %v", ps)
 	}
-	for _, bad := range []string{"al2@latest", "bottlerocket@latest", "ubuntu@latest", "al2023"} {
+	for alias, want := range map[string][2]string{
+		"al2@latest":           {"AL2", "/aws/service/eks/optimized-ami/1.37/amazon-linux-2/recommended/image_id /aws/service/eks/optimized-ami/1.37/amazon-linux-2-arm64/recommended/image_id"},
+		"al2@v20260101":        {"AL2", "/aws/service/eks/optimized-ami/1.37/amazon-linux-2/amazon-eks-node-1.37-v20260101/image_id /aws/service/eks/optimized-ami/1.37/amazon-linux-2-arm64/amazon-eks-arm64-node-1.37-v20260101/image_id"},
+		"bottlerocket@latest":  {"Bottlerocket", "/aws/service/bottlerocket/aws-k8s-1.37/x86_64/latest/image_id /aws/service/bottlerocket/aws-k8s-1.37/arm64/latest/image_id"},
+		"bottlerocket@v1.40.0": {"Bottlerocket", "/aws/service/bottlerocket/aws-k8s-1.37/x86_64/1.40.0/image_id /aws/service/bottlerocket/aws-k8s-1.37/arm64/1.40.0/image_id"},
+	} {
+		fam, ps, err := AliasParameters(alias, "1.37")
+		if err != nil || fam != want[0] || ps["amd64"]+" "+ps["arm64"] != want[1] {
+			t.Errorf("%s: %s %v %v, want %v", alias, fam, ps, err, want)
+		}
+	}
+	for _, bad := range []string{"ubuntu@latest", "al2023", "al2@"} {
 		if _, _, err := AliasParameters(bad, "1.37"); err == nil {
 			t.Errorf("%s: want an error", bad)
 		}
@@ -273,3 +284,117 @@ func BenchmarkInstanceTypesFullCatalogue(b *testing.B) {
 }
 
 func discard() logr.Logger { return logr.Discard() }
+
+func familyBootstrap(family, userData string) Bootstrap {
+	maxPods := int32(58)
+	return Bootstrap{ClusterName: "prod", Endpoint: "https://ABC.gr7.us-east-1.eks.amazonaws.com", CA: []byte("CA"), ServiceCIDR: "172.20.0.0/16",
+		Labels: map[string]string{"team": "web", provisionerv1.LabelNodePool: "default"},
+		Taints: []corev1.Taint{{Key: provisionerv1.TaintUnregistered, Effect: corev1.TaintEffectNoExecute}, {Key: "gpu", Value: "true", Effect: corev1.TaintEffectNoSchedule}},
+		Kubelet: &provisionerv1.KubeletConfiguration{MaxPods: &maxPods, KubeReserved: map[string]string{"cpu": "200m", "memory": "1Gi"},
+			SystemReserved: map[string]string{"memory": "300Mi"}, EvictionHard: map[string]string{"memory.available": "5%"}},
+		Family: family, UserData: userData}
+}
+
+func TestUserDataAL2(t *testing.T) {
+	ud, err := UserData(familyBootstrap("AL2", "echo 'before'"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(ud, "--"+mimeBoundary)
+	if len(parts) != 4 || !strings.Contains(parts[1], "echo 'before'") {
+		t.Fatalf("want the class's script, then the bootstrap, in a MIME document:\n%s", ud)
+	}
+	for _, want := range []string{
+		"/etc/eks/bootstrap.sh 'prod' --apiserver-endpoint 'https://ABC.gr7.us-east-1.eks.amazonaws.com' --b64-cluster-ca 'Q0E=' --dns-cluster-ip '172.20.0.10' --use-max-pods false",
+		"--kubelet-extra-args '--eviction-hard=memory.available<5% --kube-reserved=cpu=200m,memory=1Gi --max-pods=58 --node-labels=tailor.dev/nodepool=default,team=web " +
+			"--register-with-taints=tailor.dev/unregistered:NoExecute,gpu=true:NoSchedule --system-reserved=memory=300Mi'",
+	} {
+		if !strings.Contains(parts[2], want) {
+			t.Errorf("bootstrap part lacks %q:\n%s", want, parts[2])
+		}
+	}
+	if q := shellQuote("it's"); q != `'it'\''s'` {
+		t.Errorf("shellQuote: %s", q)
+	}
+}
+
+func TestUserDataBottlerocket(t *testing.T) {
+	ud, err := UserData(familyBootstrap("Bottlerocket", "[settings.host-containers.admin]\nenabled = true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[settings.kubernetes]
+cluster-name = "prod"
+api-server = "https://ABC.gr7.us-east-1.eks.amazonaws.com"
+cluster-certificate = "Q0E="
+cluster-dns-ip = "172.20.0.10"
+max-pods = 58
+
+[settings.kubernetes.node-labels]
+"tailor.dev/nodepool" = "default"
+"team" = "web"
+
+[settings.kubernetes.node-taints]
+"gpu" = ["true:NoSchedule"]
+"tailor.dev/unregistered" = [":NoExecute"]
+
+[settings.kubernetes.kube-reserved]
+"cpu" = "200m"
+"memory" = "1Gi"
+
+[settings.kubernetes.system-reserved]
+"memory" = "300Mi"
+
+[settings.kubernetes.eviction-hard]
+"memory.available" = "5%"
+
+[settings.host-containers.admin]
+enabled = true
+`
+	if ud != want {
+		t.Errorf("Bottlerocket settings:\n%s\nwant:\n%s", ud, want)
+	}
+	for _, bad := range []string{"[settings.kubernetes]\nmax-pods = 1", "[ settings . \"kubernetes\" . node-labels ]\na = \"b\"", "[settings.kubernetes"} {
+		if _, err := UserData(familyBootstrap("Bottlerocket", bad)); err == nil {
+			t.Errorf("class TOML %q: want an error", bad)
+		}
+	}
+}
+
+func TestClusterDNS(t *testing.T) {
+	for cidr, want := range map[string]string{"10.100.0.0/16": "10.100.0.10", "172.20.0.0/16": "172.20.0.10", "fd00::/108": "fd00::a", "10.0.0.0/29": ""} {
+		got, err := ClusterDNS(cidr, nil)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("ClusterDNS(%s) = %q %v, want %q", cidr, got, err, want)
+		}
+	}
+	if got, _ := ClusterDNS("bad", &provisionerv1.KubeletConfiguration{ClusterDNS: []string{"10.0.0.2"}}); got != "10.0.0.2" {
+		t.Errorf("the class's clusterDNS first: %s", got)
+	}
+}
+
+func TestTOMLTables(t *testing.T) {
+	doc := "a = 1\n[settings.kubernetes]\nx = \"\"\"\n[not.a.table]\n\"\"\"\n[[ settings.\"bootstrap-containers\" ]]\n"
+	got, err := TOMLTables(doc)
+	if err != nil || strings.Join(got, " ") != "settings.kubernetes settings.bootstrap-containers" {
+		t.Errorf("tables %v %v", got, err)
+	}
+}
+
+// FuzzTOMLTables: any document parses or errs without panicking, and no
+// header found keeps its brackets.
+func FuzzTOMLTables(f *testing.F) {
+	f.Add("[settings.kubernetes]\nmax-pods = 1")
+	f.Add("[[a]]\n'''\n[b]\n'''\n[c")
+	f.Fuzz(func(t *testing.T, doc string) {
+		tables, err := TOMLTables(doc)
+		if err != nil {
+			return
+		}
+		for _, tb := range tables {
+			if strings.ContainsAny(tb, "[]") {
+				t.Fatalf("table %q of %q keeps a bracket", tb, doc)
+			}
+		}
+	})
+}

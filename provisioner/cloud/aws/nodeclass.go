@@ -191,16 +191,17 @@ func (c *Cloud) resolveGroups(ctx context.Context, class *provisionerv1.AWSNodeC
 }
 
 // AliasParameters are the public SSM parameters of an AMI alias
-// (family@version) for Kubernetes minor version k8s, by architecture.
-// A pure function.
+// (family@version: al2023, al2 or bottlerocket at latest or a pinned
+// version) for Kubernetes minor version k8s, by architecture, and the AMI
+// family the alias implies. A pure function.
 func AliasParameters(alias, k8s string) (family string, params map[string]string, err error) {
 	fam, version, ok := strings.Cut(alias, "@")
 	if !ok || version == "" {
 		return "", nil, fmt.Errorf("AMI alias %q: want family@version", alias)
 	}
+	params = map[string]string{}
 	switch fam {
 	case "al2023":
-		params = map[string]string{}
 		for arch, a := range map[string]string{"amd64": "x86_64", "arm64": "arm64"} {
 			name := "recommended"
 			if version != "latest" {
@@ -208,11 +209,26 @@ func AliasParameters(alias, k8s string) (family string, params map[string]string
 			}
 			params[arch] = "/aws/service/eks/optimized-ami/" + k8s + "/amazon-linux-2023/" + a + "/standard/" + name + "/image_id"
 		}
-		return "AL2023", params, nil
-	case "al2", "bottlerocket":
-		return "", nil, fmt.Errorf("AMI alias %q: Tailor bootstraps AL2023 (nodeadm) nodes only; use al2023@… or amiFamily Custom with AMI ids", alias)
+		return FamilyAL2023, params, nil
+	case "al2":
+		for arch, dir := range map[string]string{"amd64": "amazon-linux-2", "arm64": "amazon-linux-2-arm64"} {
+			name := "recommended"
+			if version != "latest" {
+				name = "amazon-eks-node-" + k8s + "-" + version
+				if arch == "arm64" {
+					name = "amazon-eks-arm64-node-" + k8s + "-" + version
+				}
+			}
+			params[arch] = "/aws/service/eks/optimized-ami/" + k8s + "/" + dir + "/" + name + "/image_id"
+		}
+		return FamilyAL2, params, nil
+	case "bottlerocket":
+		for arch, a := range map[string]string{"amd64": "x86_64", "arm64": "arm64"} {
+			params[arch] = "/aws/service/bottlerocket/aws-k8s-" + k8s + "/" + a + "/" + strings.TrimPrefix(version, "v") + "/image_id"
+		}
+		return FamilyBottlerocket, params, nil
 	}
-	return "", nil, fmt.Errorf("AMI alias %q: unknown family %q", alias, fam)
+	return "", nil, fmt.Errorf("AMI alias %q: unknown family %q (al2023, al2 or bottlerocket)", alias, fam)
 }
 
 func (c *Cloud) resolveAMIs(ctx context.Context, class *provisionerv1.AWSNodeClass, r *resolved) error {
@@ -247,13 +263,18 @@ func (c *Cloud) resolveAMIs(ctx context.Context, class *provisionerv1.AWSNodeCla
 		if term.Owner != "" {
 			in.Owners = []string{term.Owner}
 		}
-		out, err := c.c.EC2.DescribeImages(ctx, in)
-		if err != nil {
-			return fmt.Errorf("DescribeImages: %w", err)
+		var images []ec2types.Image
+		p := ec2.NewDescribeImagesPaginator(c.c.EC2, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("DescribeImages: %w", err)
+			}
+			images = append(images, page.Images...)
 		}
-		// The newest image per architecture wins.
-		sort.Slice(out.Images, func(i, j int) bool { return deref(out.Images[i].CreationDate) > deref(out.Images[j].CreationDate) })
-		for _, im := range out.Images {
+		// The newest image per architecture wins (of every page).
+		sort.SliceStable(images, func(i, j int) bool { return deref(images[i].CreationDate) > deref(images[j].CreationDate) })
+		for _, im := range images {
 			arch := map[ec2types.ArchitectureValues]string{ec2types.ArchitectureValuesX8664: "amd64", ec2types.ArchitectureValuesArm64: "arm64"}[im.Architecture]
 			if arch == "" || r.amiByArch[arch] != "" {
 				continue

@@ -171,5 +171,8 @@ func (h *ClaimHandler) Interrupted(ctx context.Context, instanceID string, m int
 		h.Recorder.Eventf(nc, nil, corev1.EventTypeWarning, "Interrupted", "Interrupt", "%s; replacing it before the drain", msg)
 		return nil
 	}
+	// Not Tailor's: another cluster's, or an instance an Auto Scaling
+	// group made on its own (the group replaces it).
+	h.Log.Info("interruption for an instance without a NodeClaim: left to its owner", "kind", m.Kind, "instance", instanceID)
 	return nil
 }
