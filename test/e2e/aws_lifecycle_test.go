@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,7 @@ func (b *awsBackend) run(t *testing.T, app string, n int32) {
 // and its NodeClaim deleted with an InstanceGone Event; the node is
 // drained and the pod runs again on a new claim. Both backends.
 func TestInstanceGone(t *testing.T) {
+	provisionerTest(t)
 	for _, mode := range []string{"aws", "asg"} {
 		t.Run(mode, func(t *testing.T) {
 			b := startBackend(t, mode, "e2e-gone-"+mode, "--provisioner-gc-interval", "1s", "--instance-gone-grace", "3s", "--instance-gone-checks", "3")
@@ -131,6 +133,7 @@ func TestInstanceGone(t *testing.T) {
 // Initialized before the old node drains, the old instance terminated in
 // its group, the message deleted.
 func TestASGInterruption(t *testing.T) {
+	provisionerTest(t)
 	b := startBackend(t, "asg", "e2e-asg-int", "--interruption-queue", "e2e-asg-interruptions")
 	queue := b.s.CreateQueue("e2e-asg-interruptions")
 	b.run(t, "app", 1)
@@ -147,7 +150,7 @@ func TestASGInterruption(t *testing.T) {
 	waitRunning(t, b.ns, "app", 1, 90*time.Second)
 	again := nodeOfPod(t, b.ns, "app")
 	g, _ := b.s.Group("e2e-asg-int")
-	if again.Name == node.Name || groupOf(b.s, again) != "e2e-asg-int" || g.Desired != 1 || contains(g.Instances, id) {
+	if again.Name == node.Name || groupOf(b.s, again) != "e2e-asg-int" || g.Desired != 1 || slices.Contains(g.Instances, id) {
 		t.Errorf("after the interruption the pod runs on %s (group %q); group %+v; want a new instance of the group, the old one out, desired 1", again.Name, groupOf(b.s, again), g)
 	}
 	t.Logf("interrupted %s (NodeClaim %s): replaced in its group, pod Running again %s later", id, claim, time.Since(start).Round(100*time.Millisecond))
