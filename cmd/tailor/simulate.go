@@ -11,6 +11,7 @@ import (
 
 	"github.com/tailor-dev/tailor/cmd/tailor/simulate"
 	"github.com/tailor-dev/tailor/cmd/tailor/simulate/plots"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 type simulateFlags struct {
@@ -18,6 +19,7 @@ type simulateFlags struct {
 	policies         []string
 	skipGPU          bool
 	consolidateAfter time.Duration
+	consolidation    string
 }
 
 func newSimulateCommand() *cobra.Command {
@@ -48,7 +50,8 @@ same numbers. Formats and scores: README, "tailor simulate".`,
 		"; arrivals: "+strings.Join(simulate.DefaultCapacityPolicies, ",")+").")
 	fl.StringVar(&f.out, "out", "", "Directory for the plots (PNG and SVG); empty: no plots.")
 	fl.BoolVar(&f.skipGPU, "skip-gpu-pods", false, "arrivals: leave out pods that request GPUs (by default they get whole GPUs on GPU instance types).")
-	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: how long a node stays empty before it is removed (the NodePool default, 0s).")
+	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: the NodePool's consolidateAfter: how long a node must see no pod arrive or leave before disruption considers it (default 0s).")
+	fl.StringVar(&f.consolidation, "consolidation-policy", string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized), "arrivals: the NodePool's consolidationPolicy, WhenEmpty or WhenEmptyOrUnderutilized.")
 	_ = cmd.MarkFlagRequired("trace")
 	_ = cmd.MarkFlagRequired("kind")
 	return cmd
@@ -137,6 +140,12 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 		cl := simulate.DefaultCluster()
 		cl.SkipGPU = f.skipGPU
 		cl.ConsolidateAfter = int64(f.consolidateAfter / time.Second)
+		switch cp := provisionerv1.ConsolidationPolicy(f.consolidation); cp {
+		case provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized:
+			cl.ConsolidationPolicy = cp
+		default:
+			return fmt.Errorf("--consolidation-policy %q: want WhenEmpty or WhenEmptyOrUnderutilized", f.consolidation)
+		}
 		fmt.Fprintf(w, "arrivals trace %s: %d pods\n", f.trace, len(a.Pods))
 		scores, err := simulate.ReplayCapacity(a, cl, pols)
 		if err != nil {

@@ -369,3 +369,41 @@ func BenchmarkReplayCapacity(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(a.Pods)*b.N)/time.Since(start).Seconds(), "pods/s")
 }
+
+// TestCapacityDisruption: the replay disrupts through
+// provisioner/disruption.Decide. A big and a small pod share a node; once
+// the big one leaves, consolidation replaces the node by a cheaper one
+// (the small pod is evicted once) and, once the small one leaves, the
+// empty node goes. With WhenEmpty only the emptiness happens, and costs
+// more.
+func TestCapacityDisruption(t *testing.T) {
+	a := &Arrivals{Pods: []Pod{
+		{Name: "big", CPUMilli: 7000, MemMiB: 8192, Create: 100, Delete: 3700},
+		{Name: "small", CPUMilli: 250, MemMiB: 256, Create: 100, Delete: 4 * 3600},
+	}}
+	cl := DefaultCluster()
+	s, err := ReplayCapacity(a, cl, []CapacityPolicy{Provisioner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	under := s[0]
+	if under.Disrupted != 1 || under.Commands["single_node_consolidation"] != 1 || under.Commands["emptiness"] != 1 || under.Nodes != 2 {
+		t.Fatalf("disrupted %d, commands %v, nodes %d; want 1 pod, one consolidation and one emptiness, 2 nodes", under.Disrupted, under.Commands, under.Nodes)
+	}
+	cl.ConsolidationPolicy = "WhenEmpty"
+	s, err = ReplayCapacity(a, cl, []CapacityPolicy{Provisioner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := s[0]
+	if empty.Disrupted != 0 || empty.Commands["emptiness"] != 1 || len(empty.Commands) != 1 {
+		t.Fatalf("WhenEmpty: disrupted %d, commands %v; want 0 and one emptiness", empty.Disrupted, empty.Commands)
+	}
+	if !(under.NodeCost < empty.NodeCost) {
+		t.Errorf("consolidation cost %v, WhenEmpty %v: want less", under.NodeCost, empty.NodeCost)
+	}
+	// The small pod waited for its node, then about a batch after eviction.
+	if want := float64(cl.BatchIdle + cl.NodeStart); under.PendingPodSeconds < 2*want || under.PendingPodSeconds > 2*want+2*float64(cl.BatchMax) {
+		t.Errorf("pending pod-seconds %v, want about %v", under.PendingPodSeconds, 2*want)
+	}
+}
