@@ -131,9 +131,9 @@ func (Provisioner) Solve(in scheduling.Input) (*scheduling.Result, error) {
 type CapacityScore struct {
 	Policy string
 	// NodeCost is Σ node price × lifetime ($·h); Bound the LP lower bound
-	// of it: at every instant, for each resource, the live pods' requests
-	// times the lowest price per unit of that resource of any offering the
-	// pool allows, the largest of these, integrated over time.
+	// of it: at every instant, scheduling.Bound of the live pods' CPU,
+	// memory and GPU requests (the cheapest fractional mix of instance
+	// types at their cheapest allowed offering), integrated over time.
 	NodeCost, Bound float64
 	// PendingPodSeconds: Σ over pods of the time from creation to running
 	// (bound to a ready node) or deletion.
@@ -203,26 +203,12 @@ func ReplayCapacity(a *Arrivals, cl Cluster, policies []CapacityPolicy) ([]*Capa
 	return out, nil
 }
 
-// units are the per-resource lowest prices per unit of allocatable
-// (millicore, byte, GPU) among the pool's offerings.
-type units struct{ cpu, mem, gpu float64 }
-
-func unitPrices(cl Cluster) units {
-	u := units{math.Inf(1), math.Inf(1), math.Inf(1)}
+// lowerBound is the capacity replay's bound: scheduling.Bound over CPU,
+// memory and GPUs, each type at its cheapest offering the pool allows.
+func lowerBound(cl Cluster) *scheduling.Bound {
 	allowed := allowedCapacityTypes(cl.Pool)
-	for _, it := range cl.Types {
-		price := cheapest(it, allowed)
-		if c := it.Allocatable.Cpu().MilliValue(); c > 0 {
-			u.cpu = min(u.cpu, price/float64(c))
-		}
-		if m := it.Allocatable.Memory().Value(); m > 0 {
-			u.mem = min(u.mem, price/float64(m))
-		}
-		if g, ok := it.Allocatable[gpuResource]; ok && g.Value() > 0 {
-			u.gpu = min(u.gpu, price/float64(g.Value()))
-		}
-	}
-	return u
+	return scheduling.NewBound(cl.Types, func(it *scheduling.InstanceType) float64 { return cheapest(it, allowed) },
+		[]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, gpuResource})
 }
 
 // allowedCapacityTypes are the capacity types the pool's requirements
@@ -287,11 +273,11 @@ const never = math.MaxInt64
 
 // capReplay is one policy's replay of an arrivals trace.
 type capReplay struct {
-	cl   Cluster
-	pool *provisionerv1.NodePool
-	pol  CapacityPolicy
-	sc   *CapacityScore
-	u    units
+	cl    Cluster
+	pool  *provisionerv1.NodePool
+	pol   CapacityPolicy
+	sc    *CapacityScore
+	bound *scheduling.Bound
 
 	pods   []Pod
 	core   []*corev1.Pod
@@ -323,7 +309,7 @@ func replayCapacity(a *Arrivals, cl Cluster, pol CapacityPolicy) (*CapacityScore
 	if cl.DisruptionInterval <= 0 {
 		return nil, fmt.Errorf("disruption interval must be positive, got %ds", cl.DisruptionInterval)
 	}
-	r := &capReplay{cl: cl, pol: pol, sc: &CapacityScore{Policy: pol.Name(), Commands: map[string]int{}}, u: unitPrices(cl), passDue: never, lastPass: -1}
+	r := &capReplay{cl: cl, pol: pol, sc: &CapacityScore{Policy: pol.Name(), Commands: map[string]int{}}, bound: lowerBound(cl), passDue: never, lastPass: -1}
 	r.pool = cl.Pool.DeepCopy()
 	r.pool.Spec.Disruption.ConsolidateAfter = provisionerv1.NillableDuration((time.Duration(cl.ConsolidateAfter) * time.Second).String())
 	if cl.ConsolidationPolicy != "" {
@@ -351,7 +337,7 @@ func replayCapacity(a *Arrivals, cl Cluster, pol CapacityPolicy) (*CapacityScore
 }
 
 func (r *capReplay) boundRate() float64 {
-	return max(r.live[0]*r.u.cpu, r.live[1]*r.u.mem, zeroIfNaN(r.live[2]*r.u.gpu))
+	return r.bound.Cost([]float64{r.live[0] / 1000, r.live[1], r.live[2]})
 }
 
 // advance integrates cost and bound up to t.
@@ -707,13 +693,6 @@ func (r *capReplay) quietDue(t int64) bool {
 		}
 	}
 	return false
-}
-
-func zeroIfNaN(f float64) float64 {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0
-	}
-	return f
 }
 
 // newNode launches a claim: its cheapest instance type in the zone of its
