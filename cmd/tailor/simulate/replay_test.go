@@ -407,3 +407,47 @@ func TestCapacityDisruption(t *testing.T) {
 		t.Errorf("pending pod-seconds %v, want about %v", under.PendingPodSeconds, 2*want)
 	}
 }
+
+// TestSplit: a split replay scores every hour (second) once, in the part
+// it belongs to; the parts add up to the whole replay, and the held-out
+// part is forecast from the history before it (the same targets as the
+// whole replay, so the same reserved totals).
+func TestSplit(t *testing.T) {
+	u := genUsage(4, 6, 3)
+	pols, err := PickVertical([]string{"vpa", "adaptive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := ReplayVertical(u, pols)
+	first, last := u.Span()
+	at := SplitTime(first, last, 0.5, Hour)
+	train, held := ReplayVerticalSplit(u, pols, at)
+	for k := range pols {
+		if train[k].ContainerHours == 0 || held[k].ContainerHours == 0 {
+			t.Fatalf("%s: %d and %d container-hours: want both parts scored", pols[k].Name(), train[k].ContainerHours, held[k].ContainerHours)
+		}
+		if train[k].ContainerHours+held[k].ContainerHours != whole[k].ContainerHours || train[k].Samples+held[k].Samples != whole[k].Samples {
+			t.Errorf("%s: parts %d+%d hours, %d+%d samples; whole %d, %d", pols[k].Name(), train[k].ContainerHours, held[k].ContainerHours,
+				train[k].Samples, held[k].Samples, whole[k].ContainerHours, whole[k].Samples)
+		}
+		for r := range 2 {
+			if got, want := train[k].sumT[r]+held[k].sumT[r], whole[k].sumT[r]; math.Abs(got-want) > 1e-6*want {
+				t.Errorf("%s resource %d: reserved %v + %v, whole %v", pols[k].Name(), r, train[k].sumT[r], held[k].sumT[r], want)
+			}
+		}
+	}
+	l := genLoad(3*3600, 2)
+	hp := []HorizontalPolicy{HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}}
+	hw, err := ReplayHorizontal(l, DefaultService(), hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ht, hh, err := ReplayHorizontalSplit(l, DefaultService(), hp, 5400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ht[0].podSec+hh[0].podSec != hw[0].podSec || ht[0].windows+hh[0].windows != hw[0].windows || ht[0].windows != 90 ||
+		ht[0].Requests+hh[0].Requests != hw[0].Requests || ht[0].Rescales+hh[0].Rescales != hw[0].Rescales {
+		t.Errorf("load parts do not add up: %+v / %+v / %+v", ht[0], hh[0], hw[0])
+	}
+}
