@@ -196,7 +196,7 @@ func (r *Recommender) writeCheckpoint(ctx context.Context, k model.Key, a *model
 	body, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"labels": cp.Labels, "ownerReferences": cp.OwnerReferences,
 			"annotations": map[string]any{AnnotationAdaptiveHistory: hist}},
-		"spec":     cp.Spec, "status": cp.Status,
+		"spec": cp.Spec, "status": cp.Status,
 	})
 	if err != nil {
 		return err
