@@ -278,6 +278,7 @@ type capReplay struct {
 	pol   CapacityPolicy
 	sc    *CapacityScore
 	bound *scheduling.Bound
+	reqs  *scheduling.RequestCache // pods' requests and types' labels, for every solve
 
 	pods   []Pod
 	core   []*corev1.Pod
@@ -309,7 +310,7 @@ func replayCapacity(a *Arrivals, cl Cluster, pol CapacityPolicy) (*CapacityScore
 	if cl.DisruptionInterval <= 0 {
 		return nil, fmt.Errorf("disruption interval must be positive, got %ds", cl.DisruptionInterval)
 	}
-	r := &capReplay{cl: cl, pol: pol, sc: &CapacityScore{Policy: pol.Name(), Commands: map[string]int{}}, bound: lowerBound(cl), passDue: never, lastPass: -1}
+	r := &capReplay{cl: cl, pol: pol, sc: &CapacityScore{Policy: pol.Name(), Commands: map[string]int{}}, bound: lowerBound(cl), reqs: scheduling.NewRequestCache(), passDue: never, lastPass: -1}
 	r.pool = cl.Pool.DeepCopy()
 	r.pool.Spec.Disruption.ConsolidateAfter = provisionerv1.NillableDuration((time.Duration(cl.ConsolidateAfter) * time.Second).String())
 	if cl.ConsolidationPolicy != "" {
@@ -444,7 +445,7 @@ func (r *capReplay) removeNode(id int) {
 
 // solve places the pending pods: the provisioner's batch.
 func (r *capReplay) solve(t int64) error {
-	in := scheduling.Input{Pools: []scheduling.Pool{{NodePool: r.pool, InstanceTypes: r.cl.Types}}}
+	in := scheduling.Input{Pools: []scheduling.Pool{{NodePool: r.pool, InstanceTypes: r.cl.Types}}, Requests: r.reqs}
 	for _, i := range r.pending {
 		in.Pods = append(in.Pods, r.core[i])
 	}
@@ -501,7 +502,7 @@ func (r *capReplay) solve(t int64) error {
 // simulated cluster, as the controller feeds it; its commands start.
 func (r *capReplay) pass(t int64) error {
 	r.lastPass, r.passDue = t, never
-	in := disruption.Input{Now: time.Unix(t, 0), Pools: []scheduling.Pool{{NodePool: r.pool, InstanceTypes: r.cl.Types}}, Options: disruption.DefaultOptions()}
+	in := disruption.Input{Now: time.Unix(t, 0), Pools: []scheduling.Pool{{NodePool: r.pool, InstanceTypes: r.cl.Types}}, Options: disruption.DefaultOptions(), Requests: r.reqs}
 	in.Options.Offset = r.offset
 	r.offset++
 	byName := map[string]int{}
