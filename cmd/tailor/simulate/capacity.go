@@ -729,11 +729,14 @@ func newNode(cl Cluster, c *scheduling.Claim, id int, t int64) (*simNode, error)
 
 // CapacityPolicies are the selectable capacity policies by name.
 func CapacityPolicies() map[string]func() (CapacityPolicy, error) {
-	return map[string]func() (CapacityPolicy, error){"provisioner": func() (CapacityPolicy, error) { return Provisioner{}, nil }}
+	return map[string]func() (CapacityPolicy, error){
+		"provisioner": func() (CapacityPolicy, error) { return Provisioner{}, nil },
+		"ffd":         func() (CapacityPolicy, error) { return FFD{}, nil },
+	}
 }
 
 // DefaultCapacityPolicies is what a replay runs when none are named.
-var DefaultCapacityPolicies = []string{"provisioner"}
+var DefaultCapacityPolicies = []string{"ffd", "provisioner"}
 
 // PickCapacity returns the named policies.
 func PickCapacity(names []string) ([]CapacityPolicy, error) {

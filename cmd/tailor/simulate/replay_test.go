@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tailor-dev/tailor/provisioner/scheduling"
 	rlogic "github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 	slogic "github.com/tailor-dev/tailor/scaler/logic"
@@ -449,5 +450,33 @@ func TestSplit(t *testing.T) {
 	if ht[0].podSec+hh[0].podSec != hw[0].podSec || ht[0].windows+hh[0].windows != hw[0].windows || ht[0].windows != 90 ||
 		ht[0].Requests+hh[0].Requests != hw[0].Requests || ht[0].Rescales+hh[0].Rescales != hw[0].Rescales {
 		t.Errorf("load parts do not add up: %+v / %+v / %+v", ht[0], hh[0], hw[0])
+	}
+}
+
+// TestFFD: the largest pod goes first, onto the first node with room; a
+// pod that fits no node opens the cheapest type that holds it.
+func TestFFD(t *testing.T) {
+	cl := DefaultCluster()
+	pods := []*corev1.Pod{
+		corePod(&Pod{Name: "small", CPUMilli: 500, MemMiB: 512}),
+		corePod(&Pod{Name: "big", CPUMilli: 1500, MemMiB: 1024}),
+		corePod(&Pod{Name: "huge", CPUMilli: 6000, MemMiB: 4096}),
+	}
+	node := scheduling.Node{Name: "n", Allocatable: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("1900m"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("10"),
+	}}
+	res, err := FFD{}.Solve(scheduling.Input{Pods: pods, Nodes: []scheduling.Node{node}, Pools: []scheduling.Pool{{NodePool: cl.Pool, InstanceTypes: cl.Types}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := res.Placements
+	// huge opens a node; big takes the existing one (first fit); small no
+	// longer fits there (400m left) and joins huge's new node.
+	if pl[2].Kind != scheduling.NewClaim || pl[1].Kind != scheduling.ExistingNode || pl[1].Node != "n" || pl[0].Kind != scheduling.NewClaim || pl[0].Claim != 0 || len(res.Claims) != 1 {
+		t.Fatalf("placements %+v, claims %d", pl, len(res.Claims))
+	}
+	c := res.Claims[0]
+	if cpu := c.InstanceTypes[0].Allocatable[corev1.ResourceCPU]; cpu.MilliValue() < 6000 || len(c.Pods) != 2 {
+		t.Errorf("claim %s (%s CPU) with %d pods", c.InstanceTypes[0].Name, cpu.String(), len(c.Pods))
 	}
 }
