@@ -218,3 +218,39 @@ func TestPolicyAdaptiveCheckpoint(t *testing.T) {
 	})
 	t.Logf("restored adaptive history decided %s after the restart", time.Since(restarted).Round(100*time.Millisecond))
 }
+
+// TestPolicyAnnotationValidated: the VPA webhook, through the shipped
+// configuration, refuses a tailor.dev/policy it does not know — on create
+// and on an update that changes only the annotation (the matchCondition
+// lets it through) — naming the annotation and the allowed values; other
+// metadata updates are not its business.
+func TestPolicyAnnotationValidated(t *testing.T) {
+	ctx := context.Background()
+	inst := readyTailor(t, webhookOnly)
+	registerWebhooks(t, inst)
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
+	vpas := vpaclient.NewForConfigOrDie(env.RESTConfig()).AutoscalingV1().VerticalPodAutoscalers(ns)
+	const want = `metadata.annotations[tailor.dev/policy]: Unsupported value: "fast": supported values: "adaptive", "upstream"`
+	v := hamsterVPA(vpav1.UpdateModeOff)
+	v.Annotations = map[string]string{logic.PolicyAnnotation: "fast"}
+	if _, err := vpas.Create(ctx, v, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("create: got %v, want a denial %q", err, want)
+	}
+	v.Annotations[logic.PolicyAnnotation] = logic.PolicyAdaptive
+	if _, err := vpas.Create(ctx, v, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	patch := func(p string) error {
+		_, err := vpas.Patch(ctx, v.Name, types.MergePatchType, []byte(p), metav1.PatchOptions{})
+		return err
+	}
+	if err := patch(`{"metadata":{"annotations":{"tailor.dev/policy":"fast"}}}`); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("annotation-only update: got %v, want a denial %q", err, want)
+	}
+	if err := patch(`{"metadata":{"labels":{"team":"a"}}}`); err != nil {
+		t.Fatalf("label update: %v", err)
+	}
+	if err := patch(`{"metadata":{"annotations":{"tailor.dev/policy":null}}}`); err != nil {
+		t.Fatalf("annotation removed: %v", err)
+	}
+}
