@@ -47,6 +47,32 @@ func NewBound(types []*InstanceType, price func(*InstanceType) float64, resource
 		}
 		a, c = append(a, row), append(c, p)
 	}
+	// A type another beats (at least as much of every resource for no
+	// more) adds a redundant constraint: dropped, so a catalogue of a
+	// thousand types enumerates the few hundred that matter.
+	var keep [][]float64
+	var keepC []float64
+	for t := range a {
+		beaten := false
+		for u := range a {
+			if u == t || c[u] > c[t] {
+				continue
+			}
+			ge, eq := true, c[u] == c[t]
+			for r := range k {
+				ge = ge && a[u][r] >= a[t][r]
+				eq = eq && a[u][r] == a[t][r]
+			}
+			if ge && (!eq || u < t) {
+				beaten = true
+				break
+			}
+		}
+		if !beaten {
+			keep, keepC = append(keep, a[t]), append(keepC, c[t])
+		}
+	}
+	a, c = keep, keepC
 	// Each resource in units of its largest allocatable (bytes and cores
 	// differ by 1e10): the solves stay well conditioned.
 	scale := make([]float64, k)
@@ -69,6 +95,7 @@ func NewBound(types []*InstanceType, price func(*InstanceType) float64, resource
 	for i := range m {
 		m[i] = make([]float64, k+1)
 	}
+	cut := 0
 	var rec func(start, depth int)
 	rec = func(start, depth int) {
 		if depth == k {
@@ -80,18 +107,35 @@ func NewBound(types []*InstanceType, price func(*InstanceType) float64, resource
 			if !ok {
 				return
 			}
-			// Clamped to y ≥ 0 before the check: any y that passes is
-			// dual feasible, so d · y is a valid bound (weak duality)
-			// whatever rounding did.
+			// Clearly negative: not a vertex of the polytope. Rounding
+			// noise is clamped to y ≥ 0 before the check: any y that
+			// passes is dual feasible, so d · y is a valid bound (weak
+			// duality) whatever rounding did.
+			big := 0.0
+			for _, v := range y {
+				big = max(big, math.Abs(v))
+			}
 			for r := range y {
+				if y[r] < -1e-9*big {
+					return
+				}
 				y[r] = max(y[r], 0)
 			}
-			for j := range a {
+			feasible := func(j int) bool {
 				var s float64
 				for r := range k {
 					s += a[j][r] * y[r]
 				}
-				if s > c[j]*(1+1e-9)+1e-12 {
+				return s <= c[j]*(1+1e-9)+1e-12
+			}
+			// The constraint that cut the last candidate off first: it
+			// usually cuts this one too.
+			if !feasible(cut) {
+				return
+			}
+			for j := range a {
+				if !feasible(j) {
+					cut = j
 					return
 				}
 			}
