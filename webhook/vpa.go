@@ -10,6 +10,7 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/webhook/validation"
 )
 
@@ -43,9 +44,10 @@ func (v *VPAValidator) Handle(_ context.Context, req admission.Request) admissio
 	}
 	if req.Operation == admissionv1.Update {
 		old := &vpav1.VerticalPodAutoscaler{}
-		if err := v.Decoder.DecodeRaw(req.OldObject, old); err == nil && equality.Semantic.DeepEqual(old.Spec, vpa.Spec) {
-			// Metadata-only edits (labels, finalizers) are not Tailor's to judge;
-			// the shipped matchConditions keep them from reaching us at all.
+		if err := v.Decoder.DecodeRaw(req.OldObject, old); err == nil && equality.Semantic.DeepEqual(old.Spec, vpa.Spec) &&
+			policyOf(old) == policyOf(vpa) {
+			// Other metadata edits (labels, finalizers) are not Tailor's to
+			// judge; the shipped matchConditions keep them from reaching us.
 			reason = "spec unchanged"
 			return admission.Allowed("")
 		}
@@ -61,4 +63,13 @@ type errWrongKind string
 
 func (e errWrongKind) Error() string {
 	return "tailor: this webhook validates autoscaling.k8s.io VerticalPodAutoscalers, got " + string(e)
+}
+
+// policyOf is the tailor.dev/policy annotation as written, and whether it is there.
+func policyOf(v *vpav1.VerticalPodAutoscaler) [2]string {
+	p, ok := v.Annotations[logic.PolicyAnnotation]
+	if !ok {
+		return [2]string{}
+	}
+	return [2]string{"set", p}
 }

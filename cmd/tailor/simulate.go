@@ -11,6 +11,7 @@ import (
 
 	"github.com/tailor-dev/tailor/cmd/tailor/simulate"
 	"github.com/tailor-dev/tailor/cmd/tailor/simulate/plots"
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 type simulateFlags struct {
@@ -18,6 +19,8 @@ type simulateFlags struct {
 	policies         []string
 	skipGPU          bool
 	consolidateAfter time.Duration
+	consolidation    string
+	split            float64
 }
 
 func newSimulateCommand() *cobra.Command {
@@ -47,8 +50,10 @@ same numbers. Formats and scores: README, "tailor simulate".`,
 		strings.Join(simulate.DefaultVerticalPolicies, ",")+"; load: "+strings.Join(simulate.DefaultHorizontalPolicies, ",")+
 		"; arrivals: "+strings.Join(simulate.DefaultCapacityPolicies, ",")+").")
 	fl.StringVar(&f.out, "out", "", "Directory for the plots (PNG and SVG); empty: no plots.")
+	fl.Float64Var(&f.split, "split", 0, "usage and load: score the first part of the trace (this fraction of its span) and the held-out rest separately; 0: one score over the whole trace.")
 	fl.BoolVar(&f.skipGPU, "skip-gpu-pods", false, "arrivals: leave out pods that request GPUs (by default they get whole GPUs on GPU instance types).")
-	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: how long a node stays empty before it is removed (the NodePool default, 0s).")
+	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: the NodePool's consolidateAfter: how long a node must see no pod arrive or leave before disruption considers it (default 0s).")
+	fl.StringVar(&f.consolidation, "consolidation-policy", string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized), "arrivals: the NodePool's consolidationPolicy, WhenEmpty or WhenEmptyOrUnderutilized.")
 	_ = cmd.MarkFlagRequired("trace")
 	_ = cmd.MarkFlagRequired("kind")
 	return cmd
@@ -70,6 +75,9 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 		}
 	}
 	var files []string
+	if f.split < 0 || f.split >= 1 || f.split > 0 && simulate.Kind(f.kind) == simulate.KindArrivals {
+		return fmt.Errorf("--split %v: want a fraction in (0, 1), for usage and load traces", f.split)
+	}
 	switch simulate.Kind(f.kind) {
 	case simulate.KindUsage:
 		u, err := simulate.ReadUsage(in, f.trace)
@@ -91,9 +99,25 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 			return err
 		}
 		fmt.Fprintf(w, "usage trace %s: %d containers, %d samples\n", f.trace, len(u.Series), u.Samples())
-		scores := simulate.ReplayVertical(u, pols)
-		if err := simulate.WriteVertical(w, scores); err != nil {
-			return err
+		var scores []*simulate.VerticalScore
+		if f.split > 0 {
+			first, last := u.Span()
+			at := simulate.SplitTime(first, last, f.split, simulate.Hour)
+			train, held := simulate.ReplayVerticalSplit(u, pols, at)
+			fmt.Fprintf(w, "\nfirst part (before %s):\n", time.Unix(at, 0).UTC().Format(time.RFC3339))
+			if err := simulate.WriteVertical(w, train); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\nheld-out part (from %s):\n", time.Unix(at, 0).UTC().Format(time.RFC3339))
+			if err := simulate.WriteVertical(w, held); err != nil {
+				return err
+			}
+			scores = train
+		} else {
+			scores = simulate.ReplayVertical(u, pols)
+			if err := simulate.WriteVertical(w, scores); err != nil {
+				return err
+			}
 		}
 		if f.out != "" {
 			if files, err = plots.Vertical(f.out, scores); err != nil {
@@ -110,12 +134,29 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 			return err
 		}
 		fmt.Fprintf(w, "load trace %s: %d seconds\n", f.trace, len(l.RPS))
-		scores, err := simulate.ReplayHorizontal(l, simulate.DefaultService(), pols)
-		if err != nil {
-			return err
-		}
-		if err := simulate.WriteHorizontal(w, scores); err != nil {
-			return err
+		var scores []*simulate.HorizontalScore
+		if f.split > 0 {
+			at := int64(f.split * float64(len(l.RPS)))
+			train, held, err := simulate.ReplayHorizontalSplit(l, simulate.DefaultService(), pols, at)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\nfirst part (seconds 0–%d):\n", at)
+			if err := simulate.WriteHorizontal(w, train); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\nheld-out part (seconds %d–%d):\n", at, len(l.RPS))
+			if err := simulate.WriteHorizontal(w, held); err != nil {
+				return err
+			}
+			scores = train
+		} else {
+			if scores, err = simulate.ReplayHorizontal(l, simulate.DefaultService(), pols); err != nil {
+				return err
+			}
+			if err := simulate.WriteHorizontal(w, scores); err != nil {
+				return err
+			}
 		}
 		if f.out != "" {
 			if files, err = plots.Horizontal(f.out, scores); err != nil {
@@ -137,6 +178,12 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 		cl := simulate.DefaultCluster()
 		cl.SkipGPU = f.skipGPU
 		cl.ConsolidateAfter = int64(f.consolidateAfter / time.Second)
+		switch cp := provisionerv1.ConsolidationPolicy(f.consolidation); cp {
+		case provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized:
+			cl.ConsolidationPolicy = cp
+		default:
+			return fmt.Errorf("--consolidation-policy %q: want WhenEmpty or WhenEmptyOrUnderutilized", f.consolidation)
+		}
 		fmt.Fprintf(w, "arrivals trace %s: %d pods\n", f.trace, len(a.Pods))
 		scores, err := simulate.ReplayCapacity(a, cl, pols)
 		if err != nil {

@@ -35,15 +35,18 @@ func TestSimulateCommand(t *testing.T) {
 	for _, tc := range []struct {
 		kind, file string
 		want       []string
+		extra      []string
 	}{
-		{"usage", write("u.csv", usage.String()), []string{"static", "vpa", "adaptive", "reserved ÷ used, cpu", "usage-cpu.svg"}},
-		{"load", write("l.txt", load.String()), []string{"hpa", "pod-hours ÷ oracle", "load-replicas.png"}},
-		{"arrivals", write("a.csv", arrivals), []string{"provisioner", "node $·h ÷ bound", "arrivals-cost.png"}},
+		{"usage", write("u.csv", usage.String()), []string{"static", "vpa", "adaptive", "reserved ÷ used, cpu", "usage-cpu.svg"}, nil},
+		{"load", write("l.txt", load.String()), []string{"hpa", "pod-hours ÷ oracle", "load-replicas.png"}, nil},
+		{"arrivals", write("a.csv", arrivals), []string{"ffd", "provisioner", "node $·h ÷ bound", "disruption commands", "arrivals-cost.png"}, nil},
+		{"usage", write("u2.csv", usage.String()), []string{"first part (before 2013-07-02T09:00:00Z)", "held-out part (from 2013-07-02T09:00:00Z)"}, []string{"--split", "0.5"}},
+		{"load", write("l3.txt", load.String()), []string{"first part (seconds 0–1800)", "held-out part (seconds 1800–3600)"}, []string{"--split", "0.5"}},
 	} {
 		var out bytes.Buffer
 		cmd := newRootCommand()
 		cmd.SetOut(&out)
-		cmd.SetArgs([]string{"simulate", "--kind", tc.kind, "--trace", tc.file, "--out", filepath.Join(dir, "plots")})
+		cmd.SetArgs(append([]string{"simulate", "--kind", tc.kind, "--trace", tc.file, "--out", filepath.Join(dir, "plots")}, tc.extra...))
 		if err := cmd.Execute(); err != nil {
 			t.Fatalf("%s: %v", tc.kind, err)
 		}
@@ -62,6 +65,9 @@ func TestSimulateCommand(t *testing.T) {
 		{[]string{"--kind", "load", "--trace", write("l2.txt", "1 2 3"), "--policy", "magic"}, `unknown horizontal policy "magic"`},
 		{[]string{"--kind", "usage", "--policy", "static", "--trace", write("np.csv", "container,unix_s,cpu_used_cores,mem_used_bytes\na,1,1,2\n")}, "policy static needs the columns"},
 		{[]string{"--kind", "usage"}, `required flag(s) "trace" not set`},
+		{[]string{"--kind", "usage", "--trace", write("s.csv", "x"), "--split", "1"}, "--split 1: want a fraction in (0, 1)"},
+		{[]string{"--kind", "arrivals", "--trace", write("s2.csv", "x"), "--split", "0.5"}, "for usage and load traces"},
+		{[]string{"--kind", "arrivals", "--trace", write("a2.csv", arrivals), "--consolidation-policy", "Sometimes"}, `--consolidation-policy "Sometimes"`},
 	} {
 		cmd := newRootCommand()
 		cmd.SetOut(&bytes.Buffer{})

@@ -46,6 +46,9 @@ func Decide(in Input) (*Decision, error) {
 		total: map[string]int{}, disrupting: map[string]int{},
 		reqs: scheduling.NewRequestCache(), out: &Decision{},
 	}
+	if in.Requests != nil {
+		d.reqs = in.Requests
+	}
 	for i := range in.Pools {
 		d.pools[in.Pools[i].NodePool.Name] = &in.Pools[i]
 	}

@@ -132,6 +132,10 @@ type Input struct {
 	DaemonSetPods []*corev1.Pod
 	PDBs          []*policyv1.PodDisruptionBudget
 	Options       Options
+	// Requests, if set, is a cache the caller keeps across passes (the
+	// simulator: its pods and instance types never change); nil: one per
+	// pass.
+	Requests *scheduling.RequestCache
 }
 
 // Command is one disruption to carry out: launch the replacements, wait

@@ -2,6 +2,7 @@ package requirements
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -203,11 +204,17 @@ func FromNodeSelector(exprs []corev1.NodeSelectorRequirement) (Requirements, err
 // FromLabels builds the requirements a node with these labels meets
 // exactly: key In [value] for each.
 func FromLabels(labels map[string]string) Requirements {
-	rs := Requirements{items: make([]Requirement, 0, len(labels))}
-	for k, v := range labels {
-		rs.items = append(rs.items, Single(k, v))
+	// Sort the keys, not the requirements: a solve builds this for every
+	// instance type, and moving whole requirements cost more than the rest.
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
 	}
-	sort.Slice(rs.items, func(i, j int) bool { return rs.items[i].Key < rs.items[j].Key })
+	slices.Sort(keys)
+	rs := Requirements{items: make([]Requirement, len(keys))}
+	for i, k := range keys {
+		rs.items[i] = Single(k, labels[k])
+	}
 	return rs
 }
 

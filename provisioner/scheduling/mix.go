@@ -131,30 +131,3 @@ func MixPods(n int, seed int64, o MixOptions) []*corev1.Pod {
 	}
 	return out
 }
-
-// LowerBound is an LP lower bound of what nodes carrying pods cost, USD
-// per hour: for each of CPU, memory and pod slots, the pods' total
-// request times the lowest price per unit of allocatable of any available
-// offering; the largest of the three. It ignores that nodes come in whole,
-// fixed shapes, so no packing reaches it.
-func LowerBound(pods []*corev1.Pod, types []*InstanceType) float64 {
-	best := 0.0
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods} {
-		var total float64
-		for _, p := range pods {
-			q := podRequests(p)[name]
-			total += q.AsApproximateFloat64()
-		}
-		unit := -1.0
-		for _, it := range types {
-			a := it.Allocatable[name]
-			for _, o := range it.Offerings {
-				if per := o.Price / a.AsApproximateFloat64(); o.Available && (unit < 0 || per < unit) {
-					unit = per
-				}
-			}
-		}
-		best = max(best, total*unit)
-	}
-	return best
-}

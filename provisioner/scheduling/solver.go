@@ -100,13 +100,14 @@ type solver struct {
 	pods    []*podState
 	daemons []*podState
 	scratch []int32
+	cache   *RequestCache
 }
 
 // Solve places in.Pods. It returns an error only for input it cannot
 // model at all (too many distinct resources); a pod it cannot place is an
 // Unschedulable placement with a reason.
 func Solve(in Input) (*Result, error) {
-	s := &solver{dims: newDims(), topo: newTopology(), uidx: map[string]map[string]int{}}
+	s := &solver{dims: newDims(), topo: newTopology(), uidx: map[string]map[string]int{}, cache: in.Requests}
 	if err := s.prepare(in); err != nil {
 		return nil, err
 	}
@@ -416,7 +417,7 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 			continue
 		}
 		pt := poolType{ti: ti, avail: ti.alloc, minPrice: Cheapest(it, reqs)}
-		tr := reqs.Intersect(requirements.FromLabels(it.Labels))
+		tr := reqs.Intersect(s.cache.labels(it))
 		for _, d := range daemons {
 			for _, a := range d.alts {
 				if _, bad := tr.Conflict(a, wellKnown); !bad && typeAllows(it, a) {

@@ -143,15 +143,31 @@ type Input struct {
 	Requests *RequestCache
 }
 
-// RequestCache memoizes pods' effective requests by pod. Not safe for
-// concurrent use; the pods must not change while it is in use.
+// RequestCache memoizes pods' effective requests by pod, and instance
+// types' label requirements by type, for solves that share them (the
+// simulations of a disruption pass). Not safe for concurrent use; the pods
+// and types must not change while it is in use.
 type RequestCache struct {
-	m map[*corev1.Pod]corev1.ResourceList
+	m     map[*corev1.Pod]corev1.ResourceList
+	types map[*InstanceType]requirements.Requirements
 }
 
 // NewRequestCache returns an empty cache.
 func NewRequestCache() *RequestCache {
-	return &RequestCache{m: map[*corev1.Pod]corev1.ResourceList{}}
+	return &RequestCache{m: map[*corev1.Pod]corev1.ResourceList{}, types: map[*InstanceType]requirements.Requirements{}}
+}
+
+// labels is requirements.FromLabels of the type's labels, memoized.
+func (c *RequestCache) labels(it *InstanceType) requirements.Requirements {
+	if c == nil {
+		return requirements.FromLabels(it.Labels)
+	}
+	r, ok := c.types[it]
+	if !ok {
+		r = requirements.FromLabels(it.Labels)
+		c.types[it] = r
+	}
+	return r
 }
 
 // Of is the pod's effective requests (see podRequests), memoized.

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tailor-dev/tailor/recommender/adaptive"
+	"github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 )
 
@@ -72,9 +75,11 @@ func (r *Recommender) loadCheckpoints(ctx context.Context) error {
 		return fmt.Errorf("list VPAs to restore checkpoints: %w", err)
 	}
 	handled := map[types.NamespacedName]bool{}
+	adaptivePolicy := map[types.NamespacedName]bool{}
 	for i := range vpas.Items {
 		if v := &vpas.Items[i]; r.Handles(v) {
 			handled[types.NamespacedName{Namespace: v.Namespace, Name: v.Name}] = true
+			adaptivePolicy[types.NamespacedName{Namespace: v.Namespace, Name: v.Name}] = logic.PolicyOf(v) == logic.PolicyAdaptive
 		}
 	}
 	now := r.now()
@@ -85,6 +90,9 @@ func (r *Recommender) loadCheckpoints(ctx context.Context) error {
 			return
 		}
 		k := model.Key{Namespace: vpa.Namespace, VPA: vpa.Name, Container: cp.Spec.ContainerName}
+		if adaptivePolicy[vpa] {
+			r.restoreAdaptive(k, cp)
+		}
 		a := model.NewAggregate(r.set.Params(), now)
 		if err := a.Restore(&cp.Status); err != nil {
 			bad++
@@ -105,6 +113,7 @@ func (r *Recommender) loadCheckpoints(ctx context.Context) error {
 		sourceErrorsTotal.WithLabelValues(SourceKubeAPI).Inc()
 		// Partly restored: a retry restores everything again from scratch.
 		r.set.Reset()
+		clear(r.adaptive)
 		clear(r.written)
 		clear(r.containers)
 		return fmt.Errorf("list checkpoints (%d restored before the error, dropped): %w", ok, err)
@@ -174,11 +183,20 @@ func (r *Recommender) writeCheckpoint(ctx context.Context, k model.Key, a *model
 			APIVersion: vpav1.SchemeGroupVersion.String(), Kind: "VerticalPodAutoscaler", Name: k.VPA, UID: uid,
 		}}
 	}
+	// The adaptive policy's history rides along as an annotation (upstream
+	// ignores it); null removes one a policy change left behind.
+	var hist any
+	if st := r.adaptive[k]; st != nil {
+		h := base64.StdEncoding.EncodeToString(st.Marshal())
+		cp.Annotations = map[string]string{AnnotationAdaptiveHistory: h}
+		hist = h
+	}
 	// The status is part of the object (the CRD has no status
 	// subresource): one merge patch replaces spec, status and owner.
 	body, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"labels": cp.Labels, "ownerReferences": cp.OwnerReferences},
-		"spec":     cp.Spec, "status": cp.Status,
+		"metadata": map[string]any{"labels": cp.Labels, "ownerReferences": cp.OwnerReferences,
+			"annotations": map[string]any{AnnotationAdaptiveHistory: hist}},
+		"spec": cp.Spec, "status": cp.Status,
 	})
 	if err != nil {
 		return err
@@ -188,6 +206,33 @@ func (r *Recommender) writeCheckpoint(ctx context.Context, k model.Key, a *model
 		err = r.client.Create(ctx, cp)
 	}
 	return err
+}
+
+// AnnotationAdaptiveHistory on a checkpoint holds the adaptive policy's
+// history of its container (base64 of recommender/adaptive's versioned
+// encoding), for VPAs annotated tailor.dev/policy: adaptive.
+const AnnotationAdaptiveHistory = "tailor.dev/adaptive-history"
+
+// restoreAdaptive restores the adaptive history a checkpoint carries; one
+// that does not decode (another version or candidate grid, corrupt) is
+// logged and counted, and the history starts over.
+func (r *Recommender) restoreAdaptive(k model.Key, cp *vpav1.VerticalPodAutoscalerCheckpoint) {
+	h, ok := cp.Annotations[AnnotationAdaptiveHistory]
+	if !ok {
+		return
+	}
+	data, err := base64.StdEncoding.DecodeString(h)
+	var st *adaptive.State
+	if err == nil {
+		st, err = adaptive.Unmarshal(&r.adaptiveCfg, data)
+	}
+	if err != nil {
+		checkpointOpsTotal.WithLabelValues("restore_adaptive", "invalid").Inc()
+		r.log.Info("adaptive history not restored; it starts over", "checkpoint", client.ObjectKeyFromObject(cp), "reason", err.Error())
+		return
+	}
+	r.adaptive[k] = st
+	checkpointOpsTotal.WithLabelValues("restore_adaptive", "ok").Inc()
 }
 
 // collectCheckpoints deletes the checkpoints no aggregate stands behind:

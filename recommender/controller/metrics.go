@@ -17,7 +17,7 @@ var (
 	}, []string{"resource"})
 	checkpointOpsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_recommender_checkpoint_operations_total",
-		Help: "VerticalPodAutoscalerCheckpoint operations by op (write, restore, delete) and result (ok, error, invalid).",
+		Help: "VerticalPodAutoscalerCheckpoint operations by op (write, restore, restore_adaptive, delete) and result (ok, error, invalid).",
 	}, []string{"op", "result"})
 	sourceErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_recommender_source_errors_total",

@@ -19,6 +19,10 @@ const (
 	PolicyAdaptive = "adaptive"
 )
 
+// Policies are the values the annotation may have (the VPA webhook
+// refuses others).
+var Policies = []string{PolicyAdaptive, PolicyUpstream}
+
 // PolicyOf is the vertical policy a VPA selects; an unknown value is
 // upstream.
 func PolicyOf(v *vpav1.VerticalPodAutoscaler) string {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
+	"github.com/tailor-dev/tailor/recommender/adaptive"
 	"github.com/tailor-dev/tailor/recommender/logic"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
@@ -131,4 +133,126 @@ func TestPolicyPredictive(t *testing.T) {
 		return cond != nil && cond.Reason == "ForecastScaleUp" && strings.Contains(cond.Message, "the forecast 30s ahead needs"),
 			fmt.Sprintf("conditions %+v", got.Status.Conditions)
 	})
+}
+
+// TestPolicyAdaptiveCheckpoint: the adaptive policy's history is
+// checkpointed (the annotation tailor.dev/adaptive-history on the
+// container's VerticalPodAutoscalerCheckpoint) and restored by the next
+// Tailor. The test writes three days of steady 500m/200Mi history into the
+// checkpoint while Tailor is down: a restarted Tailor that restores it
+// forecasts memory from scored history (200Mi × 1, the 250Mi floor), where
+// a fresh history gets the most conservative forecast (200Mi × 2 = 400Mi).
+func TestPolicyAdaptiveCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	args := []string{"--components=recommender", "--recommender-interval=5s", "--recommender-checkpoint-interval=5s"}
+	inst := readyTailor(t, args...)
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
+	vc := vpaclient.NewForConfigOrDie(env.RESTConfig())
+	d := deployment("app", 1, rl("100m", "50Mi"))
+	d.Spec.Template.Annotations = map[string]string{cluster.UsageCPUAnnotation: "500m", cluster.UsageMemoryAnnotation: "200Mi"}
+	if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mode := vpav1.UpdateModeOff
+	v := &vpav1.VerticalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Annotations: map[string]string{logic.PolicyAnnotation: logic.PolicyAdaptive}},
+		Spec: vpav1.VerticalPodAutoscalerSpec{
+			TargetRef:    &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "app"},
+			UpdatePolicy: &vpav1.PodUpdatePolicy{UpdateMode: &mode},
+		},
+	}
+	if _, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Create(ctx, v, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	memTarget := func(ctx context.Context) (resource.Quantity, string) {
+		v, err := vc.AutoscalingV1().VerticalPodAutoscalers(ns).Get(ctx, "app", metav1.GetOptions{})
+		if err != nil {
+			return resource.Quantity{}, err.Error()
+		}
+		if v.Status.Recommendation == nil || len(v.Status.Recommendation.ContainerRecommendations) == 0 {
+			return resource.Quantity{}, "no recommendation yet"
+		}
+		q := v.Status.Recommendation.ContainerRecommendations[0].Target[corev1.ResourceMemory]
+		return q, "memory target " + q.String()
+	}
+	eventually(t, 3*time.Minute, func(ctx context.Context) (bool, string) {
+		q, msg := memTarget(ctx)
+		return q.Cmp(resource.MustParse("400Mi")) == 0, msg + ", want the fresh history's 400Mi"
+	})
+	cps := vc.AutoscalingV1().VerticalPodAutoscalerCheckpoints(ns)
+	cfg := adaptive.Default()
+	eventually(t, time.Minute, func(ctx context.Context) (bool, string) {
+		cp, err := cps.Get(ctx, "app-app", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		data, err := base64.StdEncoding.DecodeString(cp.Annotations["tailor.dev/adaptive-history"])
+		if err != nil {
+			return false, err.Error()
+		}
+		st, err := adaptive.Unmarshal(&cfg, data)
+		if err != nil {
+			return false, "adaptive history: " + err.Error()
+		}
+		return st.Samples() > 0, fmt.Sprintf("%d samples", st.Samples())
+	})
+	inst.stop()
+
+	// Three days of steady usage, scored hour by hour, up to now.
+	st := adaptive.New(&cfg)
+	end := time.Now().Truncate(time.Hour)
+	for h := 72; h > 0; h-- {
+		at := end.Add(-time.Duration(h) * time.Hour)
+		st.Recommend(&cfg, at)
+		for m := 0; m < 60; m += 5 {
+			st.Add(at.Add(time.Duration(m)*time.Minute), 0.5, 200<<20)
+		}
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"tailor.dev/adaptive-history":%q}}}`, base64.StdEncoding.EncodeToString(st.Marshal()))
+	if _, err := cps.Patch(ctx, "app-app", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	readyTailor(t, args...)
+	eventually(t, 2*time.Minute, func(ctx context.Context) (bool, string) {
+		q, msg := memTarget(ctx)
+		return q.Cmp(resource.MustParse("250Mi")) == 0, msg + ", want the restored history's 250Mi"
+	})
+	t.Logf("restored adaptive history decided %s after the restart", time.Since(restarted).Round(100*time.Millisecond))
+}
+
+// TestPolicyAnnotationValidated: the VPA webhook, through the shipped
+// configuration, refuses a tailor.dev/policy it does not know — on create
+// and on an update that changes only the annotation (the matchCondition
+// lets it through) — naming the annotation and the allowed values; other
+// metadata updates are not its business.
+func TestPolicyAnnotationValidated(t *testing.T) {
+	ctx := context.Background()
+	inst := readyTailor(t, webhookOnly)
+	registerWebhooks(t, inst)
+	ns := namespace(t, map[string]string{enabledLabel: "true"})
+	vpas := vpaclient.NewForConfigOrDie(env.RESTConfig()).AutoscalingV1().VerticalPodAutoscalers(ns)
+	const want = `metadata.annotations[tailor.dev/policy]: Unsupported value: "fast": supported values: "adaptive", "upstream"`
+	v := hamsterVPA(vpav1.UpdateModeOff)
+	v.Annotations = map[string]string{logic.PolicyAnnotation: "fast"}
+	if _, err := vpas.Create(ctx, v, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("create: got %v, want a denial %q", err, want)
+	}
+	v.Annotations[logic.PolicyAnnotation] = logic.PolicyAdaptive
+	if _, err := vpas.Create(ctx, v, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	patch := func(p string) error {
+		_, err := vpas.Patch(ctx, v.Name, types.MergePatchType, []byte(p), metav1.PatchOptions{})
+		return err
+	}
+	if err := patch(`{"metadata":{"annotations":{"tailor.dev/policy":"fast"}}}`); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("annotation-only update: got %v, want a denial %q", err, want)
+	}
+	if err := patch(`{"metadata":{"labels":{"team":"a"}}}`); err != nil {
+		t.Fatalf("label update: %v", err)
+	}
+	if err := patch(`{"metadata":{"annotations":{"tailor.dev/policy":null}}}`); err != nil {
+		t.Fatalf("annotation removed: %v", err)
+	}
 }

@@ -15,6 +15,8 @@
 //     exceed maxAllowed (reported on minAllowed);
 //   - evictionRequirements entries are checked (non-empty cpu/memory
 //     resources, a known changeRequirement);
+//   - the annotation tailor.dev/policy, when present, names a vertical
+//     policy Tailor has (upstream, adaptive);
 //   - the per-VPA OOM and aggregation settings and startupBoost are checked
 //     for their values but are not gated behind feature flags.
 //
@@ -39,6 +41,8 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+
+	"github.com/tailor-dev/tailor/recommender/logic"
 )
 
 // Upper bounds above which a quantity is taken for a typo rather than a wish.
@@ -77,7 +81,19 @@ func VPA(vpa *vpav1.VerticalPodAutoscaler) field.ErrorList {
 	if vpa == nil {
 		return field.ErrorList{field.Required(field.NewPath("object"), "a VerticalPodAutoscaler is required")}
 	}
-	return validateSpec(&vpa.Spec, field.NewPath("spec"))
+	errs := validatePolicy(vpa.Annotations)
+	return append(errs, validateSpec(&vpa.Spec, field.NewPath("spec"))...)
+}
+
+// validatePolicy checks the tailor.dev/policy annotation: absent, or one of
+// the vertical policies (recommender/logic.Policies). A typo would
+// otherwise quietly mean upstream.
+func validatePolicy(annotations map[string]string) field.ErrorList {
+	v, ok := annotations[logic.PolicyAnnotation]
+	if !ok || slices.Contains(logic.Policies, v) {
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(field.NewPath("metadata", "annotations").Key(logic.PolicyAnnotation), v, logic.Policies)}
 }
 
 func validateSpec(spec *vpav1.VerticalPodAutoscalerSpec, p *field.Path) field.ErrorList {

@@ -266,6 +266,21 @@ func TestVPA(t *testing.T) {
 			v.Spec.StartupBoost = &vpav1.StartupBoost{CPU: &vpav1.GenericStartupBoost{Type: "Double"}}
 		}, want: []string{"FieldValueInvalid " + p0 + ".startupBoost.cpu.quantity", "FieldValueNotSupported spec.startupBoost.cpu.type"}},
 
+		// tailor.dev/policy names a policy Tailor has
+		{name: "policy adaptive", mutate: func(v *vpav1.VerticalPodAutoscaler) {
+			v.Annotations = map[string]string{"tailor.dev/policy": "adaptive"}
+		}},
+		{name: "policy upstream", mutate: func(v *vpav1.VerticalPodAutoscaler) {
+			v.Annotations = map[string]string{"tailor.dev/policy": "upstream"}
+		}},
+		{name: "policy typo", mutate: func(v *vpav1.VerticalPodAutoscaler) {
+			v.Annotations = map[string]string{"tailor.dev/policy": "Adaptive"}
+		},
+			want: []string{"FieldValueNotSupported metadata.annotations[tailor.dev/policy]"},
+			msg:  `metadata.annotations[tailor.dev/policy]: Unsupported value: "Adaptive": supported values: "adaptive", "upstream"`},
+		{name: "policy empty", mutate: func(v *vpav1.VerticalPodAutoscaler) { v.Annotations = map[string]string{"tailor.dev/policy": ""} },
+			want: []string{"FieldValueNotSupported metadata.annotations[tailor.dev/policy]"}},
+
 		// several problems at once are all reported
 		{name: "many problems", mutate: func(v *vpav1.VerticalPodAutoscaler) {
 			v.Spec.TargetRef.Name = ""

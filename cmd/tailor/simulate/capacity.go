@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -13,6 +14,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/catalog"
+	"github.com/tailor-dev/tailor/provisioner/disruption"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 )
 
@@ -29,9 +31,16 @@ type Cluster struct {
 	BatchIdle, BatchMax int64
 	// NodeStart is how long a new node takes to take pods (60 s).
 	NodeStart int64
-	// ConsolidateAfter: an empty node is removed after this long (the
-	// NodePool default, 0 s). No other disruption is simulated yet.
-	ConsolidateAfter int64
+	// ConsolidateAfter is the pool's consolidateAfter, seconds (the
+	// NodePool default, 0 s), and ConsolidationPolicy its policy (the
+	// default WhenEmptyOrUnderutilized): disruption is
+	// provisioner/disruption.Decide, a pass every DisruptionInterval
+	// seconds (the controller's 10 s) while the cluster changes; a
+	// command's candidates drain DisruptionValidation (15 s) after its
+	// replacements are ready.
+	ConsolidateAfter                         int64
+	ConsolidationPolicy                      provisionerv1.ConsolidationPolicy
+	DisruptionInterval, DisruptionValidation int64
 	// SkipGPU leaves pods that request GPUs out of the replay; by default
 	// they request whole GPUs (nvidia.com/gpu) and get GPU instance types.
 	SkipGPU bool
@@ -45,7 +54,8 @@ func DefaultCluster() Cluster {
 	np.Spec.Template.Spec.Requirements = []provisionerv1.NodeSelectorRequirementWithMinValues{
 		{Key: provisionerv1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{provisionerv1.CapacityTypeOnDemand}},
 	}
-	return Cluster{Types: Undominated(catalog.InstanceTypes(catalog.DefaultOptions()), provisionerv1.CapacityTypeOnDemand), Pool: np, BatchIdle: 1, BatchMax: 10, NodeStart: 60}
+	return Cluster{Types: Undominated(catalog.InstanceTypes(catalog.DefaultOptions()), provisionerv1.CapacityTypeOnDemand), Pool: np, BatchIdle: 1, BatchMax: 10, NodeStart: 60,
+		ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized, DisruptionInterval: 10, DisruptionValidation: 15}
 }
 
 // Undominated drops the instance types that another type beats: at most
@@ -121,15 +131,19 @@ func (Provisioner) Solve(in scheduling.Input) (*scheduling.Result, error) {
 type CapacityScore struct {
 	Policy string
 	// NodeCost is Σ node price × lifetime ($·h); Bound the LP lower bound
-	// of it: at every instant, for each resource, the live pods' requests
-	// times the lowest price per unit of that resource of any offering the
-	// pool allows, the largest of these, integrated over time.
+	// of it: at every instant, scheduling.Bound of the live pods' CPU,
+	// memory and GPU requests (the cheapest fractional mix of instance
+	// types at their cheapest allowed offering), integrated over time.
 	NodeCost, Bound float64
 	// PendingPodSeconds: Σ over pods of the time from creation to running
 	// (bound to a ready node) or deletion.
 	PendingPodSeconds float64
-	// Disrupted pods: 0 until disruption is simulated (only empty nodes go).
+	// Disrupted: pods evicted by disruption commands (each eviction counts).
 	Disrupted int
+	// Commands carried out by method (emptiness, consolidation…), and
+	// DisruptionSolves the solver calls the disruption passes made.
+	Commands         map[string]int
+	DisruptionSolves int
 	// Pods replayed, SkippedGPU left out, Unplaced deleted before they
 	// were ever placed.
 	Pods, SkippedGPU, Unplaced int
@@ -144,12 +158,17 @@ type CapacityScore struct {
 func (s *CapacityScore) CostRatio() float64 { return ratio(s.NodeCost, s.Bound) }
 
 type simNode struct {
-	node       scheduling.Node
-	price      float64
-	created    int64
-	readyAt    int64
-	emptySince int64 // when the last pod left; -1 while it has pods
-	pods       []int // trace pod indexes
+	node    scheduling.Node
+	price   float64
+	created int64
+	readyAt int64
+	// lastPodEvent: when a pod last started on or left the node (its
+	// readiness if none did), what consolidateAfter counts from.
+	lastPodEvent int64
+	pods         []int // trace pod indexes, running or nominated
+	// disrupting: a candidate of a command in flight (tainted: no new
+	// pods); replacement: launched by one.
+	disrupting, replacement bool
 }
 
 type podPhase int8
@@ -161,6 +180,15 @@ const (
 	podRunning
 	podGone
 )
+
+// command is a disruption command in flight, as the controller runs it:
+// its replacements launch, and once they are ready and the validation
+// period has passed its candidates are drained (their pods evicted, to be
+// placed again) and removed.
+type command struct {
+	candidates, replacements []int // node ids
+	drainAt                  int64
+}
 
 // ReplayCapacity replays a through each policy under cl.
 func ReplayCapacity(a *Arrivals, cl Cluster, policies []CapacityPolicy) ([]*CapacityScore, error) {
@@ -175,38 +203,38 @@ func ReplayCapacity(a *Arrivals, cl Cluster, policies []CapacityPolicy) ([]*Capa
 	return out, nil
 }
 
-// units are the per-resource lowest prices per unit of allocatable
-// (millicore, byte, GPU) among the pool's offerings.
-type units struct{ cpu, mem, gpu float64 }
+// lowerBound is the capacity replay's bound: scheduling.Bound over CPU,
+// memory and GPUs, each type at its cheapest offering the pool allows.
+func lowerBound(cl Cluster) *scheduling.Bound {
+	allowed := allowedCapacityTypes(cl.Pool)
+	return scheduling.NewBound(cl.Types, func(it *scheduling.InstanceType) float64 { return cheapest(it, allowed) },
+		[]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, gpuResource})
+}
 
-func unitPrices(cl Cluster) units {
-	u := units{math.Inf(1), math.Inf(1), math.Inf(1)}
+// allowedCapacityTypes are the capacity types the pool's requirements
+// allow (empty: any).
+func allowedCapacityTypes(np *provisionerv1.NodePool) map[string]bool {
 	allowed := map[string]bool{}
-	for _, r := range cl.Pool.Spec.Template.Spec.Requirements {
+	for _, r := range np.Spec.Template.Spec.Requirements {
 		if r.Key == provisionerv1.LabelCapacityType && r.Operator == corev1.NodeSelectorOpIn {
 			for _, v := range r.Values {
 				allowed[v] = true
 			}
 		}
 	}
-	for _, it := range cl.Types {
-		price := math.Inf(1)
-		for _, o := range it.Offerings {
-			if o.Available && (len(allowed) == 0 || allowed[o.CapacityType]) {
-				price = min(price, o.Price)
-			}
-		}
-		if c := it.Allocatable.Cpu().MilliValue(); c > 0 {
-			u.cpu = min(u.cpu, price/float64(c))
-		}
-		if m := it.Allocatable.Memory().Value(); m > 0 {
-			u.mem = min(u.mem, price/float64(m))
-		}
-		if g, ok := it.Allocatable[gpuResource]; ok && g.Value() > 0 {
-			u.gpu = min(u.gpu, price/float64(g.Value()))
+	return allowed
+}
+
+// cheapest is the lowest price of it's available offerings of an allowed
+// capacity type (+Inf if none).
+func cheapest(it *scheduling.InstanceType, allowed map[string]bool) float64 {
+	price := math.Inf(1)
+	for _, o := range it.Offerings {
+		if o.Available && (len(allowed) == 0 || allowed[o.CapacityType]) {
+			price = min(price, o.Price)
 		}
 	}
-	return u
+	return price
 }
 
 const gpuResource corev1.ResourceName = "nvidia.com/gpu"
@@ -241,239 +269,431 @@ func (h *deletions) Pop() any {
 	return x
 }
 
+const never = math.MaxInt64
+
+// capReplay is one policy's replay of an arrivals trace.
+type capReplay struct {
+	cl    Cluster
+	pool  *provisionerv1.NodePool
+	pol   CapacityPolicy
+	sc    *CapacityScore
+	bound *scheduling.Bound
+	reqs  *scheduling.RequestCache // pods' requests and types' labels, for every solve
+
+	pods   []Pod
+	core   []*corev1.Pod
+	phase  []podPhase
+	since  []int64 // pending since (creation, or eviction)
+	nodeOf []int
+	nodes  []*simNode // index = id; removed nodes are nil
+
+	pending []int
+	del     deletions
+	live    [3]float64 // requests of live pods: millicores, bytes, GPUs
+
+	costRate            float64
+	nodeCount           int
+	last                int64
+	hourCost, hourBound float64
+
+	batchOpen               bool
+	batchStart, lastArrival int64
+	retry                   bool // room freed while pods wait: solve again
+
+	cmds              []*command
+	passDue, lastPass int64
+	offset            int
+	sweep             int // passes without a command since the cluster changed
+}
+
 func replayCapacity(a *Arrivals, cl Cluster, pol CapacityPolicy) (*CapacityScore, error) {
-	sc := &CapacityScore{Policy: pol.Name()}
-	u := unitPrices(cl)
-	var pods []Pod
+	if cl.DisruptionInterval <= 0 {
+		return nil, fmt.Errorf("disruption interval must be positive, got %ds", cl.DisruptionInterval)
+	}
+	r := &capReplay{cl: cl, pol: pol, sc: &CapacityScore{Policy: pol.Name(), Commands: map[string]int{}}, bound: lowerBound(cl), reqs: scheduling.NewRequestCache(), passDue: never, lastPass: -1}
+	r.pool = cl.Pool.DeepCopy()
+	r.pool.Spec.Disruption.ConsolidateAfter = provisionerv1.NillableDuration((time.Duration(cl.ConsolidateAfter) * time.Second).String())
+	if cl.ConsolidationPolicy != "" {
+		r.pool.Spec.Disruption.ConsolidationPolicy = cl.ConsolidationPolicy
+	}
 	for _, p := range a.Pods {
 		if cl.SkipGPU && p.GPUs > 0 {
-			sc.SkippedGPU++
+			r.sc.SkippedGPU++
 			continue
 		}
-		pods = append(pods, p)
+		r.pods = append(r.pods, p)
 	}
-	sc.Pods = len(pods)
-	core := make([]*corev1.Pod, len(pods))
-	for i := range pods {
-		core[i] = corePod(&pods[i])
+	r.sc.Pods = len(r.pods)
+	r.core = make([]*corev1.Pod, len(r.pods))
+	for i := range r.pods {
+		r.core[i] = corePod(&r.pods[i])
 	}
-	phase := make([]podPhase, len(pods))
-	nodeOf := make([]int, len(pods))
-	var nodes []*simNode // index = id; removed nodes are nil
-	var pending []int
-	var del deletions
-	var live [3]float64 // requests of live pods: millicores, bytes, GPUs
-	var costRate float64
-	nodeCount := 0
-	boundRate := func() float64 {
-		return max(live[0]*u.cpu, live[1]*u.mem, zeroIfNaN(live[2]*u.gpu))
+	r.phase = make([]podPhase, len(r.pods))
+	r.since = make([]int64, len(r.pods))
+	r.nodeOf = make([]int, len(r.pods))
+	if err := r.run(); err != nil {
+		return nil, err
 	}
-	var last int64
-	var hourCost, hourBound float64
-	// advance integrates cost and bound up to t.
-	advance := func(t int64) {
-		for last < t {
-			next := min(t, (last/Hour+1)*Hour)
-			dt := float64(next-last) / 3600
-			sc.NodeCost += costRate * dt
-			b := boundRate()
-			sc.Bound += b * dt
-			hourCost += costRate * dt
-			hourBound += b * dt
-			last = next
-			if last%Hour == 0 {
-				sc.CostRate = append(sc.CostRate, hourCost)
-				sc.BoundRate = append(sc.BoundRate, hourBound)
-				hourCost, hourBound = 0, 0
-			}
+	return r.sc, nil
+}
+
+func (r *capReplay) boundRate() float64 {
+	return r.bound.Cost([]float64{r.live[0] / 1000, r.live[1], r.live[2]})
+}
+
+// advance integrates cost and bound up to t.
+func (r *capReplay) advance(t int64) {
+	for r.last < t {
+		next := min(t, (r.last/Hour+1)*Hour)
+		dt := float64(next-r.last) / 3600
+		b := r.boundRate()
+		r.sc.NodeCost += r.costRate * dt
+		r.sc.Bound += b * dt
+		r.hourCost += r.costRate * dt
+		r.hourBound += b * dt
+		r.last = next
+		if r.last%Hour == 0 {
+			r.sc.CostRate = append(r.sc.CostRate, r.hourCost)
+			r.sc.BoundRate = append(r.sc.BoundRate, r.hourBound)
+			r.hourCost, r.hourBound = 0, 0
 		}
 	}
-	start := func(i int, t int64) {
-		phase[i] = podRunning
-		sc.PendingPodSeconds += float64(t - pods[i].Create)
+}
+
+// tick is the first disruption pass at or after t (passes run every
+// DisruptionInterval, as the controller's loop does).
+func (r *capReplay) tick(t int64) int64 {
+	iv := r.cl.DisruptionInterval
+	return (t + iv - 1) / iv * iv
+}
+
+// touch: the cluster changed at t; the next pass looks at it.
+func (r *capReplay) touch(t int64) {
+	due := r.tick(t)
+	if due <= r.lastPass {
+		due = r.tick(r.lastPass + 1)
 	}
-	removePod := func(i int, t int64) {
-		switch phase[i] {
-		case podPending:
-			sc.PendingPodSeconds += float64(t - pods[i].Create)
-			sc.Unplaced++
-			pending = slices.DeleteFunc(pending, func(j int) bool { return j == i })
-		case podNominated:
-			sc.PendingPodSeconds += float64(t - pods[i].Create)
-			fallthrough
-		case podRunning:
-			n := nodes[nodeOf[i]]
-			k := slices.Index(n.pods, i)
-			n.pods = slices.Delete(n.pods, k, k+1)
-			n.node.Pods = slices.Delete(n.node.Pods, k, k+1)
-			if len(n.pods) == 0 {
-				n.emptySince = t
-			}
-		}
-		phase[i] = podGone
-		live[0] -= float64(pods[i].CPUMilli)
-		live[1] -= float64(pods[i].MemMiB << 20)
-		live[2] -= float64(pods[i].GPUs)
+	r.passDue = min(r.passDue, due)
+	r.sweep = 0
+}
+
+func (r *capReplay) podEvent(n *simNode, t int64) {
+	n.lastPodEvent = max(n.lastPodEvent, t)
+	r.touch(t)
+}
+
+func (r *capReplay) start(i int, t int64) {
+	r.phase[i] = podRunning
+	r.core[i].Status.Phase = corev1.PodRunning
+	r.sc.PendingPodSeconds += float64(t - r.since[i])
+	r.podEvent(r.nodes[r.nodeOf[i]], t)
+}
+
+func (r *capReplay) addPending(i int, t int64) {
+	r.phase[i] = podPending
+	r.core[i].Status.Phase = corev1.PodPending
+	r.since[i] = t
+	r.pending = append(r.pending, i)
+	if !r.batchOpen {
+		r.batchOpen, r.batchStart = true, t
 	}
-	solve := func(t int64) error {
-		in := scheduling.Input{Pools: []scheduling.Pool{{NodePool: cl.Pool, InstanceTypes: cl.Types}}}
-		for _, i := range pending {
-			in.Pods = append(in.Pods, core[i])
+	r.lastArrival = t
+}
+
+// unbind takes pod i off its node.
+func (r *capReplay) unbind(i int, t int64) {
+	n := r.nodes[r.nodeOf[i]]
+	k := slices.Index(n.pods, i)
+	n.pods = slices.Delete(n.pods, k, k+1)
+	n.node.Pods = slices.Delete(n.node.Pods, k, k+1)
+	r.podEvent(n, t)
+}
+
+func (r *capReplay) removePod(i int, t int64) {
+	switch r.phase[i] {
+	case podPending:
+		r.sc.PendingPodSeconds += float64(t - r.since[i])
+		r.sc.Unplaced++
+		r.pending = slices.DeleteFunc(r.pending, func(j int) bool { return j == i })
+	case podNominated:
+		r.sc.PendingPodSeconds += float64(t - r.since[i])
+		r.unbind(i, t)
+	case podRunning:
+		r.unbind(i, t)
+	}
+	r.phase[i] = podGone
+	r.live[0] -= float64(r.pods[i].CPUMilli)
+	r.live[1] -= float64(r.pods[i].MemMiB << 20)
+	r.live[2] -= float64(r.pods[i].GPUs)
+}
+
+func (r *capReplay) addNode(n *simNode) int {
+	id := len(r.nodes)
+	r.nodes = append(r.nodes, n)
+	r.costRate += n.price
+	r.sc.Nodes++
+	r.nodeCount++
+	r.sc.PeakNodes = max(r.sc.PeakNodes, r.nodeCount)
+	return id
+}
+
+func (r *capReplay) removeNode(id int) {
+	r.costRate -= r.nodes[id].price
+	r.nodes[id] = nil
+	r.nodeCount--
+}
+
+// solve places the pending pods: the provisioner's batch.
+func (r *capReplay) solve(t int64) error {
+	in := scheduling.Input{Pools: []scheduling.Pool{{NodePool: r.pool, InstanceTypes: r.cl.Types}}, Requests: r.reqs}
+	for _, i := range r.pending {
+		in.Pods = append(in.Pods, r.core[i])
+	}
+	byName := map[string]int{}
+	for id, n := range r.nodes {
+		if n == nil || n.disrupting { // candidates are tainted
+			continue
 		}
-		ids := make([]int, 0, len(nodes))
-		for id, n := range nodes {
-			if n == nil {
-				continue
-			}
-			n.node.InFlight = t < n.readyAt
-			in.Nodes = append(in.Nodes, n.node)
-			ids = append(ids, id)
-		}
-		res, err := pol.Solve(in)
+		n.node.InFlight = t < n.readyAt
+		in.Nodes = append(in.Nodes, n.node)
+		byName[n.node.Name] = id
+	}
+	res, err := r.pol.Solve(in)
+	if err != nil {
+		return err
+	}
+	r.sc.Solves++
+	claimNode := make([]int, len(res.Claims))
+	for k, c := range res.Claims {
+		n, err := newNode(r.cl, c, len(r.nodes), t)
 		if err != nil {
 			return err
 		}
-		sc.Solves++
-		byName := make(map[string]int, len(ids))
-		for _, id := range ids {
-			byName[nodes[id].node.Name] = id
+		claimNode[k] = r.addNode(n)
+	}
+	var still []int
+	for k, pl := range res.Placements {
+		i := r.pending[k]
+		var id int
+		switch pl.Kind {
+		case scheduling.ExistingNode, scheduling.InFlightNode:
+			id = byName[pl.Node]
+		case scheduling.NewClaim:
+			id = claimNode[pl.Claim]
+		default:
+			still = append(still, i)
+			continue
 		}
-		claimNode := make([]int, len(res.Claims))
-		for k, c := range res.Claims {
-			n, err := newNode(cl, c, len(nodes), t)
+		n := r.nodes[id]
+		n.pods = append(n.pods, i)
+		n.node.Pods = append(n.node.Pods, r.core[i])
+		r.nodeOf[i] = id
+		if t >= n.readyAt {
+			r.start(i, t)
+		} else {
+			r.phase[i] = podNominated
+		}
+	}
+	r.pending = still
+	return nil
+}
+
+// pass is one disruption pass: provisioner/disruption.Decide over the
+// simulated cluster, as the controller feeds it; its commands start.
+func (r *capReplay) pass(t int64) error {
+	r.lastPass, r.passDue = t, never
+	in := disruption.Input{Now: time.Unix(t, 0), Pools: []scheduling.Pool{{NodePool: r.pool, InstanceTypes: r.cl.Types}}, Options: disruption.DefaultOptions(), Requests: r.reqs}
+	in.Options.Offset = r.offset
+	r.offset++
+	byName := map[string]int{}
+	for id, n := range r.nodes {
+		if n == nil {
+			continue
+		}
+		dn := disruption.Node{
+			Claim: n.node.Name, Pool: r.pool.Name, Price: n.price,
+			Created: time.Unix(n.created, 0), LastPodEvent: time.Unix(n.lastPodEvent, 0),
+			Initialized: t >= n.readyAt, Disrupting: n.disrupting, Replacement: n.replacement, Node: n.node,
+		}
+		dn.Node.InFlight = !dn.Initialized
+		for _, i := range n.pods {
+			if r.phase[i] == podNominated {
+				dn.Nominated = true
+			} else {
+				dn.Pods = append(dn.Pods, r.core[i])
+			}
+		}
+		in.Nodes = append(in.Nodes, dn)
+		byName[n.node.Name] = id
+	}
+	dec, err := disruption.Decide(in)
+	if err != nil {
+		return err
+	}
+	r.sc.DisruptionSolves += dec.Solves
+	if len(dec.Commands) > 0 {
+		r.sweep = 0
+	} else if r.sweep++; dec.Solves >= in.Options.SingleNodeMaxSolves && r.sweep*in.Options.SingleNodeMaxSolves < len(in.Nodes) {
+		// Single-node consolidation stopped at its bound: the next pass
+		// goes on from the next offset, as the controller's does, until
+		// every node had its turn (on a cluster that has not changed, the
+		// passes after that decide the same again).
+		r.passDue = r.tick(t + 1)
+	}
+	for _, c := range dec.Commands {
+		cmd := &command{drainAt: t}
+		for _, name := range c.Candidates {
+			id := byName[name]
+			r.nodes[id].disrupting = true
+			cmd.candidates = append(cmd.candidates, id)
+		}
+		for _, claim := range c.Replacements {
+			n, err := newNode(r.cl, claim, len(r.nodes), t)
 			if err != nil {
 				return err
 			}
-			claimNode[k] = len(nodes)
-			nodes = append(nodes, n)
-			costRate += n.price
-			sc.Nodes++
-			nodeCount++
-			sc.PeakNodes = max(sc.PeakNodes, nodeCount)
+			n.replacement = true
+			cmd.replacements = append(cmd.replacements, r.addNode(n))
+			cmd.drainAt = max(cmd.drainAt, n.readyAt)
 		}
-		var still []int
-		for k, pl := range res.Placements {
-			i := pending[k]
-			var id int
-			switch pl.Kind {
-			case scheduling.ExistingNode, scheduling.InFlightNode:
-				id = byName[pl.Node]
-			case scheduling.NewClaim:
-				id = claimNode[pl.Claim]
-			default:
-				still = append(still, i)
-				continue
-			}
-			n := nodes[id]
-			n.pods = append(n.pods, i)
-			n.node.Pods = append(n.node.Pods, core[i])
-			n.emptySince = -1
-			nodeOf[i] = id
-			if t >= n.readyAt {
-				start(i, t)
-			} else {
-				phase[i] = podNominated
-			}
-		}
-		pending = still
-		return nil
+		cmd.drainAt += r.cl.DisruptionValidation
+		r.cmds = append(r.cmds, cmd)
+		r.sc.Commands[string(c.Method)]++
 	}
+	return nil
+}
 
-	next := 0 // next arrival
-	batchOpen, batchStart, lastArrival := false, int64(0), int64(0)
-	retry := false // room freed while pods wait: solve again
-	const never = math.MaxInt64
+// drain finishes a command: the candidates' pods are evicted (pending
+// again, for the next batch) and the candidates removed.
+func (r *capReplay) drain(cmd *command, t int64) {
+	for _, id := range cmd.candidates {
+		n := r.nodes[id]
+		for _, i := range n.pods {
+			r.sc.Disrupted++
+			r.addPending(i, t)
+		}
+		r.removeNode(id)
+	}
+	for _, id := range cmd.replacements {
+		if n := r.nodes[id]; n != nil {
+			n.replacement = false
+		}
+	}
+	r.touch(t)
+}
+
+// next is the time of the next event: an arrival, a deletion, a batch
+// closing, a node becoming ready, a command draining, a disruption pass
+// (due after a change, or when a node's consolidateAfter runs out).
+func (r *capReplay) next(arrival int) int64 {
+	t := int64(never)
+	if arrival < len(r.pods) {
+		t = r.pods[arrival].Create
+	}
+	if len(r.del) > 0 {
+		t = min(t, r.del[0][0])
+	}
+	if r.batchOpen {
+		t = min(t, min(r.lastArrival+r.cl.BatchIdle, r.batchStart+r.cl.BatchMax))
+	}
+	for _, c := range r.cmds {
+		t = min(t, c.drainAt)
+	}
+	t = min(t, r.passDue)
+	for _, n := range r.nodes {
+		if n == nil {
+			continue
+		}
+		if n.readyAt > r.last {
+			t = min(t, n.readyAt)
+		}
+		if !n.disrupting {
+			if q := r.tick(max(n.lastPodEvent+r.cl.ConsolidateAfter, n.readyAt)); q > r.lastPass {
+				t = min(t, q)
+			}
+		}
+	}
+	return t
+}
+
+func (r *capReplay) run() error {
+	arrival := 0
 	for {
-		// The next event: an arrival, a deletion, a batch closing, a node
-		// becoming ready, an empty node expiring.
-		t := int64(never)
-		if next < len(pods) {
-			t = pods[next].Create
-		}
-		if len(del) > 0 {
-			t = min(t, del[0][0])
-		}
-		if batchOpen {
-			t = min(t, min(lastArrival+cl.BatchIdle, batchStart+cl.BatchMax))
-		}
-		for _, n := range nodes {
-			if n == nil {
-				continue
-			}
-			if n.readyAt > last {
-				t = min(t, n.readyAt)
-			}
-			if n.emptySince >= 0 {
-				t = min(t, max(n.emptySince+cl.ConsolidateAfter, n.readyAt))
-			}
-		}
+		t := r.next(arrival)
 		if t == never {
 			break
 		}
-		advance(t)
+		r.advance(t)
 		// Nodes ready: their nominated pods start.
-		for _, n := range nodes {
+		for _, n := range r.nodes {
 			if n != nil && n.readyAt == t {
+				r.podEvent(n, t)
 				for _, i := range n.pods {
-					if phase[i] == podNominated {
-						start(i, t)
+					if r.phase[i] == podNominated {
+						r.start(i, t)
 					}
 				}
 			}
 		}
-		for len(del) > 0 && del[0][0] == t {
-			i := int(heap.Pop(&del).([2]int64)[1])
-			if phase[i] != podGone {
-				removePod(i, t)
-				retry = retry || len(pending) > 0
+		r.cmds = slices.DeleteFunc(r.cmds, func(c *command) bool {
+			if c.drainAt != t {
+				return false
+			}
+			r.drain(c, t)
+			return true
+		})
+		for len(r.del) > 0 && r.del[0][0] == t {
+			i := int(heap.Pop(&r.del).([2]int64)[1])
+			if r.phase[i] != podGone {
+				r.removePod(i, t)
+				r.retry = r.retry || len(r.pending) > 0
 			}
 		}
-		for next < len(pods) && pods[next].Create == t {
-			i := next
-			next++
-			phase[i] = podPending
-			pending = append(pending, i)
-			live[0] += float64(pods[i].CPUMilli)
-			live[1] += float64(pods[i].MemMiB << 20)
-			live[2] += float64(pods[i].GPUs)
-			heap.Push(&del, [2]int64{pods[i].Delete, int64(i)})
-			if !batchOpen {
-				batchOpen, batchStart = true, t
-			}
-			lastArrival = t
+		for arrival < len(r.pods) && r.pods[arrival].Create == t {
+			i := arrival
+			arrival++
+			r.addPending(i, t)
+			r.live[0] += float64(r.pods[i].CPUMilli)
+			r.live[1] += float64(r.pods[i].MemMiB << 20)
+			r.live[2] += float64(r.pods[i].GPUs)
+			heap.Push(&r.del, [2]int64{r.pods[i].Delete, int64(i)})
 		}
-		if retry && !batchOpen {
-			batchOpen, batchStart, lastArrival = true, t, t
+		if r.retry && !r.batchOpen {
+			r.batchOpen, r.batchStart, r.lastArrival = true, t, t
 		}
-		retry = false
-		if batchOpen && (t >= lastArrival+cl.BatchIdle || t >= batchStart+cl.BatchMax) {
-			batchOpen = false
-			if len(pending) > 0 {
-				if err := solve(t); err != nil {
-					return nil, err
+		r.retry = false
+		if r.batchOpen && (t >= r.lastArrival+r.cl.BatchIdle || t >= r.batchStart+r.cl.BatchMax) {
+			r.batchOpen = false
+			if len(r.pending) > 0 {
+				if err := r.solve(t); err != nil {
+					return err
 				}
 			}
 		}
-		for id, n := range nodes {
-			if n != nil && len(n.pods) == 0 && n.emptySince >= 0 && t >= n.emptySince+cl.ConsolidateAfter && t >= n.readyAt {
-				costRate -= n.price
-				nodes[id] = nil
-				nodeCount--
+		if t >= r.passDue || t == r.tick(t) && t > r.lastPass && r.quietDue(t) {
+			if err := r.pass(t); err != nil {
+				return err
 			}
 		}
 	}
-	if hourCost > 0 || hourBound > 0 {
-		sc.CostRate = append(sc.CostRate, hourCost)
-		sc.BoundRate = append(sc.BoundRate, hourBound)
+	if r.hourCost > 0 || r.hourBound > 0 {
+		r.sc.CostRate = append(r.sc.CostRate, r.hourCost)
+		r.sc.BoundRate = append(r.sc.BoundRate, r.hourBound)
 	}
-	return sc, nil
+	return nil
 }
 
-func zeroIfNaN(f float64) float64 {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0
+// quietDue: some node's consolidateAfter ran out at or before the tick t
+// since the last pass.
+func (r *capReplay) quietDue(t int64) bool {
+	for _, n := range r.nodes {
+		if n != nil && !n.disrupting {
+			if q := r.tick(max(n.lastPodEvent+r.cl.ConsolidateAfter, n.readyAt)); q > r.lastPass && q <= t {
+				return true
+			}
+		}
 	}
-	return f
+	return false
 }
 
 // newNode launches a claim: its cheapest instance type in the zone of its
@@ -504,16 +724,19 @@ func newNode(cl Cluster, c *scheduling.Claim, id int, t int64) (*simNode, error)
 	labels[provisionerv1.LabelNodePool] = c.Pool
 	labels[provisionerv1.LabelHostname] = name
 	kn := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Status: corev1.NodeStatus{Allocatable: it.Allocatable}}
-	return &simNode{node: scheduling.NodeFromCore(kn, nil), price: off.Price, created: t, readyAt: t + cl.NodeStart, emptySince: -1}, nil
+	return &simNode{node: scheduling.NodeFromCore(kn, nil), price: off.Price, created: t, readyAt: t + cl.NodeStart, lastPodEvent: t + cl.NodeStart}, nil
 }
 
 // CapacityPolicies are the selectable capacity policies by name.
 func CapacityPolicies() map[string]func() (CapacityPolicy, error) {
-	return map[string]func() (CapacityPolicy, error){"provisioner": func() (CapacityPolicy, error) { return Provisioner{}, nil }}
+	return map[string]func() (CapacityPolicy, error){
+		"provisioner": func() (CapacityPolicy, error) { return Provisioner{}, nil },
+		"ffd":         func() (CapacityPolicy, error) { return FFD{}, nil },
+	}
 }
 
 // DefaultCapacityPolicies is what a replay runs when none are named.
-var DefaultCapacityPolicies = []string{"provisioner"}
+var DefaultCapacityPolicies = []string{"ffd", "provisioner"}
 
 // PickCapacity returns the named policies.
 func PickCapacity(names []string) ([]CapacityPolicy, error) {

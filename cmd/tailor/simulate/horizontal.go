@@ -180,6 +180,10 @@ type HorizontalScore struct {
 	Rescales int
 	// Per minute: mean pods and mean oracle pods (for plots).
 	Pods, Oracle []float64
+
+	podSec, oracleSec int64
+	windows, over     int
+	held              *HorizontalScore // the held-out part's scores
 }
 
 // PodHoursRatio is PodHours ÷ OraclePodHours.
@@ -200,18 +204,39 @@ func ReplayHorizontal(l *Load, svc Service, policies []HorizontalPolicy) ([]*Hor
 	c := peak / (float64(svc.PeakPods) * float64(svc.Target) / 100)
 	out := make([]*HorizontalScore, len(policies))
 	for i, p := range policies {
-		out[i] = replayHorizontal(l, svc, c, p)
+		out[i] = replayHorizontal(l, svc, c, p, int64(len(l.RPS)))
 	}
 	return out, nil
 }
 
-func replayHorizontal(l *Load, svc Service, c float64, pol HorizontalPolicy) *HorizontalScore {
+// ReplayHorizontalSplit is ReplayHorizontal with the scores split at
+// second split of the trace: train scores the seconds before it, held
+// those from it on (C, from the whole trace's peak, is the same for both;
+// the per-minute series for plots are all in train).
+func ReplayHorizontalSplit(l *Load, svc Service, policies []HorizontalPolicy, split int64) (train, held []*HorizontalScore, err error) {
+	if len(l.RPS) == 0 {
+		return nil, nil, fmt.Errorf("empty load trace")
+	}
+	peak := slices.Max(l.RPS)
+	if peak <= 0 {
+		return nil, nil, fmt.Errorf("load trace has no requests")
+	}
+	c := peak / (float64(svc.PeakPods) * float64(svc.Target) / 100)
+	for _, p := range policies {
+		sc := replayHorizontal(l, svc, c, p, split)
+		train, held = append(train, sc), append(held, sc.held)
+	}
+	return train, held, nil
+}
+
+func replayHorizontal(l *Load, svc Service, c float64, pol HorizontalPolicy, split int64) *HorizontalScore {
 	start := l.Start
 	if start == 0 {
 		start = simEpoch
 	}
 	n := int64(len(l.RPS))
-	sc := &HorizontalScore{Policy: pol.Name(), C: c}
+	sc := &HorizontalScore{Policy: pol.Name(), C: c, held: &HorizontalScore{Policy: pol.Name(), C: c}}
+	series := sc
 	dec := pol.New(svc)
 	perTarget := c * float64(svc.Target) / 100
 	oracle := func(load float64) int { return int(math.Ceil(load / perTarget)) }
@@ -225,14 +250,15 @@ func replayHorizontal(l *Load, svc Service, c float64, pol HorizontalPolicy) *Ho
 	// util[t] is the ready pods' utilisation in second t; prefix sums give
 	// the metric window's mean in O(1).
 	prefix := make([]float64, n+1)
-	var podSec, oracleSec int64
 	var winSum float64
-	var windows, over int
 	var minPods, minOracle float64
 	sc.Pods = make([]float64, 0, n/60+1)
 	sc.Oracle = make([]float64, 0, n/60+1)
 	window := time.Duration(svc.MetricFrom-svc.MetricTo) * time.Second
 	for t := int64(0); t < n; t++ {
+		if t == split {
+			sc = sc.held
+		}
 		now := start + t
 		ready := 0
 		for i := range pods {
@@ -256,19 +282,19 @@ func replayHorizontal(l *Load, svc Service, c float64, pol HorizontalPolicy) *Ho
 		}
 		sc.Requests += load
 		prefix[t+1] = prefix[t] + util
-		podSec += int64(len(pods))
+		sc.podSec += int64(len(pods))
 		o := oracle(load)
-		oracleSec += int64(o)
+		sc.oracleSec += int64(o)
 		winSum += util
 		minPods += float64(len(pods))
 		minOracle += float64(o)
 		if (t+1)%60 == 0 {
-			windows++
+			sc.windows++
 			if winSum/60 > svc.Over {
-				over++
+				sc.over++
 			}
-			sc.Pods = append(sc.Pods, minPods/60)
-			sc.Oracle = append(sc.Oracle, minOracle/60)
+			series.Pods = append(series.Pods, minPods/60)
+			series.Oracle = append(series.Oracle, minOracle/60)
 			winSum, minPods, minOracle = 0, 0, 0
 		}
 		if t%svc.Sync != 0 {
@@ -296,10 +322,12 @@ func replayHorizontal(l *Load, svc Service, c float64, pol HorizontalPolicy) *Ho
 			pods = scaleDown(pods, want)
 		}
 	}
-	sc.PodHours = float64(podSec) / 3600
-	sc.OraclePodHours = float64(oracleSec) / 3600
-	sc.OverWindows = ratio(float64(over), float64(windows))
-	return sc
+	for _, sc := range []*HorizontalScore{series, series.held} {
+		sc.PodHours = float64(sc.podSec) / 3600
+		sc.OraclePodHours = float64(sc.oracleSec) / 3600
+		sc.OverWindows = ratio(float64(sc.over), float64(sc.windows))
+	}
+	return series
 }
 
 // scaleDown keeps want pods, removing starting pods first, then the

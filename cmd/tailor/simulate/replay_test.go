@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tailor-dev/tailor/provisioner/scheduling"
 	rlogic "github.com/tailor-dev/tailor/recommender/logic"
 	"github.com/tailor-dev/tailor/recommender/model"
 	slogic "github.com/tailor-dev/tailor/scaler/logic"
@@ -368,4 +369,114 @@ func BenchmarkReplayCapacity(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(a.Pods)*b.N)/time.Since(start).Seconds(), "pods/s")
+}
+
+// TestCapacityDisruption: the replay disrupts through
+// provisioner/disruption.Decide. A big and a small pod share a node; once
+// the big one leaves, consolidation replaces the node by a cheaper one
+// (the small pod is evicted once) and, once the small one leaves, the
+// empty node goes. With WhenEmpty only the emptiness happens, and costs
+// more.
+func TestCapacityDisruption(t *testing.T) {
+	a := &Arrivals{Pods: []Pod{
+		{Name: "big", CPUMilli: 7000, MemMiB: 8192, Create: 100, Delete: 3700},
+		{Name: "small", CPUMilli: 250, MemMiB: 256, Create: 100, Delete: 4 * 3600},
+	}}
+	cl := DefaultCluster()
+	s, err := ReplayCapacity(a, cl, []CapacityPolicy{Provisioner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	under := s[0]
+	if under.Disrupted != 1 || under.Commands["single_node_consolidation"] != 1 || under.Commands["emptiness"] != 1 || under.Nodes != 2 {
+		t.Fatalf("disrupted %d, commands %v, nodes %d; want 1 pod, one consolidation and one emptiness, 2 nodes", under.Disrupted, under.Commands, under.Nodes)
+	}
+	cl.ConsolidationPolicy = "WhenEmpty"
+	s, err = ReplayCapacity(a, cl, []CapacityPolicy{Provisioner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := s[0]
+	if empty.Disrupted != 0 || empty.Commands["emptiness"] != 1 || len(empty.Commands) != 1 {
+		t.Fatalf("WhenEmpty: disrupted %d, commands %v; want 0 and one emptiness", empty.Disrupted, empty.Commands)
+	}
+	if !(under.NodeCost < empty.NodeCost) {
+		t.Errorf("consolidation cost %v, WhenEmpty %v: want less", under.NodeCost, empty.NodeCost)
+	}
+	// The small pod waited for its node, then about a batch after eviction.
+	if want := float64(cl.BatchIdle + cl.NodeStart); under.PendingPodSeconds < 2*want || under.PendingPodSeconds > 2*want+2*float64(cl.BatchMax) {
+		t.Errorf("pending pod-seconds %v, want about %v", under.PendingPodSeconds, 2*want)
+	}
+}
+
+// TestSplit: a split replay scores every hour (second) once, in the part
+// it belongs to; the parts add up to the whole replay, and the held-out
+// part is forecast from the history before it (the same targets as the
+// whole replay, so the same reserved totals).
+func TestSplit(t *testing.T) {
+	u := genUsage(4, 6, 3)
+	pols, err := PickVertical([]string{"vpa", "adaptive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := ReplayVertical(u, pols)
+	first, last := u.Span()
+	at := SplitTime(first, last, 0.5, Hour)
+	train, held := ReplayVerticalSplit(u, pols, at)
+	for k := range pols {
+		if train[k].ContainerHours == 0 || held[k].ContainerHours == 0 {
+			t.Fatalf("%s: %d and %d container-hours: want both parts scored", pols[k].Name(), train[k].ContainerHours, held[k].ContainerHours)
+		}
+		if train[k].ContainerHours+held[k].ContainerHours != whole[k].ContainerHours || train[k].Samples+held[k].Samples != whole[k].Samples {
+			t.Errorf("%s: parts %d+%d hours, %d+%d samples; whole %d, %d", pols[k].Name(), train[k].ContainerHours, held[k].ContainerHours,
+				train[k].Samples, held[k].Samples, whole[k].ContainerHours, whole[k].Samples)
+		}
+		for r := range 2 {
+			if got, want := train[k].sumT[r]+held[k].sumT[r], whole[k].sumT[r]; math.Abs(got-want) > 1e-6*want {
+				t.Errorf("%s resource %d: reserved %v + %v, whole %v", pols[k].Name(), r, train[k].sumT[r], held[k].sumT[r], want)
+			}
+		}
+	}
+	l := genLoad(3*3600, 2)
+	hp := []HorizontalPolicy{HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}}
+	hw, err := ReplayHorizontal(l, DefaultService(), hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ht, hh, err := ReplayHorizontalSplit(l, DefaultService(), hp, 5400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ht[0].podSec+hh[0].podSec != hw[0].podSec || ht[0].windows+hh[0].windows != hw[0].windows || ht[0].windows != 90 ||
+		ht[0].Requests+hh[0].Requests != hw[0].Requests || ht[0].Rescales+hh[0].Rescales != hw[0].Rescales {
+		t.Errorf("load parts do not add up: %+v / %+v / %+v", ht[0], hh[0], hw[0])
+	}
+}
+
+// TestFFD: the largest pod goes first, onto the first node with room; a
+// pod that fits no node opens the cheapest type that holds it.
+func TestFFD(t *testing.T) {
+	cl := DefaultCluster()
+	pods := []*corev1.Pod{
+		corePod(&Pod{Name: "small", CPUMilli: 500, MemMiB: 512}),
+		corePod(&Pod{Name: "big", CPUMilli: 1500, MemMiB: 1024}),
+		corePod(&Pod{Name: "huge", CPUMilli: 6000, MemMiB: 4096}),
+	}
+	node := scheduling.Node{Name: "n", Allocatable: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("1900m"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("10"),
+	}}
+	res, err := FFD{}.Solve(scheduling.Input{Pods: pods, Nodes: []scheduling.Node{node}, Pools: []scheduling.Pool{{NodePool: cl.Pool, InstanceTypes: cl.Types}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := res.Placements
+	// huge opens a node; big takes the existing one (first fit); small no
+	// longer fits there (400m left) and joins huge's new node.
+	if pl[2].Kind != scheduling.NewClaim || pl[1].Kind != scheduling.ExistingNode || pl[1].Node != "n" || pl[0].Kind != scheduling.NewClaim || pl[0].Claim != 0 || len(res.Claims) != 1 {
+		t.Fatalf("placements %+v, claims %d", pl, len(res.Claims))
+	}
+	c := res.Claims[0]
+	if cpu := c.InstanceTypes[0].Allocatable[corev1.ResourceCPU]; cpu.MilliValue() < 6000 || len(c.Pods) != 2 {
+		t.Errorf("claim %s (%s CPU) with %d pods", c.InstanceTypes[0].Name, cpu.String(), len(c.Pods))
+	}
 }

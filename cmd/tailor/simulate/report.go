@@ -3,7 +3,9 @@ package simulate
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -87,5 +89,19 @@ func WriteCapacity(w io.Writer, scores []*CapacityScore) error {
 		row("nodes launched", scores, func(s *CapacityScore) string { return fmt.Sprint(s.Nodes) }),
 		row("peak nodes", scores, func(s *CapacityScore) string { return fmt.Sprint(s.PeakNodes) }),
 		row("solves", scores, func(s *CapacityScore) string { return fmt.Sprint(s.Solves) }),
+		row("disruption commands", scores, func(s *CapacityScore) string { return commands(s.Commands) }),
+		row("disruption solves", scores, func(s *CapacityScore) string { return fmt.Sprint(s.DisruptionSolves) }),
 	})
+}
+
+// commands is "method n, …" in method order ("0" for none).
+func commands(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, ", ")
 }

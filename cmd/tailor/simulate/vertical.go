@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tailor-dev/tailor/recommender/logic"
@@ -151,19 +152,45 @@ type VerticalScore struct {
 // ReplayVertical replays u through each policy, walking forward hour by
 // hour, and returns one score per policy in the given order.
 func ReplayVertical(u *Usage, policies []VerticalPolicy) []*VerticalScore {
-	var first, last int64 = math.MaxInt64, math.MinInt64
+	scores, _ := ReplayVerticalSplit(u, policies, math.MaxInt64)
+	return scores
+}
+
+// SplitTime is the first second of a trace's held-out part: frac of the
+// way from first to last, on a step boundary (an hour for usage traces).
+func SplitTime(first, last int64, frac float64, step int64) int64 {
+	return floorDiv(first+int64(frac*float64(last-first)), step) * step
+}
+
+// Span is the first and last sample time of the trace.
+func (u *Usage) Span() (first, last int64) {
+	first, last = math.MaxInt64, math.MinInt64
 	for _, s := range u.Series {
 		if len(s.Samples) > 0 {
 			first = min(first, s.Samples[0].T)
 			last = max(last, s.Samples[len(s.Samples)-1].T)
 		}
 	}
+	return first, last
+}
+
+// ReplayVerticalSplit is ReplayVertical with the scores split at split
+// (Unix seconds): train scores the hours before it, held the hours from it
+// on. The histories run through both: the held-out hours are forecast
+// from everything before them, as they would be live. The hourly series
+// (plots) are all in train.
+func ReplayVerticalSplit(u *Usage, policies []VerticalPolicy, split int64) (train, held []*VerticalScore) {
+	first, last := u.Span()
 	scores := make([]*VerticalScore, len(policies))
+	held = make([]*VerticalScore, len(policies))
+	for i, p := range policies {
+		held[i] = &VerticalScore{Policy: p.Name()}
+	}
 	if first > last {
 		for i, p := range policies {
 			scores[i] = &VerticalScore{Policy: p.Name()}
 		}
-		return scores
+		return scores, held
 	}
 	start := floorDiv(first, Hour) * Hour
 	hours := int((last-start)/Hour) + 1
@@ -176,19 +203,19 @@ func ReplayVertical(u *Usage, policies []VerticalPolicy) []*VerticalScore {
 		scores[i] = sc
 	}
 	for _, s := range u.Series {
-		replayContainer(s.Samples, policies, scores, start)
+		replayContainer(s.Samples, policies, scores, held, start, split)
 	}
-	for _, sc := range scores {
+	for _, sc := range append(slices.Clone(scores), held...) {
 		for r := range 2 {
 			sc.ReservedPerUsed[r] = ratio(sc.sumT[r], sc.sumU[r])
 			sc.Deficit[r] = ratio(sc.sumDef[r], sc.sumU[r])
 			sc.Above[r] = ratio(float64(sc.above[r]), float64(sc.Samples))
 		}
 	}
-	return scores
+	return scores, held
 }
 
-func replayContainer(samples []Sample, policies []VerticalPolicy, scores []*VerticalScore, start int64) {
+func replayContainer(samples []Sample, policies []VerticalPolicy, series, held []*VerticalScore, start, split int64) {
 	if len(samples) == 0 {
 		return
 	}
@@ -226,6 +253,10 @@ func replayContainer(samples []Sample, policies []VerticalPolicy, scores []*Vert
 		if all {
 			hour := samples[i:j]
 			slot := int((h - start) / Hour)
+			scores := series
+			if h >= split {
+				scores = held
+			}
 			for k, sc := range scores {
 				sc.ContainerHours++
 				sc.Samples += len(hour)
@@ -244,8 +275,8 @@ func replayContainer(samples []Sample, policies []VerticalPolicy, scores []*Vert
 					}
 				}
 				for r := range 2 {
-					sc.Reserved[r][slot] += t[r]
-					sc.Used[r][slot] += mean[r] / float64(len(hour))
+					series[k].Reserved[r][slot] += t[r]
+					series[k].Used[r][slot] += mean[r] / float64(len(hour))
 				}
 			}
 		}
