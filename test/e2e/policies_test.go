@@ -143,6 +143,7 @@ func TestPolicyPredictive(t *testing.T) {
 // forecasts memory from scored history (200Mi × 1, the 250Mi floor), where
 // a fresh history gets the most conservative forecast (200Mi × 2 = 400Mi).
 func TestPolicyAdaptiveCheckpoint(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	args := []string{"--components=recommender", "--recommender-interval=5s", "--recommender-checkpoint-interval=5s"}
 	inst := readyTailor(t, args...)
@@ -227,6 +228,7 @@ func TestPolicyAdaptiveCheckpoint(t *testing.T) {
 // lets it through) — naming the annotation and the allowed values; other
 // metadata updates are not its business.
 func TestPolicyAnnotationValidated(t *testing.T) {
+	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
 	inst := readyTailor(t, webhookOnly)
 	registerWebhooks(t, inst)
