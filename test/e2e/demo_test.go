@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,21 +36,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 func TestDemo(t *testing.T) {
 	provisionerTest(t)
 	start := time.Now()
-	state := namespace(t, nil)
-	inst := newInstance(t)
-	inst.certDir, inst.caPEM = servingCerts(t)
-	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir, "--metrics-secure=false", "--leader-elect=false",
-		"--components", "webhook,recommender,updater,scaler,provisioner,load",
-		"--cloud", "sim", "--sim-launch-delay", "1s",
-		"--scaler-interval", "3s", "--recommender-interval", "5s", "--updater-interval", "2s"}, inst.loopbackArgs()...)
-	args = append(args, scopeArgs(t)...)
-	inst.cmd = exec.Command(tailorBin, args...)
-	inst.cmd.Env = append(inst.cmd.Environ(), "POD_NAMESPACE="+state)
-	startInstance(t, inst)
-	eventually(t, 60*time.Second, func(context.Context) (bool, string) {
-		code, body, err := get(inst.probe + "/readyz")
-		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
-	})
+	inst := startProvisioner(t, namespace(t, nil), "--components", "webhook,recommender,updater,scaler,provisioner,load",
+		"--scaler-interval", "3s", "--recommender-interval", "5s", "--updater-interval", "2s")
 	registerWebhooks(t, inst)
 
 	c := provClient(t)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,7 +52,8 @@ func provClient(t *testing.T) client.Client {
 	return c
 }
 
-// startProvisioner runs the webhook and the provisioner with the sim cloud,
+// startProvisioner runs the webhook and the provisioner (or extra's
+// --components) with the sim cloud,
 // its state and faults in ns; no leader election, so that a killed
 // instance's successor acts at once.
 func startProvisioner(t *testing.T, ns string, extra ...string) *instance {
@@ -59,7 +61,10 @@ func startProvisioner(t *testing.T, ns string, extra ...string) *instance {
 	inst := newInstance(t)
 	inst.certDir, inst.caPEM = servingCerts(t)
 	args := append([]string{"run", "--kubeconfig", env.Kubeconfig, "--cert-dir", inst.certDir, "--metrics-secure=false",
-		"--leader-elect=false", "--components", "webhook,provisioner", "--cloud", "sim", "--sim-launch-delay", "1s"}, inst.loopbackArgs()...)
+		"--leader-elect=false", "--cloud", "sim", "--sim-launch-delay", "1s"}, inst.loopbackArgs()...)
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--components") }) {
+		args = append(args, "--components", "webhook,provisioner")
+	}
 	args = append(append(args, scopeArgs(t)...), extra...)
 	inst.cmd = exec.Command(tailorBin, args...)
 	inst.cmd.Env = append(inst.cmd.Environ(), "POD_NAMESPACE="+ns)
