@@ -110,5 +110,10 @@ func (s *State) check() error {
 	if bad(s.n) || s.samples < 0 || s.scoredN < 0 || s.first > s.last {
 		return fmt.Errorf("counts: n %v, samples %d, scored %d s, first %d after last %d", s.n, s.samples, s.scoredN, s.first, s.last)
 	}
+	// Hours are kept as int32: a time whose hour does not fit (or before
+	// 1970) is no sample time, and Add would write a slot check refuses.
+	if s.first < 0 || s.last/hour >= math.MaxInt32 {
+		return fmt.Errorf("sample times %d to %d (Unix seconds) out of range", s.first, s.last)
+	}
 	return nil
 }
