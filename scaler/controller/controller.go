@@ -125,7 +125,7 @@ func Setup(mgr manager.Manager, o Options, scales *scale.Scales, prom Prometheus
 		history:  map[types.UID]logic.History{},
 		gauges:   map[gaugeKey]bool{},
 		now:      time.Now,
-		scope:    &loop.OptIn{Component: "scaler", Reader: mgr.GetClient(), Recorder: rec, Scope: o.Scope, ReplicasOnly: true, Log: log},
+		scope:    &loop.OptIn{Component: "scaler", Reader: mgr.GetClient(), Recorder: rec, Scope: o.Scope, SelectorOnly: true, Log: log},
 	})
 }
 

@@ -22,9 +22,11 @@ type OptIn struct {
 	Reader    client.Reader
 	Recorder  recorder.EventRecorder
 	Scope     coordination.Scope
-	// ReplicasOnly: the loop changes replica counts, which needs no
-	// admission, so the scope alone decides (Scope.Selects), not opt-in.
-	ReplicasOnly bool
+	// SelectorOnly: the scope's selector alone decides (Scope.Selects), not
+	// opt-in — for replica counts, which need no admission, and for undoing
+	// a startup boost, which must happen even if the namespace opted out
+	// since.
+	SelectorOnly bool
 	Log          logr.Logger
 
 	pass map[string]bool
@@ -56,7 +58,7 @@ func (o *OptIn) Allows(ctx context.Context, obj client.Object, doing string) boo
 		o.told[obj.GetUID()] = true
 		skippedTotal.WithLabelValues(o.Component, "namespace_not_opted_in").Inc()
 		why := fmt.Sprintf("namespace %s is not opted in (label %s=true; never kube-system or Tailor's own), so pods there are not sized at admission", ns, coordination.EnabledLabel)
-		if o.ReplicasOnly {
+		if o.SelectorOnly {
 			why = fmt.Sprintf("namespace %s is not this installation's", ns)
 		}
 		if o.Scope.Selective() {
@@ -67,15 +69,19 @@ func (o *OptIn) Allows(ctx context.Context, obj client.Object, doing string) boo
 	return false
 }
 
+// InScope reports whether the rule holds for namespace, read from the
+// cache now; no Event (for loops that run per object, not per pass).
+func (o *OptIn) InScope(ctx context.Context, namespace string) bool { return o.read(ctx, namespace) }
+
 // read is the namespace rule on the cached namespace (metadata only: the
 // labels are all it needs, and the webhook's placement reads the same
 // informer); one that cannot be
 // read counts as not opted in: leave its objects alone this pass.
 func (o *OptIn) read(ctx context.Context, name string) bool {
-	if o.ReplicasOnly && !o.Scope.Selective() {
+	if o.SelectorOnly && !o.Scope.Selective() {
 		return true // every namespace: nothing to read
 	}
-	if !o.ReplicasOnly && o.Scope.Excluded(name) {
+	if !o.SelectorOnly && o.Scope.Excluded(name) {
 		return false
 	}
 	ns := &metav1.PartialObjectMetadata{}
@@ -84,7 +90,7 @@ func (o *OptIn) read(ctx context.Context, name string) bool {
 		o.Log.Error(err, "read namespace; its objects are left alone this pass", "namespace", name)
 		return false
 	}
-	if o.ReplicasOnly {
+	if o.SelectorOnly {
 		return o.Scope.Selects(ns.Labels)
 	}
 	return o.Scope.OptedIn(name, ns.Labels)

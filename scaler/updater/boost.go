@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/tailor-dev/tailor/recommender/sizing"
+	"github.com/tailor-dev/tailor/scaler/coordination"
+	"github.com/tailor-dev/tailor/scaler/loop"
 )
 
 // ReasonStartupBoostEnded is the Event on a pod resized back from its
@@ -33,10 +35,14 @@ type unbooster struct {
 	recorder recorder.EventRecorder
 	log      logr.Logger
 	now      func() time.Time
+	// scope: another installation's pods (--namespace-selector) are its own
+	// to resize back.
+	scope *loop.OptIn
 }
 
-func setupUnbooster(mgr ctrl.Manager, log logr.Logger) error {
-	u := &unbooster{client: mgr.GetClient(), recorder: mgr.GetEventRecorder("tailor.dev/updater"), log: log, now: time.Now}
+func setupUnbooster(mgr ctrl.Manager, scope coordination.Scope, log logr.Logger) error {
+	u := &unbooster{client: mgr.GetClient(), recorder: mgr.GetEventRecorder("tailor.dev/updater"), log: log, now: time.Now,
+		scope: &loop.OptIn{Component: "unboost", Reader: mgr.GetClient(), Scope: scope, SelectorOnly: true, Log: log}}
 	hasBoost := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		_, ok := o.GetAnnotations()[sizing.PodBoostAnnotation]
 		return ok
@@ -51,6 +57,9 @@ func (u *unbooster) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	pod := &corev1.Pod{}
 	if err := u.client.Get(ctx, req.NamespacedName, pod); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !u.scope.InScope(ctx, pod.Namespace) {
+		return ctrl.Result{}, nil
 	}
 	st, ok := sizing.BoostStateOf(pod)
 	switch {

@@ -108,7 +108,7 @@ func Setup(mgr manager.Manager, o Options, scales *scale.Scales) error {
 	if err != nil {
 		return err
 	}
-	if err := setupUnbooster(mgr, u.log.WithName("unboost")); err != nil {
+	if err := setupUnbooster(mgr, o.Scope, u.log.WithName("unboost")); err != nil {
 		return err
 	}
 	return mgr.Add(u)
