@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
 )
 
 // The disruption acceptance (issue 12) on the real control plane with
@@ -459,11 +460,7 @@ func TestDisruptionInsufficientCapacity(t *testing.T) {
 	pinned(ns, "ice", 6, p)
 	waitRunning(t, ns, "ice", 6, 60*time.Second)
 	nc := onlyClaim(t, c, p.np.Name)
-	faults := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "tailor-sim-faults", Namespace: state},
-		Data: map[string]string{"insufficientCapacity": "c5.xlarge/*/*"}}
-	if _, err := env.Clientset().CoreV1().ConfigMaps(state).Create(context.Background(), faults, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	simFaults(t, state, map[string]string{sim.FaultInsufficientCapacity: "c5.xlarge/*/*"})
 	scaled := time.Now()
 	scaleTo(t, ns, "ice", 2)
 	note := eventAbout(t, "DisruptionRolledBack", nc.Name, 60*time.Second)

@@ -52,6 +52,15 @@ func provClient(t *testing.T) client.Client {
 	return c
 }
 
+// simFaults writes the sim cloud's faults ConfigMap in its state namespace.
+func simFaults(t *testing.T, state string, faults map[string]string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: sim.FaultsConfigMap, Namespace: state}, Data: faults}
+	if _, err := env.Clientset().CoreV1().ConfigMaps(state).Create(context.Background(), cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // startProvisioner runs the webhook and the provisioner (or extra's
 // --components) with the sim cloud,
 // its state and faults in ns; no leader election, so that a killed
@@ -424,11 +433,7 @@ func TestProvisioner(t *testing.T) {
 				cheapest, price = name, ty.OnDemandPrice
 			}
 		}
-		faults := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: sim.FaultsConfigMap, Namespace: state},
-			Data: map[string]string{sim.FaultInsufficientCapacity: cheapest + "/us-east-1a/on-demand"}}
-		if _, err := env.Clientset().CoreV1().ConfigMaps(state).Create(context.Background(), faults, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		simFaults(t, state, map[string]string{sim.FaultInsufficientCapacity: cheapest + "/us-east-1a/on-demand"})
 		p.create(t, c)
 		// 1.5 CPU: one pod per large node, so two pods make two launches.
 		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(context.Background(), inflate(ns, "ice", 1, "1500m", p), metav1.CreateOptions{}); err != nil {
@@ -688,10 +693,7 @@ func TestProvisionerRegistrationTimeout(t *testing.T) {
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
-	faults := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: sim.FaultsConfigMap, Namespace: state}, Data: map[string]string{sim.FaultNeverRegister: "1"}}
-	if _, err := env.Clientset().CoreV1().ConfigMaps(state).Create(context.Background(), faults, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	simFaults(t, state, map[string]string{sim.FaultNeverRegister: "1"})
 	startProvisioner(t, state, "--provisioner-registration-timeout", "10s")
 	ns := namespace(t, nil)
 	p := newTestPool("e2e-timeout", 0, req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))

@@ -324,6 +324,7 @@ current-context: c
 		{"unknown flag", []string{"run", "--no-such-flag"}, "unknown flag: --no-such-flag"},
 		{"bad flag value", []string{"run", "--webhook-port", "many"}, "webhook-port"},
 		{"unknown component", []string{"run", "--components", "webhook,teleporter"}, "teleporter"},
+		{"malformed namespace selector", []string{"run", "--namespace-selector", "team in (a"}, "--namespace-selector"},
 		{"missing kubeconfig", []string{"run", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
 		{"malformed kubeconfig", []string{"run", "--kubeconfig", malformed}, malformed},
 		{"credentials without RBAC", []string{"run", "--kubeconfig", noRBAC, "--leader-election-namespace", ns,
