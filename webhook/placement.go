@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"strings"
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -34,14 +33,19 @@ type Placer interface {
 	Place(pod *corev1.Pod) Placement
 }
 
-// Placement is a Placer's answer.
+// Placement is a Placer's answer, rendered: the webhook copies it into
+// the patch, the annotation and the admission message as is.
 type Placement struct {
 	// Pool chosen; "" when none fits or there are no pools.
 	Pool string
-	// Why the pool won (weight), for the annotation.
-	Why string
-	// Rejected: "pool: reason" for each pool passed over.
-	Rejected []string
+	// NodeSelector pins a pod without one to Pool: {tailor.dev/nodepool:
+	// Pool}, shared by every answer for that pool (read-only).
+	NodeSelector map[string]string
+	// Note, for the annotation: "nodepool P: why[; passed over q: reason…]",
+	// or "no pool fits: q: reason; …"; "" when there are no pools.
+	Note string
+	// Summary, for the admission message: "nodepool P" or "no pool fits".
+	Summary string
 }
 
 // NamespaceLabels reads a namespace's labels from the cache.
@@ -86,36 +90,31 @@ func (s placementStep) apply(ctx context.Context, r *podReview) {
 		sized = r.sized
 	}
 	p := h.Placer.Place(sized)
-	if p.Pool == "" && len(p.Rejected) == 0 {
+	if p.Note == "" {
 		r.skipped = append(r.skipped, "no_nodepools")
 		return
 	}
+	r.annotations = append(r.annotations, annotation{PlacementAnnotation, truncateNote(p.Note)})
+	r.summaries = append(r.summaries, p.Summary)
 	if p.Pool == "" {
-		why := "no pool fits: " + strings.Join(p.Rejected, "; ")
-		r.annotations = append(r.annotations, annotation{PlacementAnnotation, truncateNote(why)})
-		r.summaries = append(r.summaries, "no pool fits")
 		if h.Events != nil {
 			t := eventTarget(pod, r.namespace)
 			r.events = append(r.events, podEvent{obj: t, kind: t.Kind, namespace: t.Namespace, name: t.Name,
-				eventType: corev1.EventTypeWarning, reason: ReasonNoPoolFits, action: "Place", sep: ": ", detail: why})
+				eventType: corev1.EventTypeWarning, reason: ReasonNoPoolFits, action: "Place", sep: ": ", detail: p.Note})
 		}
 		return
 	}
 	if pod.Spec.NodeSelector == nil {
-		r.patch = append(r.patch, jsonpatch.NewOperation("add", "/spec/nodeSelector", map[string]string{provisionerv1.LabelNodePool: p.Pool}))
+		r.patch = append(r.patch, jsonpatch.Operation{Operation: "add", Path: "/spec/nodeSelector", Value: p.NodeSelector})
 	} else {
-		r.patch = append(r.patch, jsonpatch.NewOperation("add", "/spec/nodeSelector/"+sizing.EscapePointer(provisionerv1.LabelNodePool), p.Pool))
+		r.patch = append(r.patch, jsonpatch.Operation{Operation: "add", Path: nodePoolSelectorPath, Value: p.Pool})
 	}
-	why := "nodepool " + p.Pool + ": " + p.Why
-	if len(p.Rejected) > 0 {
-		why += "; passed over " + strings.Join(p.Rejected, "; ")
-	}
-	r.annotations = append(r.annotations, annotation{PlacementAnnotation, truncateNote(why)})
-	r.summaries = append(r.summaries, "nodepool "+p.Pool)
 	if log := podLog.V(1); log.Enabled() {
 		r.admitted = append(r.admitted, func() { log.Info("pod placed", "namespace", r.namespace, "pod", podName(pod), "nodepool", p.Pool) })
 	}
 }
+
+var nodePoolSelectorPath = "/spec/nodeSelector/" + sizing.EscapePointer(provisionerv1.LabelNodePool)
 
 // pinsPool: the pod already names a pool, by nodeSelector or by a
 // required node affinity term on tailor.dev/nodepool.

@@ -17,9 +17,10 @@ func (f *fakePlacer) Place(pod *corev1.Pod) Placement {
 	f.seen = pod
 	cpu := pod.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
 	if cpu.Cmp(resource.MustParse("4")) < 0 {
-		return Placement{Pool: "small", Why: "weight 10", Rejected: []string{"gpu: requirement nvidia.com/gpu"}}
+		return Placement{Pool: "small", NodeSelector: map[string]string{"tailor.dev/nodepool": "small"},
+			Note: "nodepool small: weight 10; passed over gpu: requirement nvidia.com/gpu", Summary: "nodepool small"}
 	}
-	return Placement{Rejected: []string{"small: pod requests cpu 4, more than the limit 2"}}
+	return Placement{Note: "no pool fits: small: pod requests cpu 4, more than the limit 2", Summary: "no pool fits"}
 }
 
 type fakeNamespaces map[string]map[string]string

@@ -296,7 +296,9 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	}
 	r.vpa, r.limitRanges, r.hold = vpa, limitRanges, hold
 
-	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, PatchOnly: h.Placer == nil && !sizing.HasBoost(vpa)})
+	// In place: the pod is this review's own decoded copy, read by nothing
+	// but the steps; they see it with the requests sizing gave it.
+	d, err := sizing.Decide(sizing.Input{Pod: r.pod, VPA: vpa, LimitRanges: limitRanges, Hold: hold, InPlace: true})
 	if err != nil {
 		podLog.Info("pod left unchanged", "namespace", r.namespace, "vpa", vpa.Name, "error", err.Error())
 		r.fail("decide", err)
@@ -313,29 +315,13 @@ func (s sizingStep) apply(ctx context.Context, r *podReview) {
 	}
 	r.annotations = append(r.annotations, annotation{sizing.AnnotationKey, d.Annotation})
 	r.summaries = append(r.summaries, d.Annotation)
-	if len(d.Changes) > 0 {
-		// The pod is this review's own decoded copy, read by nothing but
-		// the steps: they see it with the requests sizing gave it.
-		applyChanges(r.pod, d.Changes)
-		r.sized = r.pod
-	}
+	r.sized = r.pod
 	r.vpaEvent(vpa, ReasonPodSized, ": ", d.Annotation)
 	if log := podLog.V(1); log.Enabled() {
 		pod := r.pod
 		r.admitted = append(r.admitted, func() {
 			log.Info("pod sized", "namespace", r.namespace, "pod", podName(pod), "vpa", vpa.Name, "change", d.Annotation)
 		})
-	}
-}
-
-// applyChanges gives pod's containers the resources of changes.
-func applyChanges(pod *corev1.Pod, changes []sizing.ContainerChange) {
-	for _, c := range changes {
-		if c.Init {
-			pod.Spec.InitContainers[c.Index].Resources = c.After
-		} else {
-			pod.Spec.Containers[c.Index].Resources = c.After
-		}
 	}
 }
 

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,14 +21,19 @@ type PoolPlacer struct {
 
 type poolSnapshot struct {
 	placer *placement.Placer
-	// why of each pool, for the annotation: built here, not per pod.
-	why map[string]string
+	// The answer's fixed parts for each pool, built here, not per pod.
+	chosen map[string]chosenPool
+}
+
+type chosenPool struct {
+	note, summary string // "nodepool P: why", "nodepool P"
+	selector      map[string]string
 }
 
 // Set compiles pools (their status.resources the usage limits count);
 // pools being deleted are left out.
 func (p *PoolPlacer) Set(pools []*provisionerv1.NodePool) {
-	s := &poolSnapshot{why: make(map[string]string, len(pools))}
+	s := &poolSnapshot{chosen: make(map[string]chosenPool, len(pools))}
 	in := make([]placement.Pool, 0, len(pools))
 	for _, np := range pools {
 		if np.DeletionTimestamp != nil {
@@ -38,7 +44,11 @@ func (p *PoolPlacer) Set(pools []*provisionerv1.NodePool) {
 		if np.Spec.Weight != nil {
 			weight = "weight " + strconv.Itoa(int(*np.Spec.Weight))
 		}
-		s.why[np.Name] = "the highest-weight pool (" + weight + ") whose requirements, taints and limits the pod fits"
+		s.chosen[np.Name] = chosenPool{
+			note:     "nodepool " + np.Name + ": the highest-weight pool (" + weight + ") whose requirements, taints and limits the pod fits",
+			summary:  "nodepool " + np.Name,
+			selector: map[string]string{provisionerv1.LabelNodePool: np.Name},
+		}
 	}
 	s.placer = placement.New(in)
 	p.snap.Store(s)
@@ -50,13 +60,40 @@ func (p *PoolPlacer) Place(pod *corev1.Pod) Placement {
 	if s == nil {
 		return Placement{}
 	}
-	res := s.placer.Place(pod)
-	out := Placement{Pool: res.Pool, Why: s.why[res.Pool]}
-	if len(res.Rejected) > 0 {
-		out.Rejected = make([]string, len(res.Rejected))
-		for i, r := range res.Rejected {
-			out.Rejected[i] = r.String()
-		}
+	var rejected [4]placement.Rejection
+	res := s.placer.Place(pod, rejected[:])
+	if res.Pool == "" && len(res.Rejected) == 0 {
+		return Placement{}
 	}
+	out := Placement{Pool: res.Pool, Summary: "no pool fits"}
+	head := "no pool fits: "
+	if res.Pool != "" {
+		c := s.chosen[res.Pool]
+		out.NodeSelector, out.Summary, head = c.selector, c.summary, c.note
+		if len(res.Rejected) == 0 {
+			out.Note = head
+			return out
+		}
+		head += "; passed over "
+	}
+	// One allocation: the reasons of a pool's taints are rendered once, at
+	// Set; the rest only for the pod they concern.
+	var partBuf [8]string
+	parts := partBuf[:0]
+	n := len(head)
+	for i := range res.Rejected {
+		parts = append(parts, res.Rejected[i].String())
+		n += len(parts[i]) + 2
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(head)
+	for i, part := range parts {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(part)
+	}
+	out.Note = b.String()
 	return out
 }

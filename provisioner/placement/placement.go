@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	resourcehelper "k8s.io/component-helpers/resource"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
@@ -38,6 +37,10 @@ type Rejection struct {
 	resource        corev1.ResourceName
 	have, limit     resource.Quantity
 	err             error
+	// text is String() rendered when the pool was compiled, for the
+	// rejections that depend on the pool alone (a taint): every pod that
+	// does not tolerate it gets the same string, not a new one.
+	text string
 }
 
 type rejectKind int8
@@ -54,7 +57,7 @@ const (
 func (r Rejection) Reason() string {
 	switch r.kind {
 	case rejectTaint:
-		return fmt.Sprintf("does not tolerate taint %s=%s:%s", r.taint.Key, r.taint.Value, r.taint.Effect)
+		return taintReason(r.taint)
 	case rejectRequirement:
 		return "requirement " + r.poolReq.Compatible(r.podReq, wellKnown).Error()
 	case rejectLimitReached:
@@ -65,7 +68,16 @@ func (r Rejection) Reason() string {
 	return r.err.Error()
 }
 
-func (r Rejection) String() string { return r.Pool + ": " + r.Reason() }
+func (r Rejection) String() string {
+	if r.kind == rejectTaint && r.text != "" {
+		return r.text
+	}
+	return r.Pool + ": " + r.Reason()
+}
+
+func taintReason(t corev1.Taint) string {
+	return "does not tolerate taint " + t.Key + "=" + t.Value + ":" + string(t.Effect)
+}
 
 func wellKnown(k string) bool { return provisionerv1.WellKnownLabels[k] }
 
@@ -82,8 +94,10 @@ type pool struct {
 	reqs   requirements.Requirements
 	err    error
 	taints []corev1.Taint
-	limits corev1.ResourceList
-	usage  corev1.ResourceList
+	// taintText[i] is the rejection of a pod that does not tolerate taints[i].
+	taintText []string
+	limits    corev1.ResourceList
+	usage     corev1.ResourceList
 }
 
 // Placer holds compiled pools, heaviest first (ties by name).
@@ -102,6 +116,10 @@ func New(pools []Pool) *Placer {
 			c.weight = *np.Spec.Weight
 		}
 		c.reqs, c.err = requirements.FromNodePool(np)
+		c.taintText = make([]string, len(c.taints))
+		for i, t := range c.taints {
+			c.taintText[i] = c.name + ": " + taintReason(t)
+		}
 		p.pools = append(p.pools, c)
 	}
 	sort.SliceStable(p.pools, func(i, j int) bool {
@@ -114,8 +132,11 @@ func New(pools []Pool) *Placer {
 }
 
 // Place picks the pool for pod (whose requests are final: after sizing).
-func (p *Placer) Place(pod *corev1.Pod) Result {
-	var res Result
+// The rejections are appended to rejected[:0] (nil is fine): a caller
+// placing many pods passes a buffer of its own, the admission path one on
+// its stack.
+func (p *Placer) Place(pod *corev1.Pod, rejected []Rejection) Result {
+	res := Result{Rejected: rejected[:0]}
 	alts, err := requirements.ForPod(pod)
 	if err != nil {
 		for _, c := range p.pools {
@@ -123,18 +144,14 @@ func (p *Placer) Place(pod *corev1.Pod) Result {
 		}
 		return res
 	}
-	var requests corev1.ResourceList
 	for i := range p.pools {
 		c := &p.pools[i]
 		rj := Rejection{Pool: c.name}
 		if c.err != nil {
 			rj.err = fmt.Errorf("pool requirements: %w", c.err)
-		} else if c.check(pod, alts, &requests, &rj) {
+		} else if c.check(pod, alts, &rj) {
 			res.Pool = c.name
 			return res
-		}
-		if res.Rejected == nil {
-			res.Rejected = make([]Rejection, 0, len(p.pools))
 		}
 		res.Rejected = append(res.Rejected, rj)
 	}
@@ -142,9 +159,9 @@ func (p *Placer) Place(pod *corev1.Pod) Result {
 }
 
 // check reports whether pod can go to c, filling rj when not.
-func (c *pool) check(pod *corev1.Pod, alts []requirements.Requirements, requests *corev1.ResourceList, rj *Rejection) bool {
-	if t, bad := requirements.Untolerated(c.taints, pod.Spec.Tolerations); bad {
-		rj.kind, rj.taint = rejectTaint, t
+func (c *pool) check(pod *corev1.Pod, alts []requirements.Requirements, rj *Rejection) bool {
+	if i := requirements.UntoleratedIndex(c.taints, pod.Spec.Tolerations); i >= 0 {
+		rj.kind, rj.taint, rj.text = rejectTaint, c.taints[i], c.taintText[i]
 		return false
 	}
 	ok := false
@@ -158,18 +175,12 @@ func (c *pool) check(pod *corev1.Pod, alts []requirements.Requirements, requests
 		rj.kind, rj.podReq, rj.poolReq = rejectRequirement, alts[0], c.reqs
 		return false
 	}
-	if len(c.limits) == 0 {
-		return true
-	}
-	if *requests == nil {
-		*requests = resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-	}
 	for name, limit := range c.limits {
 		if used := c.usage[name]; used.Cmp(limit) >= 0 {
 			rj.kind, rj.resource, rj.have, rj.limit = rejectLimitReached, name, used, limit
 			return false
 		}
-		if req, ok := (*requests)[name]; ok && req.Cmp(limit) > 0 {
+		if req, ok := podRequest(pod, name); ok && req.Cmp(limit) > 0 {
 			rj.kind, rj.resource, rj.have, rj.limit = rejectTooBig, name, req, limit
 			return false
 		}
@@ -179,5 +190,5 @@ func (c *pool) check(pod *corev1.Pod, alts []requirements.Requirements, requests
 
 // Place is New(pools).Place(pod), for one-off use.
 func Place(pod *corev1.Pod, pools []Pool) Result {
-	return New(pools).Place(pod)
+	return New(pools).Place(pod, nil)
 }

@@ -127,7 +127,7 @@ func BenchmarkPlace(b *testing.B) {
 	})
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := placer.Place(pod); r.Pool != "arm" {
+		if r := placer.Place(pod, nil); r.Pool != "arm" {
 			b.Fatal(r)
 		}
 	}

@@ -6,15 +6,23 @@ import corev1 "k8s.io/api/core/v1"
 // tolerations off a node: NoSchedule and NoExecute taints count,
 // PreferNoSchedule does not (it is a preference).
 func Untolerated(taints []corev1.Taint, tolerations []corev1.Toleration) (corev1.Taint, bool) {
-	for _, t := range taints {
-		if t.Effect == corev1.TaintEffectPreferNoSchedule {
-			continue
-		}
-		if !Tolerated(t, tolerations) {
-			return t, true
-		}
+	if i := UntoleratedIndex(taints, tolerations); i >= 0 {
+		return taints[i], true
 	}
 	return corev1.Taint{}, false
+}
+
+// UntoleratedIndex is Untolerated's taint as an index into taints; -1: none.
+func UntoleratedIndex(taints []corev1.Taint, tolerations []corev1.Toleration) int {
+	for i := range taints {
+		if taints[i].Effect == corev1.TaintEffectPreferNoSchedule {
+			continue
+		}
+		if !Tolerated(taints[i], tolerations) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Tolerated reports whether one of tolerations tolerates taint, by the

@@ -177,7 +177,27 @@ func (d *decider) change(it *item, x *itemDeltas) (ContainerChange, bool) {
 			}
 		}
 	}
+	if d.inPlace {
+		// The patch needs only which keys were there (x) and whether a map
+		// was empty, which a write cannot change: an empty map stays
+		// empty in ch.Before (a new one is made) or was nil.
+		writeValues(&it.c.Resources.Requests, &newReq, &x.req)
+		writeValues(&it.c.Resources.Limits, &newLim, &x.lim)
+	}
 	return ch, true
+}
+
+// writeValues sets the changed values in *l, making the map when needed.
+func writeValues(l *corev1.ResourceList, vals *[numKinds]resource.Quantity, ds *[numKinds]delta) {
+	for ki := range ds {
+		if !ds[ki].set {
+			continue
+		}
+		if len(*l) == 0 {
+			*l = make(corev1.ResourceList, numKinds)
+		}
+		(*l)[kinds[ki].name] = vals[ki]
+	}
 }
 
 // withValues returns a copy of before with the set values replaced.

@@ -60,6 +60,7 @@ type decider struct {
 	items     []item
 	anyActive bool
 	patchOnly bool // build no Decision.Changes
+	inPlace   bool // write the new values into the pod's containers
 }
 
 // collect builds the items and reads every quantity the decision may need.

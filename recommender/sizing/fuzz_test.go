@@ -2,6 +2,7 @@ package sizing
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -111,6 +112,7 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("inconsistent decision: %+v", dec)
 		}
 		checkPatch(t, pod, dec)
+		checkInPlace(t, in, dec)
 
 		merged, _ := mergeLimitRanges(lrs, corev1.LimitTypeContainer)
 		for _, ch := range dec.Changes {
@@ -142,6 +144,31 @@ func FuzzDecide(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkInPlace: Decide with InPlace gives the same patch and annotation
+// and leaves the pod's containers with the resources the Changes say.
+func checkInPlace(t *testing.T, in Input, want Decision) {
+	t.Helper()
+	after := in.Pod.DeepCopy()
+	in.Pod, in.InPlace = in.Pod.DeepCopy(), true
+	got, err := Decide(in)
+	if err != nil {
+		t.Fatalf("in place: %v", err)
+	}
+	if len(got.Changes) != 0 || got.Annotation != want.Annotation || got.Skipped != want.Skipped || !reflect.DeepEqual(got.Patch, want.Patch) {
+		t.Fatalf("in place decided %+v, want %+v", got, want)
+	}
+	for _, ch := range want.Changes {
+		c := &after.Spec.Containers
+		if ch.Init {
+			c = &after.Spec.InitContainers
+		}
+		(*c)[ch.Index].Resources = ch.After
+	}
+	if !apiequality.Semantic.DeepEqual(in.Pod.Spec, after.Spec) {
+		t.Fatalf("in place pod %+v, want %+v", in.Pod.Spec, after.Spec)
+	}
 }
 
 func roundTrip(t *testing.T, obj any) {

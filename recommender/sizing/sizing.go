@@ -42,7 +42,7 @@ import (
 
 // Input is everything a sizing decision needs; the caller fills it from informer caches.
 type Input struct {
-	// Pod is the pod being created. Decide does not modify it.
+	// Pod is the pod being created. Decide does not modify it, unless InPlace.
 	Pod *corev1.Pod
 	// VPA is the VPA whose targetRef controls the pod (the caller picks it); nil means none.
 	VPA *vpav1.VerticalPodAutoscaler
@@ -51,10 +51,12 @@ type Input struct {
 	// Hold lists resources the vertical side must not control for this pod,
 	// e.g. "cpu" while a horizontal autoscaler scales the workload on cpu.
 	Hold []corev1.ResourceName
-	// PatchOnly leaves Decision.Changes empty for a caller that only applies
-	// the patch (the admission path); Patch, Annotation and Skipped are the
-	// same either way.
-	PatchOnly bool
+	// InPlace is for a caller that owns Pod (the admission path: its own
+	// decoded copy): Decide writes the new requests and limits into Pod's
+	// containers themselves, reusing their maps, and leaves
+	// Decision.Changes empty. Patch, Annotation and Skipped are the same
+	// either way.
+	InPlace bool
 }
 
 // ContainerChange describes one container whose resources change.
@@ -120,7 +122,8 @@ func Decide(in Input) (Decision, error) {
 		pod:       in.Pod,
 		vpa:       vpa,
 		hold:      in.Hold,
-		patchOnly: in.PatchOnly,
+		patchOnly: in.InPlace,
+		inPlace:   in.InPlace,
 	}
 	d.lr, _ = mergeLimitRanges(in.LimitRanges, corev1.LimitTypeContainer)
 	podLR, hasPodLR := mergeLimitRanges(in.LimitRanges, corev1.LimitTypePod)
