@@ -26,10 +26,15 @@ import (
 // machinery's JSON decoder. Strings repeated from pod to pod (label keys
 // and values, owner and container names, quantities) come from in, so
 // that a steady stream of one workload's pods allocates only its maps and
-// slices.
-func decodePod(raw []byte, in *interner) (*corev1.Pod, error) {
-	d := podDecoder{s: scanner{data: raw}, in: in}
-	pod := &corev1.Pod{}
+// slices — and those it decodes into b's, kept from the review before
+// (nil b: fresh ones). The pod is b's: valid until b decodes the next.
+func decodePod(raw []byte, b *podBuffers) (*corev1.Pod, error) {
+	if b == nil {
+		b = &podBuffers{}
+	}
+	b.reset()
+	d := podDecoder{s: scanner{data: raw}, in: &b.intern, b: b}
+	pod := &b.pod
 	d.object(func(key []byte) {
 		switch string(key) {
 		case "metadata":
@@ -50,6 +55,80 @@ func decodePod(raw []byte, in *interner) (*corev1.Pod, error) {
 type podDecoder struct {
 	s  scanner
 	in *interner
+	b  *podBuffers
+}
+
+// podBuffers is a decoded pod and the memory inside it, kept by a pooled
+// review state from one review to the next: a steady stream of pods then
+// decodes into slices and maps already there (cleared), and the
+// collector has less to do on the API server's critical path. Nothing may
+// keep a pointer into the pod past its review: Events and logs copy the
+// strings they keep (which are immutable).
+type podBuffers struct {
+	pod                        corev1.Pod
+	containers, initContainers []corev1.Container
+	owners                     []metav1.OwnerReference
+	tolerations                []corev1.Toleration
+	ints                       []int64
+	lists                      []corev1.ResourceList
+	strMaps                    []map[string]string
+	nLists, nStrMaps           int
+	intern                     interner
+}
+
+// maxPooledMaps bounds the maps a state keeps (a pod with hundreds of
+// containers gets fresh ones beyond it).
+const maxPooledMaps = 64
+
+func (b *podBuffers) reset() {
+	b.pod = corev1.Pod{}
+	b.nLists, b.nStrMaps = 0, 0
+	b.ints = b.ints[:0]
+}
+
+// list is an empty ResourceList: a cleared one of an earlier review when
+// there is one.
+func (b *podBuffers) list() corev1.ResourceList {
+	if b.nLists < len(b.lists) {
+		l := b.lists[b.nLists]
+		clear(l)
+		b.nLists++
+		return l
+	}
+	l := make(corev1.ResourceList, 2)
+	if len(b.lists) < maxPooledMaps {
+		b.lists = append(b.lists, l)
+		b.nLists++
+	}
+	return l
+}
+
+func (b *podBuffers) strMap() map[string]string {
+	if b.nStrMaps < len(b.strMaps) {
+		m := b.strMaps[b.nStrMaps]
+		clear(m)
+		b.nStrMaps++
+		return m
+	}
+	m := make(map[string]string, 4)
+	if len(b.strMaps) < maxPooledMaps {
+		b.strMaps = append(b.strMaps, m)
+		b.nStrMaps++
+	}
+	return m
+}
+
+// int64Ptr points at n in b's slab while it has room (pointers into it
+// stay valid: the slab is never grown in place).
+func (b *podBuffers) int64Ptr(n int64) *int64 {
+	if len(b.ints) == cap(b.ints) {
+		if cap(b.ints) >= 16 {
+			return &n
+		}
+		b.ints = make([]int64, 0, 16)
+	}
+	b.ints = append(b.ints, n)
+	return &b.ints[len(b.ints)-1]
 }
 
 // object calls field for each member of an object (null: none).
@@ -119,7 +198,7 @@ func (d *podDecoder) int64Ptr() *int64 {
 		d.s.fail(fmt.Errorf("number %s: %w", d.s.data[start:d.s.pos], err))
 		return nil
 	}
-	return &n
+	return d.b.int64Ptr(n)
 }
 
 // stringMap decodes an object of strings into *m, adding to a map already
@@ -129,7 +208,7 @@ func (d *podDecoder) stringMap(m *map[string]string) {
 		return
 	}
 	if *m == nil {
-		*m = make(map[string]string, 4)
+		*m = d.b.strMap()
 	}
 	d.object(func(key []byte) {
 		k := d.in.str(key)
@@ -143,7 +222,7 @@ func (d *podDecoder) resourceList(l *corev1.ResourceList) {
 		return
 	}
 	if *l == nil {
-		*l = make(corev1.ResourceList, 2)
+		*l = d.b.list()
 	}
 	d.object(func(key []byte) {
 		name := corev1.ResourceName(d.in.str(key))
@@ -204,7 +283,10 @@ func (d *podDecoder) metadata(pod *corev1.Pod) {
 				pod.OwnerReferences = nil
 				break
 			}
-			pod.OwnerReferences = make([]metav1.OwnerReference, 0, 1)
+			pod.OwnerReferences = d.b.owners[:0:cap(d.b.owners)]
+			if pod.OwnerReferences == nil {
+				pod.OwnerReferences = make([]metav1.OwnerReference, 0, 1)
+			}
 			d.array(func() {
 				var o metav1.OwnerReference
 				d.object(func(key []byte) {
@@ -227,6 +309,7 @@ func (d *podDecoder) metadata(pod *corev1.Pod) {
 				})
 				pod.OwnerReferences = append(pod.OwnerReferences, o)
 			})
+			d.b.owners = pod.OwnerReferences
 		default:
 			d.s.skip()
 		}
@@ -237,9 +320,9 @@ func (d *podDecoder) spec(spec *corev1.PodSpec) {
 	d.object(func(key []byte) {
 		switch string(key) {
 		case "containers":
-			spec.Containers = d.containers()
+			spec.Containers = d.containers(&d.b.containers)
 		case "initContainers":
-			spec.InitContainers = d.containers()
+			spec.InitContainers = d.containers(&d.b.initContainers)
 		case "nodeName":
 			spec.NodeName = d.str()
 		case "nodeSelector":
@@ -252,7 +335,10 @@ func (d *podDecoder) spec(spec *corev1.PodSpec) {
 				spec.Tolerations = nil
 				break
 			}
-			spec.Tolerations = make([]corev1.Toleration, 0, 2)
+			spec.Tolerations = d.b.tolerations[:0:cap(d.b.tolerations)]
+			if spec.Tolerations == nil {
+				spec.Tolerations = make([]corev1.Toleration, 0, 2)
+			}
 			d.array(func() {
 				var t corev1.Toleration
 				d.object(func(key []byte) {
@@ -273,6 +359,7 @@ func (d *podDecoder) spec(spec *corev1.PodSpec) {
 				})
 				spec.Tolerations = append(spec.Tolerations, t)
 			})
+			d.b.tolerations = spec.Tolerations
 		case "overhead":
 			d.resourceList(&spec.Overhead)
 		case "resources":
@@ -284,12 +371,17 @@ func (d *podDecoder) spec(spec *corev1.PodSpec) {
 	})
 }
 
-// containers decodes a containers array (null: nil, [] an empty slice).
-func (d *podDecoder) containers() []corev1.Container {
+// containers decodes a containers array (null: nil, [] an empty slice)
+// into *buf's memory.
+func (d *podDecoder) containers(buf *[]corev1.Container) []corev1.Container {
 	if d.s.null() {
 		return nil
 	}
-	out := make([]corev1.Container, 0, 4)
+	out := (*buf)[:0:cap(*buf)]
+	if out == nil {
+		out = make([]corev1.Container, 0, 4)
+	}
+	defer func() { *buf = out }()
 	d.array(func() {
 		var c corev1.Container
 		d.object(func(key []byte) {

@@ -63,7 +63,8 @@ func TestPlacementStep(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &PodSizer{Placer: &fakePlacer{}, Namespaces: fakeNamespaces{"off": {PlacementLabel: PlacementDisabled}}}
-			r := runSteps(context.Background(), tc.namespace, tc.pod, []podStep{placementStep{h}})
+			r := &podReview{}
+			runSteps(context.Background(), r, tc.namespace, tc.pod, []podStep{placementStep{h}})
 			var path string
 			for _, op := range r.patch {
 				path = op.Path

@@ -137,7 +137,7 @@ func (h *PodSizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tailor: "+err.Error(), status)
 		return
 	}
-	a := h.admit(r.Context(), &req, &st.intern, st.patch[:0])
+	a := h.admit(r.Context(), &req, st)
 	if a.patch != nil {
 		st.patch = a.patch[:0]
 	}
@@ -158,8 +158,9 @@ type podAnswer struct {
 	patch                    []byte
 }
 
-// admit runs the pod steps on req and encodes their patch into buf.
-func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, buf []byte) (a podAnswer) {
+// admit runs the pod steps on req, in st's pod and review, and encodes
+// their patch into st.patch's memory.
+func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, st *reviewState) (a podAnswer) {
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must not fail pod creation: admit unchanged.
@@ -184,7 +185,7 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 	if h.Synced != nil && !h.Synced.Load() {
 		return skip("caches_not_synced")
 	}
-	pod, err := decodePod(req.object, in)
+	pod, err := decodePod(req.object, &st.pod)
 	if err != nil {
 		return podAnswer{outcome: "error", reason: "decode", message: "tailor: cannot decode pod, admitted unchanged: " + err.Error()}
 	}
@@ -193,7 +194,8 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 	}
 
 	steps := h.podSteps()
-	r := runSteps(ctx, req.namespace, pod, steps[:])
+	r := &st.review
+	runSteps(ctx, r, req.namespace, pod, steps[:])
 	if r.errReason != "" {
 		return podAnswer{outcome: "error", reason: r.errReason, message: "tailor: " + r.err.Error()}
 	}
@@ -208,23 +210,23 @@ func (h *PodSizer) admit(ctx context.Context, req *reviewRequest, in *interner, 
 	if len(r.patch) == 0 && len(r.annotations) == 0 {
 		return skip(strings.Join(r.skipped, ","))
 	}
-	patch, err := appendPatchJSON(buf, appendAnnotations(r.patch, pod, r.annotations))
+	patch, err := appendPatchJSON(st.patch[:0], appendAnnotations(r.patch, pod, r.annotations))
 	if err != nil {
 		return podAnswer{outcome: "error", reason: "encode", message: "tailor: cannot encode the patch, admitted unchanged: " + err.Error()}
 	}
 	return podAnswer{outcome: "mutated", message: "tailor: " + strings.Join(r.summaries, "; "), patch: patch}
 }
 
-// runSteps runs steps in order on pod; the first error stops them.
-func runSteps(ctx context.Context, namespace string, pod *corev1.Pod, steps []podStep) *podReview {
-	r := &podReview{namespace: namespace, pod: pod}
+// runSteps runs steps in order on pod, into r (its earlier content
+// dropped); the first error stops them.
+func runSteps(ctx context.Context, r *podReview, namespace string, pod *corev1.Pod, steps []podStep) {
+	*r = podReview{namespace: namespace, pod: pod}
 	r.annotations, r.summaries, r.events = r.annBuf[:0], r.summaryBuf[:0], r.eventBuf[:0]
 	for _, s := range steps {
 		if s.apply(ctx, r); r.errReason != "" {
 			break
 		}
 	}
-	return r
 }
 
 // appendAnnotations adds or replaces the annotations; a pod without any

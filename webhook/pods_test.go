@@ -34,7 +34,8 @@ func (s fakeStep) apply(_ context.Context, r *podReview) {
 func TestStepsEmitAnnotationsOnce(t *testing.T) {
 	steps := []podStep{fakeStep{key: "a"}, fakeStep{key: "b"}}
 	bare := &corev1.Pod{}
-	r := runSteps(context.Background(), "ns", bare, steps)
+	r := &podReview{}
+	runSteps(context.Background(), r, "ns", bare, steps)
 	got := appendAnnotations(r.patch, bare, r.annotations)
 	want := []jsonpatch.JsonPatchOperation{
 		jsonpatch.NewOperation("add", "/spec/a", "x"),
@@ -46,7 +47,7 @@ func TestStepsEmitAnnotationsOnce(t *testing.T) {
 	}
 
 	annotated := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"keep": "me"}}}
-	r = runSteps(context.Background(), "ns", annotated, steps)
+	runSteps(context.Background(), r, "ns", annotated, steps)
 	got = appendAnnotations(r.patch, annotated, r.annotations)
 	want = append(want[:2:2],
 		jsonpatch.NewOperation("add", "/metadata/annotations/tailor.dev~1a", "a done"),
@@ -55,7 +56,7 @@ func TestStepsEmitAnnotationsOnce(t *testing.T) {
 		t.Errorf("annotated pod:\n got %v\nwant %v", got, want)
 	}
 
-	r = runSteps(context.Background(), "ns", bare, []podStep{fakeStep{key: "a"}, fakeStep{fail: true}, fakeStep{key: "c"}})
+	runSteps(context.Background(), r, "ns", bare, []podStep{fakeStep{key: "a"}, fakeStep{fail: true}, fakeStep{key: "c"}})
 	if r.errReason != "fake" || len(r.summaries) != 1 {
 		t.Errorf("a failing step stops the pipeline: %+v", r)
 	}

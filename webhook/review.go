@@ -302,7 +302,9 @@ func (s *scanner) text() []byte {
 	return []byte(v)
 }
 
-// str reads a JSON string at pos and returns its contents as written.
+// str reads a JSON string at pos and returns its contents as written;
+// escaped: it has escapes or invalid UTF-8, which encoding/json would
+// rewrite (invalid bytes become U+FFFD), so text() decodes it with it.
 func (s *scanner) str() (raw []byte, escaped bool) {
 	if s.peek() != '"' {
 		s.syntax("want a string")
@@ -338,6 +340,12 @@ func (s *scanner) str() (raw []byte, escaped bool) {
 		case c < 0x20:
 			s.syntax("control character in string")
 			return nil, false
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(s.data[s.pos:])
+			if r == utf8.RuneError && n == 1 {
+				escaped = true
+			}
+			s.pos += n
 		default:
 			s.pos++
 		}
@@ -593,7 +601,8 @@ func appendValue(b []byte, v any) ([]byte, error) {
 // and the response written.
 type reviewState struct {
 	body, patch, out []byte
-	intern           interner
+	pod              podBuffers
+	review           podReview
 }
 
 var reviewStates = sync.Pool{New: func() any { return &reviewState{} }}
