@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	kjson "sigs.k8s.io/json"
 )
 
@@ -123,7 +124,7 @@ func (b *podBuffers) strMap() map[string]string {
 func (b *podBuffers) int64Ptr(n int64) *int64 {
 	if len(b.ints) == cap(b.ints) {
 		if cap(b.ints) >= 16 {
-			return &n
+			return ptr.To(n) // not &n: n itself would move to the heap on every call
 		}
 		b.ints = make([]int64, 0, 16)
 	}

@@ -11,7 +11,6 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
@@ -23,56 +22,21 @@ type Pool struct {
 	Usage    corev1.ResourceList
 }
 
-// Rejection says why a pool was not chosen. The reason is rendered on
-// demand (Reason): building strings for every rejected pool would cost more
-// than the decision itself.
+// Rejection says why a pool was not chosen.
 type Rejection struct {
-	Pool string
-	kind rejectKind
-	// The conflicting requirements (requirement), the untolerated taint
-	// (taint), the resource and quantities (limitReached, tooBig), or err.
-	key             string
-	podReq, poolReq requirements.Requirements
-	taint           corev1.Taint
-	resource        corev1.ResourceName
-	have, limit     resource.Quantity
-	err             error
-	// text is String() rendered when the pool was compiled, for the
-	// rejections that depend on the pool alone (a taint): every pod that
-	// does not tolerate it gets the same string, not a new one.
-	text string
+	Pool, Reason string
+	// line is String() when it was rendered once for the pool: for the
+	// reasons that depend on the pool alone (a taint), every pod gets the
+	// same string, not a new one.
+	line string
 }
 
-type rejectKind int8
-
-const (
-	rejectError rejectKind = iota
-	rejectTaint
-	rejectRequirement
-	rejectLimitReached
-	rejectTooBig
-)
-
-// Reason renders why the pool was passed over.
-func (r Rejection) Reason() string {
-	switch r.kind {
-	case rejectTaint:
-		return taintReason(r.taint)
-	case rejectRequirement:
-		return "requirement " + r.poolReq.Compatible(r.podReq, wellKnown).Error()
-	case rejectLimitReached:
-		return fmt.Sprintf("limit reached: %s %s of %s", r.resource, r.have.String(), r.limit.String())
-	case rejectTooBig:
-		return fmt.Sprintf("pod requests %s %s, more than the limit %s", r.resource, r.have.String(), r.limit.String())
-	}
-	return r.err.Error()
-}
-
+// String is "pool: reason".
 func (r Rejection) String() string {
-	if r.kind == rejectTaint && r.text != "" {
-		return r.text
+	if r.line != "" {
+		return r.line
 	}
-	return r.Pool + ": " + r.Reason()
+	return r.Pool + ": " + r.Reason
 }
 
 func taintReason(t corev1.Taint) string {
@@ -94,10 +58,11 @@ type pool struct {
 	reqs   requirements.Requirements
 	err    error
 	taints []corev1.Taint
-	// taintText[i] is the rejection of a pod that does not tolerate taints[i].
-	taintText []string
-	limits    corev1.ResourceList
-	usage     corev1.ResourceList
+	// taintWhy[i] and taintLine[i]: the rejection of a pod that does not
+	// tolerate taints[i].
+	taintWhy, taintLine []string
+	limits              corev1.ResourceList
+	usage               corev1.ResourceList
 }
 
 // Placer holds compiled pools, heaviest first (ties by name).
@@ -116,9 +81,10 @@ func New(pools []Pool) *Placer {
 			c.weight = *np.Spec.Weight
 		}
 		c.reqs, c.err = requirements.FromNodePool(np)
-		c.taintText = make([]string, len(c.taints))
+		c.taintWhy, c.taintLine = make([]string, len(c.taints)), make([]string, len(c.taints))
 		for i, t := range c.taints {
-			c.taintText[i] = c.name + ": " + taintReason(t)
+			c.taintWhy[i] = taintReason(t)
+			c.taintLine[i] = c.name + ": " + c.taintWhy[i]
 		}
 		p.pools = append(p.pools, c)
 	}
@@ -140,7 +106,7 @@ func (p *Placer) Place(pod *corev1.Pod, rejected []Rejection) Result {
 	alts, err := requirements.ForPod(pod)
 	if err != nil {
 		for _, c := range p.pools {
-			res.Rejected = append(res.Rejected, Rejection{Pool: c.name, err: fmt.Errorf("pod node affinity: %w", err)})
+			res.Rejected = append(res.Rejected, Rejection{Pool: c.name, Reason: "pod node affinity: " + err.Error()})
 		}
 		return res
 	}
@@ -148,7 +114,7 @@ func (p *Placer) Place(pod *corev1.Pod, rejected []Rejection) Result {
 		c := &p.pools[i]
 		rj := Rejection{Pool: c.name}
 		if c.err != nil {
-			rj.err = fmt.Errorf("pool requirements: %w", c.err)
+			rj.Reason = "pool requirements: " + c.err.Error()
 		} else if c.check(pod, alts, &rj) {
 			res.Pool = c.name
 			return res
@@ -161,7 +127,7 @@ func (p *Placer) Place(pod *corev1.Pod, rejected []Rejection) Result {
 // check reports whether pod can go to c, filling rj when not.
 func (c *pool) check(pod *corev1.Pod, alts []requirements.Requirements, rj *Rejection) bool {
 	if i := requirements.UntoleratedIndex(c.taints, pod.Spec.Tolerations); i >= 0 {
-		rj.kind, rj.taint, rj.text = rejectTaint, c.taints[i], c.taintText[i]
+		rj.Reason, rj.line = c.taintWhy[i], c.taintLine[i]
 		return false
 	}
 	ok := false
@@ -172,16 +138,16 @@ func (c *pool) check(pod *corev1.Pod, alts []requirements.Requirements, rj *Reje
 		}
 	}
 	if !ok { // explain with the first alternative, as the pod lists them
-		rj.kind, rj.podReq, rj.poolReq = rejectRequirement, alts[0], c.reqs
+		rj.Reason = "requirement " + c.reqs.Compatible(alts[0], wellKnown).Error()
 		return false
 	}
 	for name, limit := range c.limits {
 		if used := c.usage[name]; used.Cmp(limit) >= 0 {
-			rj.kind, rj.resource, rj.have, rj.limit = rejectLimitReached, name, used, limit
+			rj.Reason = fmt.Sprintf("limit reached: %s %s of %s", name, used.String(), limit.String())
 			return false
 		}
 		if req, ok := podRequest(pod, name); ok && req.Cmp(limit) > 0 {
-			rj.kind, rj.resource, rj.have, rj.limit = rejectTooBig, name, req, limit
+			rj.Reason = fmt.Sprintf("pod requests %s %s, more than the limit %s", name, req.String(), limit.String())
 			return false
 		}
 	}

@@ -97,8 +97,8 @@ func TestPlace(t *testing.T) {
 				for _, rj := range r.Rejected {
 					if rj.Pool == pool {
 						found = true
-						if !strings.Contains(rj.Reason(), sub) {
-							t.Errorf("%s rejected for %q, want %q", pool, rj.Reason(), sub)
+						if !strings.Contains(rj.Reason, sub) {
+							t.Errorf("%s rejected for %q, want %q", pool, rj.Reason, sub)
 						}
 					}
 				}

@@ -44,9 +44,13 @@ func (x *itemDeltas) any(lim bool) bool {
 // written in place, to keep the admission path's allocations down.
 func (d *decider) build() Decision {
 	var dec Decision
-	var ann []byte
-	var paths []byte
-	var ends []int // end offset in paths of each op's path, by op index
+	// On the stack for most pods: only the two strings made of them at
+	// the end reach the heap.
+	var annBuf [512]byte
+	var pathBuf [768]byte
+	var endBuf [16]int
+	ann, paths := annBuf[:0], pathBuf[:0]
+	ends := endBuf[:0] // end offset in paths of each op's path, by op index
 	omitted, changes := 0, 0
 	for i := range d.items {
 		it := &d.items[i]
@@ -62,9 +66,6 @@ func (d *decider) build() Decision {
 			}
 			// Room for up to four ops per container and the caller's annotation op.
 			dec.Patch = make([]jsonpatch.JsonPatchOperation, 0, 4*rest+1)
-			ends = make([]int, 0, 4*rest+1)
-			paths = make([]byte, 0, 48*4*rest)
-			ann = make([]byte, 0, 128*rest+32)
 		}
 		dec.Patch, paths, ends = appendPatch(dec.Patch, paths, ends, it, &ch, &x)
 

@@ -81,7 +81,9 @@ func (d *decider) collect() error {
 			n++
 		}
 	}
-	d.items = make([]item, 0, n)
+	if n > cap(d.items) {
+		d.items = make([]item, 0, n)
+	}
 	for i := range spec.Containers {
 		if err := d.add(&spec.Containers[i], i, false); err != nil {
 			return err
