@@ -1,15 +1,23 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/reviewload"
 )
 
 // fakeStep adds one patch op and one annotation, or fails.
@@ -88,5 +96,60 @@ func TestScopeSelectorLeavesOtherNamespaces(t *testing.T) {
 		if sized := len(resp.Patch) > 0; sized != tc.sized {
 			t.Errorf("namespace labels %v: sized %v, want %v (%s)", tc.labels, sized, tc.sized, resp.Result.Message)
 		}
+	}
+}
+
+// The review state (decoded pod, its maps, the review) is pooled: reviews
+// served side by side, of pods of different shapes, must each get the
+// answer they get alone. Run with -race.
+func TestConcurrentReviewsKeepToTheirOwnState(t *testing.T) {
+	h := floorSizer()
+	var bodies [][]byte
+	for n := 1; n <= 3; n++ {
+		bodies = append(bodies, floorReview(t, n))
+	}
+	// A pod the placement rejects everywhere except by its own selector,
+	// with no requests in one container: other maps, other patches.
+	odd := reviewload.Pod(floorNamespace, floorReplicaSet, 2)
+	odd.Spec.Containers[1].Resources = corev1.ResourceRequirements{}
+	odd.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+	body, err := reviewload.Review(odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies = append(bodies, body)
+	serve := func(body []byte) string {
+		req := httptest.NewRequest(http.MethodPost, PodPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Body.String()
+	}
+	want := make([]string, len(bodies))
+	for i, b := range bodies {
+		want[i] = serve(b)
+		if !strings.Contains(want[i], `"patch"`) {
+			t.Fatalf("review %d not patched: %s", i, want[i])
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				k := (g + i) % len(bodies)
+				if got := serve(bodies[k]); got != want[k] {
+					errs <- fmt.Sprintf("review %d:\n got %s\nwant %s", k, got, want[k])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
