@@ -17,11 +17,14 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -33,6 +36,34 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 )
+
+// floorLookup is the lookup `tailor run` uses (indexLookup), over client-go
+// indexers holding what the informers would: the hamster Deployment, its
+// ReplicaSet, its VPA and the namespace (metadata only); every other kind
+// an empty indexer.
+func floorLookup(vpa *vpav1.VerticalPodAutoscaler) *indexLookup {
+	indexer := func(objs ...any) toolscache.Indexer {
+		idx := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc})
+		for _, o := range objs {
+			if err := idx.Add(o); err != nil {
+				panic(err)
+			}
+		}
+		return idx
+	}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "hamster", Namespace: floorNamespace, UID: "d1"}}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: floorReplicaSet, Namespace: floorNamespace, UID: "0b7c1d6e-4f5a-4c3b-9e2d-8a1f0c6b5d4e",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "hamster", UID: "d1", Controller: ptr.To(true)}}}}
+	ns := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: floorNamespace, Labels: map[string]string{"tailor.dev/enabled": "true"}}}
+	l := &indexLookup{owners: map[schema.GroupKind]toolscache.Indexer{}, vpas: indexer(vpa),
+		limitRanges: indexer(), quotas: indexer(), ras: indexer(), namespaces: indexer(ns)}
+	for gk := range wellKnown {
+		l.owners[gk] = indexer()
+	}
+	l.owners[schema.GroupKind{Group: "apps", Kind: "Deployment"}] = indexer(dep)
+	l.owners[schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}] = indexer(rs)
+	return l
+}
 
 // noop admits everything: the floor a controller-runtime webhook costs.
 type noop struct{}
@@ -63,10 +94,7 @@ func floorSizer() *PodSizer {
 		Spec:       vpav1.VerticalPodAutoscalerSpec{TargetRef: &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "hamster"}},
 		Status:     vpav1.VerticalPodAutoscalerStatus{Recommendation: &vpav1.RecommendedPodResources{ContainerRecommendations: recs}},
 	}
-	lookup := mapLookup{
-		controllers: map[string]*metav1.OwnerReference{floorNamespace + "/ReplicaSet/" + floorReplicaSet: {APIVersion: "apps/v1", Kind: "Deployment", Name: "hamster", UID: "d1", Controller: ptr.To(true)}},
-		vpas:        map[string][]*vpav1.VerticalPodAutoscaler{floorNamespace: {vpa}},
-	}
+	lookup := floorLookup(vpa)
 	placer := &PoolPlacer{}
 	placer.Set([]*provisionerv1.NodePool{
 		{ObjectMeta: metav1.ObjectMeta{Name: "gpu"}, Spec: provisionerv1.NodePoolSpec{Weight: ptr.To[int32](50),
@@ -81,7 +109,7 @@ func floorSizer() *PodSizer {
 	})
 	synced := &atomic.Bool{}
 	synced.Store(true)
-	return &PodSizer{Lookup: lookup, Synced: synced, Scope: coordination.Scope{TailorNamespace: "tailor-system"}, Placer: placer, Namespaces: fakeNamespaces{}}
+	return &PodSizer{Lookup: lookup, Horizontal: lookup, Synced: synced, Scope: coordination.Scope{TailorNamespace: "tailor-system"}, Placer: placer, Namespaces: lookup}
 }
 
 // floorReview is the review of a floor pod with n containers.

@@ -60,6 +60,9 @@ var wellKnown = map[schema.GroupKind]func() client.Object{
 type indexLookup struct {
 	owners                         map[schema.GroupKind]toolscache.Indexer
 	vpas, limitRanges, quotas, ras toolscache.Indexer
+	// namespaces: the metadata-only Namespace informer's (nil: not
+	// started, when neither placement nor a namespace selector needs it).
+	namespaces toolscache.Indexer
 }
 
 // indexerOf is the indexer of obj's informer in c, started with the
@@ -151,6 +154,23 @@ func values[T any](idx toolscache.Indexer, namespace string) ([]T, error) {
 		out[i] = *p
 	}
 	return out, nil
+}
+
+// NamespaceLabels reads the namespace's labels as the informer holds them
+// (read only), not through the cache reader, which copies the object.
+func (l *indexLookup) NamespaceLabels(_ context.Context, name string) (map[string]string, error) {
+	item, ok, err := l.namespaces.GetByKey(name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("namespace %q not in the cache", name)
+	}
+	m, ok := item.(metav1.Object)
+	if !ok {
+		return nil, fmt.Errorf("namespace %q: cached as %T", name, item)
+	}
+	return m.GetLabels(), nil
 }
 
 func (l *indexLookup) LimitRanges(_ context.Context, namespace string) ([]corev1.LimitRange, error) {

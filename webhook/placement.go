@@ -6,8 +6,6 @@ import (
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/recommender/sizing"
@@ -168,16 +166,4 @@ func truncateNote(s string) string {
 		return s
 	}
 	return s[:1000] + "…"
-}
-
-// cacheNamespaces reads namespace labels from a metadata-only cache.
-type cacheNamespaces struct{ r client.Reader }
-
-func (c cacheNamespaces) NamespaceLabels(ctx context.Context, name string) (map[string]string, error) {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := c.r.Get(ctx, types.NamespacedName{Name: name}, m); err != nil {
-		return nil, err
-	}
-	return m.Labels, nil
 }

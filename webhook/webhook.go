@@ -46,10 +46,10 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		// selector), metadata only.
 		ns := &metav1.PartialObjectMetadata{}
 		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		if _, err := mgr.GetCache().GetInformer(ctx, ns); err != nil {
+		if lookup.namespaces, err = indexerOf(ctx, mgr.GetCache(), ns); err != nil {
 			return err
 		}
-		namespaces = cacheNamespaces{r: mgr.GetCache()}
+		namespaces = lookup
 	}
 	synced := &atomic.Bool{}
 	if err := mgr.Add(&cacheSyncMarker{cache: mgr.GetCache(), synced: synced}); err != nil {
