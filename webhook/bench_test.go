@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,18 +17,22 @@ import (
 
 	"golang.org/x/sys/unix"
 	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/reviewload"
 	"github.com/tailor-dev/tailor/recommender/sizing"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 )
@@ -175,6 +180,46 @@ func BenchmarkPodSizer(b *testing.B) {
 	h := floorSizer()
 	body := floorReview(b, 3)
 	measureHandler(b, h, body)
+}
+
+// BenchmarkPodSizerAtScale is BenchmarkPodSizer with the caches of a
+// cluster of 10,000 pods: 1,000 Deployments, ReplicaSets and VPAs in 100
+// namespaces (10 VPAs in the review's namespace, which sizing scans) in
+// the lookup's indexers, and the 10,000 pods (managedFields trimmed, as
+// the cache keeps them) alive beside them, as the pod informer of the
+// recommender and updater holds them in `tailor run`: the collector then
+// marks a heap of the real size while reviews run.
+func BenchmarkPodSizerAtScale(b *testing.B) {
+	h := floorSizer()
+	l := h.Lookup.(*indexLookup)
+	add := func(idx toolscache.Indexer, obj any) {
+		if err := idx.Add(obj); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var pods []*corev1.Pod
+	for i := range 1000 {
+		ns := fmt.Sprintf("ns-%03d", i/10)
+		if i%100 == 0 {
+			ns = floorNamespace // the review's namespace gets its ten as well
+		}
+		name := fmt.Sprintf("app-%04d", i)
+		rs := name + "-5d8f6c7b9"
+		add(l.owners[schema.GroupKind{Group: "apps", Kind: "Deployment"}], &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})
+		add(l.owners[schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}], &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: rs, Namespace: ns,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: name, Controller: ptr.To(true)}}}})
+		vpa := floorVPA(ns, name)
+		add(l.vpas, vpa)
+		for j := range 10 {
+			pod := reviewload.Pod(ns, rs, 1+j%3)
+			pod.Name, pod.ManagedFields = fmt.Sprintf("%s-%d", rs, j), nil
+			pods = append(pods, pod)
+		}
+	}
+	body := floorReview(b, 3)
+	goruntime.GC() // the set-up's garbage is not the reviews'
+	measureHandler(b, h, body)
+	goruntime.KeepAlive(pods)
 }
 
 // BenchmarkNoopHandler measures a no-op controller-runtime webhook on the

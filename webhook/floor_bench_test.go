@@ -37,6 +37,21 @@ import (
 	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
+// floorVPA is the hamster VPA of a Deployment, with a recommendation for
+// every container of reviewload's pods.
+func floorVPA(namespace, deployment string) *vpav1.VerticalPodAutoscaler {
+	var recs []vpav1.RecommendedContainerResources
+	for _, n := range reviewload.ContainerNames {
+		recs = append(recs, vpav1.RecommendedContainerResources{ContainerName: n,
+			Target: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("587m"), corev1.ResourceMemory: resource.MustParse("262144k")}})
+	}
+	return &vpav1.VerticalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: deployment + "-vpa", Namespace: namespace},
+		Spec:       vpav1.VerticalPodAutoscalerSpec{TargetRef: &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: deployment}},
+		Status:     vpav1.VerticalPodAutoscalerStatus{Recommendation: &vpav1.RecommendedPodResources{ContainerRecommendations: recs}},
+	}
+}
+
 // floorLookup is the lookup `tailor run` uses (indexLookup), over client-go
 // indexers holding what the informers would: the hamster Deployment, its
 // ReplicaSet, its VPA and the namespace (metadata only); every other kind
@@ -84,17 +99,7 @@ const floorNamespace, floorReplicaSet = "bench", "hamster-5d8f6c7b9"
 // NodePools (a tainted GPU pool of higher weight the pod is passed over
 // for, then the default pool, with limits): sizing and placement both run.
 func floorSizer() *PodSizer {
-	var recs []vpav1.RecommendedContainerResources
-	for _, n := range reviewload.ContainerNames {
-		recs = append(recs, vpav1.RecommendedContainerResources{ContainerName: n,
-			Target: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("587m"), corev1.ResourceMemory: resource.MustParse("262144k")}})
-	}
-	vpa := &vpav1.VerticalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "hamster-vpa", Namespace: floorNamespace},
-		Spec:       vpav1.VerticalPodAutoscalerSpec{TargetRef: &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "hamster"}},
-		Status:     vpav1.VerticalPodAutoscalerStatus{Recommendation: &vpav1.RecommendedPodResources{ContainerRecommendations: recs}},
-	}
-	lookup := floorLookup(vpa)
+	lookup := floorLookup(floorVPA(floorNamespace, "hamster"))
 	placer := &PoolPlacer{}
 	placer.Set([]*provisionerv1.NodePool{
 		{ObjectMeta: metav1.ObjectMeta{Name: "gpu"}, Spec: provisionerv1.NodePoolSpec{Weight: ptr.To[int32](50),
