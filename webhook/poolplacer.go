@@ -8,6 +8,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/placement"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // PoolPlacer is the Placer over NodePools: the provisioner's pure
@@ -15,7 +16,10 @@ import (
 // admission only runs Place. cmd/tailor feeds it from the NodePool
 // informer.
 type PoolPlacer struct {
-	snap atomic.Pointer[poolSnapshot]
+	// Pools: only the installation's NodePools are chosen
+	// (--nodepool-selector); set before the first Set.
+	Pools scope.Pools
+	snap  atomic.Pointer[poolSnapshot]
 }
 
 type poolSnapshot struct {
@@ -25,12 +29,12 @@ type poolSnapshot struct {
 }
 
 // Set compiles pools (their status.resources the usage limits count);
-// pools being deleted are left out.
+// pools being deleted, and other installations' pools, are left out.
 func (p *PoolPlacer) Set(pools []*provisionerv1.NodePool) {
 	s := &poolSnapshot{why: make(map[string]string, len(pools))}
 	in := make([]placement.Pool, 0, len(pools))
 	for _, np := range pools {
-		if np.DeletionTimestamp != nil {
+		if np.DeletionTimestamp != nil || !p.Pools.Pool(np) {
 			continue
 		}
 		in = append(in, placement.Pool{NodePool: np, Usage: np.Status.Resources})
