@@ -29,12 +29,14 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/catalog"
 	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // The provisioner's acceptance (issue 11) on the real control plane with
-// the sim cloud. NodePools are cluster-scoped and one provisioner acts on
-// every pending pod, so each test has its own pool with its own taint,
-// which only its own pods tolerate: no test can take another's pods.
+// the sim cloud. Each test's Tailor acts on the test's own NodePools
+// (labelled testLabel, --nodepool-selector), so the tests run side by
+// side; each pool also has its own taint, which only its own pods
+// tolerate, so no pool of one test can take another test's pods.
 
 // provClient is a controller-runtime client that knows Tailor's types.
 func provClient(t *testing.T) client.Client {
@@ -135,11 +137,15 @@ func newTestPool(name string, weight int32, reqs ...provisionerv1.NodeSelectorRe
 	return &testPool{np: np, taint: taint}
 }
 
-// create creates the pool, waits until Tailor has seen it (its status is
-// written), and deletes it when the test ends.
+// create creates the pool as the test's (own: its Tailor's
+// --nodepool-selector matches it; its claims and nodes carry testLabel
+// too), waits until Tailor has seen it (its status is written), and
+// deletes it when the test ends.
 func (p *testPool) create(t *testing.T, c client.Client) {
 	t.Helper()
 	ctx := context.Background()
+	own(t, p.np)
+	p.np.Spec.Template.Metadata.Labels[testLabel] = testID(t)
 	_ = c.Delete(ctx, &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: p.np.Name}}) // a leftover of an interrupted run
 	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
 		err := c.Create(ctx, p.np.DeepCopy())
@@ -187,6 +193,45 @@ func inflate(ns, name string, replicas int32, cpu string, p *testPool) *appsv1.D
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// ownClaims are the NodeClaims the test's Tailor acts on: its pools', by
+// the product's own rule (provisioner/scope), so a claim of a pool the
+// test deleted still counts.
+func ownClaims(ctx context.Context, t *testing.T, c client.Client) ([]provisionerv1.NodeClaim, error) {
+	sel, err := scope.Parse(testLabel + "=" + testID(t))
+	if err != nil {
+		return nil, err
+	}
+	var claims provisionerv1.NodeClaimList
+	if err := c.List(ctx, &claims); err != nil {
+		return nil, err
+	}
+	var out []provisionerv1.NodeClaim
+	for i := range claims.Items {
+		nc := &claims.Items[i]
+		var pool *provisionerv1.NodePool
+		np := &provisionerv1.NodePool{}
+		if err := c.Get(ctx, types.NamespacedName{Name: nc.Labels[provisionerv1.LabelNodePool]}, np); err == nil {
+			pool = np
+		}
+		if sel.Claim(nc, pool) {
+			out = append(out, *nc)
+		}
+	}
+	return out, nil
+}
+
+// ownClaimsGoneAtCleanup: when the test ends, before its Tailor stops
+// (cleanups run last-registered first), every claim of its pools is gone
+// (their finalizers need the Tailor).
+func ownClaimsGoneAtCleanup(t *testing.T, c client.Client) {
+	t.Cleanup(func() {
+		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
+			claims, err := ownClaims(ctx, t, c)
+			return err == nil && len(claims) == 0, fmt.Sprintf("%d NodeClaims of the test left (%v)", len(claims), err)
+		})
+	})
+}
 
 // claimsOf lists the pool's NodeClaims.
 func claimsOf(ctx context.Context, c client.Client, pool string) ([]provisionerv1.NodeClaim, error) {
@@ -255,24 +300,13 @@ func metricValue(t *testing.T, inst *instance, re *regexp.Regexp) float64 {
 // TestProvisioner runs the acceptance scenarios that can share one Tailor,
 // in parallel, each in its own namespace with its own pool.
 func TestProvisioner(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
 	inst := startProvisioner(t, state)
 	registerWebhooks(t, inst)
-	// Every pool's claims gone before Tailor stops (its finalizers).
-	t.Cleanup(func() {
-		deadline := time.Now().Add(90 * time.Second)
-		for time.Now().Before(deadline) {
-			var list provisionerv1.NodeClaimList
-			if err := c.List(context.Background(), &list); err == nil && len(list.Items) == 0 {
-				return
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-		t.Errorf("NodeClaims left after the tests")
-	})
+	ownClaimsGoneAtCleanup(t, c)
 	enabled := map[string]string{"tailor.dev/enabled": "true"}
 
 	t.Run("Weights", func(t *testing.T) {
@@ -549,7 +583,7 @@ func TestProvisioner(t *testing.T) {
 		sort.Strings(names)
 		for _, name := range names {
 			tc := cases[name]
-			np := newTestPool("e2e-bad", 0).np
+			np := own(t, newTestPool("e2e-bad", 0).np) // judged by this test's webhook
 			tc.mutate(np)
 			err := c.Create(context.Background(), np)
 			if err == nil {
@@ -646,7 +680,7 @@ func TestProvisioner(t *testing.T) {
 // TestProvisionerRestart kills Tailor after a NodeClaim is created and
 // before its Node registers: its successor makes no second claim or node.
 func TestProvisionerRestart(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -689,7 +723,7 @@ func TestProvisionerRestart(t *testing.T) {
 // TestProvisionerRegistrationTimeout: a NodeClaim whose node never
 // registers is replaced after the (shortened) timeout.
 func TestProvisionerRegistrationTimeout(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
