@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os/exec"
 	"regexp"
@@ -757,4 +758,81 @@ func TestProvisionerRegistrationTimeout(t *testing.T) {
 	waitEvent(t, "default", "RegistrationTimeout", first)
 	scaleTo(t, ns, "timeout", 0)
 	waitPoolEmpty(t, c, p.np.Name, 60*time.Second)
+}
+
+// TestNodePoolSelector: two installations on one cluster, each with its
+// own pool (--nodepool-selector e2e.tailor.dev/installation=a or b), the
+// same taint on both. Pods pinned to a's pool, to b's, and one pinned to
+// none (b's pool weighs more: placement would pick it) all run, each
+// launched by its pool's installation only: neither launches into the
+// other's pool nor for the other's pods (no claim too many).
+func TestNodePoolSelector(t *testing.T) {
+	t.Parallel() // own namespaces, pools and Tailors (testLabel)
+	c := provClient(t)
+	ensureNodeClass(t, c)
+	installation := func(name string) *instance {
+		return startProvisioner(t, namespace(t, nil), "--nodepool-selector", testLabel+"="+testID(t)+",e2e.tailor.dev/installation="+name)
+	}
+	a, b := installation("a"), installation("b")
+	ownClaimsGoneAtCleanup(t, c)
+	poolA := newTestPool("e2e-selector-a", 10, req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
+	poolB := newTestPool("e2e-selector-b", 50, req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
+	poolB.taint = poolA.taint
+	poolB.np.Spec.Template.Spec.Taints = []corev1.Taint{poolA.taint}
+	poolA.np.Labels = map[string]string{"e2e.tailor.dev/installation": "a"}
+	poolB.np.Labels = map[string]string{"e2e.tailor.dev/installation": "b"}
+	// Both pools' nodes carry this label, which the unpinned pod selects:
+	// it can go to either pool, never to the cluster's untainted workers.
+	shared := map[string]string{"e2e.tailor.dev/selector-test": "shared"}
+	maps.Copy(poolA.np.Spec.Template.Metadata.Labels, shared)
+	maps.Copy(poolB.np.Spec.Template.Metadata.Labels, shared)
+	poolA.create(t, c)
+	poolB.create(t, c)
+	ns := namespace(t, nil)
+	for name, pool := range map[string]string{"to-a": poolA.np.Name, "to-b": poolB.np.Name, "unpinned": ""} {
+		d := inflate(ns, name, 1, "1", poolA)
+		d.Spec.Template.Spec.NodeSelector = maps.Clone(shared)
+		if pool != "" {
+			d.Spec.Template.Spec.NodeSelector[provisionerv1.LabelNodePool] = pool
+		}
+		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"to-a", "to-b", "unpinned"} {
+		waitRunning(t, ns, name, 1, 60*time.Second)
+	}
+	// Each pod's node is of the pool its installation owns it by.
+	for name, want := range map[string]string{"to-a": poolA.np.Name, "to-b": poolB.np.Name, "unpinned": poolB.np.Name} {
+		node := nodeOfPod(t, ns, name)
+		if got := node.Labels[provisionerv1.LabelNodePool]; got != want {
+			t.Errorf("pod %s runs on %s of pool %q, want pool %s", name, node.Name, got, want)
+		}
+	}
+	launched := func(inst *instance, pool string) float64 {
+		return metricValue(t, inst, regexp.MustCompile(`(?m)^tailor_provisioner_nodeclaims_launched_total\{[^}]*nodepool="`+pool+`"[^}]*\} (\S+)`))
+	}
+	for _, tc := range []struct {
+		who         string
+		inst        *instance
+		mine, other string
+	}{{"a", a, poolA.np.Name, poolB.np.Name}, {"b", b, poolB.np.Name, poolA.np.Name}} {
+		if n := launched(tc.inst, tc.other); n != 0 {
+			t.Errorf("installation %s launched %v NodeClaims into the other installation's pool %s", tc.who, n, tc.other)
+		}
+		if n := launched(tc.inst, tc.mine); n < 1 {
+			t.Errorf("installation %s launched nothing into its pool %s", tc.who, tc.mine)
+		}
+	}
+	claimsA, _ := claimsOf(context.Background(), c, poolA.np.Name)
+	claimsB, _ := claimsOf(context.Background(), c, poolB.np.Name)
+	t.Logf("pool a: %d NodeClaim(s), pool b: %d (to-b and unpinned, 1 CPU each, fit one node)", len(claimsA), len(claimsB))
+	if len(claimsA) != 1 {
+		t.Errorf("%d NodeClaims in pool a for one pod, want 1", len(claimsA))
+	}
+	for _, d := range []string{"to-a", "to-b", "unpinned"} {
+		scaleTo(t, ns, d, 0)
+	}
+	waitPoolEmpty(t, c, poolA.np.Name, 90*time.Second)
+	waitPoolEmpty(t, c, poolB.np.Name, 90*time.Second)
 }
