@@ -46,8 +46,11 @@ lint:
 	$(GO) build -C test/tools/golangci-lint -o $(CURDIR)/$(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 	$(GOLANGCI_LINT) run ./...
 
+# TestImportRules and TestReleaseBuild (a go list of the module and a
+# release build: most of cmd/tailor's time) are make vet's, which make
+# test runs first.
 unit:
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -count=1 -timeout 20m -skip '^(TestImportRules|TestReleaseBuild)$$' $$($(GO) list ./... | grep -v /test/)
 
 # scaler/logic against the upstream HPA replica calculator, from its own
 # module (test/hpacompare) so that k8s.io/kubernetes stays out of go.mod.
@@ -59,11 +62,11 @@ hpacompare:
 e2e:
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) -v ./test/...
 
+# One instrumented test binary per package (not one link per fuzzer),
+# FUZZ_JOBS packages at a time (.ci/fuzz).
+FUZZ_JOBS ?= 2
 fuzz:
-	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed -E 's/func (Fuzz[A-Za-z0-9_]*).*/\1/'); do \
-	    echo "fuzz $$pkg $$f for $(FUZZTIME)"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
-	  done; done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZ_JOBS=$(FUZZ_JOBS) bash .ci/fuzz
 
 test: vet unit hpacompare fuzz e2e
 

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 	"github.com/tailor-dev/tailor/provisioner/validation"
 )
 
@@ -26,6 +27,9 @@ const (
 // same answers where it can).
 type CapacityValidator struct {
 	Decoder admission.Decoder
+	// Pools: only the installation's NodePools and AWSNodeClasses are
+	// judged (--nodepool-selector); others are another installation's.
+	Pools scope.Pools
 }
 
 // Handle implements admission.Handler.
@@ -51,6 +55,10 @@ func (v *CapacityValidator) Handle(_ context.Context, req admission.Request) adm
 			outcome, reason = "denied", "decode"
 			return admission.Errored(http.StatusBadRequest, err)
 		}
+		if !v.Pools.Pool(np) {
+			outcome, reason = "skipped", "not_selected"
+			return admission.Allowed("")
+		}
 		if req.Operation == admissionv1.Update && v.Decoder.DecodeRaw(req.OldObject, old) == nil && equality.Semantic.DeepEqual(old.Spec, np.Spec) {
 			reason = "spec unchanged"
 			return admission.Allowed("")
@@ -61,6 +69,10 @@ func (v *CapacityValidator) Handle(_ context.Context, req admission.Request) adm
 		if err := v.Decoder.Decode(req, nc); err != nil {
 			outcome, reason = "denied", "decode"
 			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if !v.Pools.Class(nc) {
+			outcome, reason = "skipped", "not_selected"
+			return admission.Allowed("")
 		}
 		if req.Operation == admissionv1.Update && v.Decoder.DecodeRaw(req.OldObject, old) == nil && equality.Semantic.DeepEqual(old.Spec, nc.Spec) {
 			reason = "spec unchanged"

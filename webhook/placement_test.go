@@ -8,6 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // fakePlacer pins every pod asking for less than 4 CPUs to "small".
@@ -113,5 +116,28 @@ func TestDecodeKeepsPlacementFields(t *testing.T) {
 	if pod.Labels["app"] != "a" || pod.Spec.NodeSelector["disk"] != "ssd" || len(pod.Spec.Tolerations) != 1 ||
 		pod.Spec.Affinity == nil || pod.Spec.Overhead.Cpu().MilliValue() != 10 {
 		t.Errorf("decoded %+v", pod.Spec)
+	}
+}
+
+// PoolPlacer with --nodepool-selector pins pods to the installation's
+// pools only, even where another installation's pool weighs more.
+func TestPoolPlacerKeepsToSelectedPools(t *testing.T) {
+	sel, err := scope.Parse("team=a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := func(name, team string, weight int32) *provisionerv1.NodePool {
+		return &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"team": team}},
+			Spec: provisionerv1.NodePoolSpec{Weight: &weight}}
+	}
+	p := &PoolPlacer{Pools: sel}
+	p.Set([]*provisionerv1.NodePool{pool("theirs", "b", 90), pool("mine", "a", 10)})
+	if got := p.Place(placementPod("1")); got.Pool != "mine" || len(got.Rejected) != 0 {
+		t.Errorf("placed in %q (passed over %v), want mine with nothing passed over", got.Pool, got.Rejected)
+	}
+	all := &PoolPlacer{}
+	all.Set([]*provisionerv1.NodePool{pool("theirs", "b", 90), pool("mine", "a", 10)})
+	if got := all.Place(placementPod("1")); got.Pool != "theirs" {
+		t.Errorf("without a selector: placed in %q, want the heaviest, theirs", got.Pool)
 	}
 }

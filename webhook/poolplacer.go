@@ -9,6 +9,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/placement"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // PoolPlacer is the Placer over NodePools: the provisioner's pure
@@ -16,7 +17,10 @@ import (
 // admission only runs Place. cmd/tailor feeds it from the NodePool
 // informer.
 type PoolPlacer struct {
-	snap atomic.Pointer[poolSnapshot]
+	// Pools: only the installation's NodePools are chosen
+	// (--nodepool-selector); set before the first Set.
+	Pools scope.Pools
+	snap  atomic.Pointer[poolSnapshot]
 }
 
 type poolSnapshot struct {
@@ -31,12 +35,12 @@ type chosenPool struct {
 }
 
 // Set compiles pools (their status.resources the usage limits count);
-// pools being deleted are left out.
+// pools being deleted, and other installations' pools, are left out.
 func (p *PoolPlacer) Set(pools []*provisionerv1.NodePool) {
 	s := &poolSnapshot{chosen: make(map[string]chosenPool, len(pools))}
 	in := make([]placement.Pool, 0, len(pools))
 	for _, np := range pools {
-		if np.DeletionTimestamp != nil {
+		if np.DeletionTimestamp != nil || !p.Pools.Pool(np) {
 			continue
 		}
 		in = append(in, placement.Pool{NodePool: np, Usage: np.Status.Resources})

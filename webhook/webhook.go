@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/tailor-dev/tailor/provisioner/scope"
 	"github.com/tailor-dev/tailor/scaler/coordination"
 )
 
@@ -27,6 +28,9 @@ type Options struct {
 	Scope coordination.Scope
 	// Placer pins new pods to a NodePool (nil: placement off).
 	Placer Placer
+	// Pools are the NodePools and AWSNodeClasses whose writes this
+	// installation validates (--nodepool-selector; the zero value: all).
+	Pools scope.Pools
 }
 
 // Setup registers the handlers on the manager's webhook server. Readiness
@@ -72,7 +76,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		Placer:     o.Placer,
 		Namespaces: namespaces,
 	})
-	capacity := &admission.Webhook{Handler: &CapacityValidator{Decoder: decoder}}
+	capacity := &admission.Webhook{Handler: &CapacityValidator{Decoder: decoder, Pools: o.Pools}}
 	server.Register(NodePoolPath, capacity)
 	server.Register(AWSNodeClassPath, capacity)
 	server.Register(VPAPath, &admission.Webhook{Handler: &VPAValidator{Decoder: decoder}})

@@ -9,18 +9,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 	"github.com/tailor-dev/tailor/webhook"
 )
 
 // newNodePoolPlacer starts the NodePool informer with the manager and keeps
 // the webhook's placer in step with it: every NodePool change (rare)
-// compiles the pools again, so admission only runs Place.
-func newNodePoolPlacer(ctx context.Context, mgr manager.Manager) (*webhook.PoolPlacer, error) {
+// compiles the pools again, so admission only runs Place. Only the
+// installation's pools (pools) are chosen.
+func newNodePoolPlacer(ctx context.Context, mgr manager.Manager, pools scope.Pools) (*webhook.PoolPlacer, error) {
 	inf, err := mgr.GetCache().GetInformer(ctx, &provisionerv1.NodePool{})
 	if err != nil {
 		return nil, fmt.Errorf("NodePool informer (kubectl apply -f deploy/crds/): %w", err)
 	}
-	p := &webhook.PoolPlacer{}
+	p := &webhook.PoolPlacer{Pools: pools}
 	rebuild := func() {
 		var list provisionerv1.NodePoolList
 		if err := mgr.GetCache().List(ctx, &list); err != nil {

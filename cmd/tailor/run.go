@@ -34,6 +34,7 @@ import (
 
 	"github.com/tailor-dev/tailor/certs"
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 	recommender "github.com/tailor-dev/tailor/recommender/controller"
 	"github.com/tailor-dev/tailor/recommender/promsource"
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
@@ -77,6 +78,8 @@ type runOptions struct {
 
 	namespaceSelector string
 	scope             coordination.Scope // Tailor's namespace and --namespace-selector
+	nodePoolSelector  string
+	pools             scope.Pools // --nodepool-selector
 
 	kubeAPIQPS   float32
 	kubeAPIBurst int
@@ -121,9 +124,9 @@ var components = map[string]component{
 	"webhook": {
 		help: "the admission webhook server: pod sizing and NodePool placement, validation of VPAs, ReplicaAutoscalers, NodePools and AWSNodeClasses (every replica)",
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
-			wo := webhook.Options{Scope: o.scope}
+			wo := webhook.Options{Scope: o.scope, Pools: o.pools}
 			if o.placement {
-				placer, err := newNodePoolPlacer(ctx, mgr)
+				placer, err := newNodePoolPlacer(ctx, mgr, o.pools)
 				if err != nil {
 					return err
 				}
@@ -222,6 +225,7 @@ func newRunCommand() *cobra.Command {
 	scalerFlags(f, &o.scaler)
 	provisionerFlags(f, &o.provisioner)
 	f.StringVar(&o.namespaceSelector, "namespace-selector", "", "Label selector (e.g. team in (a,b)) a namespace must also match for this installation to act in it — sizing, placement, recommendations, updates, replica counts — so that several installations share a cluster, each with its own namespaces (a canary, one per team). Give the webhook configurations' namespaceSelector the same terms. Empty: every namespace (opted in, for all but replica counts).")
+	f.StringVar(&o.nodePoolSelector, "nodepool-selector", "", "Label selector (e.g. tailor.dev/canary=true) a NodePool must match for this installation to act on it — placement at admission, provisioning, disruption, NodeClaim lifecycle and GC, NodePool status, validation — and an AWSNodeClass for it to resolve and validate it, so that several installations share a cluster's capacity (give each a selector of its own, none overlapping). A pending pod is the installation's whose pool placement chooses (or would choose) among every NodePool is selected; a NodeClaim is its pool's. Give the NodePool and AWSNodeClass webhooks' objectSelector the same terms. Empty: every NodePool.")
 	f.BoolVar(&o.placement, "placement", true, "Pin each new pod of an opted-in namespace to the highest-weight NodePool it fits (nodeSelector tailor.dev/nodepool); a namespace labelled tailor.dev/placement=disabled is left out.")
 	// --zap-log-level, --zap-encoder, --zap-devel, --zap-stacktrace-level, --zap-time-encoding.
 	gofs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
@@ -250,6 +254,10 @@ func run(ctx context.Context, o *runOptions) error {
 	if err != nil {
 		return fmt.Errorf("--namespace-selector: %w", err)
 	}
+	if o.pools, err = scope.Parse(o.nodePoolSelector); err != nil {
+		return fmt.Errorf("--nodepool-selector: %w", err)
+	}
+	o.provisioner.loop.Pools, o.provisioner.aws.Classes, o.provisioner.asg.Pools = o.pools, o.pools, o.pools
 	if slices.Contains(o.components, "recommender") {
 		if err := o.recommender.Validate(sh.prom != nil); err != nil {
 			return err

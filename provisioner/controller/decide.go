@@ -15,6 +15,7 @@ import (
 	"github.com/tailor-dev/tailor/provisioner/cloud"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // The pure half of the provisioner: what to do, from plain data. The
@@ -96,6 +97,7 @@ func newNodeClaim(np *provisionerv1.NodePool, c *scheduling.Claim, name string, 
 	for k, v := range np.Spec.Template.Metadata.Annotations {
 		nc.Annotations[k] = v
 	}
+	scope.RecordLabels(nc, np)
 	return nc
 }
 
@@ -348,5 +350,33 @@ func (g goneCounter) observe(checked map[string]bool, n int) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// ownClaims are the claims of the installation's share (sel), judged by
+// their pool among pools, or by the labels they recorded once it is gone.
+func ownClaims(sel scope.Pools, claims []provisionerv1.NodeClaim, pools []provisionerv1.NodePool) []provisionerv1.NodeClaim {
+	if sel.All() {
+		return claims
+	}
+	byName := make(map[string]*provisionerv1.NodePool, len(pools))
+	for i := range pools {
+		byName[pools[i].Name] = &pools[i]
+	}
+	out := make([]provisionerv1.NodeClaim, 0, len(claims))
+	for i := range claims {
+		if sel.Claim(&claims[i], byName[claims[i].Labels[provisionerv1.LabelNodePool]]) {
+			out = append(out, claims[i])
+		}
+	}
+	return out
+}
+
+// poolPointers are pointers to the items of list.
+func poolPointers(list []provisionerv1.NodePool) []*provisionerv1.NodePool {
+	out := make([]*provisionerv1.NodePool, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
 	return out
 }

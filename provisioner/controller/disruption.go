@@ -138,6 +138,15 @@ func (d *disrupter) read(ctx context.Context) (*cluster, error) {
 			return nil, fmt.Errorf("list: %w", err)
 		}
 	}
+	// Nodes of any installation's claims are nobody's spare room; of the
+	// claims, only this installation's are candidates (--nodepool-selector).
+	claimed := map[string]bool{}
+	for i := range claims.Items {
+		if name := claims.Items[i].Status.NodeName; name != "" {
+			claimed[name] = true
+		}
+	}
+	claims.Items = ownClaims(d.opts.Pools, claims.Items, pools.Items)
 	c := &cluster{claims: claims.Items, byName: map[string]*provisionerv1.NodeClaim{}, nodes: map[string]*corev1.Node{},
 		pods: map[string][]*corev1.Pod{}, classes: map[string]string{}}
 	for i := range claims.Items {
@@ -159,19 +168,23 @@ func (d *disrupter) read(ctx context.Context) (*cluster, error) {
 	}
 	c.in = disruption.Input{Now: d.now(), PDBs: c.pdbs, DaemonSetPods: daemonSetPods(dss.Items)}
 	c.in.Pools, c.pools = d.provisioner.poolsOf(ctx, pools.Items, claims.Items)
-	claimed := map[string]bool{}
 	for i := range claims.Items {
 		nc := &claims.Items[i]
-		if nc.Status.NodeName != "" {
-			claimed[nc.Status.NodeName] = true
-		}
 		if nc.Labels[provisionerv1.LabelNodePool] == "" || !isTrue(nc, provisionerv1.ConditionLaunched) {
 			continue
 		}
 		c.in.Nodes = append(c.in.Nodes, d.nodeOf(c, nc))
 	}
+	foreign := map[string]bool{} // pools of other installations
+	for i := range pools.Items {
+		if !d.opts.Pools.Pool(&pools.Items[i]) {
+			foreign[pools.Items[i].Name] = true
+		}
+	}
 	for _, node := range c.nodes {
-		if !claimed[node.Name] && node.Labels[provisionerv1.LabelNodeClaim] == "" && node.DeletionTimestamp == nil {
+		// Another installation's pool's nodes (an Auto Scaling group's,
+		// say) are not room to move pods to: it may remove them.
+		if !claimed[node.Name] && node.Labels[provisionerv1.LabelNodeClaim] == "" && node.DeletionTimestamp == nil && !foreign[node.Labels[provisionerv1.LabelNodePool]] {
 			c.in.Others = append(c.in.Others, scheduling.NodeFromCore(node, c.pods[node.Name]))
 		}
 	}

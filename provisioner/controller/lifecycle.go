@@ -58,6 +58,9 @@ func (l *lifecycle) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	if err := l.client.Get(ctx, req.NamespacedName, nc); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if !l.ours(ctx, nc) {
+		return reconcile.Result{}, nil // another installation's (--nodepool-selector)
+	}
 	log := l.log.WithValues("nodeclaim", nc.Name)
 	if nc.DeletionTimestamp != nil {
 		return l.terminate(ctx, log, nc)
@@ -121,6 +124,22 @@ func (l *lifecycle) Reconcile(ctx context.Context, req reconcile.Request) (recon
 		l.recorder.Eventf(nc, nil, corev1.EventTypeNormal, "Initialized", "Register", "Node %s is ready", node.Name)
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// ours: the claim is of the installation's share, by its pool while the
+// pool exists, else by the pool labels it recorded.
+func (l *lifecycle) ours(ctx context.Context, nc *provisionerv1.NodeClaim) bool {
+	if l.opts.Pools.All() {
+		return true
+	}
+	var pool *provisionerv1.NodePool
+	if name := nc.Labels[provisionerv1.LabelNodePool]; name != "" {
+		np := &provisionerv1.NodePool{}
+		if l.client.Get(ctx, types.NamespacedName{Name: name}, np) == nil {
+			pool = np
+		}
+	}
+	return l.opts.Pools.Claim(nc, pool)
 }
 
 // launch creates the instance, unless one was already launched for the

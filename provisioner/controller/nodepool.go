@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 	"github.com/tailor-dev/tailor/provisioner/validation"
 )
 
@@ -29,19 +30,24 @@ const ConditionLimitsReached = "LimitsReached"
 // claims, conditions, and the pool metrics.
 type poolStatus struct {
 	client      client.Client
+	pools       scope.Pools
 	log         logr.Logger
 	provisioner *Provisioner
 }
 
 func (r *poolStatus) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	np := &provisionerv1.NodePool{}
-	if err := r.client.Get(ctx, req.NamespacedName, np); err != nil {
-		if apierrors.IsNotFound(err) {
-			fleetCost.DeleteLabelValues(req.Name)
-			poolUsage.DeletePartialMatch(map[string]string{"nodepool": req.Name})
-			poolLimit.DeletePartialMatch(map[string]string{"nodepool": req.Name})
-		}
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+	err := r.client.Get(ctx, req.NamespacedName, np)
+	if apierrors.IsNotFound(err) || err == nil && !r.pools.Pool(np) {
+		// Gone, or another installation's (--nodepool-selector): not ours
+		// to keep status or metrics of.
+		fleetCost.DeleteLabelValues(req.Name)
+		poolUsage.DeletePartialMatch(map[string]string{"nodepool": req.Name})
+		poolLimit.DeletePartialMatch(map[string]string{"nodepool": req.Name})
+		return reconcile.Result{}, nil
+	}
+	if err != nil {
+		return reconcile.Result{}, err
 	}
 	var claims provisionerv1.NodeClaimList
 	if err := r.client.List(ctx, &claims, client.MatchingLabels{provisionerv1.LabelNodePool: np.Name}); err != nil {

@@ -3,6 +3,8 @@ package controller
 import (
 	"fmt"
 	"time"
+
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // Options configure the provisioner.
@@ -32,6 +34,10 @@ type Options struct {
 	// InstanceGoneChecks: consecutive GC checks that must find a claim's
 	// instance terminated or unknown before the claim is deleted.
 	InstanceGoneChecks int
+	// Pools is the installation's share (--nodepool-selector): the pools
+	// it provisions, disrupts and keeps status of, their claims and nodes,
+	// and the pending pods placement puts in them. The zero value: all.
+	Pools scope.Pools
 }
 
 // DefaultOptions are the documented defaults.

@@ -141,7 +141,7 @@ func (p *Provisioner) podHandler() toolscache.ResourceEventHandler {
 // without a new trigger, or BatchMax after it opened. A tick every 30 s
 // re-solves what is still pending (pools changed, offerings came back).
 func (p *Provisioner) Start(ctx context.Context) error {
-	p.log.Info("provisioner started", "batchIdle", p.opts.BatchIdle, "batchMax", p.opts.BatchMax, "registrationTimeout", p.opts.RegistrationTimeout)
+	p.log.Info("provisioner started", "nodepools", p.opts.Pools.Describe(), "batchIdle", p.opts.BatchIdle, "batchMax", p.opts.BatchMax, "registrationTimeout", p.opts.RegistrationTimeout)
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	gc := time.NewTicker(p.opts.GCInterval)
@@ -315,6 +315,8 @@ func (p *Provisioner) input(ctx context.Context) (*scheduling.Input, map[string]
 	in := &scheduling.Input{}
 	byNode := map[string][]*corev1.Pod{}
 	var pending []*corev1.Pod
+	// Only the pods whose pool is this installation's (--nodepool-selector).
+	owner := p.opts.Pools.Owner(poolPointers(poolList.Items))
 	for i := range podList.Items {
 		pod := &podList.Items[i]
 		switch {
@@ -324,9 +326,14 @@ func (p *Provisioner) input(ctx context.Context) (*scheduling.Input, map[string]
 			}
 		case unschedulable(pod) && !daemonSetPod(pod):
 			// A DaemonSet pod waits for its own node, never for a new one.
-			pending = append(pending, pod)
+			if ours, _ := owner.Pod(pod); ours {
+				pending = append(pending, pod)
+			}
 		}
 	}
+	// Another installation's claims are its business; their registered
+	// nodes are capacity like any other node.
+	claimList.Items = ownClaims(p.opts.Pools, claimList.Items, poolList.Items)
 	// Claims not yet initialized are in flight: their capacity counts,
 	// with the pods bound to their node and those nominated to them.
 	inFlight := map[string]bool{} // claim name
@@ -396,15 +403,15 @@ func (p *Provisioner) input(ctx context.Context) (*scheduling.Input, map[string]
 	return in, pools, nil
 }
 
-// poolsOf are the pools the cloud launches for (ASG pools belong to the
-// asg backend), with their instance types and usage, for the solver.
+// poolsOf are the installation's pools the cloud launches for (ASG pools
+// belong to the asg backend), with their instance types and usage, for the solver.
 func (p *Provisioner) poolsOf(ctx context.Context, list []provisionerv1.NodePool, claims []provisionerv1.NodeClaim) ([]scheduling.Pool, map[string]*provisionerv1.NodePool) {
 	var out []scheduling.Pool
 	byName := map[string]*provisionerv1.NodePool{}
 	usage := poolUsages(claims)
 	for i := range list {
 		np := &list[i]
-		if np.DeletionTimestamp != nil || !cloud.Serves(p.cloud, np) {
+		if np.DeletionTimestamp != nil || !p.opts.Pools.Pool(np) || !cloud.Serves(p.cloud, np) {
 			continue
 		}
 		its, err := p.cloud.InstanceTypes(ctx, np)
@@ -475,6 +482,14 @@ func (p *Provisioner) collect(ctx context.Context) {
 		p.log.Error(err, "list nodeclaims")
 		return
 	}
+	var pools provisionerv1.NodePoolList
+	if err := p.client.List(ctx, &pools); err != nil {
+		p.log.Error(err, "list nodepools")
+		return
+	}
+	// An instance with a claim of any installation is no orphan; only this
+	// installation's claims are checked for a vanished instance (another's
+	// may live in a cloud this one does not see, as the sim cloud's state).
 	for _, id := range orphans(instances, claims.Items, p.now(), orphanGrace) {
 		if err := p.cloud.Delete(ctx, id); err != nil && !cloud.IsNotFound(err) {
 			p.log.Error(err, "terminate orphan instance", "providerID", id)
@@ -482,6 +497,7 @@ func (p *Provisioner) collect(ctx context.Context) {
 		}
 		p.log.Info("terminated an instance without NodeClaim", "providerID", id)
 	}
+	claims.Items = ownClaims(p.opts.Pools, claims.Items, pools.Items)
 	suspects := goneSuspects(instances, claims.Items, p.now(), p.opts.InstanceGoneGrace)
 	ids := make([]string, 0, len(suspects))
 	for id := range suspects {

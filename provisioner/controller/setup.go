@@ -101,7 +101,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options, cp cloud.Provide
 			}
 			return nil
 		})).
-		Complete(&poolStatus{client: c, log: log.WithName("nodepool"), provisioner: p})
+		Complete(&poolStatus{client: c, pools: o.Pools, log: log.WithName("nodepool"), provisioner: p})
 }
 
 // claimOfNode maps a Node to its claim: by label once registered, by

@@ -40,24 +40,22 @@ func registerWebhooks(t *testing.T, inst *instance) {
 	}
 	name := "tailor-e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	mutating.Name, validating.Name = name, name
-	// NodePool and AWSNodeClass objects are cluster-scoped: no namespace
-	// selector confines their webhooks (failurePolicy Fail), so only the
-	// test holding nodeTests registers them; another test's stopped Tailor
-	// would refuse every NodePool write of the cluster.
-	if h, _ := nodeHolder.Load().(string); h != testID(t) {
-		validating.Webhooks = slices.DeleteFunc(validating.Webhooks, func(w admissionregistrationv1.ValidatingWebhook) bool {
-			return slices.ContainsFunc(w.Rules, func(r admissionregistrationv1.RuleWithOperations) bool {
-				return r.Scope != nil && *r.Scope == admissionregistrationv1.ClusterScope
-			})
-		})
-	}
 	// Only this test's namespaces: a VPA webhook (failurePolicy Fail) of
 	// a test that stops its Tailor must not refuse another test's VPAs.
 	for i := range mutating.Webhooks {
 		mutating.Webhooks[i].NamespaceSelector = scoped(mutating.Webhooks[i].NamespaceSelector, t)
 	}
 	for i := range validating.Webhooks {
-		validating.Webhooks[i].NamespaceSelector = scoped(validating.Webhooks[i].NamespaceSelector, t)
+		w := &validating.Webhooks[i]
+		w.NamespaceSelector = scoped(w.NamespaceSelector, t)
+		// NodePools and AWSNodeClasses are cluster-scoped, where a
+		// namespaceSelector does not apply: only the test's own (labelled
+		// by own, which its Tailor's --nodepool-selector matches).
+		if slices.ContainsFunc(w.Rules, func(r admissionregistrationv1.RuleWithOperations) bool {
+			return r.Scope != nil && *r.Scope == admissionregistrationv1.ClusterScope
+		}) {
+			w.ObjectSelector = scoped(w.ObjectSelector, t)
+		}
 	}
 	if _, err := reg.MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -75,7 +75,7 @@ func claimEvent(t *testing.T, node *corev1.Node, reason, want string) string {
 }
 
 func TestASG(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	s := startAWSFake(t)
 	ctx := context.Background()
@@ -110,13 +110,7 @@ func TestASG(t *testing.T) {
 	state := namespace(t, nil)
 	inst := startAWSTailor(t, s, state, "--cloud", "asg")
 	registerWebhooks(t, inst)
-	t.Cleanup(func() {
-		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-			var list provisionerv1.NodeClaimList
-			err := c.List(ctx, &list)
-			return err == nil && len(list.Items) == 0, fmt.Sprintf("%d NodeClaims left (%v)", len(list.Items), err)
-		})
-	})
+	ownClaimsGoneAtCleanup(t, c)
 	p.np.Spec.Template.Spec.NodeClassRef = nil
 	p.np.Spec.AutoScalingGroups = &provisionerv1.AutoScalingGroups{Names: []string{"asg-base"},
 		SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + awsCluster: "*"}}}}

@@ -45,6 +45,7 @@ func startBackend(t *testing.T, mode, name string, extra ...string) *awsBackend 
 				SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": awsCluster}}},
 			},
 		}
+		own(t, class) // resolved by this test's Tailor (--nodepool-selector)
 		_ = b.c.Delete(ctx, class)
 		if err := b.c.Create(ctx, class); err != nil {
 			t.Fatal(err)
@@ -65,13 +66,7 @@ func startBackend(t *testing.T, mode, name string, extra ...string) *awsBackend 
 	})
 	b.inst = startAWSTailor(t, b.s, namespace(t, nil), args...)
 	registerWebhooks(t, b.inst)
-	t.Cleanup(func() {
-		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-			var list provisionerv1.NodeClaimList
-			err := b.c.List(ctx, &list)
-			return err == nil && len(list.Items) == 0, fmt.Sprintf("%d NodeClaims left (%v)", len(list.Items), err)
-		})
-	})
+	ownClaimsGoneAtCleanup(t, b.c)
 	b.p.create(t, b.c)
 	b.ns = namespace(t, map[string]string{"tailor.dev/enabled": "true"})
 	return b
@@ -92,7 +87,7 @@ func (b *awsBackend) run(t *testing.T, app string, n int32) {
 // and its NodeClaim deleted with an InstanceGone Event; the node is
 // drained and the pod runs again on a new claim. Both backends.
 func TestInstanceGone(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	for _, mode := range []string{"aws", "asg"} {
 		t.Run(mode, func(t *testing.T) {
 			b := startBackend(t, mode, "e2e-gone-"+mode, "--provisioner-gc-interval", "1s", "--instance-gone-grace", "3s", "--instance-gone-checks", "3")
@@ -133,7 +128,7 @@ func TestInstanceGone(t *testing.T) {
 // Initialized before the old node drains, the old instance terminated in
 // its group, the message deleted.
 func TestASGInterruption(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	b := startBackend(t, "asg", "e2e-asg-int", "--interruption-queue", "e2e-asg-interruptions")
 	queue := b.s.CreateQueue("e2e-asg-interruptions")
 	b.run(t, "app", 1)

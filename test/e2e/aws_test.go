@@ -96,7 +96,7 @@ func startAWSTailor(t *testing.T, s *awsfake.Server, ns string, extra ...string)
 }
 
 func TestAWSFleet(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	s := startAWSFake(t)
 	class := &provisionerv1.AWSNodeClass{
@@ -108,6 +108,7 @@ func TestAWSFleet(t *testing.T) {
 			SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": awsCluster}}},
 		},
 	}
+	own(t, class) // resolved by this test's Tailor (--nodepool-selector)
 	ctx := context.Background()
 	_ = c.Delete(ctx, class)
 	if err := c.Create(ctx, class); err != nil {
@@ -118,13 +119,7 @@ func TestAWSFleet(t *testing.T) {
 	queue := s.CreateQueue("e2e-interruptions")
 	inst := startAWSTailor(t, s, state, "--interruption-queue", "e2e-interruptions")
 	registerWebhooks(t, inst)
-	t.Cleanup(func() {
-		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-			var list provisionerv1.NodeClaimList
-			err := c.List(ctx, &list)
-			return err == nil && len(list.Items) == 0, fmt.Sprintf("%d NodeClaims left (%v)", len(list.Items), err)
-		})
-	})
+	ownClaimsGoneAtCleanup(t, c)
 
 	// The node class is resolved into its status.
 	eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {

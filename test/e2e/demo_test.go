@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -34,7 +33,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // what they did: the ra columns at rest, the trajectory 1 → 5 → 7 at 44 %
 // → 1, the pods pinned to their pool, the fleet's price.
 func TestDemo(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	start := time.Now()
 	inst := startProvisioner(t, namespace(t, nil), "--components", "webhook,recommender,updater,scaler,provisioner,load",
 		"--scaler-interval", "3s", "--recommender-interval", "5s", "--updater-interval", "2s")
@@ -42,14 +41,8 @@ func TestDemo(t *testing.T) {
 
 	c := provClient(t)
 	// Every demo claim gone before Tailor stops (its finalizers).
-	t.Cleanup(func() {
-		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-			var list provisionerv1.NodeClaimList
-			err := c.List(ctx, &list)
-			return err == nil && len(list.Items) == 0, fmt.Sprintf("%d NodeClaims left (%v)", len(list.Items), err)
-		})
-	})
-	r, err := demo.New(env.RESTConfig(), testWriter{t}, demo.Options{Keep: true, Poll: 500 * time.Millisecond, NamespaceLabels: map[string]string{testLabel: testID(t)}})
+	ownClaimsGoneAtCleanup(t, c)
+	r, err := demo.New(env.RESTConfig(), testWriter{t}, demo.Options{Keep: true, Poll: 500 * time.Millisecond, Labels: map[string]string{testLabel: testID(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,22 +183,12 @@ func stays(t *testing.T, c client.Client, inst *instance, nc provisionerv1.NodeC
 
 // TestDisruption runs the acceptance scenarios that share one Tailor.
 func TestDisruption(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
 	inst := startProvisioner(t, state, "--disruption-interval", "1s", "--disruption-validation-period", "1s")
-	t.Cleanup(func() {
-		deadline := time.Now().Add(90 * time.Second)
-		for time.Now().Before(deadline) {
-			var list provisionerv1.NodeClaimList
-			if err := c.List(context.Background(), &list); err == nil && len(list.Items) == 0 {
-				return
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-		t.Errorf("NodeClaims left after the tests")
-	})
+	ownClaimsGoneAtCleanup(t, c)
 
 	// Acceptance 1: 10 pods × 1 CPU on four c5.xlarge (three fit one),
 	// scaled to 3: fewer nodes, strictly cheaper, never more than the PDB's
@@ -449,7 +439,7 @@ func replacedOneAtATime(t *testing.T, c client.Client, pool, ns, app string, pod
 // TestDisruptionInsufficientCapacity (acceptance 8): the replacement finds
 // no capacity; the old node keeps serving, untainted.
 func TestDisruptionInsufficientCapacity(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -476,7 +466,7 @@ func TestDisruptionInsufficientCapacity(t *testing.T) {
 // command (or rolls it back): no node is left tainted and idle, and no
 // second replacement is made.
 func TestDisruptionRestart(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)

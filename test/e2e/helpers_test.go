@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,30 +50,26 @@ func namespace(t *testing.T, labels map[string]string) string {
 // control plane and run side by side (t.Parallel).
 const testLabel = "e2e.tailor.dev/test"
 
-// nodeTests serialises the tests whose Tailor runs the provisioner: each
-// acts on every NodePool and pending pod of the cluster, so they take turns,
-// while the tests that keep to their own namespaces run beside them.
-var nodeTests sync.Mutex
-
-// provisionerTest makes t a parallel test that holds nodeTests until it and
-// its subtests end.
-func provisionerTest(t *testing.T) {
-	t.Parallel()
-	nodeTests.Lock()
-	nodeHolder.Store(testID(t))
-	t.Cleanup(func() {
-		nodeHolder.Store("")
-		nodeTests.Unlock()
-	})
+// scopeArgs confine a Tailor started by hand to the test's namespaces and
+// NodePools (as startTailor does): tests that run the provisioner label
+// their pools (testPool.create) and run side by side too.
+func scopeArgs(t *testing.T) []string {
+	return []string{"--namespace-selector", testLabel + "=" + testID(t), "--nodepool-selector", testLabel + "=" + testID(t)}
 }
 
-// nodeHolder is the testID of the test holding nodeTests.
-var nodeHolder atomic.Value
-
-// scopeArgs confine a Tailor started by hand to the test's namespaces (as
-// startTailor does).
-func scopeArgs(t *testing.T) []string {
-	return []string{"--namespace-selector", testLabel + "=" + testID(t)}
+// own labels obj (a NodePool or AWSNodeClass) as the test's: its Tailor
+// acts on it (--nodepool-selector) and its webhooks judge it.
+func own[T interface {
+	GetLabels() map[string]string
+	SetLabels(map[string]string)
+}](t *testing.T, obj T) T {
+	l := maps.Clone(obj.GetLabels())
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[testLabel] = testID(t)
+	obj.SetLabels(l)
+	return obj
 }
 
 // testID is the top-level test's value of testLabel.

@@ -556,6 +556,7 @@ spec:
 // Every overlay renders, and the args its Deployment passes are flags that
 // "tailor run" accepts (an unknown flag would crash-loop the install).
 func TestOverlaysRenderWithKnownFlags(t *testing.T) {
+	t.Parallel() // renders and runs tailor --help: nothing on the cluster
 	for _, overlay := range []string{"self-signed", "cert-manager", "eks"} {
 		t.Run(overlay, func(t *testing.T) {
 			var d *appsv1.Deployment

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os/exec"
 	"regexp"
@@ -29,12 +30,14 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/catalog"
 	"github.com/tailor-dev/tailor/provisioner/cloud/sim"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // The provisioner's acceptance (issue 11) on the real control plane with
-// the sim cloud. NodePools are cluster-scoped and one provisioner acts on
-// every pending pod, so each test has its own pool with its own taint,
-// which only its own pods tolerate: no test can take another's pods.
+// the sim cloud. Each test's Tailor acts on the test's own NodePools
+// (labelled testLabel, --nodepool-selector), so the tests run side by
+// side; each pool also has its own taint, which only its own pods
+// tolerate, so no pool of one test can take another test's pods.
 
 // provClient is a controller-runtime client that knows Tailor's types.
 func provClient(t *testing.T) client.Client {
@@ -135,11 +138,15 @@ func newTestPool(name string, weight int32, reqs ...provisionerv1.NodeSelectorRe
 	return &testPool{np: np, taint: taint}
 }
 
-// create creates the pool, waits until Tailor has seen it (its status is
-// written), and deletes it when the test ends.
+// create creates the pool as the test's (own: its Tailor's
+// --nodepool-selector matches it; its claims and nodes carry testLabel
+// too), waits until Tailor has seen it (its status is written), and
+// deletes it when the test ends.
 func (p *testPool) create(t *testing.T, c client.Client) {
 	t.Helper()
 	ctx := context.Background()
+	own(t, p.np)
+	p.np.Spec.Template.Metadata.Labels[testLabel] = testID(t)
 	_ = c.Delete(ctx, &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: p.np.Name}}) // a leftover of an interrupted run
 	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
 		err := c.Create(ctx, p.np.DeepCopy())
@@ -187,6 +194,45 @@ func inflate(ns, name string, replicas int32, cpu string, p *testPool) *appsv1.D
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// ownClaims are the NodeClaims the test's Tailor acts on: its pools', by
+// the product's own rule (provisioner/scope), so a claim of a pool the
+// test deleted still counts.
+func ownClaims(ctx context.Context, t *testing.T, c client.Client) ([]provisionerv1.NodeClaim, error) {
+	sel, err := scope.Parse(testLabel + "=" + testID(t))
+	if err != nil {
+		return nil, err
+	}
+	var claims provisionerv1.NodeClaimList
+	if err := c.List(ctx, &claims); err != nil {
+		return nil, err
+	}
+	var out []provisionerv1.NodeClaim
+	for i := range claims.Items {
+		nc := &claims.Items[i]
+		var pool *provisionerv1.NodePool
+		np := &provisionerv1.NodePool{}
+		if err := c.Get(ctx, types.NamespacedName{Name: nc.Labels[provisionerv1.LabelNodePool]}, np); err == nil {
+			pool = np
+		}
+		if sel.Claim(nc, pool) {
+			out = append(out, *nc)
+		}
+	}
+	return out, nil
+}
+
+// ownClaimsGoneAtCleanup: when the test ends, before its Tailor stops
+// (cleanups run last-registered first), every claim of its pools is gone
+// (their finalizers need the Tailor).
+func ownClaimsGoneAtCleanup(t *testing.T, c client.Client) {
+	t.Cleanup(func() {
+		eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
+			claims, err := ownClaims(ctx, t, c)
+			return err == nil && len(claims) == 0, fmt.Sprintf("%d NodeClaims of the test left (%v)", len(claims), err)
+		})
+	})
+}
 
 // claimsOf lists the pool's NodeClaims.
 func claimsOf(ctx context.Context, c client.Client, pool string) ([]provisionerv1.NodeClaim, error) {
@@ -255,24 +301,13 @@ func metricValue(t *testing.T, inst *instance, re *regexp.Regexp) float64 {
 // TestProvisioner runs the acceptance scenarios that can share one Tailor,
 // in parallel, each in its own namespace with its own pool.
 func TestProvisioner(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
 	inst := startProvisioner(t, state)
 	registerWebhooks(t, inst)
-	// Every pool's claims gone before Tailor stops (its finalizers).
-	t.Cleanup(func() {
-		deadline := time.Now().Add(90 * time.Second)
-		for time.Now().Before(deadline) {
-			var list provisionerv1.NodeClaimList
-			if err := c.List(context.Background(), &list); err == nil && len(list.Items) == 0 {
-				return
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-		t.Errorf("NodeClaims left after the tests")
-	})
+	ownClaimsGoneAtCleanup(t, c)
 	enabled := map[string]string{"tailor.dev/enabled": "true"}
 
 	t.Run("Weights", func(t *testing.T) {
@@ -549,7 +584,7 @@ func TestProvisioner(t *testing.T) {
 		sort.Strings(names)
 		for _, name := range names {
 			tc := cases[name]
-			np := newTestPool("e2e-bad", 0).np
+			np := own(t, newTestPool("e2e-bad", 0).np) // judged by this test's webhook
 			tc.mutate(np)
 			err := c.Create(context.Background(), np)
 			if err == nil {
@@ -646,7 +681,7 @@ func TestProvisioner(t *testing.T) {
 // TestProvisionerRestart kills Tailor after a NodeClaim is created and
 // before its Node registers: its successor makes no second claim or node.
 func TestProvisionerRestart(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -689,7 +724,7 @@ func TestProvisionerRestart(t *testing.T) {
 // TestProvisionerRegistrationTimeout: a NodeClaim whose node never
 // registers is replaced after the (shortened) timeout.
 func TestProvisionerRegistrationTimeout(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
@@ -723,4 +758,81 @@ func TestProvisionerRegistrationTimeout(t *testing.T) {
 	waitEvent(t, "default", "RegistrationTimeout", first)
 	scaleTo(t, ns, "timeout", 0)
 	waitPoolEmpty(t, c, p.np.Name, 60*time.Second)
+}
+
+// TestNodePoolSelector: two installations on one cluster, each with its
+// own pool (--nodepool-selector e2e.tailor.dev/installation=a or b), the
+// same taint on both. Pods pinned to a's pool, to b's, and one pinned to
+// none (b's pool weighs more: placement would pick it) all run, each
+// launched by its pool's installation only: neither launches into the
+// other's pool nor for the other's pods (no claim too many).
+func TestNodePoolSelector(t *testing.T) {
+	t.Parallel() // own namespaces, pools and Tailors (testLabel)
+	c := provClient(t)
+	ensureNodeClass(t, c)
+	installation := func(name string) *instance {
+		return startProvisioner(t, namespace(t, nil), "--nodepool-selector", testLabel+"="+testID(t)+",e2e.tailor.dev/installation="+name)
+	}
+	a, b := installation("a"), installation("b")
+	ownClaimsGoneAtCleanup(t, c)
+	poolA := newTestPool("e2e-selector-a", 10, req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
+	poolB := newTestPool("e2e-selector-b", 50, req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
+	poolB.taint = poolA.taint
+	poolB.np.Spec.Template.Spec.Taints = []corev1.Taint{poolA.taint}
+	poolA.np.Labels = map[string]string{"e2e.tailor.dev/installation": "a"}
+	poolB.np.Labels = map[string]string{"e2e.tailor.dev/installation": "b"}
+	// Both pools' nodes carry this label, which the unpinned pod selects:
+	// it can go to either pool, never to the cluster's untainted workers.
+	shared := map[string]string{"e2e.tailor.dev/selector-test": "shared"}
+	maps.Copy(poolA.np.Spec.Template.Metadata.Labels, shared)
+	maps.Copy(poolB.np.Spec.Template.Metadata.Labels, shared)
+	poolA.create(t, c)
+	poolB.create(t, c)
+	ns := namespace(t, nil)
+	for name, pool := range map[string]string{"to-a": poolA.np.Name, "to-b": poolB.np.Name, "unpinned": ""} {
+		d := inflate(ns, name, 1, "1", poolA)
+		d.Spec.Template.Spec.NodeSelector = maps.Clone(shared)
+		if pool != "" {
+			d.Spec.Template.Spec.NodeSelector[provisionerv1.LabelNodePool] = pool
+		}
+		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"to-a", "to-b", "unpinned"} {
+		waitRunning(t, ns, name, 1, 60*time.Second)
+	}
+	// Each pod's node is of the pool its installation owns it by.
+	for name, want := range map[string]string{"to-a": poolA.np.Name, "to-b": poolB.np.Name, "unpinned": poolB.np.Name} {
+		node := nodeOfPod(t, ns, name)
+		if got := node.Labels[provisionerv1.LabelNodePool]; got != want {
+			t.Errorf("pod %s runs on %s of pool %q, want pool %s", name, node.Name, got, want)
+		}
+	}
+	launched := func(inst *instance, pool string) float64 {
+		return metricValue(t, inst, regexp.MustCompile(`(?m)^tailor_provisioner_nodeclaims_launched_total\{[^}]*nodepool="`+pool+`"[^}]*\} (\S+)`))
+	}
+	for _, tc := range []struct {
+		who         string
+		inst        *instance
+		mine, other string
+	}{{"a", a, poolA.np.Name, poolB.np.Name}, {"b", b, poolB.np.Name, poolA.np.Name}} {
+		if n := launched(tc.inst, tc.other); n != 0 {
+			t.Errorf("installation %s launched %v NodeClaims into the other installation's pool %s", tc.who, n, tc.other)
+		}
+		if n := launched(tc.inst, tc.mine); n < 1 {
+			t.Errorf("installation %s launched nothing into its pool %s", tc.who, tc.mine)
+		}
+	}
+	claimsA, _ := claimsOf(context.Background(), c, poolA.np.Name)
+	claimsB, _ := claimsOf(context.Background(), c, poolB.np.Name)
+	t.Logf("pool a: %d NodeClaim(s), pool b: %d (to-b and unpinned, 1 CPU each, fit one node)", len(claimsA), len(claimsB))
+	if len(claimsA) != 1 {
+		t.Errorf("%d NodeClaims in pool a for one pod, want 1", len(claimsA))
+	}
+	for _, d := range []string{"to-a", "to-b", "unpinned"} {
+		scaleTo(t, ns, d, 0)
+	}
+	waitPoolEmpty(t, c, poolA.np.Name, 90*time.Second)
+	waitPoolEmpty(t, c, poolB.np.Name, 90*time.Second)
 }

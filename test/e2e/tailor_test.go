@@ -325,6 +325,7 @@ current-context: c
 		{"bad flag value", []string{"run", "--webhook-port", "many"}, "webhook-port"},
 		{"unknown component", []string{"run", "--components", "webhook,teleporter"}, "teleporter"},
 		{"malformed namespace selector", []string{"run", "--namespace-selector", "team in (a"}, "--namespace-selector"},
+		{"malformed nodepool selector", []string{"run", "--nodepool-selector", "team in (a"}, "--nodepool-selector"},
 		{"missing kubeconfig", []string{"run", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
 		{"malformed kubeconfig", []string{"run", "--kubeconfig", malformed}, malformed},
 		{"credentials without RBAC", []string{"run", "--kubeconfig", noRBAC, "--leader-election-namespace", ns,

@@ -73,6 +73,10 @@ const (
 	// AnnotationReplaces on a NodeClaim launched by a disruption command
 	// names the command; it is removed when the command is done.
 	AnnotationReplaces = "tailor.dev/replaces"
+	// AnnotationNodePoolLabels on a NodeClaim is its pool's metadata
+	// labels at creation (JSON): which installation's the claim is once
+	// the pool is gone (--nodepool-selector, provisioner/scope).
+	AnnotationNodePoolLabels = "tailor.dev/nodepool-labels"
 )
 
 // WellKnownLabels are the keys whose values the instance types and offerings

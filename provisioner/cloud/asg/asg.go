@@ -47,6 +47,7 @@ import (
 	"github.com/tailor-dev/tailor/provisioner/cloud"
 	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // AutoScalingAPI is the part of the Auto Scaling client Tailor calls.
@@ -84,6 +85,9 @@ type Options struct {
 	GroupRefresh time.Duration
 	// PriceRefresh: how often instance types and prices are read again.
 	PriceRefresh time.Duration
+	// Pools are the installation's NodePools (--nodepool-selector; the zero
+	// value: all): the only ones it serves and labels the nodes of.
+	Pools scope.Pools
 }
 
 // DefaultOptions: price then least-waste; wait up to 2 minutes for an
@@ -198,7 +202,9 @@ func New(kube client.Client, as AutoScalingAPI, ec2c EC2API, eksc EKSAPI, fleet 
 func (c *Cloud) NeedLeaderElection() bool { return true }
 
 // Serves: the pools with autoScalingGroups.
-func (c *Cloud) Serves(np *provisionerv1.NodePool) bool { return np.Spec.AutoScalingGroups != nil }
+func (c *Cloud) Serves(np *provisionerv1.NodePool) bool {
+	return np.Spec.AutoScalingGroups != nil && c.o.Pools.Pool(np)
+}
 
 // Start reads types and prices now and every PriceRefresh, and labels the
 // pools' nodes every GroupRefresh, until ctx ends.

@@ -7,6 +7,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 func alloc(cpu, mem string) corev1.ResourceList {
@@ -117,5 +121,33 @@ func BenchmarkParseTags(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ParseTags(tags)
+	}
+}
+
+// Serves: the pools with Auto Scaling groups, of the installation's share
+// (--nodepool-selector) only.
+func TestServesKeepsToSelectedPools(t *testing.T) {
+	sel, err := scope.Parse("team=a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cloud{o: Options{Pools: sel}}
+	np := func(team string, groups bool) *provisionerv1.NodePool {
+		p := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: team, Labels: map[string]string{"team": team}}}
+		if groups {
+			p.Spec.AutoScalingGroups = &provisionerv1.AutoScalingGroups{Names: []string{"g"}}
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		pool *provisionerv1.NodePool
+		want bool
+	}{{np("a", true), true}, {np("b", true), false}, {np("a", false), false}} {
+		if got := c.Serves(tc.pool); got != tc.want {
+			t.Errorf("pool of team %s (groups %v): Serves %v, want %v", tc.pool.Name, tc.pool.Spec.AutoScalingGroups != nil, got, tc.want)
+		}
+	}
+	if !(&Cloud{}).Serves(np("b", true)) {
+		t.Error("without a selector every pool with groups is served")
 	}
 }

@@ -47,6 +47,7 @@ import (
 	"github.com/tailor-dev/tailor/provisioner/catalog"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
+	"github.com/tailor-dev/tailor/provisioner/scope"
 )
 
 // Tags Tailor puts on what it creates.
@@ -114,6 +115,10 @@ type Options struct {
 	// LaunchTemplateTTL: a launch template of this cluster unused by this
 	// process for that long is deleted (it is made again when needed).
 	LaunchTemplateTTL time.Duration
+	// Classes are the AWSNodeClasses whose status this installation
+	// resolves and writes (--nodepool-selector; the zero value: all). A
+	// pool of this installation may still launch with another's class.
+	Classes scope.Pools
 }
 
 // DefaultOptions: 60 types a fleet, prices every 12 h, classes every minute.
@@ -874,7 +879,7 @@ func (c *Cloud) gcLaunchTemplates(ctx context.Context) {
 	}
 }
 
-// syncClasses resolves every AWSNodeClass into its status, then collects
+// syncClasses resolves the installation's AWSNodeClasses into their status, then collects
 // unused launch templates.
 func (c *Cloud) syncClasses(ctx context.Context) {
 	var list provisionerv1.AWSNodeClassList
@@ -884,6 +889,9 @@ func (c *Cloud) syncClasses(ctx context.Context) {
 	}
 	for i := range list.Items {
 		class := &list.Items[i]
+		if !c.o.Classes.Class(class) {
+			continue // another installation's to resolve
+		}
 		c.mu.Lock()
 		delete(c.classes, class.Name)
 		c.mu.Unlock()

@@ -69,9 +69,10 @@ type Options struct {
 	Poll time.Duration
 	// Keep leaves the namespaces and NodePools behind.
 	Keep bool
-	// NamespaceLabels go on the scenarios' namespaces too, e.g. to match
-	// the --namespace-selector of the Tailor that plays them.
-	NamespaceLabels map[string]string
+	// Labels go on the scenarios' namespaces and NodePools too, e.g. to
+	// match the --namespace-selector and --nodepool-selector of the
+	// Tailor that plays them.
+	Labels map[string]string
 }
 
 // Runner plays scenarios on one cluster; its methods may run concurrently.
@@ -208,7 +209,7 @@ func indent(s string) string {
 // placement off for the scenarios that use the cluster's own nodes.
 func (r *Runner) namespace(ctx context.Context, scenario string, placement bool) (string, func(), error) {
 	labels := map[string]string{"tailor.dev/enabled": "true"}
-	maps.Copy(labels, r.o.NamespaceLabels)
+	maps.Copy(labels, r.o.Labels)
 	if !placement {
 		labels["tailor.dev/placement"] = "disabled"
 	}

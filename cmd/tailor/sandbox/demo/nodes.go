@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +108,7 @@ func (r *Runner) nodes(ctx context.Context, s nodeScenario) Result {
 		return fail("create the AWSNodeClass", err)
 	}
 	np, taint := s.pool(ns)
+	np.Labels = maps.Clone(r.o.Labels)
 	if err := r.c.Create(ctx, np); err != nil {
 		return fail("create the NodePool", err)
 	}

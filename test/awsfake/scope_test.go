@@ -1,0 +1,66 @@
+package awsfake_test
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
+	"github.com/tailor-dev/tailor/provisioner/scope"
+	"github.com/tailor-dev/tailor/test/awsfake"
+)
+
+// TestWireClassesOfTheInstallation: with --nodepool-selector, the backend
+// resolves and writes the status of its own AWSNodeClasses only; another
+// installation's (whose subnets this account may not even have) is left
+// alone. "a-theirs" sorts first, so the pass that resolved "b-mine" has
+// been past it.
+func TestWireClassesOfTheInstallation(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s, err := awsfake.New("wire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	scheme := runtime.NewScheme()
+	if err := provisionerv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	class := func(name, team string) *provisionerv1.AWSNodeClass {
+		return &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1, Labels: map[string]string{"team": team}},
+			Spec: provisionerv1.AWSNodeClassSpec{
+				Role:                       "NodeRole",
+				AMISelectorTerms:           []provisionerv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+				SubnetSelectorTerms:        []provisionerv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "wire"}}},
+				SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": "*"}}},
+			}}
+	}
+	theirs, mine := class("a-theirs", "b"), class("b-mine", "a")
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(theirs, mine).WithStatusSubresource(theirs, mine).Build()
+	o := awscloud.DefaultOptions()
+	if o.Classes, err = scope.Parse("team=a"); err != nil {
+		t.Fatal(err)
+	}
+	c := newCloud(t, s, kube, o)
+	start(t, c)
+	ctx := context.Background()
+	waitFor(t, "b-mine resolved", func() bool {
+		var got provisionerv1.AWSNodeClass
+		return kube.Get(ctx, client.ObjectKey{Name: "b-mine"}, &got) == nil && meta.IsStatusConditionTrue(got.Status.Conditions, provisionerv1.ConditionReady)
+	})
+	var got provisionerv1.AWSNodeClass
+	if err := kube.Get(ctx, client.ObjectKey{Name: "a-theirs"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Conditions) != 0 || len(got.Status.Subnets) != 0 {
+		t.Errorf("another installation's class got a status: %+v", got.Status)
+	}
+}
