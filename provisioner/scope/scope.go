@@ -149,7 +149,7 @@ func (o *Owner) Pod(pod *corev1.Pod) (bool, string) {
 	if o.all {
 		return true, ""
 	}
-	pool := o.placer.Place(pod).Pool
+	pool := o.placer.Place(pod, nil).Pool
 	return pool != "" && o.selected[pool], pool
 }
 
