@@ -480,3 +480,20 @@ func TestFFD(t *testing.T) {
 		t.Errorf("claim %s (%s CPU) with %d pods", c.InstanceTypes[0].Name, cpu.String(), len(c.Pods))
 	}
 }
+
+// BenchmarkCapacityBound: the capacity replay's LP bound over the
+// catalogue (prepare, then price one instant's demand).
+func BenchmarkCapacityBound(b *testing.B) {
+	cl := DefaultCluster()
+	b.Run("prepare", func(b *testing.B) {
+		for range b.N {
+			lowerBound(cl)
+		}
+	})
+	bd := lowerBound(cl)
+	b.Run("cost", func(b *testing.B) {
+		for i := range b.N {
+			bd.Cost([]float64{float64(100 + i%1000), float64(i%5000) * (1 << 30), float64(i % 7)})
+		}
+	})
+}
