@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"math"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -372,4 +373,95 @@ func LowerBound(pods []*corev1.Pod, types []*InstanceType) float64 {
 		}
 		return p
 	}, res).Cost(demand)
+}
+
+// FitBound is a tighter bound than Bound, still valid for any placement:
+// a pod can only run on a node of a type that holds it. For every
+// resource r and every allocatable amount A of r among the types, the
+// pods that request more than A of r all run on nodes of types with more
+// than A, so the nodes cost at least the Bound over those types of those
+// pods' requests; the FitBound is the largest of these and of the Bound of
+// all pods over all types. A lone 20-core pod is priced at the fraction of
+// a node of ≥ 20 cores it fills, not at the price of 20 cores bought from
+// 2-core nodes.
+//
+// It keeps the live pods' totals: Add a pod's requests when it starts,
+// Add them with n = −1 when it ends, Cost for the bound of what is live.
+type FitBound struct {
+	all     *Bound
+	total   []float64
+	classes []fitClass
+}
+
+type fitClass struct {
+	r      int
+	above  float64
+	b      *Bound
+	demand []float64
+}
+
+// NewFitBound prepares the bound (see NewBound for price and resources).
+func NewFitBound(types []*InstanceType, price func(*InstanceType) float64, resources []corev1.ResourceName) *FitBound {
+	f := &FitBound{all: NewBound(types, price, resources), total: make([]float64, len(resources))}
+	for r, name := range resources {
+		var sizes []float64
+		for _, it := range types {
+			if p := price(it); math.IsNaN(p) || math.IsInf(p, 0) || p < 0 {
+				continue
+			}
+			q := it.Allocatable[name]
+			sizes = append(sizes, q.AsApproximateFloat64())
+		}
+		slices.Sort(sizes)
+		sizes = slices.Compact(sizes)
+		// The largest size has no type above it: a pod requesting more
+		// fits nowhere and is left to the Bound of all.
+		for k := 0; k+1 < len(sizes); k++ {
+			a := sizes[k]
+			var bigger []*InstanceType
+			for _, it := range types {
+				if q := it.Allocatable[name]; q.AsApproximateFloat64() > a {
+					bigger = append(bigger, it)
+				}
+			}
+			f.classes = append(f.classes, fitClass{r: r, above: a, b: NewBound(bigger, price, resources), demand: make([]float64, len(resources))})
+		}
+	}
+	return f
+}
+
+// Add adds n times a pod's requests (Resources' order and units) to the
+// live totals.
+func (f *FitBound) Add(req []float64, n float64) {
+	for r, v := range req {
+		f.total[r] += n * v
+	}
+	for i := range f.classes {
+		c := &f.classes[i]
+		if req[c.r] > c.above {
+			for r, v := range req {
+				c.demand[r] += n * v
+			}
+		}
+	}
+}
+
+// Cost is the bound of the live pods, USD per hour.
+func (f *FitBound) Cost() float64 {
+	_, fit := f.Costs()
+	return fit
+}
+
+// Costs are the Bound of the live pods over all types and the FitBound,
+// USD per hour.
+func (f *FitBound) Costs() (all, fit float64) {
+	all = f.all.Cost(f.total)
+	best := all
+	for i := range f.classes {
+		c := &f.classes[i]
+		if c.demand[c.r] > c.above/2 { // some pod is in it (totals drift by rounding)
+			best = max(best, c.b.Cost(c.demand))
+		}
+	}
+	return all, best
 }

@@ -250,3 +250,77 @@ func BenchmarkBound(b *testing.B) {
 		}
 	})
 }
+
+func TestFitBound(t *testing.T) {
+	small, big := boundType(2, 4, 0.01), boundType(32, 128, 1)
+	tests := []struct {
+		name      string
+		pods      [][]float64 // cores, GiB
+		want, all float64
+	}{
+		// The Bound buys 64 GiB from 16 small nodes; the pod only
+		// fits the big one and fills 20/32 of it.
+		{"lone big pod", [][]float64{{20, 64}}, 20.0 / 32, 0.16},
+		{"small pods", [][]float64{{1, 1}, {1, 1}}, 0.01, 0.01},
+		// Memory-bound: 100 GiB of the big one.
+		{"by memory", [][]float64{{1, 100}, {1, 1}}, 100.0 / 128, 101 * 0.0025},
+		{"none", nil, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := NewFitBound([]*InstanceType{small, big}, cheapestOffering, cpuMem)
+			for _, p := range tc.pods {
+				f.Add([]float64{p[0], p[1] * (1 << 30)}, 1)
+			}
+			// A pod that came and went leaves nothing behind.
+			f.Add([]float64{30, 10 << 30}, 1)
+			f.Add([]float64{30, 10 << 30}, -1)
+			if got := f.Cost(); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("fit bound %v, want %v", got, tc.want)
+			}
+			if got := f.all.Cost(f.total); math.Abs(got-tc.all) > 1e-9 {
+				t.Errorf("bound %v, want %v", got, tc.all)
+			}
+		})
+	}
+}
+
+// FuzzFitBound: the fit bound is at least the Bound and at most the cost
+// of a real placement, every pod alone on the cheapest type that holds it.
+func FuzzFitBound(f *testing.F) {
+	f.Add(uint64(1), uint8(10), uint8(5))
+	f.Add(uint64(9), uint8(40), uint8(30))
+	f.Fuzz(func(t *testing.T, seed uint64, ntypes, npods uint8) {
+		r := rand.New(rand.NewPCG(seed, 2))
+		types := randomTypes(r, int(ntypes%30)+1)
+		res := []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, gpu}
+		fb := NewFitBound(types, cheapestOffering, res)
+		alone := 0.0
+		for range int(npods % 40) {
+			req := []float64{r.Float64() * 64, r.Float64() * 512 * (1 << 30), float64(r.IntN(3))}
+			cheapest := math.Inf(1)
+			for _, it := range types {
+				fits := true
+				for i, n := range res {
+					q := it.Allocatable[n]
+					fits = fits && q.AsApproximateFloat64() >= req[i]
+				}
+				if fits {
+					cheapest = min(cheapest, cheapestOffering(it))
+				}
+			}
+			if math.IsInf(cheapest, 1) {
+				continue // fits no type
+			}
+			alone += cheapest
+			fb.Add(req, 1)
+		}
+		got, lp := fb.Cost(), fb.all.Cost(fb.total)
+		if got < lp*(1-1e-9) {
+			t.Fatalf("fit bound %v below the bound %v", got, lp)
+		}
+		if got > alone*(1+1e-9)+1e-12 {
+			t.Fatalf("fit bound %v above a placement's cost %v", got, alone)
+		}
+	})
+}

@@ -481,8 +481,9 @@ func TestFFD(t *testing.T) {
 	}
 }
 
-// BenchmarkCapacityBound: the capacity replay's LP bound over the
-// catalogue (prepare, then price one instant's demand).
+// BenchmarkCapacityBound: the capacity replay's bounds over the
+// catalogue (prepare, then an instant's: a pod arrives, both bounds are
+// priced).
 func BenchmarkCapacityBound(b *testing.B) {
 	cl := DefaultCluster()
 	b.Run("prepare", func(b *testing.B) {
@@ -493,7 +494,8 @@ func BenchmarkCapacityBound(b *testing.B) {
 	bd := lowerBound(cl)
 	b.Run("cost", func(b *testing.B) {
 		for i := range b.N {
-			bd.Cost([]float64{float64(100 + i%1000), float64(i%5000) * (1 << 30), float64(i % 7)})
+			bd.Add([]float64{float64(1 + i%16), float64(i%64) * (1 << 30), float64(i % 2)}, 1)
+			bd.Costs()
 		}
 	})
 }
