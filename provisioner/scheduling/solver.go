@@ -39,6 +39,7 @@ type poolState struct {
 	reqs      requirements.Requirements
 	taints    []corev1.Taint
 	weight    int32
+	packing   provisionerv1.Packing
 	types     []poolType // cheapest first
 	maxAvail  vec
 	hasLimits bool
@@ -102,6 +103,9 @@ type solver struct {
 	daemons []*podState
 	scratch []int32
 	cache   *RequestCache
+	// marginal: some pool packs by MarginalCost (placeClaims compares
+	// claims by the rise of their price).
+	marginal bool
 }
 
 // Solve places in.Pods. It returns an error only for input it cannot
@@ -383,7 +387,8 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 	if err != nil {
 		return nil, fmt.Errorf("nodepool %s: %w", np.Name, err)
 	}
-	ps := &poolState{name: np.Name, reqs: reqs, taints: np.Spec.Template.Spec.Taints, maxNodes: -1}
+	ps := &poolState{name: np.Name, reqs: reqs, taints: np.Spec.Template.Spec.Taints, maxNodes: -1, packing: np.Spec.Packing}
+	s.marginal = s.marginal || ps.packing == provisionerv1.PackingMarginalCost
 	if np.Spec.Weight != nil {
 		ps.weight = *np.Spec.Weight
 	}

@@ -127,6 +127,23 @@ func (Provisioner) Solve(in scheduling.Input) (*scheduling.Result, error) {
 	return scheduling.Solve(in)
 }
 
+// poolPolicy is a capacity policy that is a NodePool setting: the replay
+// sets it on its pool, so the solves of both provisioning and disruption
+// see it, as the controller's do.
+type poolPolicy interface {
+	configure(np *provisionerv1.NodePool)
+}
+
+// Marginal is the provisioner with the pool's spec.packing MarginalCost.
+type Marginal struct{ Provisioner }
+
+// Name of the policy.
+func (Marginal) Name() string { return "marginal" }
+
+func (Marginal) configure(np *provisionerv1.NodePool) {
+	np.Spec.Packing = provisionerv1.PackingMarginalCost
+}
+
 // CapacityScore is one policy's result over an arrivals trace.
 type CapacityScore struct {
 	Policy string
@@ -390,6 +407,9 @@ func replayCapacity(a *Arrivals, cl Cluster, pol CapacityPolicy) (*CapacityScore
 	r.pool.Spec.Disruption.ConsolidateAfter = provisionerv1.NillableDuration((time.Duration(cl.ConsolidateAfter) * time.Second).String())
 	if cl.ConsolidationPolicy != "" {
 		r.pool.Spec.Disruption.ConsolidationPolicy = cl.ConsolidationPolicy
+	}
+	if pp, ok := pol.(poolPolicy); ok {
+		pp.configure(r.pool)
 	}
 	for _, p := range a.Pods {
 		if cl.SkipGPU && p.GPUs > 0 {
@@ -809,11 +829,12 @@ func CapacityPolicies() map[string]func() (CapacityPolicy, error) {
 	return map[string]func() (CapacityPolicy, error){
 		"provisioner": func() (CapacityPolicy, error) { return Provisioner{}, nil },
 		"ffd":         func() (CapacityPolicy, error) { return FFD{}, nil },
+		"marginal":    func() (CapacityPolicy, error) { return Marginal{}, nil },
 	}
 }
 
 // DefaultCapacityPolicies is what a replay runs when none are named.
-var DefaultCapacityPolicies = []string{"ffd", "provisioner"}
+var DefaultCapacityPolicies = []string{"ffd", "provisioner", "marginal"}
 
 // PickCapacity returns the named policies.
 func PickCapacity(names []string) ([]CapacityPolicy, error) {
