@@ -278,19 +278,35 @@ func (s *solver) placeClaims(p *podState, att *attempt, out *Placement) bool {
 		}
 		return false
 	}
-	// MarginalCost: the claim whose cheapest type's price rises least
-	// (the first that does not rise at all), unless a claim of the pod's
-	// own costs less than that rise.
+	// MarginalCost: the first claim whose cheapest type still has room
+	// (its price does not rise); else, among the first marginalCandidates
+	// claims that can take the pod, the one whose price rises least,
+	// unless a claim of the pod's own costs less than that rise.
 	var best *target
 	rise := math.Inf(1)
 	for _, c := range s.claims {
-		var price float64
-		if ok, _ := s.tryClaim(p, att, c, false, &price); !ok {
+		used := c.used
+		used.add(&p.req)
+		if !lessEq(&used, &c.pool.types[c.types[0]].avail) {
 			continue
 		}
-		if d := price - c.pool.types[c.types[0]].minPrice; d < rise {
-			best, rise = c, d
-			if d <= 0 {
+		var price float64
+		if ok, _ := s.tryClaim(p, att, c, false, &price); ok && price <= c.pool.types[c.types[0]].minPrice {
+			best, rise = c, 0
+			break
+		}
+	}
+	if best == nil {
+		seen := 0
+		for _, c := range s.claims {
+			var price float64
+			if ok, _ := s.tryClaim(p, att, c, false, &price); !ok {
+				continue
+			}
+			if d := price - c.pool.types[c.types[0]].minPrice; d < rise {
+				best, rise = c, d
+			}
+			if seen++; seen == marginalCandidates {
 				break
 			}
 		}
@@ -307,6 +323,11 @@ func (s *solver) placeClaims(p *podState, att *attempt, out *Placement) bool {
 	out.Kind, out.Claim = NewClaim, best.index
 	return true
 }
+
+// marginalCandidates bounds the planned nodes MarginalCost prices for a
+// pod (each is a trial placement): a batch of thousands of pods stays
+// linear in its size.
+const marginalCandidates = 32
 
 // aloneCost is the price of a new claim for p alone in the first pool
 // that would open one (placeNew's choice), if that pool packs by
