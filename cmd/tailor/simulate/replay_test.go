@@ -499,3 +499,22 @@ func BenchmarkCapacityBound(b *testing.B) {
 		}
 	})
 }
+
+// TestArrivalsWindow: a window keeps the pods created in it, shifted to
+// start at 0 and deleted at its end at the latest.
+func TestArrivalsWindow(t *testing.T) {
+	a := &Arrivals{Pods: []Pod{
+		{Name: "before", Create: 10, Delete: 500},
+		{Name: "in", Create: 100, Delete: 150},
+		{Name: "outlives", Create: 190, Delete: 900},
+		{Name: "after", Create: 200, Delete: 300},
+	}}
+	w := a.Window(100, 200)
+	got := fmt.Sprint(w.Pods)
+	if want := "[{in 0 0 0 0 50} {outlives 0 0 0 90 100}]"; got != want {
+		t.Fatalf("window %s, want %s", got, want)
+	}
+	if first, last := a.Span(); first != 10 || last != 900 {
+		t.Fatalf("span %d–%d, want 10–900", first, last)
+	}
+}
