@@ -21,6 +21,7 @@ type simulateFlags struct {
 	consolidateAfter time.Duration
 	consolidation    string
 	split            float64
+	window           string
 }
 
 func newSimulateCommand() *cobra.Command {
@@ -50,7 +51,8 @@ same numbers. Formats and scores: README, "tailor simulate".`,
 		strings.Join(simulate.DefaultVerticalPolicies, ",")+"; load: "+strings.Join(simulate.DefaultHorizontalPolicies, ",")+
 		"; arrivals: "+strings.Join(simulate.DefaultCapacityPolicies, ",")+").")
 	fl.StringVar(&f.out, "out", "", "Directory for the plots (PNG and SVG); empty: no plots.")
-	fl.Float64Var(&f.split, "split", 0, "usage and load: score the first part of the trace (this fraction of its span) and the held-out rest separately; 0: one score over the whole trace.")
+	fl.Float64Var(&f.split, "split", 0, "Score the first part of the trace (this fraction of its span) and the held-out rest separately (arrivals: each part replayed alone, the pods created in it); 0: one score over the whole trace.")
+	fl.StringVar(&f.window, "window", "", "arrivals: replay only the pods created in FROM,TO (durations from the trace start, e.g. 0h,1000h), deleted at TO at the latest.")
 	fl.BoolVar(&f.skipGPU, "skip-gpu-pods", false, "arrivals: leave out pods that request GPUs (by default they get whole GPUs on GPU instance types).")
 	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: the NodePool's consolidateAfter: how long a node must see no pod arrive or leave before disruption considers it (default 0s).")
 	fl.StringVar(&f.consolidation, "consolidation-policy", string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized), "arrivals: the NodePool's consolidationPolicy, WhenEmpty or WhenEmptyOrUnderutilized.")
@@ -75,8 +77,11 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 		}
 	}
 	var files []string
-	if f.split < 0 || f.split >= 1 || f.split > 0 && simulate.Kind(f.kind) == simulate.KindArrivals {
-		return fmt.Errorf("--split %v: want a fraction in (0, 1), for usage and load traces", f.split)
+	if f.split < 0 || f.split >= 1 {
+		return fmt.Errorf("--split %v: want a fraction in (0, 1)", f.split)
+	}
+	if f.window != "" && simulate.Kind(f.kind) != simulate.KindArrivals {
+		return fmt.Errorf("--window is for arrivals traces")
 	}
 	switch simulate.Kind(f.kind) {
 	case simulate.KindUsage:
@@ -185,12 +190,41 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 			return fmt.Errorf("--consolidation-policy %q: want WhenEmpty or WhenEmptyOrUnderutilized", f.consolidation)
 		}
 		fmt.Fprintf(w, "arrivals trace %s: %d pods\n", f.trace, len(a.Pods))
-		scores, err := simulate.ReplayCapacity(a, cl, pols)
-		if err != nil {
-			return err
+		if f.window != "" {
+			from, to, ok := strings.Cut(f.window, ",")
+			fd, err1 := time.ParseDuration(from)
+			td, err2 := time.ParseDuration(to)
+			if !ok || err1 != nil || err2 != nil || fd < 0 || td <= fd {
+				return fmt.Errorf("--window %q: want FROM,TO, durations from the trace start with FROM < TO (e.g. 0h,1000h)", f.window)
+			}
+			a = a.Window(int64(fd/time.Second), int64(td/time.Second))
+			fmt.Fprintf(w, "window %s–%s: %d pods\n", fd, td, len(a.Pods))
 		}
-		if err := simulate.WriteCapacity(w, scores); err != nil {
-			return err
+		var scores []*simulate.CapacityScore
+		if f.split > 0 {
+			first, last := a.Span()
+			at := simulate.SplitTime(first, last, f.split, simulate.Hour)
+			for k, part := range []*simulate.Arrivals{a.Window(first, at), a.Window(at, last+1)} {
+				fmt.Fprintf(w, "\n%s (pods created %s):\n", []string{"first part", "held-out part"}[k],
+					[]string{fmt.Sprintf("before %s", time.Duration(at)*time.Second), fmt.Sprintf("from %s", time.Duration(at)*time.Second)}[k])
+				s, err := simulate.ReplayCapacity(part, cl, pols)
+				if err != nil {
+					return err
+				}
+				if err := simulate.WriteCapacity(w, s); err != nil {
+					return err
+				}
+				if k == 0 {
+					scores = s
+				}
+			}
+		} else {
+			if scores, err = simulate.ReplayCapacity(a, cl, pols); err != nil {
+				return err
+			}
+			if err := simulate.WriteCapacity(w, scores); err != nil {
+				return err
+			}
 		}
 		if f.out != "" {
 			if files, err = plots.Capacity(f.out, scores); err != nil {

@@ -66,7 +66,8 @@ func TestSimulateCommand(t *testing.T) {
 		{[]string{"--kind", "usage", "--policy", "static", "--trace", write("np.csv", "container,unix_s,cpu_used_cores,mem_used_bytes\na,1,1,2\n")}, "policy static needs the columns"},
 		{[]string{"--kind", "usage"}, `required flag(s) "trace" not set`},
 		{[]string{"--kind", "usage", "--trace", write("s.csv", "x"), "--split", "1"}, "--split 1: want a fraction in (0, 1)"},
-		{[]string{"--kind", "arrivals", "--trace", write("s2.csv", "x"), "--split", "0.5"}, "for usage and load traces"},
+		{[]string{"--kind", "usage", "--trace", write("s2.csv", "x"), "--window", "0h,1h"}, "--window is for arrivals traces"},
+		{[]string{"--kind", "arrivals", "--trace", write("a3.csv", arrivals), "--window", "2h,1h"}, `--window "2h,1h": want FROM,TO`},
 		{[]string{"--kind", "arrivals", "--trace", write("a2.csv", arrivals), "--consolidation-policy", "Sometimes"}, `--consolidation-policy "Sometimes"`},
 	} {
 		cmd := newRootCommand()

@@ -9,6 +9,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -225,9 +226,10 @@ func (p *Provisioner) Provision(ctx context.Context) error {
 		for _, it := range c.InstanceTypes[:min(3, len(c.InstanceTypes))] {
 			types = append(types, it.Name)
 		}
-		p.recorder.Eventf(nc, nil, corev1.EventTypeNormal, "Created", "Provision", "for %d pending pods; cheapest of %d instance types: %s ($%s/h)",
-			len(c.Pods), len(c.InstanceTypes), strings.Join(types, ", "), formatPrice(c.Price))
-		p.log.Info("NodeClaim created", "nodeclaim", nc.Name, "nodepool", c.Pool, "pods", len(c.Pods), "instanceTypes", len(c.InstanceTypes), "cheapest", types, "pricePerHour", c.Price)
+		packing := cmp.Or(np.Spec.Packing, provisionerv1.PackingFirstFit)
+		p.recorder.Eventf(nc, nil, corev1.EventTypeNormal, "Created", "Provision", "for %d pending pods (packing %s); cheapest of %d instance types: %s ($%s/h)",
+			len(c.Pods), packing, len(c.InstanceTypes), strings.Join(types, ", "), formatPrice(c.Price))
+		p.log.Info("NodeClaim created", "nodeclaim", nc.Name, "nodepool", c.Pool, "packing", packing, "pods", len(c.Pods), "instanceTypes", len(c.InstanceTypes), "cheapest", types, "pricePerHour", c.Price)
 	}
 	now := p.now()
 	limited := map[string]string{}

@@ -2,8 +2,11 @@ package scheduling
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
 // BenchmarkSolve solves the benchmark mix (see MixPods, SyntheticTypes)
@@ -20,10 +23,16 @@ func BenchmarkSolve(b *testing.B) {
 		{"pods=5000", 5000, false},
 		{"pods=20000", 20000, false},
 		{"generic/pods=5000", 5000, true},
+		{"marginal/pods=1000", 1000, false},
+		{"marginal/pods=5000", 5000, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			pods := MixPods(bc.n, 42, MixOptions{GenericOnly: bc.generic})
-			in := Input{Pods: pods, Pools: []Pool{{NodePool: nodePool("default"), InstanceTypes: types}}}
+			np := nodePool("default")
+			if strings.HasPrefix(bc.name, "marginal/") {
+				np.Spec.Packing = provisionerv1.PackingMarginalCost
+			}
+			in := Input{Pods: pods, Pools: []Pool{{NodePool: np, InstanceTypes: types}}}
 			bound := LowerBound(pods, types)
 			var res *Result
 			b.ReportAllocs()

@@ -28,6 +28,9 @@ func FuzzSolve(f *testing.F) {
 		types := SyntheticTypes(1 + rng.Intn(24))
 		for i := 0; i < int(npools%4); i++ {
 			np := nodePool(fmt.Sprintf("pool-%d", i))
+			if uint64(seed)%3 == 0 { // both packings, without moving the seeds' draws
+				np.Spec.Packing = provisionerv1.PackingMarginalCost
+			}
 			w := int32(1 + rng.Intn(100))
 			np.Spec.Weight = &w
 			if rng.Intn(2) == 0 {

@@ -2,11 +2,13 @@ package scheduling
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/requirements"
 )
 
@@ -267,13 +269,93 @@ func (s *solver) placeExisting(p *podState, att *attempt, out *Placement) bool {
 }
 
 func (s *solver) placeClaims(p *podState, att *attempt, out *Placement) bool {
+	if !s.marginal {
+		for _, c := range s.claims {
+			if ok, _ := s.tryClaim(p, att, c, false, nil); ok {
+				out.Kind, out.Claim = NewClaim, c.index
+				return true
+			}
+		}
+		return false
+	}
+	// MarginalCost: the first claim whose cheapest type still has room
+	// (its price does not rise); else, among the first marginalCandidates
+	// claims that can take the pod, the one whose price rises least,
+	// unless a claim of the pod's own costs less than that rise.
+	var best *target
+	rise := math.Inf(1)
 	for _, c := range s.claims {
-		if ok, _ := s.tryClaim(p, att, c, false); ok {
-			out.Kind, out.Claim = NewClaim, c.index
-			return true
+		used := c.used
+		used.add(&p.req)
+		if !lessEq(&used, &c.pool.types[c.types[0]].avail) {
+			continue
+		}
+		var price float64
+		if ok, _ := s.tryClaim(p, att, c, false, &price); ok && price <= c.pool.types[c.types[0]].minPrice {
+			best, rise = c, 0
+			break
 		}
 	}
-	return false
+	if best == nil {
+		seen := 0
+		for _, c := range s.claims {
+			var price float64
+			if ok, _ := s.tryClaim(p, att, c, false, &price); !ok {
+				continue
+			}
+			if d := price - c.pool.types[c.types[0]].minPrice; d < rise {
+				best, rise = c, d
+			}
+			if seen++; seen == marginalCandidates {
+				break
+			}
+		}
+	}
+	if best == nil {
+		return false
+	}
+	if rise > 0 {
+		if alone, ok := s.aloneCost(p, att); ok && alone < rise {
+			return false // placeNew opens the pod's own claim
+		}
+	}
+	s.tryClaim(p, att, best, false, nil)
+	out.Kind, out.Claim = NewClaim, best.index
+	return true
+}
+
+// marginalCandidates bounds the planned nodes MarginalCost prices for a
+// pod (each is a trial placement): a batch of thousands of pods stays
+// linear in its size.
+const marginalCandidates = 32
+
+// aloneCost is the price of a new claim for p alone in the first pool
+// that would open one (placeNew's choice), if that pool packs by
+// MarginalCost.
+func (s *solver) aloneCost(p *podState, att *attempt) (float64, bool) {
+	for pi, ps := range s.pools {
+		if !s.tolerates(p, pi, ps) || ps.reqs.Compatible(att.reqs, wellKnown) != nil || ps.maxNodes >= 0 && ps.nodes+1 > ps.maxNodes {
+			continue
+		}
+		var price float64
+		if ok, _ := s.tryClaim(p, att, s.newClaim(ps), false, &price); !ok {
+			continue
+		}
+		return price, ps.packing == provisionerv1.PackingMarginalCost
+	}
+	return 0, false
+}
+
+// newClaim is an empty claim of pool ps, any of its types.
+func (s *solver) newClaim(ps *poolState) *target {
+	c := &target{kind: NewClaim, name: fmt.Sprintf("%s-%d", ps.name, len(s.claims)), reqs: ps.reqs, taints: ps.taints,
+		pool: ps, maxAvail: ps.maxAvail, index: len(s.claims),
+		hostCounts: make([]int32, len(s.topo.groups)), hostOwners: make([]int32, len(s.topo.groups))}
+	c.types = make([]int32, len(ps.types))
+	for i := range c.types {
+		c.types[i] = int32(i)
+	}
+	return c
 }
 
 // placeNew opens a claim in the first pool (heaviest first) that takes
@@ -294,14 +376,8 @@ func (s *solver) placeNew(p *podState, att *attempt, out *Placement) (bool, map[
 			reasons[ps.name] = "limit on nodes reached"
 			continue
 		}
-		c := &target{kind: NewClaim, name: fmt.Sprintf("%s-%d", ps.name, len(s.claims)), reqs: ps.reqs, taints: ps.taints,
-			pool: ps, maxAvail: ps.maxAvail, index: len(s.claims),
-			hostCounts: make([]int32, len(s.topo.groups)), hostOwners: make([]int32, len(s.topo.groups))}
-		c.types = make([]int32, len(ps.types))
-		for i := range c.types {
-			c.types[i] = int32(i)
-		}
-		ok, why := s.tryClaim(p, att, c, true)
+		c := s.newClaim(ps)
+		ok, why := s.tryClaim(p, att, c, true, nil)
 		if !ok {
 			reasons[ps.name] = why
 			continue
@@ -334,8 +410,10 @@ func (s *solver) tolerates(p *podState, pi int, ps *poolState) bool {
 
 // tryClaim adds p to claim c if some instance type can still carry c with
 // p under the narrowed requirements. explain asks for a reason on failure
-// (only for new claims: the failure path of existing claims is hot).
-func (s *solver) tryClaim(p *podState, att *attempt, c *target, explain bool) (bool, string) {
+// (only for new claims: the failure path of existing claims is hot). With
+// price set, it only checks: c is left as it was and *price is what c's
+// cheapest type would cost with p.
+func (s *solver) tryClaim(p *podState, att *attempt, c *target, explain bool, price *float64) (bool, string) {
 	fail := func(format string, args ...any) (bool, string) {
 		if !explain {
 			return false, ""
@@ -413,6 +491,11 @@ func (s *solver) tryClaim(p *podState, att *attempt, c *target, explain bool) (b
 			return fail("pool limits leave no room for an instance type that fits")
 		}
 		reserve = c.pool.types[types[0]].ti.capacity
+	}
+
+	if price != nil {
+		*price = c.pool.types[types[0]].minPrice
+		return true, ""
 	}
 
 	// Commit.

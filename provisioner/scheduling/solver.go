@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -38,6 +39,7 @@ type poolState struct {
 	reqs      requirements.Requirements
 	taints    []corev1.Taint
 	weight    int32
+	packing   provisionerv1.Packing
 	types     []poolType // cheapest first
 	maxAvail  vec
 	hasLimits bool
@@ -101,6 +103,9 @@ type solver struct {
 	daemons []*podState
 	scratch []int32
 	cache   *RequestCache
+	// marginal: some pool packs by MarginalCost (placeClaims compares
+	// claims by the rise of their price).
+	marginal bool
 }
 
 // Solve places in.Pods. It returns an error only for input it cannot
@@ -382,7 +387,8 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 	if err != nil {
 		return nil, fmt.Errorf("nodepool %s: %w", np.Name, err)
 	}
-	ps := &poolState{name: np.Name, reqs: reqs, taints: np.Spec.Template.Spec.Taints, maxNodes: -1}
+	ps := &poolState{name: np.Name, reqs: reqs, taints: np.Spec.Template.Spec.Taints, maxNodes: -1, packing: np.Spec.Packing}
+	s.marginal = s.marginal || ps.packing == provisionerv1.PackingMarginalCost
 	if np.Spec.Weight != nil {
 		ps.weight = *np.Spec.Weight
 	}
@@ -411,18 +417,21 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 			daemons = append(daemons, d)
 		}
 	}
+	types2 := make([]poolType, 0, len(pl.InstanceTypes))
 	for _, it := range pl.InstanceTypes {
 		ti := types[it]
 		if !typeAllows(it, reqs) {
 			continue
 		}
 		pt := poolType{ti: ti, avail: ti.alloc, minPrice: Cheapest(it, reqs)}
-		tr := reqs.Intersect(s.cache.labels(it))
-		for _, d := range daemons {
-			for _, a := range d.alts {
-				if _, bad := tr.Conflict(a, wellKnown); !bad && typeAllows(it, a) {
-					pt.daemons.add(&d.req)
-					break
+		if len(daemons) > 0 {
+			tr := reqs.Intersect(s.cache.labels(it))
+			for _, d := range daemons {
+				for _, a := range d.alts {
+					if _, bad := tr.Conflict(a, wellKnown); !bad && typeAllows(it, a) {
+						pt.daemons.add(&d.req)
+						break
+					}
 				}
 			}
 		}
@@ -430,15 +439,22 @@ func (s *solver) pool(pl Pool, types map[*InstanceType]*typeInfo) (*poolState, e
 		if pt.avail[dimPods] <= 0 || pt.avail[dimCPU] < 0 || pt.avail[dimMemory] < 0 {
 			continue
 		}
-		ps.types = append(ps.types, pt)
+		types2 = append(types2, pt)
 		maxVec(&ps.maxAvail, &pt.avail)
 	}
-	sort.SliceStable(ps.types, func(i, j int) bool {
-		if ps.types[i].minPrice != ps.types[j].minPrice {
-			return ps.types[i].minPrice < ps.types[j].minPrice
-		}
-		return ps.types[i].ti.it.Name < ps.types[j].ti.it.Name
+	// Sorted by index, not by moving the (large) entries around.
+	order := make([]int32, len(types2))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(i, j int32) int {
+		a, b := &types2[i], &types2[j]
+		return cmp.Or(cmp.Compare(a.minPrice, b.minPrice), strings.Compare(a.ti.it.Name, b.ti.it.Name))
 	})
+	ps.types = make([]poolType, len(order))
+	for k, i := range order {
+		ps.types[k] = types2[i]
+	}
 	return ps, nil
 }
 

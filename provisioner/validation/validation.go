@@ -56,6 +56,12 @@ func NodePool(np *provisionerv1.NodePool) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("limits").Key(string(name)), q.String(), "must not be negative"))
 		}
 	}
+	switch np.Spec.Packing {
+	case "", provisionerv1.PackingFirstFit, provisionerv1.PackingMarginalCost:
+	default:
+		errs = append(errs, field.NotSupported(spec.Child("packing"), np.Spec.Packing,
+			[]string{string(provisionerv1.PackingFirstFit), string(provisionerv1.PackingMarginalCost)}))
+	}
 	errs = append(errs, disruptionSpec(&np.Spec.Disruption, spec.Child("disruption"))...)
 	return errs
 }

@@ -82,6 +82,9 @@ func TestNodePool(t *testing.T) {
 		{"expireAfter Never", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "Never" }, "", ""},
 		{"bad consolidateAfter", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidateAfter = "-5m" }, "spec.disruption.consolidateAfter", "duration"},
 		{"bad policy", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = "Always" }, "spec.disruption.consolidationPolicy", "Unsupported"},
+		{"packing MarginalCost", func(np *provisionerv1.NodePool) { np.Spec.Packing = provisionerv1.PackingMarginalCost }, "", ""},
+		{"packing FirstFit", func(np *provisionerv1.NodePool) { np.Spec.Packing = provisionerv1.PackingFirstFit }, "", ""},
+		{"bad packing", func(np *provisionerv1.NodePool) { np.Spec.Packing = "BestFit" }, "spec.packing", `Unsupported value: "BestFit": supported values: "FirstFit", "MarginalCost"`},
 		{"budget 10%", func(np *provisionerv1.NodePool) {
 			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "10%"}, {Nodes: "3"}}
 		}, "", ""},

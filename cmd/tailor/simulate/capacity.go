@@ -127,6 +127,23 @@ func (Provisioner) Solve(in scheduling.Input) (*scheduling.Result, error) {
 	return scheduling.Solve(in)
 }
 
+// poolPolicy is a capacity policy that is a NodePool setting: the replay
+// sets it on its pool, so the solves of both provisioning and disruption
+// see it, as the controller's do.
+type poolPolicy interface {
+	configure(np *provisionerv1.NodePool)
+}
+
+// Marginal is the provisioner with the pool's spec.packing MarginalCost.
+type Marginal struct{ Provisioner }
+
+// Name of the policy.
+func (Marginal) Name() string { return "marginal" }
+
+func (Marginal) configure(np *provisionerv1.NodePool) {
+	np.Spec.Packing = provisionerv1.PackingMarginalCost
+}
+
 // CapacityScore is one policy's result over an arrivals trace.
 type CapacityScore struct {
 	Policy string
@@ -135,6 +152,18 @@ type CapacityScore struct {
 	// memory and GPU requests (the cheapest fractional mix of instance
 	// types at their cheapest allowed offering), integrated over time.
 	NodeCost, Bound float64
+	// FitBound is the tighter scheduling.FitBound of the same, still
+	// below any placement's cost: a pod counts only against the types
+	// that hold it.
+	FitBound float64
+	// Repack is a reference, neither bound nor policy: once an hour (at
+	// its middle) the pods live then packed from scratch by
+	// scheduling.Solve onto new nodes, that $/h counted for the hour;
+	// RepackFit the FitBound at the same instants. Repack ÷ RepackFit is
+	// how far a good packing of a frozen instant is above the fit bound:
+	// what the bound leaves out even for a policy that could move every
+	// pod for free. The same for every policy.
+	Repack, RepackFit float64
 	// PendingPodSeconds: Σ over pods of the time from creation to running
 	// (bound to a ready node) or deletion.
 	PendingPodSeconds float64
@@ -151,11 +180,14 @@ type CapacityScore struct {
 	Nodes, PeakNodes, Solves int
 	// Hourly $/h of the nodes and of the bound (for plots), from the
 	// trace's time 0.
-	CostRate, BoundRate []float64
+	CostRate, BoundRate, FitBoundRate []float64
 }
 
 // CostRatio is NodeCost ÷ Bound.
 func (s *CapacityScore) CostRatio() float64 { return ratio(s.NodeCost, s.Bound) }
+
+// FitRatio is NodeCost ÷ FitBound.
+func (s *CapacityScore) FitRatio() float64 { return ratio(s.NodeCost, s.FitBound) }
 
 type simNode struct {
 	node    scheduling.Node
@@ -192,22 +224,83 @@ type command struct {
 
 // ReplayCapacity replays a through each policy under cl.
 func ReplayCapacity(a *Arrivals, cl Cluster, policies []CapacityPolicy) ([]*CapacityScore, error) {
+	repack, repackFit, err := Repack(a, cl)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*CapacityScore, len(policies))
 	for i, p := range policies {
 		s, err := replayCapacity(a, cl, p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Name(), err)
 		}
+		s.Repack, s.RepackFit = repack, repackFit
 		out[i] = s
 	}
 	return out, nil
 }
 
-// lowerBound is the capacity replay's bound: scheduling.Bound over CPU,
-// memory and GPUs, each type at its cheapest offering the pool allows.
-func lowerBound(cl Cluster) *scheduling.Bound {
+// Repack is the CapacityScore.Repack reference: once an hour, at its
+// middle, the pods live then are solved together by scheduling.Solve onto
+// new nodes of the pool (each at its cheapest offering), and that $/h
+// counts for the hour; RepackFit is the FitBound at the same instants,
+// for the ratio.
+func Repack(a *Arrivals, cl Cluster) (repack, fit float64, err error) {
+	var pods []*corev1.Pod
+	var span [][2]int64
+	var dem [][]float64
+	end := int64(0)
+	for i := range a.Pods {
+		p := &a.Pods[i]
+		if cl.SkipGPU && p.GPUs > 0 {
+			continue
+		}
+		pods = append(pods, corePod(p))
+		span = append(span, [2]int64{p.Create, p.Delete})
+		dem = append(dem, []float64{float64(p.CPUMilli) / 1000, float64(p.MemMiB << 20), float64(p.GPUs)})
+		end = max(end, p.Delete)
+	}
+	reqs := scheduling.NewRequestCache()
+	fb := lowerBound(cl)
+	for h := int64(0); h < end; h += Hour {
+		t := h + Hour/2
+		in := scheduling.Input{Pools: []scheduling.Pool{{NodePool: cl.Pool, InstanceTypes: cl.Types}}, Requests: reqs}
+		var live []int
+		for i, s := range span {
+			if s[0] <= t && s[1] > t {
+				in.Pods = append(in.Pods, pods[i])
+				fb.Add(dem[i], 1)
+				live = append(live, i)
+			}
+		}
+		if len(in.Pods) == 0 {
+			continue
+		}
+		fit += fb.Cost()
+		for _, i := range live {
+			fb.Add(dem[i], -1)
+		}
+		res, err := scheduling.Solve(in)
+		if err != nil {
+			return 0, 0, err
+		}
+		for k, c := range res.Claims {
+			n, err := newNode(cl, c, k, h)
+			if err != nil {
+				return 0, 0, err
+			}
+			repack += n.price
+		}
+	}
+	return repack, fit, nil
+}
+
+// lowerBound is the capacity replay's bound: scheduling.FitBound (and the
+// Bound within it) over CPU, memory and GPUs, each type at its cheapest
+// offering the pool allows.
+func lowerBound(cl Cluster) *scheduling.FitBound {
 	allowed := allowedCapacityTypes(cl.Pool)
-	return scheduling.NewBound(cl.Types, func(it *scheduling.InstanceType) float64 { return cheapest(it, allowed) },
+	return scheduling.NewFitBound(cl.Types, func(it *scheduling.InstanceType) float64 { return cheapest(it, allowed) },
 		[]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, gpuResource})
 }
 
@@ -277,7 +370,7 @@ type capReplay struct {
 	pool  *provisionerv1.NodePool
 	pol   CapacityPolicy
 	sc    *CapacityScore
-	bound *scheduling.Bound
+	bound *scheduling.FitBound
 	reqs  *scheduling.RequestCache // pods' requests and types' labels, for every solve
 
 	pods   []Pod
@@ -289,12 +382,11 @@ type capReplay struct {
 
 	pending []int
 	del     deletions
-	live    [3]float64 // requests of live pods: millicores, bytes, GPUs
 
-	costRate            float64
-	nodeCount           int
-	last                int64
-	hourCost, hourBound float64
+	costRate                     float64
+	nodeCount                    int
+	last                         int64
+	hourCost, hourBound, hourFit float64
 
 	batchOpen               bool
 	batchStart, lastArrival int64
@@ -315,6 +407,9 @@ func replayCapacity(a *Arrivals, cl Cluster, pol CapacityPolicy) (*CapacityScore
 	r.pool.Spec.Disruption.ConsolidateAfter = provisionerv1.NillableDuration((time.Duration(cl.ConsolidateAfter) * time.Second).String())
 	if cl.ConsolidationPolicy != "" {
 		r.pool.Spec.Disruption.ConsolidationPolicy = cl.ConsolidationPolicy
+	}
+	if pp, ok := pol.(poolPolicy); ok {
+		pp.configure(r.pool)
 	}
 	for _, p := range a.Pods {
 		if cl.SkipGPU && p.GPUs > 0 {
@@ -337,8 +432,10 @@ func replayCapacity(a *Arrivals, cl Cluster, pol CapacityPolicy) (*CapacityScore
 	return r.sc, nil
 }
 
-func (r *capReplay) boundRate() float64 {
-	return r.bound.Cost([]float64{r.live[0] / 1000, r.live[1], r.live[2]})
+// demand is pod i's requests as the bound counts them: cores, bytes, GPUs.
+func (r *capReplay) demand(i int) []float64 {
+	p := &r.pods[i]
+	return []float64{float64(p.CPUMilli) / 1000, float64(p.MemMiB << 20), float64(p.GPUs)}
 }
 
 // advance integrates cost and bound up to t.
@@ -346,16 +443,19 @@ func (r *capReplay) advance(t int64) {
 	for r.last < t {
 		next := min(t, (r.last/Hour+1)*Hour)
 		dt := float64(next-r.last) / 3600
-		b := r.boundRate()
+		b, fb := r.bound.Costs()
 		r.sc.NodeCost += r.costRate * dt
 		r.sc.Bound += b * dt
+		r.sc.FitBound += fb * dt
 		r.hourCost += r.costRate * dt
 		r.hourBound += b * dt
+		r.hourFit += fb * dt
 		r.last = next
 		if r.last%Hour == 0 {
 			r.sc.CostRate = append(r.sc.CostRate, r.hourCost)
 			r.sc.BoundRate = append(r.sc.BoundRate, r.hourBound)
-			r.hourCost, r.hourBound = 0, 0
+			r.sc.FitBoundRate = append(r.sc.FitBoundRate, r.hourFit)
+			r.hourCost, r.hourBound, r.hourFit = 0, 0, 0
 		}
 	}
 }
@@ -422,9 +522,7 @@ func (r *capReplay) removePod(i int, t int64) {
 		r.unbind(i, t)
 	}
 	r.phase[i] = podGone
-	r.live[0] -= float64(r.pods[i].CPUMilli)
-	r.live[1] -= float64(r.pods[i].MemMiB << 20)
-	r.live[2] -= float64(r.pods[i].GPUs)
+	r.bound.Add(r.demand(i), -1)
 }
 
 func (r *capReplay) addNode(n *simNode) int {
@@ -653,9 +751,7 @@ func (r *capReplay) run() error {
 			i := arrival
 			arrival++
 			r.addPending(i, t)
-			r.live[0] += float64(r.pods[i].CPUMilli)
-			r.live[1] += float64(r.pods[i].MemMiB << 20)
-			r.live[2] += float64(r.pods[i].GPUs)
+			r.bound.Add(r.demand(i), 1)
 			heap.Push(&r.del, [2]int64{r.pods[i].Delete, int64(i)})
 		}
 		if r.retry && !r.batchOpen {
@@ -679,6 +775,7 @@ func (r *capReplay) run() error {
 	if r.hourCost > 0 || r.hourBound > 0 {
 		r.sc.CostRate = append(r.sc.CostRate, r.hourCost)
 		r.sc.BoundRate = append(r.sc.BoundRate, r.hourBound)
+		r.sc.FitBoundRate = append(r.sc.FitBoundRate, r.hourFit)
 	}
 	return nil
 }
@@ -732,11 +829,12 @@ func CapacityPolicies() map[string]func() (CapacityPolicy, error) {
 	return map[string]func() (CapacityPolicy, error){
 		"provisioner": func() (CapacityPolicy, error) { return Provisioner{}, nil },
 		"ffd":         func() (CapacityPolicy, error) { return FFD{}, nil },
+		"marginal":    func() (CapacityPolicy, error) { return Marginal{}, nil },
 	}
 }
 
 // DefaultCapacityPolicies is what a replay runs when none are named.
-var DefaultCapacityPolicies = []string{"ffd", "provisioner"}
+var DefaultCapacityPolicies = []string{"ffd", "provisioner", "marginal"}
 
 // PickCapacity returns the named policies.
 func PickCapacity(names []string) ([]CapacityPolicy, error) {

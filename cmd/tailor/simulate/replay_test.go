@@ -480,3 +480,41 @@ func TestFFD(t *testing.T) {
 		t.Errorf("claim %s (%s CPU) with %d pods", c.InstanceTypes[0].Name, cpu.String(), len(c.Pods))
 	}
 }
+
+// BenchmarkCapacityBound: the capacity replay's bounds over the
+// catalogue (prepare, then an instant's: a pod arrives, both bounds are
+// priced).
+func BenchmarkCapacityBound(b *testing.B) {
+	cl := DefaultCluster()
+	b.Run("prepare", func(b *testing.B) {
+		for range b.N {
+			lowerBound(cl)
+		}
+	})
+	bd := lowerBound(cl)
+	b.Run("cost", func(b *testing.B) {
+		for i := range b.N {
+			bd.Add([]float64{float64(1 + i%16), float64(i%64) * (1 << 30), float64(i % 2)}, 1)
+			bd.Costs()
+		}
+	})
+}
+
+// TestArrivalsWindow: a window keeps the pods created in it, shifted to
+// start at 0 and deleted at its end at the latest.
+func TestArrivalsWindow(t *testing.T) {
+	a := &Arrivals{Pods: []Pod{
+		{Name: "before", Create: 10, Delete: 500},
+		{Name: "in", Create: 100, Delete: 150},
+		{Name: "outlives", Create: 190, Delete: 900},
+		{Name: "after", Create: 200, Delete: 300},
+	}}
+	w := a.Window(100, 200)
+	got := fmt.Sprint(w.Pods)
+	if want := "[{in 0 0 0 0 50} {outlives 0 0 0 90 100}]"; got != want {
+		t.Fatalf("window %s, want %s", got, want)
+	}
+	if first, last := a.Span(); first != 10 || last != 900 {
+		t.Fatalf("span %d–%d, want 10–900", first, last)
+	}
+}

@@ -83,3 +83,31 @@ func (u *Usage) HasProvisioning() bool {
 	}
 	return len(u.Series) > 0
 }
+
+// Span is the arrivals' first creation and last deletion, seconds.
+func (a *Arrivals) Span() (first, last int64) {
+	if len(a.Pods) == 0 {
+		return 0, 0
+	}
+	first = a.Pods[0].Create
+	for _, p := range a.Pods {
+		first, last = min(first, p.Create), max(last, p.Delete)
+	}
+	return first, last
+}
+
+// Window is the sub-trace of the pods created in [from, to): times shift
+// so that from is 0, and a pod that outlives to is deleted at to (a
+// window is a trace of its own, scored alone).
+func (a *Arrivals) Window(from, to int64) *Arrivals {
+	out := &Arrivals{}
+	for _, p := range a.Pods {
+		if p.Create < from || p.Create >= to {
+			continue
+		}
+		p.Create -= from
+		p.Delete = min(p.Delete, to) - from
+		out.Pods = append(out.Pods, p)
+	}
+	return out
+}

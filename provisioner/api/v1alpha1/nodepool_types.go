@@ -74,7 +74,27 @@ type NodePoolSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	Weight *int32 `json:"weight,omitempty"`
+
+	// packing is how the provisioner groups pending pods onto the new
+	// nodes it plans (and consolidation its replacements). FirstFit (the
+	// default): a pod joins the first planned node that can still take it,
+	// which grows to a larger instance type if it must. MarginalCost: a
+	// pod joins the planned node whose price rises least by taking it, or
+	// gets a node of its own when that costs less than the rise (several
+	// small nodes where one large node of the type ladder costs more).
+	// +optional
+	Packing Packing `json:"packing,omitempty"`
 }
+
+// Packing is a NodePool's packing policy.
+// +kubebuilder:validation:Enum=FirstFit;MarginalCost
+type Packing string
+
+// Packing policies.
+const (
+	PackingFirstFit     Packing = "FirstFit"
+	PackingMarginalCost Packing = "MarginalCost"
+)
 
 // NodeClaimTemplate is the template of a pool's NodeClaims.
 type NodeClaimTemplate struct {

@@ -176,10 +176,13 @@ func Capacity(dir string, scores []*simulate.CapacityScore) ([]string, error) {
 		return nil, nil
 	}
 	lines := []line{{name: "LP lower bound", ys: scores[0].BoundRate, step: 1.0 / 24}}
+	if len(scores[0].FitBoundRate) > 0 {
+		lines = append(lines, line{name: "fit lower bound", ys: scores[0].FitBoundRate, step: 1.0 / 24})
+	}
 	for _, s := range scores {
 		lines = append(lines, line{name: s.Policy, ys: s.CostRate, step: 1.0 / 24})
 	}
-	return draw(dir, "arrivals-cost", "node cost vs LP lower bound (hourly)", "$/h", lines)
+	return draw(dir, "arrivals-cost", "node cost vs lower bounds (hourly)", "$/h", lines)
 }
 
 func scaled(v []float64, d float64) []float64 {
