@@ -20,7 +20,7 @@ import (
 // m6i.xlarge for both pods; MarginalCost sees that the rise ($0.124/h) is
 // more than a c6g.large of the second pod's own and plans two of those.
 func TestPackingMarginalCost(t *testing.T) {
-	provisionerTest(t)
+	t.Parallel() // own namespaces, pools and Tailor (testLabel, --nodepool-selector)
 	c := provClient(t)
 	ensureNodeClass(t, c)
 	state := namespace(t, nil)
