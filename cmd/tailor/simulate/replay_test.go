@@ -185,6 +185,7 @@ type recordingDecider struct {
 func (d *recordingDecider) Decide(st ReplicaState) int32 {
 	h := d.inner.history
 	st.Pods = append([]SimPod(nil), st.Pods...)
+	st.PodUtilisation = append([]float64(nil), st.PodUtilisation...)
 	got := d.inner.Decide(st)
 	d.r.syncs = append(d.r.syncs, hpaSync{st: st, history: h, got: got})
 	return got
@@ -209,7 +210,7 @@ func TestHorizontalMatchesScaler(t *testing.T) {
 		for k, p := range s.st.Pods {
 			pods[k] = slogic.PodFromCore(corePodOf(p, 30*time.Second))
 			if p.Ready {
-				samples[p.Name] = slogic.Sample{Value: int64(math.Round(s.st.Utilisation * 1000)), Timestamp: s.st.MetricTime, Window: s.st.MetricWindow}
+				samples[p.Name] = slogic.Sample{Value: int64(math.Round(s.st.PodUtilisation[k] * 1000)), Timestamp: s.st.MetricTime, Window: s.st.MetricWindow}
 			}
 		}
 		n := int32(len(pods))
