@@ -161,9 +161,9 @@ func TestPredictive(t *testing.T) {
 		steps: []step{{0, 12, 540, 12, ""}, {15, 12, 540, 12, ""}, {30, 12, 540, 12, ""}},
 	}, {
 		name: "a step above the forecast is followed at once", policy: scalerv1.PolicyPredictive,
-		// 20 pods at demand 10 for 150 s, then 30: the line through them is
-		// 16.4 at now, +0.06/s, 19.1 45 s ahead; the measurement wins.
-		steps: append(flat(20, 250, 0, 150), step{150, 20, 750, 30, "ForecastScaleUp"}),
+		// 20 pods at demand 20 for 150 s, then 30: the line through them is
+		// 23.2 at now, +0.03/s, 24.5 45 s ahead; the measurement wins.
+		steps: append(flat(20, 500, 0, 150), step{150, 20, 750, 30, "ForecastScaleUp"}),
 	}, {
 		name: "a drop: down once the metric window began after the last rescale", policy: scalerv1.PolicyPredictive,
 		// demand 10, then 5: at 45 s the line through 10, 10, 10, 5 is 6.5
