@@ -101,6 +101,9 @@ func (c *Config) Validate() error {
 		if !(c.Penalty[r] >= 0 && c.Penalty[r] <= 1e6) || !(c.MissPenalty[r] >= 0 && c.MissPenalty[r] <= 1e6) {
 			return fmt.Errorf("penalties must be within [0, 1e6], got %v, %v", c.Penalty[r], c.MissPenalty[r])
 		}
+		if !(c.MissCost[r] >= 0 && c.MissCost[r] <= 1e15) {
+			return fmt.Errorf("miss cost must be within [0, 1e15], got %v", c.MissCost[r])
+		}
 		if !(c.Min[r] >= 0) {
 			return fmt.Errorf("minimum must be >= 0, got %v", c.Min[r])
 		}

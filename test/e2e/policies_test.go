@@ -90,7 +90,7 @@ func TestPolicyAdaptive(t *testing.T) {
 
 // TestPolicyPredictive: a ReplicaAutoscaler with spec.policy Predictive is
 // decided by the predictive policy (its AbleToScale condition says the
-// forecast), and the API refuses Predictive combined with behavior.
+// demand forecast and the margin from its errors), and the API refuses Predictive combined with behavior.
 func TestPolicyPredictive(t *testing.T) {
 	t.Parallel() // own namespaces and Tailor (testLabel)
 	ctx := context.Background()
@@ -130,7 +130,8 @@ func TestPolicyPredictive(t *testing.T) {
 			return false, err.Error()
 		}
 		cond := raCondition(got, autoscalingv2.AbleToScale)
-		return cond != nil && cond.Reason == "ForecastScaleUp" && strings.Contains(cond.Message, "the forecast 30s ahead needs"),
+		// "demand forecast 23.80 replicas + 0.0% (the forecast errors' 50% quantile) needs 24 (proposal 24)"
+		return cond != nil && cond.Reason == "ForecastScaleUp" && strings.Contains(cond.Message, "demand ") && strings.Contains(cond.Message, "quantile) needs"),
 			fmt.Sprintf("conditions %+v", got.Status.Conditions)
 	})
 }
