@@ -88,18 +88,29 @@ func Forecast(recs []Recommendation, now time.Time, fit, lead time.Duration) (fl
 // Margin is the q-quantile (nearest rank) of the finite forecast errors
 // recorded since from; 0 without any, never negative.
 func Margin(recs []Recommendation, from time.Time, q float64) float64 {
+	return Margins(recs, from, q)[0]
+}
+
+// Margins is Margin for several quantiles, sorting the errors once.
+func Margins(recs []Recommendation, from time.Time, qs ...float64) []float64 {
+	out := make([]float64, len(qs))
 	errs := make([]float64, 0, len(recs))
 	for _, r := range recs {
 		if !r.Time.Before(from) && !math.IsNaN(r.Error) && !math.IsInf(r.Error, 0) {
 			errs = append(errs, r.Error)
 		}
 	}
-	if len(errs) == 0 || !(q >= 0) {
-		return 0
+	if len(errs) == 0 {
+		return out
 	}
 	slices.Sort(errs)
-	i := int(math.Ceil(min(q, 1)*float64(len(errs)))) - 1
-	return max(errs[min(max(i, 0), len(errs)-1)], 0)
+	for k, q := range qs {
+		if q >= 0 {
+			i := int(math.Ceil(min(q, 1)*float64(len(errs)))) - 1
+			out[k] = max(errs[min(max(i, 0), len(errs)-1)], 0)
+		}
+	}
+	return out
 }
 
 // errorOf is the relative error of the forecast made for now (by the
@@ -177,7 +188,8 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 		if fc, ok := Forecast(all, in.Now, p.Fit, p.Lead); ok {
 			rec.Forecast = fc
 			from := in.Now.Add(-p.ErrWindow)
-			m, react := Margin(all, from, p.Quantile), Margin(all, from, p.ReactQuantile)
+			ms := Margins(all, from, p.Quantile, p.ReactQuantile)
+			m, react := ms[0], ms[1]
 			base, how := fc, "forecast"
 			if rec.Demand > fc*(1+react) {
 				base, how = rec.Demand, "measured (above the forecast by more than its errors' "+quantileName(p.ReactQuantile)+")"
