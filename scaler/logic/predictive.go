@@ -28,10 +28,10 @@ import (
 //     followed at once, as a step the trend has not caught up with;
 //   - the count is ceil(base × (1 + margin)); and
 //   - it scales down only on a measurement of the current pods: when the
-//     metric window began after the last rescale (a removed pod's usage
-//     is missing from the samples, an added one's only partly in them,
-//     so an earlier window would understate the demand and scale down
-//     again).
+//     metric window began after the last rescale and after every pod
+//     became ready (a removed pod's usage is missing from the samples, an
+//     added one's only partly in them, so an earlier window would
+//     understate the demand and scale down again).
 //
 // Until there is a forecast (fewer than three demands) or when no metric
 // gives a demand, it follows the HPA's proposal. Both directions keep the
@@ -157,6 +157,25 @@ func metricStart(in *Input) time.Time {
 	return start
 }
 
+// settledSince is when the current pods were all serving: the newest
+// readiness transition among them (far future while one is not ready).
+func settledSince(pods []Pod) time.Time {
+	var t time.Time
+	for i := range pods {
+		p := &pods[i]
+		if p.Deleting || p.Phase == corev1.PodFailed || p.Phase == corev1.PodSucceeded {
+			continue
+		}
+		if p.Ready == nil || !p.Ready.Status {
+			return time.Unix(1<<62, 0)
+		}
+		if p.Ready.LastTransitionTime.After(t) {
+			t = p.Ready.LastTransitionTime
+		}
+	}
+	return t
+}
+
 // demandOf is the largest demand of the valid proposals (0: none gives one).
 func (d *Decision) demandOf() float64 {
 	dem := 0.0
@@ -203,9 +222,13 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 	d.History.Recommendations = kept
 	if want < current {
 		reason, msg = "ScaleDown", fmt.Sprintf("scaling down to the forecast demand's %d", want)
-		if changed, start := lastChange(kept, current), metricStart(in); !start.IsZero() && start.Before(changed) {
+		changed, start := lastChange(kept, current), metricStart(in)
+		if ready := settledSince(in.Pods); ready.After(changed) {
+			changed = ready
+		}
+		if !start.IsZero() && start.Before(changed) {
 			want = current
-			reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the metric window began at %s, before the last rescale at %s", current, start.UTC().Format(time.RFC3339), changed.UTC().Format(time.RFC3339))
+			reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the metric window began at %s, before the current pods all served (%s)", current, start.UTC().Format(time.RFC3339), fmtTime(changed))
 		}
 	}
 	if want == current && reason != "ScaleDownStabilized" {
@@ -213,6 +236,13 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 	}
 	d.condition(autoscalingv2.AbleToScale, corev1.ConditionTrue, reason, msg)
 	return d.legacyLimits(in, current, want, minReplicas)
+}
+
+func fmtTime(t time.Time) string {
+	if t.Year() > 9999 {
+		return "a pod is not ready"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func quantileName(q float64) string { return fmt.Sprintf("%.0f%% quantile", 100*q) }

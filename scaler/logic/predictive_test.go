@@ -230,3 +230,29 @@ func FuzzPredictive(f *testing.F) {
 		_ = lastChange(recs, 1)
 	})
 }
+
+func TestSettledSince(t *testing.T) {
+	ready := func(name string, sec int) Pod {
+		p := readyPod(name, 1000)
+		p.Ready.LastTransitionTime = t0.Add(time.Duration(sec) * time.Second)
+		return p
+	}
+	starting := readyPod("s", 1000)
+	starting.Ready.Status = false
+	gone := ready("g", 100)
+	gone.Deleting = true
+	cases := []struct {
+		name string
+		pods []Pod
+		want time.Time
+	}{
+		{"the newest ready transition", []Pod{ready("a", -90), ready("b", -30)}, t0.Add(-30 * time.Second)},
+		{"a pod being deleted does not count", []Pod{ready("a", -90), gone}, t0.Add(-90 * time.Second)},
+		{"a pod not ready yet: never", []Pod{ready("a", -90), starting}, time.Unix(1<<62, 0)},
+	}
+	for _, c := range cases {
+		if got := settledSince(c.pods); !got.Equal(c.want) {
+			t.Errorf("%s: settledSince = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
