@@ -77,9 +77,10 @@ func TestPolicyAdaptive(t *testing.T) {
 			t.Errorf("%s %s target = %s, want %s", name, r, q.String(), want)
 		}
 	}
-	// metrics-server reports kwok's 500m as 500–550m (rate over its window).
-	if q := target["adaptive"][corev1.ResourceCPU]; q.Cmp(resource.MustParse("625m")) < 0 || q.Cmp(resource.MustParse("688m")) > 0 {
-		t.Errorf("adaptive cpu target = %s, want 1.25 × the peak, 500–550m", q.String())
+	// metrics-server reports kwok's 500m as 495–550m (rate over its
+	// window; 499m seen, a 624m target).
+	if q := target["adaptive"][corev1.ResourceCPU]; q.Cmp(resource.MustParse("619m")) < 0 || q.Cmp(resource.MustParse("688m")) > 0 {
+		t.Errorf("adaptive cpu target = %s, want 1.25 × the peak, 495–550m", q.String())
 	}
 	eq("adaptive", corev1.ResourceMemory, "400Mi")
 	eq("upstream", corev1.ResourceMemory, "262144k")
