@@ -49,6 +49,26 @@ var Windows = []int{1, 2, 4, 8, 16, 32, 64, 168}
 // the 90th percentile of a week's hours).
 var Ranks = []int{2, 4, 8, 16}
 
+// maxRank is the largest rank Ranks may hold.
+const maxRank = 16
+
+// insertTop inserts v into the n highest values kept in t, descending
+// (n < maxRank: t grows; otherwise v replaces the smallest if larger).
+func insertTop(t *[maxRank]float32, n int, v float32) {
+	if n == maxRank {
+		if v <= t[maxRank-1] {
+			return
+		}
+		n--
+	}
+	j := n
+	for j > 0 && t[j-1] < v {
+		t[j] = t[j-1]
+		j--
+	}
+	t[j] = v
+}
+
 // stats is the number of peak statistics: the windows' maxima, then the
 // ranks.
 func stats() int { return len(Windows) + len(Ranks) }
@@ -231,7 +251,8 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 	// peaks[w] = highest hourly peak of the last Windows[w] hours, then
 	// the Ranks' order statistics of the week's.
 	var peaks [2][16]float64
-	var week [2][slots]float32
+	// top[r] holds the week's highest maxRank hourly peaks, descending.
+	var top [2][maxRank]float32
 	nw := 0
 	for i := range slots {
 		h := int64(s.hourOf[i])
@@ -247,7 +268,7 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 			}
 		}
 		for r := range 2 {
-			week[r][nw] = s.peak[i][r]
+			insertTop(&top[r], min(nw, maxRank), s.peak[i][r])
 		}
 		nw++
 	}
@@ -255,10 +276,8 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 		return Forecast{}, false
 	}
 	for r := range 2 {
-		w := week[r][:nw]
-		slices.Sort(w)
 		for j, k := range Ranks {
-			peaks[r][len(Windows)+j] = float64(w[max(nw-k, 0)])
+			peaks[r][len(Windows)+j] = float64(top[r][min(k, nw)-1])
 		}
 	}
 	s.decayTo(cfg, ts)

@@ -234,3 +234,32 @@ func FuzzRecommend(f *testing.F) {
 		}
 	})
 }
+
+func TestInsertTop(t *testing.T) {
+	cases := []struct {
+		name string
+		in   []float32
+		want []float32 // the first min(len(in), maxRank) of the kept values
+	}{
+		{"fewer than kept: all, descending", []float32{3, 1, 2}, []float32{3, 2, 1}},
+		{"more than kept: the highest", []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0}, []float32{18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3}},
+		{"ties are kept", []float32{2, 2, 1}, []float32{2, 2, 1}},
+	}
+	for _, c := range cases {
+		var top [maxRank]float32
+		for i, v := range c.in {
+			insertTop(&top, min(i, maxRank), v)
+		}
+		for i, w := range c.want {
+			if top[i] != w {
+				t.Errorf("%s: top %v, want %v first", c.name, top, c.want)
+				break
+			}
+		}
+	}
+	for _, k := range Ranks {
+		if k < 1 || k > maxRank {
+			t.Errorf("rank %d outside 1..%d", k, maxRank)
+		}
+	}
+}

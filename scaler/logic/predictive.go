@@ -192,7 +192,8 @@ func (d *Decision) demandOf() float64 {
 func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas int32) int32 {
 	p := in.Config.Predictive
 	cutoff := in.Now.Add(-max(p.Fit, p.ErrWindow, p.Lead+p.Lead/2))
-	kept := d.History.Recommendations[:0:0]
+	// d.History is Decide's copy: filtered in place.
+	kept := d.History.Recommendations[:0]
 	for _, r := range d.History.Recommendations {
 		if !r.Time.Before(cutoff) {
 			kept = append(kept, r)

@@ -182,20 +182,21 @@ func resourceReplicas(in *Input, tol tolerances, current int32, target int32, re
 	samples := cloneSamples(given)
 	g := groupPods(in.Pods, samples, res == corev1.ResourceCPU, in.Now, in.Config)
 	drop(samples, g.ignored)
-	measured := cloneSamples(samples) // every sample of a pod not ignored
+	requests, reqErr := podRequests(in.Pods, container, res)
+	if reqErr == nil {
+		demand = exactDemand(samples, requests, target) // every sample of a pod not ignored
+	}
 	drop(samples, g.unready)
 	if len(samples) == 0 {
 		return 0, 0, 0, 0, errors.New("did not receive metrics for targeted pods (pods might be unready)")
 	}
-	requests, err := podRequests(in.Pods, container, res)
-	if err != nil {
-		return 0, 0, 0, 0, err
+	if reqErr != nil {
+		return 0, 0, 0, 0, reqErr
 	}
 	ratio, utilization, rawAverage, err := utilizationRatio(samples, requests, target)
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	demand = exactDemand(measured, requests, target)
 	upWithUnready := len(g.unready) > 0 && ratio > 1
 	if !upWithUnready && len(g.missing) == 0 {
 		if tol.within(ratio) {

@@ -335,28 +335,40 @@ func TestHorizontalOracle(t *testing.T) {
 
 func BenchmarkReplayVertical(b *testing.B) {
 	u := genUsage(50, 61, 42) // two months, 50 containers
-	pols, err := PickVertical([]string{"vpa"})
-	if err != nil {
-		b.Fatal(err)
+	for _, name := range []string{"vpa", "adaptive"} {
+		b.Run(name, func(b *testing.B) {
+			pols, err := PickVertical([]string{name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				ReplayVertical(u, pols)
+			}
+			b.ReportMetric(float64(u.Samples()*b.N)/time.Since(start).Seconds(), "samples/s")
+		})
 	}
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		ReplayVertical(u, pols)
-	}
-	b.ReportMetric(float64(u.Samples()*b.N)/time.Since(start).Seconds(), "samples/s")
 }
 
 func BenchmarkReplayHorizontal(b *testing.B) {
 	l := genLoad(7*86400, 42) // a week of seconds
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		if _, err := ReplayHorizontal(l, DefaultService(), []HorizontalPolicy{HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}}); err != nil {
-			b.Fatal(err)
-		}
+	for _, name := range []string{"hpa", "predictive"} {
+		b.Run(name, func(b *testing.B) {
+			pols, err := PickHorizontal([]string{name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				if _, err := ReplayHorizontal(l, DefaultService(), pols); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(l.RPS)*b.N)/time.Since(start).Seconds(), "samples/s")
+		})
 	}
-	b.ReportMetric(float64(len(l.RPS)*b.N)/time.Since(start).Seconds(), "samples/s")
 }
 
 func BenchmarkReplayCapacity(b *testing.B) {
