@@ -44,6 +44,35 @@ const (
 // Windows are the candidate look-backs, in hours.
 var Windows = []int{1, 2, 4, 8, 16, 32, 64, 168}
 
+// Ranks are the candidate order statistics of the last week's hourly
+// peaks: the k-th highest (k = 2: a single spike is ignored; 16: about
+// the 90th percentile of a week's hours).
+var Ranks = []int{2, 4, 8, 16}
+
+// maxRank is the largest rank Ranks may hold.
+const maxRank = 16
+
+// insertTop inserts v into the n highest values kept in t, descending
+// (n < maxRank: t grows; otherwise v replaces the smallest if larger).
+func insertTop(t *[maxRank]float32, n int, v float32) {
+	if n == maxRank {
+		if v <= t[maxRank-1] {
+			return
+		}
+		n--
+	}
+	j := n
+	for j > 0 && t[j-1] < v {
+		t[j] = t[j-1]
+		j--
+	}
+	t[j] = v
+}
+
+// stats is the number of peak statistics: the windows' maxima, then the
+// ranks.
+func stats() int { return len(Windows) + len(Ranks) }
+
 // Config is the policy's settings, per resource where indexed.
 type Config struct {
 	// Factors are the candidate multipliers of the peak, ascending.
@@ -55,6 +84,9 @@ type Config struct {
 	// MissPenalty is what one sample above the forecast costs, in samples
 	// reserved at the container's mean usage.
 	MissPenalty [2]float64
+	// MissCost is what one sample above the forecast costs, in resource
+	// units reserved for one sample (core·samples, byte·samples).
+	MissCost [2]float64
 	// HalfLife is the age at which a sample's score weighs half.
 	HalfLife time.Duration
 	// MinHistory is how much scored history the choice needs.
@@ -68,8 +100,9 @@ func Default() Config {
 	return Config{
 		Factors:     [2][]float64{{0.6, 0.8, 1, 1.25}, {1, 1.05, 1.1, 1.2, 1.5, 2}},
 		Penalty:     [2]float64{20, 300},
-		MissPenalty: [2]float64{5, 3000},
-		HalfLife:    3 * 24 * time.Hour,
+		MissPenalty: [2]float64{5, 0},
+		MissCost:    [2]float64{0, 500 << 30},
+		HalfLife:    7 * 24 * time.Hour,
 		MinHistory:  24 * time.Hour,
 		Min:         [2]float64{0.025, 250 << 20},
 	}
@@ -87,6 +120,9 @@ func (c *Config) Validate() error {
 		}
 		if !(c.Penalty[r] >= 0 && c.Penalty[r] <= 1e6) || !(c.MissPenalty[r] >= 0 && c.MissPenalty[r] <= 1e6) {
 			return fmt.Errorf("penalties must be within [0, 1e6], got %v, %v", c.Penalty[r], c.MissPenalty[r])
+		}
+		if !(c.MissCost[r] >= 0 && c.MissCost[r] <= 1e15) {
+			return fmt.Errorf("miss cost must be within [0, 1e15], got %v", c.MissCost[r])
 		}
 		if !(c.Min[r] >= 0) {
 			return fmt.Errorf("minimum must be >= 0, got %v", c.Min[r])
@@ -132,7 +168,7 @@ type State struct {
 func New(cfg *Config) *State {
 	s := &State{}
 	for r := range 2 {
-		k := 2 * len(Windows) * len(cfg.Factors[r])
+		k := 2 * stats() * len(cfg.Factors[r])
 		s.fc[r] = make([]float32, k)
 		s.sc[r] = make([]score, k)
 	}
@@ -192,7 +228,10 @@ type Forecast struct {
 	Target [2]float64
 	// The chosen candidate: its look-back in hours, whether it is
 	// seasonal, its peak and factor.
-	Window   [2]int
+	Window [2]int
+	// Rank is k when the peak is the k-th highest hourly peak of the
+	// window (0: the highest).
+	Rank     [2]int
 	Seasonal [2]bool
 	Peak     [2]float64
 	Factor   [2]float64
@@ -209,15 +248,17 @@ type Forecast struct {
 func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 	ts := now.Unix()
 	cur := floorDiv(ts, hour)
-	// peaks[w] = highest hourly peak of the last Windows[w] hours.
-	var peaks [2][8]float64
-	seen := false
+	// peaks[w] = highest hourly peak of the last Windows[w] hours, then
+	// the Ranks' order statistics of the week's.
+	var peaks [2][16]float64
+	// top[r] holds the week's highest maxRank hourly peaks, descending.
+	var top [2][maxRank]float32
+	nw := 0
 	for i := range slots {
 		h := int64(s.hourOf[i])
 		if h < 0 || h >= cur || h < cur-slots {
 			continue
 		}
-		seen = true
 		age := int(cur - h) // 1..168
 		for w, wh := range Windows {
 			if age <= wh {
@@ -226,9 +267,18 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 				}
 			}
 		}
+		for r := range 2 {
+			insertTop(&top[r], min(nw, maxRank), s.peak[i][r])
+		}
+		nw++
 	}
-	if !seen {
+	if nw == 0 {
 		return Forecast{}, false
+	}
+	for r := range 2 {
+		for j, k := range Ranks {
+			peaks[r][len(Windows)+j] = float64(top[r][min(k, nw)-1])
+		}
 	}
 	s.decayTo(cfg, ts)
 	for r := range 2 {
@@ -241,17 +291,23 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 		}
 		for k := range s.fc[r] {
 			c := s.sc[r][k]
-			l := float64(c.cost) + cfg.Penalty[r]*float64(c.short) + cfg.MissPenalty[r]*mean*float64(c.miss)
+			l := float64(c.cost) + cfg.Penalty[r]*float64(c.short) + (cfg.MissPenalty[r]*mean+cfg.MissCost[r])*float64(c.miss)
 			if l < bestLoss {
 				best, bestLoss = k, l
 			}
 		}
 		qualified := s.scoredN >= int64(cfg.MinHistory/time.Second)
 		if !qualified {
-			best = len(s.fc[r]) - 1 // 168 h, seasonal, largest factor
+			best = (len(Windows)-1)*2*nf + 2*nf - 1 // 168 h, seasonal, largest factor
 		}
 		for k := range s.fc[r] {
 			w, seas, fi := k/(2*nf), (k/nf)%2 == 1, k%nf
+			win, rank := 168, 0
+			if w < len(Windows) {
+				win = Windows[w]
+			} else {
+				rank = Ranks[w-len(Windows)]
+			}
 			p := peaks[r][w]
 			if seas {
 				p = max(p, season)
@@ -260,7 +316,7 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 			s.fc[r][k] = float32(v)
 			if k == best {
 				c := s.sc[r][k]
-				f.Target[r], f.Window[r], f.Seasonal[r], f.Peak[r], f.Factor[r] = v, Windows[w], seas, p, cfg.Factors[r][fi]
+				f.Target[r], f.Window[r], f.Rank[r], f.Seasonal[r], f.Peak[r], f.Factor[r] = v, win, rank, seas, p, cfg.Factors[r][fi]
 				f.Scored[r] = qualified
 				if s.n > 0 {
 					f.MissRate[r] = float64(c.miss) / float64(s.n)

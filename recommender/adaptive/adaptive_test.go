@@ -99,6 +99,37 @@ func TestRecommend(t *testing.T) {
 			}
 		},
 	}, {
+		name: "a rare memory spike of a large container is not held all week", hours: 24*14 + 12,
+		// 20Gi, and 30Gi for one sample every 84 hours (the last at hour
+		// 336): half a day later the target is back near 20Gi, where the
+		// 168-hour peak would hold 30Gi for a week. (A miss priced in
+		// samples at the container's mean usage would hold it: that price
+		// grows with the container, an OOM kill's does not.)
+		use: func(h, m int) (float64, float64) {
+			if h%84 == 0 && m == 30 {
+				return 0.1, 30 * gi
+			}
+			return 0.1, 20 * gi
+		},
+		check: func(t *testing.T, f Forecast) {
+			if f.Target[Memory] > 25*gi {
+				t.Errorf("memory target %v (window %d h, rank %d) holds a rare spike", f.Target[Memory], f.Window[Memory], f.Rank[Memory])
+			}
+		},
+	}, {
+		name: "memory spikes every few hours are held", hours: 24 * 10,
+		use: func(h, m int) (float64, float64) {
+			if h%6 == 0 && m == 30 {
+				return 0.1, 8 * gi
+			}
+			return 0.1, gi
+		},
+		check: func(t *testing.T, f Forecast) {
+			if f.Target[Memory] < 8*gi {
+				t.Errorf("memory target %v below a spike that comes every 6 hours", f.Target[Memory])
+			}
+		},
+	}, {
 		name: "minimums hold for idle containers", hours: 72,
 		use: func(h, m int) (float64, float64) { return 0, 0 },
 		check: func(t *testing.T, f Forecast) {
@@ -202,4 +233,33 @@ func FuzzRecommend(f *testing.F) {
 			s.Add(ts, v/1e6, v)
 		}
 	})
+}
+
+func TestInsertTop(t *testing.T) {
+	cases := []struct {
+		name string
+		in   []float32
+		want []float32 // the first min(len(in), maxRank) of the kept values
+	}{
+		{"fewer than kept: all, descending", []float32{3, 1, 2}, []float32{3, 2, 1}},
+		{"more than kept: the highest", []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0}, []float32{18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3}},
+		{"ties are kept", []float32{2, 2, 1}, []float32{2, 2, 1}},
+	}
+	for _, c := range cases {
+		var top [maxRank]float32
+		for i, v := range c.in {
+			insertTop(&top, min(i, maxRank), v)
+		}
+		for i, w := range c.want {
+			if top[i] != w {
+				t.Errorf("%s: top %v, want %v first", c.name, top, c.want)
+				break
+			}
+		}
+	}
+	for _, k := range Ranks {
+		if k < 1 || k > maxRank {
+			t.Errorf("rank %d outside 1..%d", k, maxRank)
+		}
+	}
 }

@@ -10,7 +10,7 @@ import (
 
 // CheckpointVersion is the version of Marshal's encoding; Unmarshal
 // refuses others.
-const CheckpointVersion = 1
+const CheckpointVersion = 2
 
 // checkpointMagic starts every encoding: "tadp" and the version.
 var checkpointMagic = [4]byte{'t', 'a', 'd', 'p'}

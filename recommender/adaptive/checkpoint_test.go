@@ -72,7 +72,7 @@ func TestCheckpointRefused(t *testing.T) {
 	}{
 		{"empty", &cfg, nil, "not an adaptive policy checkpoint"},
 		{"other bytes", &cfg, []byte("{\"cpuHistogram\":{}}"), "not an adaptive policy checkpoint"},
-		{"version 2", &cfg, mutate(func(b []byte) []byte { b[4] = 2; return b }), "version 2, this Tailor reads 1"},
+		{"version 1 (before the rank candidates)", &cfg, mutate(func(b []byte) []byte { b[4] = 1; return b }), "version 1, this Tailor reads 2"},
 		{"other candidates", &other, good, "candidates for resource 0, the configuration has"},
 		{"truncated", &cfg, good[:len(good)-1], "truncated"},
 		{"trailing", &cfg, append(append([]byte(nil), good...), 0), "1 bytes after the end"},

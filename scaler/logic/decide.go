@@ -298,11 +298,11 @@ func resourceProposal(in *Input, tol tolerances, current int32, res corev1.Resou
 		return Proposal{}, autoscalingv2.MetricValueStatus{}, errors.New("invalid resource metric source: neither an average utilization target nor an average value (usage) target was set")
 	}
 	target := *t.AverageUtilization
-	n, util, raw, err := resourceReplicas(in, tol, current, target, res, container, vals.Pods)
+	n, util, raw, demand, err := resourceReplicas(in, tol, current, target, res, container, vals.Pods)
 	if err != nil {
 		return Proposal{}, autoscalingv2.MetricValueStatus{}, fmt.Errorf("failed to get %s utilization: %w", res, err)
 	}
-	return Proposal{Replicas: n, Metric: fmt.Sprintf("%s %s utilization (percentage of request)", res, kind), Value: fmt.Sprintf("%s %d%%/%d%%", res, util, target)},
+	return Proposal{Replicas: n, Demand: demand, Metric: fmt.Sprintf("%s %s utilization (percentage of request)", res, kind), Value: fmt.Sprintf("%s %d%%/%d%%", res, util, target)},
 		autoscalingv2.MetricValueStatus{AverageUtilization: ptr(util), AverageValue: milli(raw)}, nil
 }
 

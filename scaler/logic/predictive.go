@@ -3,6 +3,7 @@ package logic
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -11,48 +12,59 @@ import (
 
 // Predictive is the predictive policy's settings (a ReplicaAutoscaler
 // with spec.policy: Predictive). The HPA reacts to load it saw up to a
-// metric window ago and adds pods that serve only a pod start later;
-// upstream's 5-minute scale-down window then holds the peak long after it
-// passed. The predictive policy instead:
+// metric window ago, through a ±10 % dead band, and adds pods that serve
+// only a pod start later; upstream's 5-minute scale-down window then holds
+// the peak long after it passed. The predictive policy instead sizes for
+// the demand (Proposal.Demand: the replicas the measured usage needs at
+// exactly the target, unrounded, summed over every measured pod):
 //
-//   - scales up to the need forecast Lead ahead: a least-squares line
-//     through the proposals (the HPA's unstabilised replica counts) of the
-//     last Fit, extrapolated, never below the current proposal; and
-//   - scales down only when the forecast and every proposal of the last
-//     DownWindow are below the current count (a removed pod saves its
-//     cost at once, while re-adding it costs a pod start of risk).
+//   - the forecast is a least-squares line through the demands of the last
+//     Fit, at now, raised by its slope Lead ahead when rising (a falling
+//     trend is not extrapolated: scale-down waits for measurements);
+//   - every decision compares the demand it measures with the forecast
+//     made Lead earlier for it; the relative errors of the last ErrWindow
+//     size the margin (their Quantile) and the surprise threshold (their
+//     ReactQuantile): a measured demand above forecast × (1 + that) is
+//     followed at once, as a step the trend has not caught up with;
+//   - the count is ceil(base × (1 + margin)); and
+//   - it scales down only on a measurement of the current pods: when the
+//     metric window began after the last rescale and after every pod
+//     became ready (a removed pod's usage is missing from the samples, an
+//     added one's only partly in them, so an earlier window would
+//     understate the demand and scale down again).
 //
-// Both directions keep the HPA's scale-up rate limit (double or +4) and
-// min/max.
+// Until there is a forecast (fewer than three demands) or when no metric
+// gives a demand, it follows the HPA's proposal. Both directions keep the
+// HPA's scale-up rate limit (double or +4) and min/max.
 type Predictive struct {
-	// Lead is how far ahead the forecast looks: a pod start plus the
-	// metric's lag at most; 30 s, as the trend of proposals
-	// already lags.
+	// Lead is how far ahead a rising trend is extrapolated (45 s).
 	Lead time.Duration
-	// Fit is the span of proposals the trend is fitted over (10 min).
+	// Fit is the span of demands the trend is fitted over (5 min).
 	Fit time.Duration
-	// DownWindow is the scale-down stabilisation (90 s).
-	DownWindow time.Duration
-	// MaxStep caps the forecast's rise over the current proposal, as a
-	// fraction of it (0.1): a noisy slope must not inflate a workload.
-	MaxStep float64
+	// ErrWindow is the span of forecast errors kept (1 h); Quantile the
+	// quantile of them that is the margin (0.5), ReactQuantile the one
+	// above which a measured demand is followed at once (0.8).
+	ErrWindow     time.Duration
+	Quantile      float64
+	ReactQuantile float64
 }
 
 // DefaultPredictive returns the policy's defaults.
 func DefaultPredictive() Predictive {
-	return Predictive{Lead: 30 * time.Second, Fit: 10 * time.Minute, DownWindow: 90 * time.Second, MaxStep: 0.1}
+	return Predictive{Lead: 45 * time.Second, Fit: 5 * time.Minute, ErrWindow: time.Hour, Quantile: 0.5, ReactQuantile: 0.8}
 }
 
-// forecast is the least-squares line through the proposals since
-// now − fit, evaluated at now + lead; ok is false with fewer than three.
-func forecast(recs []Recommendation, now time.Time, fit, lead time.Duration) (float64, bool) {
+// Forecast is the least-squares line through the demands recorded in
+// [now − fit, now], at now, plus its slope × lead when the slope is
+// positive; ok is false with fewer than three demands.
+func Forecast(recs []Recommendation, now time.Time, fit, lead time.Duration) (float64, bool) {
 	var n, sx, sy, sxx, sxy float64
 	from := now.Add(-fit)
 	for _, r := range recs {
-		if r.Time.Before(from) {
+		if r.Time.Before(from) || r.Time.After(now) || math.IsNaN(r.Demand) || math.IsInf(r.Demand, 0) {
 			continue
 		}
-		x, y := r.Time.Sub(now).Seconds(), float64(r.Replicas)
+		x, y := r.Time.Sub(now).Seconds(), r.Demand
 		n++
 		sx += x
 		sy += y
@@ -62,51 +74,176 @@ func forecast(recs []Recommendation, now time.Time, fit, lead time.Duration) (fl
 	if n < 3 {
 		return 0, false
 	}
-	den := n*sxx - sx*sx
-	if den <= 0 {
-		return sy / n, true
+	v := sy / n
+	if den := n*sxx - sx*sx; den > 0 {
+		slope := (n*sxy - sx*sy) / den
+		v = (sy-slope*sx)/n + max(slope, 0)*lead.Seconds()
 	}
-	slope := (n*sxy - sx*sy) / den
-	icept := (sy - slope*sx) / n
-	return icept + slope*lead.Seconds(), true
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return max(v, 0), true
+}
+
+// Margin is the q-quantile (nearest rank) of the finite forecast errors
+// recorded since from; 0 without any, never negative.
+func Margin(recs []Recommendation, from time.Time, q float64) float64 {
+	return Margins(recs, from, q)[0]
+}
+
+// Margins is Margin for several quantiles, sorting the errors once.
+func Margins(recs []Recommendation, from time.Time, qs ...float64) []float64 {
+	out := make([]float64, len(qs))
+	errs := make([]float64, 0, len(recs))
+	for _, r := range recs {
+		if !r.Time.Before(from) && !math.IsNaN(r.Error) && !math.IsInf(r.Error, 0) {
+			errs = append(errs, r.Error)
+		}
+	}
+	if len(errs) == 0 {
+		return out
+	}
+	slices.Sort(errs)
+	for k, q := range qs {
+		if q >= 0 {
+			i := int(math.Ceil(min(q, 1)*float64(len(errs)))) - 1
+			out[k] = max(errs[min(max(i, 0), len(errs)-1)], 0)
+		}
+	}
+	return out
+}
+
+// errorOf is the relative error of the forecast made for now (by the
+// newest record at least lead old, if within half a lead of it) against
+// the demand measured now; NaN without one.
+func errorOf(recs []Recommendation, now time.Time, lead time.Duration, demand float64) float64 {
+	due := now.Add(-lead)
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if r.Time.After(due) {
+			continue
+		}
+		if due.Sub(r.Time) > lead/2 || !(r.Forecast > 0) {
+			return math.NaN()
+		}
+		return demand/r.Forecast - 1
+	}
+	return math.NaN()
+}
+
+// lastChange is when the replica count last changed to current as the
+// records tell: the newest record that started from another count (the
+// decision that rescaled; zero when none did).
+func lastChange(recs []Recommendation, current int32) time.Time {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Current != current {
+			return recs[i].Time
+		}
+	}
+	return time.Time{}
+}
+
+// metricStart is the start of the oldest metric window among in's
+// per-pod samples (zero without any).
+func metricStart(in *Input) time.Time {
+	var start time.Time
+	for _, m := range in.Metrics {
+		for _, s := range m.Pods {
+			if w := s.Timestamp.Add(-s.Window); start.IsZero() || w.Before(start) {
+				start = w
+			}
+		}
+	}
+	return start
+}
+
+// settledSince is when the current pods were all serving: the newest
+// readiness transition among them (far future while one is not ready).
+func settledSince(pods []Pod) time.Time {
+	var t time.Time
+	for i := range pods {
+		p := &pods[i]
+		if p.Deleting || p.Phase == corev1.PodFailed || p.Phase == corev1.PodSucceeded {
+			continue
+		}
+		if p.Ready == nil || !p.Ready.Status {
+			return time.Unix(1<<62, 0)
+		}
+		if p.Ready.LastTransitionTime.After(t) {
+			t = p.Ready.LastTransitionTime
+		}
+	}
+	return t
+}
+
+// demandOf is the largest demand of the valid proposals (0: none gives one).
+func (d *Decision) demandOf() float64 {
+	dem := 0.0
+	for _, p := range d.Proposals {
+		if p.Err == nil && p.Demand > 0 && !math.IsInf(p.Demand, 0) {
+			dem = max(dem, p.Demand)
+		}
+	}
+	return dem
 }
 
 // normalizePredictive is normalizeLegacy's counterpart for the predictive
 // policy (behavior is ignored: validation refuses both).
 func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas int32) int32 {
 	p := in.Config.Predictive
-	keep := max(p.Fit, p.DownWindow)
-	cutoff := in.Now.Add(-keep)
-	kept := d.History.Recommendations[:0:0]
+	cutoff := in.Now.Add(-max(p.Fit, p.ErrWindow, p.Lead+p.Lead/2))
+	// d.History is Decide's copy: filtered in place.
+	kept := d.History.Recommendations[:0]
 	for _, r := range d.History.Recommendations {
 		if !r.Time.Before(cutoff) {
 			kept = append(kept, r)
 		}
 	}
-	kept = append(kept, Recommendation{Replicas: desired, Time: in.Now})
-	d.History.Recommendations = kept
-
+	rec := Recommendation{Replicas: desired, Time: in.Now, Demand: d.demandOf(), Error: math.NaN(), Current: current}
 	want := desired
-	fc, ok := forecast(kept, in.Now, p.Fit, p.Lead)
-	if ok {
-		fc = min(fc, float64(desired)*(1+p.MaxStep))
-		want = max(want, int32(min(math.Ceil(fc-1e-9), math.MaxInt32)))
-	}
-	reason := "ForecastScaleUp"
-	msg := fmt.Sprintf("the forecast %s ahead needs %d replicas (proposal %d)", p.Lead, want, desired)
-	if want < current {
-		// Scale down only to the largest proposal of the window.
-		downFrom := in.Now.Add(-p.DownWindow)
-		for _, r := range kept {
-			if !r.Time.Before(downFrom) {
-				want = max(want, r.Replicas)
+	reason, msg := "FollowingProposal", fmt.Sprintf("no demand forecast yet: following the proposal %d", desired)
+	if rec.Demand > 0 {
+		rec.Error = errorOf(kept, in.Now, p.Lead, rec.Demand)
+		all := append(kept, rec)
+		if fc, ok := Forecast(all, in.Now, p.Fit, p.Lead); ok {
+			rec.Forecast = fc
+			from := in.Now.Add(-p.ErrWindow)
+			ms := Margins(all, from, p.Quantile, p.ReactQuantile)
+			m, react := ms[0], ms[1]
+			base, how := fc, "forecast"
+			if rec.Demand > fc*(1+react) {
+				base, how = rec.Demand, "measured (above the forecast by more than its errors' "+quantileName(p.ReactQuantile)+")"
 			}
+			want = ceilReplicas(base*(1+m) - 1e-9)
+			rec.Replicas = want
+			reason, msg = "ForecastScaleUp", fmt.Sprintf("demand %s %.2f replicas + %.1f%% (the forecast errors' %s) needs %d (proposal %d)", how, base, 100*m, quantileName(p.Quantile), want, desired)
 		}
-		reason, msg = "ScaleDownStabilized", fmt.Sprintf("scaling down to the largest proposal and forecast of the last %s: %d", p.DownWindow, want)
 	}
-	if want == current {
+	kept = append(kept, rec)
+	d.History.Recommendations = kept
+	if want < current {
+		reason, msg = "ScaleDown", fmt.Sprintf("scaling down to the forecast demand's %d", want)
+		changed, start := lastChange(kept, current), metricStart(in)
+		if ready := settledSince(in.Pods); ready.After(changed) {
+			changed = ready
+		}
+		if !start.IsZero() && start.Before(changed) {
+			want = current
+			reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the metric window began at %s, before the current pods all served (%s)", current, start.UTC().Format(time.RFC3339), fmtTime(changed))
+		}
+	}
+	if want == current && reason != "ScaleDownStabilized" {
 		reason, msg = "ReadyForNewScale", msgReadyForNewScale
 	}
 	d.condition(autoscalingv2.AbleToScale, corev1.ConditionTrue, reason, msg)
 	return d.legacyLimits(in, current, want, minReplicas)
 }
+
+func fmtTime(t time.Time) string {
+	if t.Year() > 9999 {
+		return "a pod is not ready"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func quantileName(q float64) string { return fmt.Sprintf("%.0f%% quantile", 100*q) }

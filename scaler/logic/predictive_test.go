@@ -1,45 +1,144 @@
 package logic
 
 import (
+	"math"
+	"strings"
 	"testing"
 	"time"
 
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
+var nan = math.NaN()
+
+func rec(sec int, demand float64) Recommendation {
+	return Recommendation{Time: t0.Add(time.Duration(sec) * time.Second), Demand: demand, Error: nan}
+}
+
 func TestForecast(t *testing.T) {
-	now := time.Date(2024, 1, 1, 0, 10, 0, 0, time.UTC)
-	at := func(sec int, r int32) Recommendation {
-		return Recommendation{Replicas: r, Time: now.Add(time.Duration(sec) * time.Second)}
-	}
 	cases := []struct {
 		name string
 		recs []Recommendation
 		want float64
 		ok   bool
 	}{
-		{"too few", []Recommendation{at(-15, 4), at(0, 5)}, 0, false},
-		{"flat", []Recommendation{at(-30, 4), at(-15, 4), at(0, 4)}, 4, true},
-		{"rising one a sync: 2 more in 30 s", []Recommendation{at(-30, 2), at(-15, 3), at(0, 4)}, 6, true},
-		{"older than the fit are ignored", []Recommendation{at(-900, 100), at(-30, 4), at(-15, 4), at(0, 4)}, 4, true},
-		{"one instant: the mean", []Recommendation{at(0, 2), at(0, 4), at(0, 6)}, 4, true},
+		{"too few", []Recommendation{rec(-15, 4), rec(0, 5)}, 0, false},
+		{"flat", []Recommendation{rec(-30, 4), rec(-15, 4), rec(0, 4)}, 4, true},
+		{"rising 1 a sync: the line at now plus 45 s of its slope", []Recommendation{rec(-30, 2), rec(-15, 3), rec(0, 4)}, 7, true},
+		{"falling: the line at now, not extrapolated", []Recommendation{rec(-30, 6), rec(-15, 5), rec(0, 4)}, 4, true},
+		{"noisy: the fitted line (5.6 at now, +0.027/s)", []Recommendation{rec(-45, 4), rec(-30, 6), rec(-15, 4), rec(0, 6)}, 6.8, true},
+		{"non-finite demands are skipped", []Recommendation{rec(-45, math.Inf(1)), rec(-30, 4), rec(-15, nan), rec(-10, 4), rec(0, 4)}, 4, true},
+		{"older than the fit and future records are ignored", []Recommendation{rec(-900, 100), rec(-30, 4), rec(-15, 4), rec(0, 4), rec(15, 100)}, 4, true},
+		{"one instant: the mean", []Recommendation{rec(0, 2), rec(0, 4), rec(0, 6)}, 4, true},
 	}
 	for _, c := range cases {
-		got, ok := forecast(c.recs, now, 10*time.Minute, 30*time.Second)
-		if ok != c.ok || (ok && (got < c.want-1e-9 || got > c.want+1e-9)) {
-			t.Errorf("%s: forecast = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		got, ok := Forecast(c.recs, t0, 5*time.Minute, 45*time.Second)
+		if ok != c.ok || (ok && math.Abs(got-c.want) > 1e-9) {
+			t.Errorf("%s: Forecast = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
 		}
 	}
 }
 
-// TestPredictive runs the policy through Decide: a rising load gets pods
-// ahead of the proposal, a drop is followed after 90 s rather than 5 min.
+func TestMargin(t *testing.T) {
+	withErr := func(sec int, e float64) Recommendation { r := rec(sec, 1); r.Error = e; return r }
+	errs := []Recommendation{withErr(-300, 0.9), withErr(-60, -0.2), withErr(-45, 0.1), withErr(-30, nan), withErr(-15, 0.3), withErr(0, 0.05)}
+	cases := []struct {
+		name string
+		from int
+		q    float64
+		want float64
+	}{
+		{"median of the window (NaN skipped)", -60, 0.5, 0.05},
+		{"80 %", -60, 0.8, 0.3},
+		{"older errors count when the window holds them", -300, 1, 0.9},
+		{"never negative", -60, 0.1, 0},
+		{"none in the window", 60, 0.5, 0},
+		{"a quantile above 1 is the largest", -60, 7, 0.3},
+		{"a NaN quantile is no margin", -60, nan, 0},
+	}
+	for _, c := range cases {
+		if got := Margin(errs, t0.Add(time.Duration(c.from)*time.Second), c.q); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s: Margin = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestErrorOf(t *testing.T) {
+	fc := func(sec int, f float64) Recommendation { r := rec(sec, 1); r.Forecast = f; return r }
+	cases := []struct {
+		name string
+		recs []Recommendation
+		want float64 // NaN: none
+	}{
+		{"the forecast made 45 s ago", []Recommendation{fc(-60, 8), fc(-45, 10), fc(-30, 20)}, 0.2},
+		{"the newest at least 45 s old", []Recommendation{fc(-50, 8), fc(-44, 20)}, 0.5},
+		{"none old enough", []Recommendation{fc(-30, 10)}, nan},
+		{"too old (more than half a lead late)", []Recommendation{fc(-90, 10)}, nan},
+		{"no forecast then", []Recommendation{rec(-45, 3)}, nan},
+	}
+	for _, c := range cases {
+		got := errorOf(c.recs, t0, 45*time.Second, 12)
+		if math.IsNaN(c.want) != math.IsNaN(got) || (!math.IsNaN(got) && math.Abs(got-c.want) > 1e-12) {
+			t.Errorf("%s: errorOf = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestLastChange(t *testing.T) {
+	at := func(sec int, cur int32) Recommendation { r := rec(sec, 1); r.Current = cur; return r }
+	cases := []struct {
+		name string
+		recs []Recommendation
+		want time.Time
+	}{
+		{"never changed", []Recommendation{at(-30, 5), at(-15, 5)}, time.Time{}},
+		{"the decision at -30 rescaled", []Recommendation{at(-45, 6), at(-30, 6), at(-15, 5)}, t0.Add(-30 * time.Second)},
+		{"the newest record rescaled", []Recommendation{at(-30, 5), at(-15, 6)}, t0.Add(-15 * time.Second)},
+	}
+	for _, c := range cases {
+		if got := lastChange(c.recs, 5); !got.Equal(c.want) {
+			t.Errorf("%s: lastChange = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestExactDemand(t *testing.T) {
+	req := map[string]int64{"p0": 1000, "p1": 1000, "p2": 2000}
+	cases := []struct {
+		name    string
+		samples map[string]Sample
+		target  int32
+		want    float64
+	}{
+		{"three pods at 50 % of a 50 % target", map[string]Sample{"p0": {Value: 500}, "p1": {Value: 500}, "p2": {Value: 1000}}, 50, 3},
+		{"not truncated to whole percent", map[string]Sample{"p0": {Value: 333}, "p1": {Value: 333}}, 50, 1.332},
+		{"a sample of a pod not selected is ignored", map[string]Sample{"p0": {Value: 1000}, "x": {Value: 1000}}, 50, 2},
+		{"no requests", map[string]Sample{"x": {Value: 1}}, 50, 0},
+		{"no target", map[string]Sample{"p0": {Value: 1}}, 0, 0},
+	}
+	for _, c := range cases {
+		if got := exactDemand(c.samples, req, c.target); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: exactDemand = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestPredictive runs the policy through Decide, every 15 s, samples over
+// the minute before each decision.
 func TestPredictive(t *testing.T) {
 	type step struct {
-		sec          int
-		current      int32
-		util         int64 // per-pod CPU millicores of a 1000m request
-		wantReplicas int32
+		sec     int
+		current int32
+		util    int64 // per-pod CPU millicores of a 1000m request
+		want    int32
+		reason  string // AbleToScale reason, when set
+	}
+	flat := func(current int32, util int64, from, to int) []step {
+		var out []step
+		for sec := from; sec < to; sec += 15 {
+			out = append(out, step{sec, current, util, current, ""})
+		}
+		return out
 	}
 	cases := []struct {
 		name   string
@@ -47,18 +146,36 @@ func TestPredictive(t *testing.T) {
 		steps  []step
 	}{{
 		name: "rising load: the forecast leads the proposal", policy: scalerv1.PolicyPredictive,
-		// 10 pods at 50 %, then 60 %, 70 %, 80 %: proposals 10, 12, 14, 16;
-		// the trend (+2 a sync) 30 s ahead, capped at proposal × 1.1.
-		steps: []step{{0, 10, 500, 10}, {15, 10, 600, 12}, {30, 10, 700, 16}, {45, 10, 800, 18}},
+		// 10 pods at 50 %, then 60 %, 70 %, 80 %: demands 10, 12, 14, 16;
+		// the line (+2 a sync) at now plus 45 s of it: 16 + 6 = 22.
+		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 600, 12, "FollowingProposal"}, {30, 10, 700, 20, "ForecastScaleUp"}, {45, 10, 800, 20, ""}},
 	}, {
 		name: "rising load, upstream: the proposal", policy: scalerv1.PolicyUpstream,
-		steps: []step{{0, 10, 500, 10}, {15, 10, 600, 12}, {30, 10, 700, 14}, {45, 10, 800, 16}},
+		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 600, 12, ""}, {30, 10, 700, 14, ""}, {45, 10, 800, 16, ""}},
 	}, {
-		name: "a drop is followed after 90 s", policy: scalerv1.PolicyPredictive,
-		steps: []step{{0, 10, 500, 10}, {15, 10, 250, 10}, {30, 10, 250, 10}, {60, 10, 250, 10}, {90, 10, 250, 10}, {120, 10, 250, 5}},
+		name: "no dead band: 8 % above target adds a pod the HPA would not", policy: scalerv1.PolicyPredictive,
+		// Demand 12 × 0.54 ÷ 0.5 = 12.96.
+		steps: []step{{0, 12, 540, 12, ""}, {15, 12, 540, 12, ""}, {30, 12, 540, 13, "ForecastScaleUp"}},
+	}, {
+		name: "8 % above target, upstream: within tolerance", policy: scalerv1.PolicyUpstream,
+		steps: []step{{0, 12, 540, 12, ""}, {15, 12, 540, 12, ""}, {30, 12, 540, 12, ""}},
+	}, {
+		name: "a step above the forecast is followed at once", policy: scalerv1.PolicyPredictive,
+		// 20 pods at demand 20 for 150 s, then 30: the line through them is
+		// 23.2 at now, +0.03/s, 24.5 45 s ahead; the measurement wins.
+		steps: append(flat(20, 500, 0, 150), step{150, 20, 750, 30, "ForecastScaleUp"}),
+	}, {
+		name: "a drop: down once the metric window began after the last rescale", policy: scalerv1.PolicyPredictive,
+		// demand 10, then 5: at 45 s the line through 10, 10, 10, 5 is 6.5
+		// at now (a falling trend is not extrapolated) → 7; at 60 and 90 s
+		// the window began before the rescale at 45 s: held; at 105 s it
+		// measures the 7 pods alone: the line through 10, 10, 10, 5, 5, 5, 5
+		// at now is 3.9, below the measured 5 by more than the errors'
+		// 80 % quantile (0): the measurement, 5.
+		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 500, 10, ""}, {30, 10, 500, 10, ""}, {45, 10, 250, 7, "ScaleDown"}, {60, 7, 357, 7, "ScaleDownStabilized"}, {90, 7, 357, 7, "ScaleDownStabilized"}, {105, 7, 357, 5, "ScaleDown"}},
 	}, {
 		name: "a drop, upstream: held 5 minutes", policy: scalerv1.PolicyUpstream,
-		steps: []step{{0, 10, 500, 10}, {15, 10, 250, 10}, {120, 10, 250, 10}, {299, 10, 250, 10}, {301, 10, 250, 5}},
+		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 250, 10, ""}, {120, 10, 250, 10, ""}, {299, 10, 250, 10, ""}, {301, 10, 250, 5, ""}},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -66,19 +183,76 @@ func TestPredictive(t *testing.T) {
 			s.Policy = c.policy
 			var h History
 			for _, st := range c.steps {
+				now := t0.Add(time.Duration(st.sec) * time.Second)
 				ps := pods(int(st.current), 1000)
 				vals := map[string]Sample{}
 				for _, p := range ps {
-					vals[p.Name] = Sample{Value: st.util, Timestamp: t0.Add(time.Duration(st.sec) * time.Second), Window: time.Minute}
+					vals[p.Name] = Sample{Value: st.util, Timestamp: now, Window: time.Minute}
 				}
-				in := Input{Now: t0.Add(time.Duration(st.sec) * time.Second), Config: DefaultConfig(), Spec: s,
+				in := Input{Now: now, Config: DefaultConfig(), Spec: s,
 					SpecReplicas: st.current, StatusReplicas: st.current, Pods: ps, Metrics: []MetricValues{{Pods: vals}}, History: h}
 				d := Decide(in)
 				h = d.History
-				if d.DesiredReplicas != st.wantReplicas {
-					t.Fatalf("at %ds: desired %d, want %d (conditions %+v)", st.sec, d.DesiredReplicas, st.wantReplicas, d.Conditions)
+				got := ""
+				for _, cd := range d.Conditions {
+					if cd.Type == "AbleToScale" {
+						got = cd.Reason + ": " + cd.Message
+					}
+				}
+				if d.DesiredReplicas != st.want || (st.reason != "" && !strings.HasPrefix(got, st.reason)) {
+					t.Fatalf("at %ds: desired %d (%s), want %d (%s)", st.sec, d.DesiredReplicas, got, st.want, st.reason)
 				}
 			}
 		})
+	}
+}
+
+// FuzzPredictive: the forecast, margin and error functions never panic,
+// and give finite, non-negative forecasts and margins on any records.
+func FuzzPredictive(f *testing.F) {
+	f.Add(int64(15), 4.0, 5.0, 0.1, 0.5, int64(45))
+	f.Add(int64(0), math.Inf(1), -1.0, math.NaN(), 2.0, int64(-5))
+	f.Add(int64(-15), 1e308, 1e308, -3.0, 0.0, int64(0))
+	f.Fuzz(func(t *testing.T, step int64, a, b, e, q float64, lead int64) {
+		var recs []Recommendation
+		for i := range 6 {
+			r := Recommendation{Time: t0.Add(time.Duration(int64(i)*step) * time.Second), Demand: a + float64(i)*b, Forecast: b, Error: e * float64(i-2), Current: int32(i % 2)}
+			recs = append(recs, r)
+		}
+		now := recs[len(recs)-1].Time
+		if fc, ok := Forecast(recs, now, 5*time.Minute, time.Duration(lead)*time.Second); ok && (fc < 0 || math.IsNaN(fc) || math.IsInf(fc, 0)) {
+			t.Fatalf("Forecast = %v", fc)
+		}
+		if m := Margin(recs, t0, q); m < 0 || math.IsNaN(m) || math.IsInf(m, 0) {
+			t.Fatalf("Margin = %v", m)
+		}
+		_ = errorOf(recs, now, time.Duration(lead)*time.Second, a)
+		_ = lastChange(recs, 1)
+	})
+}
+
+func TestSettledSince(t *testing.T) {
+	ready := func(name string, sec int) Pod {
+		p := readyPod(name, 1000)
+		p.Ready.LastTransitionTime = t0.Add(time.Duration(sec) * time.Second)
+		return p
+	}
+	starting := readyPod("s", 1000)
+	starting.Ready.Status = false
+	gone := ready("g", 100)
+	gone.Deleting = true
+	cases := []struct {
+		name string
+		pods []Pod
+		want time.Time
+	}{
+		{"the newest ready transition", []Pod{ready("a", -90), ready("b", -30)}, t0.Add(-30 * time.Second)},
+		{"a pod being deleted does not count", []Pod{ready("a", -90), gone}, t0.Add(-90 * time.Second)},
+		{"a pod not ready yet: never", []Pod{ready("a", -90), starting}, time.Unix(1<<62, 0)},
+	}
+	for _, c := range cases {
+		if got := settledSince(c.pods); !got.Equal(c.want) {
+			t.Errorf("%s: settledSince = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -146,6 +146,24 @@ func utilizationRatio(samples map[string]Sample, requests map[string]int64, targ
 	return float64(utilization) / float64(target), utilization, used / n, nil
 }
 
+// exactDemand is the replicas the measured pods' usage needs at exactly
+// target percent of their requests (not truncated, no tolerance).
+func exactDemand(samples map[string]Sample, requests map[string]int64, target int32) float64 {
+	var used, requested int64
+	n := 0
+	for name, s := range samples {
+		if r, ok := requests[name]; ok {
+			used += s.Value
+			requested += r
+			n++
+		}
+	}
+	if requested == 0 || target <= 0 {
+		return 0
+	}
+	return float64(used) * 100 / float64(requested) / float64(target) * float64(n)
+}
+
 func averageRatio(samples map[string]Sample, target int64) (float64, int64) {
 	var sum int64
 	for _, s := range samples {
@@ -157,31 +175,34 @@ func averageRatio(samples map[string]Sample, target int64) (float64, int64) {
 
 // resourceReplicas is the HPA's GetResourceReplicas: a Resource or
 // ContainerResource metric with a Utilization target.
-func resourceReplicas(in *Input, tol tolerances, current int32, target int32, res corev1.ResourceName, container string, given map[string]Sample) (replicas int32, utilization int32, rawAverage int64, err error) {
+func resourceReplicas(in *Input, tol tolerances, current int32, target int32, res corev1.ResourceName, container string, given map[string]Sample) (replicas int32, utilization int32, rawAverage int64, demand float64, err error) {
 	if len(in.Pods) == 0 {
-		return 0, 0, 0, errNoPods
+		return 0, 0, 0, 0, errNoPods
 	}
 	samples := cloneSamples(given)
 	g := groupPods(in.Pods, samples, res == corev1.ResourceCPU, in.Now, in.Config)
 	drop(samples, g.ignored)
+	requests, reqErr := podRequests(in.Pods, container, res)
+	if reqErr == nil {
+		demand = exactDemand(samples, requests, target) // every sample of a pod not ignored
+	}
 	drop(samples, g.unready)
 	if len(samples) == 0 {
-		return 0, 0, 0, errors.New("did not receive metrics for targeted pods (pods might be unready)")
+		return 0, 0, 0, 0, errors.New("did not receive metrics for targeted pods (pods might be unready)")
 	}
-	requests, err := podRequests(in.Pods, container, res)
-	if err != nil {
-		return 0, 0, 0, err
+	if reqErr != nil {
+		return 0, 0, 0, 0, reqErr
 	}
 	ratio, utilization, rawAverage, err := utilizationRatio(samples, requests, target)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	upWithUnready := len(g.unready) > 0 && ratio > 1
 	if !upWithUnready && len(g.missing) == 0 {
 		if tol.within(ratio) {
-			return current, utilization, rawAverage, nil
+			return current, utilization, rawAverage, demand, nil
 		}
-		return ceilReplicas(ratio * float64(g.ready)), utilization, rawAverage, nil
+		return ceilReplicas(ratio * float64(g.ready)), utilization, rawAverage, demand, nil
 	}
 	// Assume the worst for the direction we are going: missing pods use
 	// their full request (or the target, when above 100%) on a scale-down,
@@ -203,9 +224,9 @@ func resourceReplicas(in *Input, tol tolerances, current int32, target int32, re
 	}
 	newRatio, _, _, err := utilizationRatio(samples, requests, target)
 	if err != nil {
-		return 0, utilization, rawAverage, err
+		return 0, utilization, rawAverage, 0, err
 	}
-	return settle(current, ratio, newRatio, len(samples), tol), utilization, rawAverage, nil
+	return settle(current, ratio, newRatio, len(samples), tol), utilization, rawAverage, demand, nil
 }
 
 // settle finishes a calculation that had to fill in missing or unready pods:

@@ -153,6 +153,11 @@ type Proposal struct {
 	Metric string
 	// Value describes current and target, e.g. "cpu 242%/50%".
 	Value string
+	// Demand is the replicas the measured usage needs at exactly the
+	// target: unrounded, without tolerance (ready pods × usage ÷ target;
+	// for a value or per-pod target, value ÷ target). The predictive
+	// policy forecasts it; 0 when the metric gives none.
+	Demand float64
 	// Err says why the metric gave no proposal; Reason is the HPA's
 	// condition reason for it (FailedGetResourceMetric, …).
 	Err    error
@@ -203,6 +208,13 @@ type History struct {
 type Recommendation struct {
 	Replicas int32
 	Time     time.Time
+	// The predictive policy's record (0 otherwise): the metrics' Demand,
+	// its forecast for Time + Predictive.Lead, and the relative error of
+	// the forecast made for this decision (demand ÷ that forecast − 1;
+	// NaN when none was made).
+	Demand, Forecast, Error float64
+	// Current is the replica count the decision started from.
+	Current int32
 }
 
 // ScaleEvent is one rescale: how many replicas it added or removed.

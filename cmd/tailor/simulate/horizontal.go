@@ -53,6 +53,10 @@ type ReplicaState struct {
 	// Utilisation is the metric: mean CPU utilisation (1 = 100 % of
 	// request) of the ready pods over the metric window.
 	Utilisation float64
+	// PodUtilisation[i] is Pods[i]'s own CPU usage over the metric window
+	// (÷ request): the share it served, 0 for the seconds it was not yet
+	// ready (a pod ready all window long has Utilisation).
+	PodUtilisation []float64
 	// MetricTime is the end of the metric window; MetricWindow its length.
 	MetricTime   time.Time
 	MetricWindow time.Duration
@@ -134,14 +138,13 @@ var podRequests = map[corev1.ResourceName]int64{corev1.ResourceCPU: requestMilli
 func (h *hpaState) Input(st ReplicaState) logic.Input {
 	pods := make([]logic.Pod, len(st.Pods))
 	samples := make(map[string]logic.Sample, len(st.Pods))
-	value := int64(math.Round(st.Utilisation * requestMilli))
 	for i, p := range st.Pods {
 		lp := logic.Pod{Name: p.Name, Phase: corev1.PodPending, StartTime: p.Created,
 			Containers: []logic.Container{{Name: "app", Requests: podRequests}}}
 		if p.Ready {
 			lp.Phase = corev1.PodRunning
 			lp.Ready = &logic.ReadyCondition{Status: true, LastTransitionTime: p.Created.Add(h.start)}
-			samples[p.Name] = logic.Sample{Value: value, Timestamp: st.MetricTime, Window: st.MetricWindow}
+			samples[p.Name] = logic.Sample{Value: int64(math.Round(st.PodUtilisation[i] * requestMilli)), Timestamp: st.MetricTime, Window: st.MetricWindow}
 		}
 		pods[i] = lp
 	}
@@ -255,6 +258,7 @@ func replayHorizontal(l *Load, svc Service, c float64, pol HorizontalPolicy, spl
 	sc.Pods = make([]float64, 0, n/60+1)
 	sc.Oracle = make([]float64, 0, n/60+1)
 	window := time.Duration(svc.MetricFrom-svc.MetricTo) * time.Second
+	var podUtil []float64
 	for t := int64(0); t < n; t++ {
 		if t == split {
 			sc = sc.held
@@ -304,10 +308,20 @@ func replayHorizontal(l *Load, svc Service, c float64, pol HorizontalPolicy, spl
 		if to <= from {
 			continue // no metric yet
 		}
+		podUtil = podUtil[:0]
+		for _, p := range pods {
+			u := 0.0
+			if p.Ready {
+				lo := min(max(from, p.Created.Unix()+svc.PodStart-start), to)
+				u = (prefix[to] - prefix[lo]) / float64(to-from)
+			}
+			podUtil = append(podUtil, u)
+		}
 		st := ReplicaState{
 			Now: time.Unix(now, 0), Pods: pods,
-			Utilisation: (prefix[to] - prefix[from]) / float64(to-from),
-			MetricTime:  time.Unix(start+to, 0), MetricWindow: window,
+			Utilisation:    (prefix[to] - prefix[from]) / float64(to-from),
+			PodUtilisation: podUtil,
+			MetricTime:     time.Unix(start+to, 0), MetricWindow: window,
 		}
 		want := int(dec.Decide(st))
 		if want == len(pods) {

@@ -185,6 +185,7 @@ type recordingDecider struct {
 func (d *recordingDecider) Decide(st ReplicaState) int32 {
 	h := d.inner.history
 	st.Pods = append([]SimPod(nil), st.Pods...)
+	st.PodUtilisation = append([]float64(nil), st.PodUtilisation...)
 	got := d.inner.Decide(st)
 	d.r.syncs = append(d.r.syncs, hpaSync{st: st, history: h, got: got})
 	return got
@@ -209,7 +210,7 @@ func TestHorizontalMatchesScaler(t *testing.T) {
 		for k, p := range s.st.Pods {
 			pods[k] = slogic.PodFromCore(corePodOf(p, 30*time.Second))
 			if p.Ready {
-				samples[p.Name] = slogic.Sample{Value: int64(math.Round(s.st.Utilisation * 1000)), Timestamp: s.st.MetricTime, Window: s.st.MetricWindow}
+				samples[p.Name] = slogic.Sample{Value: int64(math.Round(s.st.PodUtilisation[k] * 1000)), Timestamp: s.st.MetricTime, Window: s.st.MetricWindow}
 			}
 		}
 		n := int32(len(pods))
@@ -334,28 +335,40 @@ func TestHorizontalOracle(t *testing.T) {
 
 func BenchmarkReplayVertical(b *testing.B) {
 	u := genUsage(50, 61, 42) // two months, 50 containers
-	pols, err := PickVertical([]string{"vpa"})
-	if err != nil {
-		b.Fatal(err)
+	for _, name := range []string{"vpa", "adaptive"} {
+		b.Run(name, func(b *testing.B) {
+			pols, err := PickVertical([]string{name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				ReplayVertical(u, pols)
+			}
+			b.ReportMetric(float64(u.Samples()*b.N)/time.Since(start).Seconds(), "samples/s")
+		})
 	}
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		ReplayVertical(u, pols)
-	}
-	b.ReportMetric(float64(u.Samples()*b.N)/time.Since(start).Seconds(), "samples/s")
 }
 
 func BenchmarkReplayHorizontal(b *testing.B) {
 	l := genLoad(7*86400, 42) // a week of seconds
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		if _, err := ReplayHorizontal(l, DefaultService(), []HorizontalPolicy{HPA{PolicyName: "hpa", Config: slogic.DefaultConfig()}}); err != nil {
-			b.Fatal(err)
-		}
+	for _, name := range []string{"hpa", "predictive"} {
+		b.Run(name, func(b *testing.B) {
+			pols, err := PickHorizontal([]string{name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				if _, err := ReplayHorizontal(l, DefaultService(), pols); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(l.RPS)*b.N)/time.Since(start).Seconds(), "samples/s")
+		})
 	}
-	b.ReportMetric(float64(len(l.RPS)*b.N)/time.Since(start).Seconds(), "samples/s")
 }
 
 func BenchmarkReplayCapacity(b *testing.B) {

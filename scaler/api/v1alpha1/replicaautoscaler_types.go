@@ -117,10 +117,12 @@ type ReplicaAutoscalerSpec struct {
 	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
 
 	// policy is how replica counts are decided: Upstream (the default)
-	// exactly as the HPA does; Predictive scales up to the need forecast
-	// a pod start ahead from the trend of recent proposals and scales down
-	// after a 90-second window instead of 5 minutes (README, "Replica autoscaling
-	// policies"). Predictive cannot be combined with behavior.
+	// exactly as the HPA does; Predictive sizes for the demand (usage ÷
+	// target, unrounded, no tolerance) forecast from its recent trend, with
+	// a margin learnt from its own forecast errors, and scales down as soon
+	// as a metric window measured the current pods instead of after 5
+	// minutes (docs/simulate.md, "Policies"). Predictive cannot be
+	// combined with behavior.
 	// +optional
 	// +kubebuilder:validation:Enum=Upstream;Predictive
 	Policy ScalingPolicy `json:"policy,omitempty"`
