@@ -95,6 +95,7 @@ func TestAdmissionAtScale(t *testing.T) {
 			Requirements: []provisionerv1.NodeSelectorRequirementWithMinValues{{Key: provisionerv1.LabelArch, Operator: corev1.NodeSelectorOpIn, Values: []string{"amd64"}}},
 			NodeClassRef: &provisionerv1.NodeClassReference{Group: "tailor.dev", Kind: "AWSNodeClass", Name: "e2e"}}},
 			Disruption: provisionerv1.Disruption{ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmpty, ConsolidateAfter: "Never"}}}
+	own(t, pool) // placed by this test's Tailor (--nodepool-selector)
 	_ = c.Delete(ctx, pool.DeepCopy())
 	ports, err := cluster.FreePorts(2)
 	if err != nil {
