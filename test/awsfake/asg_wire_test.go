@@ -43,14 +43,7 @@ func asgClaim(name string, cpu, mem string, types ...string) *provisionerv1.Node
 // TestWireASG runs every path of the asg backend and checks its IAM
 // policy grants exactly the actions called.
 func TestWireASG(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	s, err := awsfake.New("wire")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := startFake(t)
 	discover := map[string]string{asg.TagEnabled: "true", asg.TagCluster + "wire": "owned"}
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}

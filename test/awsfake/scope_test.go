@@ -13,7 +13,6 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
 	"github.com/tailor-dev/tailor/provisioner/scope"
-	"github.com/tailor-dev/tailor/test/awsfake"
 )
 
 // TestWireClassesOfTheInstallation: with --nodepool-selector, the backend
@@ -22,14 +21,7 @@ import (
 // alone. "a-theirs" sorts first, so the pass that resolved "b-mine" has
 // been past it.
 func TestWireClassesOfTheInstallation(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	s, err := awsfake.New("wire")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := startFake(t)
 	scheme := runtime.NewScheme()
 	if err := provisionerv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -46,6 +38,7 @@ func TestWireClassesOfTheInstallation(t *testing.T) {
 	theirs, mine := class("a-theirs", "b"), class("b-mine", "a")
 	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(theirs, mine).WithStatusSubresource(theirs, mine).Build()
 	o := awscloud.DefaultOptions()
+	var err error
 	if o.Classes, err = scope.Parse("team=a"); err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,9 @@ import (
 
 // The aws backend over the wire: the real SDK clients against the fake.
 
-func setup(t *testing.T) (*awsfake.Server, *awscloud.Cloud, client.Client) {
+// startFake starts the fake AWS endpoints for cluster "wire", with static
+// credentials and no instance metadata, stopped when the test ends.
+func startFake(t *testing.T) *awsfake.Server {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
@@ -36,6 +38,12 @@ func setup(t *testing.T) (*awsfake.Server, *awscloud.Cloud, client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	return s
+}
+
+func setup(t *testing.T) (*awsfake.Server, *awscloud.Cloud, client.Client) {
+	t.Helper()
+	s := startFake(t)
 	scheme := runtime.NewScheme()
 	if err := provisionerv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
