@@ -201,13 +201,18 @@ func TestAdmissionAtScale(t *testing.T) {
 }
 
 // profileUnderLoad takes a 20 s CPU profile of Tailor while 32 HTTP/1.1
-// clients post 3-container reviews, into path.
+// clients post 3-container reviews, into path (TAILOR_PROFILE_CLIENTS and
+// TAILOR_PROFILE_H2=1 for another cell).
 func profileUnderLoad(t *testing.T, pprofURL, path string, caPEM []byte, url, ns string) {
 	body, err := reviewload.Review(reviewload.Pod(ns, "hamster", 3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := reviewload.Client(caPEM, false, 32)
+	clients := 32
+	if n, _ := strconv.Atoi(os.Getenv("TAILOR_PROFILE_CLIENTS")); n > 0 {
+		clients = n
+	}
+	client, err := reviewload.Client(caPEM, os.Getenv("TAILOR_PROFILE_H2") == "1", clients)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +221,7 @@ func profileUnderLoad(t *testing.T, pprofURL, path string, caPEM []byte, url, ns
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			_, _ = reviewload.Run(ctx, client, url, body, 32, 2000)
+			_, _ = reviewload.Run(ctx, client, url, body, clients, 2000)
 		}
 	}()
 	resp, err := http.Get(pprofURL + "/debug/pprof/profile?seconds=20")
