@@ -33,25 +33,9 @@ type awsBackend struct {
 func startBackend(t *testing.T, mode, name string, extra ...string) *awsBackend {
 	t.Helper()
 	b := &awsBackend{c: provClient(t), s: startAWSFake(t), p: newTestPool(name, 0)}
-	ctx := context.Background()
 	args := extra
 	if mode == "aws" {
-		class := &provisionerv1.AWSNodeClass{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: provisionerv1.AWSNodeClassSpec{
-				Role:                       "NodeRole-e2e",
-				AMISelectorTerms:           []provisionerv1.AMISelectorTerm{{Alias: "al2023@latest"}},
-				SubnetSelectorTerms:        []provisionerv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": awsCluster}}},
-				SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": awsCluster}}},
-			},
-		}
-		own(t, class) // resolved by this test's Tailor (--nodepool-selector)
-		_ = b.c.Delete(ctx, class)
-		if err := b.c.Create(ctx, class); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.c.Delete(context.Background(), class) })
-		b.p.np.Spec.Template.Spec.NodeClassRef.Name = class.Name
+		b.p.np.Spec.Template.Spec.NodeClassRef.Name = createAWSClass(t, b.c, name).Name
 	} else {
 		b.s.AddGroup(awsfake.Group{Name: name, Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "m5.xlarge",
 			Tags: map[string]string{asg.TagTaint + b.p.taint.Key: b.p.taint.Value + ":" + string(b.p.taint.Effect)}})

@@ -95,12 +95,13 @@ func startAWSTailor(t *testing.T, s *awsfake.Server, ns string, extra ...string)
 	return inst
 }
 
-func TestAWSFleet(t *testing.T) {
-	t.Parallel() // own namespaces, pools and Tailor (testLabel)
-	c := provClient(t)
-	s := startAWSFake(t)
+// createAWSClass creates an AWSNodeClass of the fake's subnets and
+// security groups as the test's own (resolved by its Tailor:
+// --nodepool-selector), deleted when the test ends.
+func createAWSClass(t *testing.T, c client.Client, name string) *provisionerv1.AWSNodeClass {
+	t.Helper()
 	class := &provisionerv1.AWSNodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "e2e-aws"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: provisionerv1.AWSNodeClassSpec{
 			Role:                       "NodeRole-e2e",
 			AMISelectorTerms:           []provisionerv1.AMISelectorTerm{{Alias: "al2023@latest"}},
@@ -108,13 +109,22 @@ func TestAWSFleet(t *testing.T) {
 			SecurityGroupSelectorTerms: []provisionerv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.dev/discovery": awsCluster}}},
 		},
 	}
-	own(t, class) // resolved by this test's Tailor (--nodepool-selector)
+	own(t, class)
 	ctx := context.Background()
 	_ = c.Delete(ctx, class)
 	if err := c.Create(ctx, class); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Delete(context.Background(), class) })
+	return class
+}
+
+func TestAWSFleet(t *testing.T) {
+	t.Parallel() // own namespaces, pools and Tailor (testLabel)
+	c := provClient(t)
+	s := startAWSFake(t)
+	class := createAWSClass(t, c, "e2e-aws")
+	ctx := context.Background()
 	state := namespace(t, nil)
 	queue := s.CreateQueue("e2e-interruptions")
 	inst := startAWSTailor(t, s, state, "--interruption-queue", "e2e-interruptions")
