@@ -1,6 +1,8 @@
 package awsfake_test
 
 import (
+	"time"
+
 	"context"
 	"testing"
 
@@ -55,5 +57,44 @@ func TestWireClassesOfTheInstallation(t *testing.T) {
 	}
 	if len(got.Status.Conditions) != 0 || len(got.Status.Subnets) != 0 {
 		t.Errorf("another installation's class got a status: %+v", got.Status)
+	}
+}
+
+// With a class selector, the launch-template collection deletes the
+// installation's own unused templates only: one of another
+// installation's class, and one whose class is not known, stay.
+func TestWireLaunchTemplatesOfTheInstallation(t *testing.T) {
+	s := startFake(t)
+	scheme := runtime.NewScheme()
+	if err := provisionerv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	mine := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "b-mine", Labels: map[string]string{"team": "a"}}}
+	theirs := &provisionerv1.AWSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "a-theirs", Labels: map[string]string{"team": "b"}}}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(theirs, mine).WithStatusSubresource(theirs, mine).Build()
+	old := time.Now().Add(-2 * time.Hour)
+	for name, class := range map[string]string{"tailor-wire-mine": "b-mine", "tailor-wire-theirs": "a-theirs", "tailor-wire-unknown": ""} {
+		tags := map[string]string{"tailor.dev/cluster": "wire"}
+		if class != "" {
+			tags["tailor.dev/nodeclass"] = class
+		}
+		s.AddLaunchTemplate(name, tags, old)
+	}
+	o := awscloud.DefaultOptions()
+	o.LaunchTemplateTTL, o.NodeClassRefresh = time.Nanosecond, time.Hour
+	var err error
+	if o.Classes, err = scope.Parse("team=a"); err != nil {
+		t.Fatal(err)
+	}
+	start(t, newCloud(t, s, kube, o))
+	waitFor(t, "the installation's template to be deleted", func() bool {
+		_, left := s.LaunchTemplates()["tailor-wire-mine"]
+		return !left
+	})
+	lts := s.LaunchTemplates()
+	for _, name := range []string{"tailor-wire-theirs", "tailor-wire-unknown"} {
+		if _, ok := lts[name]; !ok {
+			t.Errorf("%s deleted: not this installation's", name)
+		}
 	}
 }

@@ -653,13 +653,7 @@ func (c *Cloud) fromEC2(in ec2types.Instance) *cloud.Instance {
 	if in.Placement != nil {
 		zone = deref(in.Placement.AvailabilityZone)
 	}
-	claim := ""
-	for _, t := range in.Tags {
-		if deref(t.Key) == TagNodeClaim {
-			claim = deref(t.Value)
-		}
-	}
-	return c.instance(deref(in.InstanceId), string(in.InstanceType), zone, capType, claim, deref(in.LaunchTime))
+	return c.instance(deref(in.InstanceId), string(in.InstanceType), zone, capType, tagOf(in.Tags, TagNodeClaim), deref(in.LaunchTime))
 }
 
 // Delete terminates the instance.
@@ -847,8 +841,11 @@ func blockDevices(bds []provisionerv1.BlockDeviceMapping, family string) []ec2ty
 
 // gcLaunchTemplates deletes this cluster's launch templates that this
 // process has not used for LaunchTemplateTTL and that are older than it
-// (a template still needed is made again at the next launch).
-func (c *Cloud) gcLaunchTemplates(ctx context.Context) {
+// (a template still needed is made again at the next launch). With a
+// class selector (mine not nil: the installation's AWSNodeClasses by
+// name) only the templates of those classes: another installation in the
+// same account and cluster makes its own, tagged with its classes.
+func (c *Cloud) gcLaunchTemplates(ctx context.Context, mine map[string]bool) {
 	var lts []ec2types.LaunchTemplate
 	p := ec2.NewDescribeLaunchTemplatesPaginator(c.c.EC2, &ec2.DescribeLaunchTemplatesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag:" + TagCluster), Values: []string{c.o.ClusterName}},
@@ -864,6 +861,9 @@ func (c *Cloud) gcLaunchTemplates(ctx context.Context) {
 	now := c.now()
 	for _, lt := range lts {
 		name := deref(lt.LaunchTemplateName)
+		if mine != nil && !mine[tagOf(lt.Tags, TagNodeClass)] {
+			continue // another installation's, or a class whose owner is unknown now
+		}
 		c.mu.Lock()
 		used, ok := c.ltUsed[name]
 		c.mu.Unlock()
@@ -887,10 +887,17 @@ func (c *Cloud) syncClasses(ctx context.Context) {
 		c.log.Error(err, "list AWSNodeClasses")
 		return
 	}
+	var mine map[string]bool // nil: every class is this installation's
+	if !c.o.Classes.All() {
+		mine = map[string]bool{}
+	}
 	for i := range list.Items {
 		class := &list.Items[i]
 		if !c.o.Classes.Class(class) {
 			continue // another installation's to resolve
+		}
+		if mine != nil {
+			mine[class.Name] = true
 		}
 		c.mu.Lock()
 		delete(c.classes, class.Name)
@@ -904,7 +911,17 @@ func (c *Cloud) syncClasses(ctx context.Context) {
 			c.log.Error(err, "AWSNodeClass status", "nodeclass", class.Name)
 		}
 	}
-	c.gcLaunchTemplates(ctx)
+	c.gcLaunchTemplates(ctx, mine)
+}
+
+// tagOf is the value of key among tags ("" when absent).
+func tagOf(tags []ec2types.Tag, key string) string {
+	for _, t := range tags {
+		if deref(t.Key) == key {
+			return deref(t.Value)
+		}
+	}
+	return ""
 }
 
 func (c *Cloud) writeStatus(ctx context.Context, class *provisionerv1.AWSNodeClass, r *resolved) error {
