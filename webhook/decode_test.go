@@ -342,3 +342,22 @@ func TestAppendPatchJSON(t *testing.T) {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
 }
+
+// FuzzPlainRun: the eight-bytes-at-a-time scan stops exactly where a byte
+// loop stops, from every start.
+func FuzzPlainRun(f *testing.F) {
+	f.Add([]byte(`"metadata":{"name":"hamster-7d9f"}`))
+	f.Add([]byte("abcdefgh\x1fijklmnop\"qrstuvw\\xyz\xc3\xa9\x7f\x80 \x20\x21"))
+	f.Add([]byte(strings.Repeat("a", 17) + `"`))
+	f.Fuzz(func(t *testing.T, d []byte) {
+		for start := 0; start <= len(d) && start < 24; start++ {
+			want := start
+			for want < len(d) && d[want] >= 0x20 && d[want] != '"' && d[want] != '\\' && d[want] < 0x80 {
+				want++
+			}
+			if got := plainRun(d, start); got != want {
+				t.Fatalf("plainRun(%q, %d) = %d, want %d", d, start, got, want)
+			}
+		}
+	})
+}
