@@ -2,14 +2,20 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	_ "net/http/pprof" // the no-op webhook process's profiles
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,21 +43,24 @@ import (
 // × 1 and 3 containers × 1, 8 and 32 clients. The reviews are the seed's
 // hamster's pods (reviewload), covered by a VPA with a recommendation and
 // placed into a NodePool. Each cell alternates Tailor with a no-op
-// controller-runtime webhook served from this process with the same
-// certificate (the floor on this machine at that moment), and reports the
-// medians and Tailor's CPU time per review, with the part its loops burn
-// without any review. TAILOR_PROFILE_DIR=dir writes a CPU profile of
-// tailor run under load there (--pprof-bind-address). A measurement, not
-// run by make test; it fails only when a review is not answered with the
-// pod sized and placed.
+// controller-runtime webhook served with the same certificate from a
+// process of its own (the floor on this machine at that moment), and
+// reports the medians and each process's CPU time per review, with the
+// part Tailor's loops burn without any review. TAILOR_PROFILE_DIR=dir
+// writes CPU profiles of tailor run and of the no-op under load there. A
+// measurement, not run by make test; it fails only when a review is not
+// answered with the pod sized and placed.
 func TestAdmissionAtScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("TAILOR_ADMISSION_SCALE_PODS"))
 	if n <= 0 {
 		t.Skip("set TAILOR_ADMISSION_SCALE_PODS (make bench-admission-scale) to measure")
 	}
-	reviews := 2000
+	reviews, rounds := 2000, 5
 	if r, _ := strconv.Atoi(os.Getenv("TAILOR_BENCH_REVIEWS")); r > 0 {
 		reviews = r
+	}
+	if r, _ := strconv.Atoi(os.Getenv("TAILOR_BENCH_ROUNDS")); r > 0 {
+		rounds = r
 	}
 	ctx := context.Background()
 	start := time.Now()
@@ -97,11 +106,11 @@ func TestAdmissionAtScale(t *testing.T) {
 			Disruption: provisionerv1.Disruption{ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmpty, ConsolidateAfter: "Never"}}}
 	own(t, pool) // placed by this test's Tailor (--nodepool-selector)
 	_ = c.Delete(ctx, pool.DeepCopy())
-	ports, err := cluster.FreePorts(2)
+	ports, err := cluster.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pprofPort, noopPort := ports[0], ports[1]
+	pprofPort, noopPort, noopPprofPort := ports[0], ports[1], ports[2]
 	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--enable-http2", "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
 	eventually(t, 5*time.Minute, func(context.Context) (bool, string) {
 		code, body, err := get(inst.probe + "/readyz")
@@ -116,9 +125,9 @@ func TestAdmissionAtScale(t *testing.T) {
 	t.Logf("%d pods, %d VPAs: Tailor ready %s after the cluster began to fill", sets*scalePodsPerSet, sets+1, time.Since(start).Round(time.Second))
 
 	// The floor on this machine at this moment: a no-op controller-runtime
-	// webhook server in this process, with the same certificate, measured
-	// in alternation with Tailor.
-	noop := startNoopWebhook(t, inst.certDir, noopPort)
+	// webhook server in its own process, with the same certificate,
+	// measured in alternation with Tailor.
+	noop, noopProc := startNoopWebhook(t, inst.certDir, noopPort, noopPprofPort)
 	tailorURL := inst.webhook + "/mutate-v1-pod"
 	// Measure the steady state: right after readiness Tailor's loops take
 	// in the 10,000 pods turning Running and make their first passes (a
@@ -131,7 +140,7 @@ func TestAdmissionAtScale(t *testing.T) {
 		idle = float64(procCPU(t, inst.cmd.Process.Pid)-c0) / float64(2*time.Second)
 		t.Logf("Tailor idle: %.1f %% of a core", idle*100)
 	}
-	t.Logf("| proto | containers | clients | Tailor reviews/s | no-op reviews/s | ratio | Tailor p99 | no-op p99 | ratio | Tailor CPU/review | of which idle |")
+	t.Logf("| proto | containers | clients | Tailor reviews/s | no-op reviews/s | ratio | Tailor p99 | no-op p99 | ratio | Tailor CPU/review | of which idle | no-op CPU/review | ratio |")
 	for _, h2 := range []bool{true, false} {
 		proto := "h1"
 		if h2 {
@@ -164,44 +173,49 @@ func TestAdmissionAtScale(t *testing.T) {
 				idle0 := procCPU(t, inst.cmd.Process.Pid)
 				time.Sleep(2 * time.Second)
 				idleRate := float64(procCPU(t, inst.cmd.Process.Pid)-idle0) / float64(2*time.Second)
-				var tRate, nRate, tP99, nP99, tCPU []float64
-				for round := range 4 {
-					for _, side := range []int{round % 2, 1 - round%2} {
-						url := noop
-						if side == 0 {
-							url = tailorURL
-						}
-						cpu0 := procCPU(t, inst.cmd.Process.Pid)
-						res, err := reviewload.Run(ctx, client, url, body, clients, reviews/2)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if round == 0 {
-							continue // warm
-						}
-						if side == 0 {
-							cpu := procCPU(t, inst.cmd.Process.Pid) - cpu0
-							tRate, tP99, tCPU = append(tRate, res.PerSecond()), append(tP99, float64(res.Percentile(0.99))), append(tCPU, float64(cpu)/float64(reviews/2))
-						} else {
-							nRate, nP99 = append(nRate, res.PerSecond()), append(nP99, float64(res.Percentile(0.99)))
-						}
+				var tRate, nRate, tP99, nP99, tCPU, nCPU []float64
+				run := func(side, n int) {
+					url, pid := tailorURL, inst.cmd.Process.Pid
+					if side == 1 {
+						url, pid = noop, noopProc.Pid
+					}
+					cpu0 := procCPU(t, pid)
+					res, err := reviewload.Run(ctx, client, url, body, clients, n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cpu := float64(procCPU(t, pid)-cpu0) / float64(n)
+					if side == 0 {
+						tRate, tP99, tCPU = append(tRate, res.PerSecond()), append(tP99, float64(res.Percentile(0.99))), append(tCPU, cpu)
+					} else {
+						nRate, nP99, nCPU = append(nRate, res.PerSecond()), append(nP99, float64(res.Percentile(0.99))), append(nCPU, cpu)
 					}
 				}
-				tr, nr, tp, np, tc := medianOf(tRate), medianOf(nRate), medianOf(tP99), medianOf(nP99), medianOf(tCPU)
-				t.Logf("MEASURED | %s | %d | %d | %.0f | %.0f | %.2f× | %s | %s | %.2f× | %.0f µs | %.0f µs |", proto, containers, clients,
+				run(0, reviews/4) // warm both sides: connections, pools, stacks
+				run(1, reviews/4)
+				tRate, nRate, tP99, nP99, tCPU, nCPU = nil, nil, nil, nil, nil, nil
+				for round := range rounds {
+					for _, side := range []int{round % 2, 1 - round%2} {
+						run(side, reviews/2)
+					}
+				}
+				tr, nr, tp, np, tc, nc := medianOf(tRate), medianOf(nRate), medianOf(tP99), medianOf(nP99), medianOf(tCPU), medianOf(nCPU)
+				t.Logf("MEASURED | %s | %d | %d | %.0f | %.0f | %.2f× | %s | %s | %.2f× | %.0f µs | %.0f µs | %.0f µs | %.2f× |", proto, containers, clients,
 					tr, nr, tr/nr, time.Duration(tp).Round(time.Microsecond), time.Duration(np).Round(time.Microsecond), tp/np,
-					tc/1e3, idleRate*1e6/tr)
+					tc/1e3, idleRate*1e6/tr, nc/1e3, tc/nc)
 				client.CloseIdleConnections()
 			}
 		}
 	}
 	if dir := os.Getenv("TAILOR_PROFILE_DIR"); dir != "" {
 		profileUnderLoad(t, fmt.Sprintf("http://127.0.0.1:%d", pprofPort), filepath.Join(dir, "tailor-run.pprof"), inst.caPEM, tailorURL, ns)
+		profileUnderLoad(t, fmt.Sprintf("http://127.0.0.1:%d", noopPprofPort), filepath.Join(dir, "noop.pprof"), inst.caPEM, noop, ns)
 	}
 }
 
-// profileUnderLoad takes a 20 s CPU profile of Tailor while 32 HTTP/1.1
-// clients post 3-container reviews, into path (TAILOR_PROFILE_CLIENTS and
+// profileUnderLoad takes a 20 s CPU profile of the process serving
+// pprofURL (Tailor, then the no-op) while 32 HTTP/1.1 clients post
+// 3-container reviews to url, into path (TAILOR_PROFILE_CLIENTS and
 // TAILOR_PROFILE_H2=1 for another cell).
 func profileUnderLoad(t *testing.T, pprofURL, path string, caPEM []byte, url, ns string) {
 	body, err := reviewload.Review(reviewload.Pod(ns, "hamster", 3))
@@ -242,23 +256,63 @@ func profileUnderLoad(t *testing.T, pprofURL, path string, caPEM []byte, url, ns
 	t.Logf("MEASURED profile of tailor run under load: %s", path)
 }
 
-// startNoopWebhook serves a no-op controller-runtime webhook with the
-// serving certificate in certDir on port and returns its URL.
-func startNoopWebhook(t *testing.T, certDir string, port int) string {
+// noopWebhookEnv, set to "certDir:port:pprofPort", makes this test binary
+// serve the no-op webhook instead of running tests (see TestMain), and
+// net/http/pprof on 127.0.0.1:pprofPort.
+const noopWebhookEnv = "TAILOR_E2E_NOOP_WEBHOOK"
+
+// startNoopWebhook starts a no-op controller-runtime webhook server, with
+// the serving certificate in certDir on port, in a process of its own (this
+// binary re-executed): the floor Tailor's process is compared with. In the
+// test process, beside the load generator, its round trips would skip the
+// wake-up of another process on every request, which a single client pays
+// in full. It returns the URL and the process.
+func startNoopWebhook(t *testing.T, certDir string, port, pprofPort int) (string, *os.Process) {
 	t.Helper()
-	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir})
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d:%d", noopWebhookEnv, certDir, port, pprofPort))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
+	url := fmt.Sprintf("https://127.0.0.1:%d/noop", port)
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			_ = conn.Close()
+		}
+		return err == nil, fmt.Sprint(err)
+	})
+	return url, cmd.Process
+}
+
+// serveNoopWebhook serves the no-op webhook of spec (noopWebhookEnv) until
+// interrupted, answering every review with admission.Allowed("").
+func serveNoopWebhook(spec string) int {
+	f := strings.Split(spec, ":")
+	if len(f) != 3 {
+		fmt.Fprintf(os.Stderr, "%s=%q: want certDir:port:pprofPort\n", noopWebhookEnv, spec)
+		return 2
+	}
+	port, err1 := strconv.Atoi(f[1])
+	pprofPort, err2 := strconv.Atoi(f[2])
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintf(os.Stderr, "%s=%q: %v\n", noopWebhookEnv, spec, err)
+		return 2
+	}
+	go func() { _ = http.ListenAndServe(fmt.Sprintf("127.0.0.1:%d", pprofPort), nil) }() // net/http/pprof's handlers
+	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: f[0]})
 	srv.Register("/noop", &admission.Webhook{Handler: admission.HandlerFunc(func(context.Context, admission.Request) admission.Response {
 		return admission.Allowed("")
 	})})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Start(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
-		err := srv.StartedChecker()(nil)
-		return err == nil, fmt.Sprint(err)
-	})
-	return fmt.Sprintf("https://127.0.0.1:%d/noop", port)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "no-op webhook:", err)
+		return 1
+	}
+	return 0
 }
 
 func medianOf(xs []float64) float64 {

@@ -34,6 +34,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(noopWebhookEnv); spec != "" {
+		os.Exit(serveNoopWebhook(spec)) // this binary re-executed as the no-op webhook process
+	}
 	os.Exit(runMain(m))
 }
 
