@@ -325,6 +325,12 @@ func metricsNeedAuthorization(t *testing.T, inst *instance) {
 		_ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
 		_ = cs.CoreV1().ServiceAccounts("tailor-system").Delete(context.Background(), sa.Name, metav1.DeleteOptions{})
 	})
+	// The manager starts the metrics server beside the probes: /readyz may
+	// answer before /metrics listens.
+	eventually(t, 30*time.Second, func(context.Context) (bool, string) {
+		_, _, err := getAs(inst.metrics+"/metrics", "")
+		return err == nil, fmt.Sprintf("/metrics: %v", err)
+	})
 	if code, _, err := getAs(inst.metrics+"/metrics", ""); err != nil || code != http.StatusUnauthorized {
 		t.Errorf("/metrics without a token: %d %v, want 401", code, err)
 	}
