@@ -207,9 +207,10 @@ func BenchmarkHour(b *testing.B) {
 	}
 }
 
-// FuzzRecommend drives arbitrary sample streams (any order, any magnitude)
-// and checks that nothing panics and every target is finite and at least
-// the minimums.
+// FuzzRecommend drives arbitrary sample streams and forecast requests (any
+// order, any magnitude) and checks that nothing panics, every target is
+// finite and at least the minimums, and the history restores from its
+// checkpoint.
 func FuzzRecommend(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add(make([]byte, 64))
@@ -231,6 +232,10 @@ func FuzzRecommend(f *testing.F) {
 				continue
 			}
 			s.Add(ts, v/1e6, v)
+		}
+		// Whatever the order of the calls, the history checkpoints.
+		if _, err := Unmarshal(&cfg, s.Marshal()); err != nil {
+			t.Fatalf("the history does not restore: %v", err)
 		}
 	})
 }
