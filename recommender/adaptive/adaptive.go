@@ -19,7 +19,8 @@
 // wait until it starts: the controller asks for the coming hour all
 // through the current one, and the samples of the current hour are scored
 // against the forecasts made for it, as `tailor simulate` scores them.
-// These scores decay with HalfLife. The policy picks, per resource, the candidate with the lowest loss
+// These scores decay with HalfLife. The policy picks, per resource, the
+// candidate with the lowest loss
 //
 //	Σ forecast + Penalty × Σ shortfall + MissPenalty × mean usage × misses
 //
