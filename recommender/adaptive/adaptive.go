@@ -13,10 +13,14 @@
 //     request is throttled at worst, while it lasts), memory never does
 //     (an OOM kill is not a slowdown).
 //
-// Each hour every candidate's forecast is recorded, and each later sample
-// of that hour scores it: a miss when usage exceeds it, the shortfall, and
-// the forecast (its cost). These scores decay with HalfLife. The policy
-// picks, per resource, the candidate with the lowest loss
+// Each hour every candidate's forecast for that hour is recorded, and each
+// sample of that hour scores it: a miss when usage exceeds it, the
+// shortfall, and the forecast (its cost). Forecasts made for a later hour
+// wait until it starts: the controller asks for the coming hour all
+// through the current one, and the samples of the current hour are scored
+// against the forecasts made for it, as `tailor simulate` scores them.
+// These scores decay with HalfLife. The policy picks, per resource, the
+// candidate with the lowest loss
 //
 //	Σ forecast + Penalty × Σ shortfall + MissPenalty × mean usage × misses
 //
@@ -151,9 +155,14 @@ type State struct {
 	// resource; hourOf -1 = no sample in that slot.
 	peak   [slots][2]float32
 	hourOf [slots]int32
-	// fc are the candidates' forecasts in force (0 = none), sc their
-	// scores; used and n the decayed Σ usage and sample count.
+	// fc are the candidates' forecasts for hour fcHour (-1: none), the
+	// one being scored; next those for hour nextHour (-1: none), which
+	// are in force from its start. sc are the scores; used and n the
+	// decayed Σ usage and sample count of the scored samples.
 	fc       [2][]float32
+	fcHour   int64
+	next     [2][]float32
+	nextHour int64
 	sc       [2][]score
 	used     [2]float32
 	n        float32
@@ -162,14 +171,17 @@ type State struct {
 	first    int64
 	last     int64
 	samples  int64
+	// halfLife is the configuration's, in seconds.
+	halfLife float64
 }
 
 // New returns an empty history for cfg's candidates.
 func New(cfg *Config) *State {
-	s := &State{}
+	s := &State{fcHour: -1, nextHour: -1, halfLife: cfg.HalfLife.Seconds()}
 	for r := range 2 {
 		k := 2 * stats() * len(cfg.Factors[r])
 		s.fc[r] = make([]float32, k)
+		s.next[r] = make([]float32, k)
 		s.sc[r] = make([]score, k)
 	}
 	for i := range s.hourOf {
@@ -202,12 +214,16 @@ func (s *State) Add(t time.Time, cpu, mem float64) {
 		s.peak[i] = [2]float32{}
 	}
 	used := [2]float32{float32(cpu), float32(mem)}
-	if s.fc[0][0] > 0 {
+	if s.nextHour >= 0 && h >= s.nextHour {
+		s.promote()
+	}
+	scored := s.fcHour == h
+	if scored {
 		s.n++
 	}
 	for r := range 2 {
 		s.peak[i][r] = max(s.peak[i][r], used[r])
-		if s.fc[r][0] == 0 {
+		if !scored {
 			continue
 		}
 		s.used[r] += used[r]
@@ -242,12 +258,30 @@ type Forecast struct {
 	Scored            [2]bool
 }
 
-// Recommend forecasts the hour starting at now from the history before it
-// and starts scoring every candidate's forecast for that hour; ok is false
-// without a sample in the last week. Call it once an hour, in time order.
+// promote puts the forecasts made for hour nextHour in force: the scores
+// are decayed to its start and its samples score them.
+func (s *State) promote() {
+	ts := s.nextHour * hour
+	if s.fcHour >= 0 && ts > s.scoredAt {
+		s.scoredN += ts - s.scoredAt
+	}
+	s.decayTo(ts)
+	s.fc, s.next = s.next, s.fc
+	s.fcHour, s.nextHour = s.nextHour, -1
+}
+
+// Recommend forecasts the hour that holds now (the controller: the hour
+// after the current one) from the history before now, and keeps every
+// candidate's forecast to score it against that hour's samples once the
+// hour starts; ok is false without a sample in the last week. Call it at
+// least once per hour, in time order; calls for the same hour replace its
+// forecasts.
 func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 	ts := now.Unix()
 	cur := floorDiv(ts, hour)
+	if s.nextHour >= 0 && s.nextHour < cur {
+		s.promote() // no sample of that hour came before this call
+	}
 	// peaks[w] = highest hourly peak of the last Windows[w] hours, then
 	// the Ranks' order statistics of the week's.
 	var peaks [2][16]float64
@@ -280,7 +314,12 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 			peaks[r][len(Windows)+j] = float64(top[r][min(k, nw)-1])
 		}
 	}
-	s.decayTo(cfg, ts)
+	// Seconds of history scored: to the start of the hour being scored,
+	// and the part of it that has passed.
+	scoredN := s.scoredN
+	if s.fcHour >= 0 && ts > s.scoredAt {
+		scoredN += ts - s.scoredAt
+	}
 	for r := range 2 {
 		season := s.seasonal(cur, r)
 		nf := len(cfg.Factors[r])
@@ -289,18 +328,18 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 		if s.n > 0 {
 			mean = float64(s.used[r]) / float64(s.n)
 		}
-		for k := range s.fc[r] {
+		for k := range s.sc[r] {
 			c := s.sc[r][k]
 			l := float64(c.cost) + cfg.Penalty[r]*float64(c.short) + (cfg.MissPenalty[r]*mean+cfg.MissCost[r])*float64(c.miss)
 			if l < bestLoss {
 				best, bestLoss = k, l
 			}
 		}
-		qualified := s.scoredN >= int64(cfg.MinHistory/time.Second)
+		qualified := scoredN >= int64(cfg.MinHistory/time.Second)
 		if !qualified {
 			best = (len(Windows)-1)*2*nf + 2*nf - 1 // 168 h, seasonal, largest factor
 		}
-		for k := range s.fc[r] {
+		for k := range s.next[r] {
 			w, seas, fi := k/(2*nf), (k/nf)%2 == 1, k%nf
 			win, rank := 168, 0
 			if w < len(Windows) {
@@ -313,7 +352,7 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 				p = max(p, season)
 			}
 			v := max(p*cfg.Factors[r][fi], cfg.Min[r])
-			s.fc[r][k] = float32(v)
+			s.next[r][k] = float32(v)
 			if k == best {
 				c := s.sc[r][k]
 				f.Target[r], f.Window[r], f.Rank[r], f.Seasonal[r], f.Peak[r], f.Factor[r] = v, win, rank, seas, p, cfg.Factors[r][fi]
@@ -327,16 +366,14 @@ func (s *State) Recommend(cfg *Config, now time.Time) (f Forecast, ok bool) {
 			}
 		}
 	}
+	s.nextHour = cur
 	return f, true
 }
 
 // decayTo ages the scores to ts.
-func (s *State) decayTo(cfg *Config, ts int64) {
+func (s *State) decayTo(ts int64) {
 	if s.scoredAt != 0 && ts > s.scoredAt {
-		if s.fc[0][0] > 0 {
-			s.scoredN += ts - s.scoredAt
-		}
-		f := float32(math.Exp2(-float64(ts-s.scoredAt) / cfg.HalfLife.Seconds()))
+		f := float32(math.Exp2(-float64(ts-s.scoredAt) / s.halfLife))
 		s.n *= f
 		for r := range 2 {
 			s.used[r] *= f

@@ -207,9 +207,10 @@ func BenchmarkHour(b *testing.B) {
 	}
 }
 
-// FuzzRecommend drives arbitrary sample streams (any order, any magnitude)
-// and checks that nothing panics and every target is finite and at least
-// the minimums.
+// FuzzRecommend drives arbitrary sample streams and forecast requests (any
+// order, any magnitude) and checks that nothing panics, every target is
+// finite and at least the minimums, and the history restores from its
+// checkpoint.
 func FuzzRecommend(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add(make([]byte, 64))
@@ -231,6 +232,10 @@ func FuzzRecommend(f *testing.F) {
 				continue
 			}
 			s.Add(ts, v/1e6, v)
+		}
+		// Whatever the order of the calls, the history checkpoints.
+		if _, err := Unmarshal(&cfg, s.Marshal()); err != nil {
+			t.Fatalf("the history does not restore: %v", err)
 		}
 	})
 }
@@ -260,6 +265,46 @@ func TestInsertTop(t *testing.T) {
 	for _, k := range Ranks {
 		if k < 1 || k > maxRank {
 			t.Errorf("rank %d outside 1..%d", k, maxRank)
+		}
+	}
+}
+
+// TestControllerCadence checks that the controller's way of asking (after
+// every sample, for the hour after the current one, its history including
+// the current hour so far) decides as the simulator's (once, at the start
+// of each hour): the samples of an hour are scored against the forecasts
+// made for that hour, not against the ones the next hour gets while they
+// are being made.
+func TestControllerCadence(t *testing.T) {
+	const gi = 1 << 30
+	cfg := Default()
+	// Spiky, shifting usage, so that the candidates' scores differ.
+	use := func(h, m int) (float64, float64) {
+		c := 0.2 + 0.1*float64((h*7+m)%5)
+		mem := gi * (1 + float64((h*13+m*3)%11)/4)
+		if (h/9)%3 == 0 && m >= 40 {
+			mem *= 2
+		}
+		return c, mem
+	}
+	sim, ctl := New(&cfg), New(&cfg)
+	for h := range 24 * 9 {
+		at := t0.Add(time.Duration(h) * time.Hour)
+		want, wok := sim.Recommend(&cfg, at)
+		// The controller's last forecast for hour h was made in hour h-1,
+		// after its last sample.
+		if h > 0 {
+			got, gok := ctl.Recommend(&cfg, at)
+			if wok != gok || want != got {
+				t.Fatalf("hour %d: controller cadence %v %+v, simulator cadence %v %+v", h, gok, got, wok, want)
+			}
+		}
+		for m := 0; m < 60; m += 5 {
+			c, mem := use(h, m)
+			ts := at.Add(time.Duration(m) * time.Minute)
+			sim.Add(ts, c, mem)
+			ctl.Add(ts, c, mem)
+			ctl.Recommend(&cfg, at.Add(time.Hour))
 		}
 	}
 }

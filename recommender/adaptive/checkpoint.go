@@ -9,15 +9,17 @@ import (
 )
 
 // CheckpointVersion is the version of Marshal's encoding; Unmarshal
-// refuses others.
-const CheckpointVersion = 2
+// refuses others (3: the forecasts for the hour being scored and for the
+// coming hour are kept apart).
+const CheckpointVersion = 3
 
 // checkpointMagic starts every encoding: "tadp" and the version.
 var checkpointMagic = [4]byte{'t', 'a', 'd', 'p'}
 
 // Marshal encodes the history (what Recommend and Add need: hourly peaks,
-// the forecasts in force and their decayed scores) for a checkpoint:
-// little-endian, versioned, ~4 KB with the default candidates.
+// the forecasts for the hour being scored and for the coming hour, their
+// decayed scores) for a checkpoint: little-endian, versioned, ~5 KB with
+// the default candidates.
 func (s *State) Marshal() []byte {
 	var b bytes.Buffer
 	b.Write(checkpointMagic[:])
@@ -29,13 +31,14 @@ func (s *State) Marshal() []byte {
 	w(s.hourOf)
 	for r := range 2 {
 		w(s.fc[r])
+		w(s.next[r])
 		for _, c := range s.sc[r] {
 			w([3]float32{c.miss, c.short, c.cost})
 		}
 	}
 	w(s.used)
 	w(s.n)
-	w([5]int64{s.scoredAt, s.scoredN, s.first, s.last, s.samples})
+	w([7]int64{s.scoredAt, s.scoredN, s.first, s.last, s.samples, s.fcHour, s.nextHour})
 	return b.Bytes()
 }
 
@@ -67,8 +70,8 @@ func Unmarshal(cfg *Config, data []byte) (*State, error) {
 	for r := range 2 {
 		scores[r] = make([][3]float32, len(s.sc[r]))
 	}
-	var tail [5]int64
-	for _, v := range []any{&s.peak, &s.hourOf, s.fc[CPU], scores[CPU], s.fc[Memory], scores[Memory], &s.used, &s.n, &tail} {
+	var tail [7]int64
+	for _, v := range []any{&s.peak, &s.hourOf, s.fc[CPU], s.next[CPU], scores[CPU], s.fc[Memory], s.next[Memory], scores[Memory], &s.used, &s.n, &tail} {
 		if err := binary.Read(rd, binary.LittleEndian, v); err != nil {
 			return nil, errors.New("truncated")
 		}
@@ -76,7 +79,7 @@ func Unmarshal(cfg *Config, data []byte) (*State, error) {
 	if rd.Len() != 0 {
 		return nil, fmt.Errorf("%d bytes after the end", rd.Len())
 	}
-	s.scoredAt, s.scoredN, s.first, s.last, s.samples = tail[0], tail[1], tail[2], tail[3], tail[4]
+	s.scoredAt, s.scoredN, s.first, s.last, s.samples, s.fcHour, s.nextHour = tail[0], tail[1], tail[2], tail[3], tail[4], tail[5], tail[6]
 	for r := range 2 {
 		for k, c := range scores[r] {
 			s.sc[r][k] = score{miss: c[0], short: c[1], cost: c[2]}
@@ -99,7 +102,7 @@ func (s *State) check() error {
 	for r := range 2 {
 		for k := range s.fc[r] {
 			c := s.sc[r][k]
-			if bad(s.fc[r][k]) || bad(c.miss) || bad(c.short) || bad(c.cost) {
+			if bad(s.fc[r][k]) || bad(s.next[r][k]) || bad(c.miss) || bad(c.short) || bad(c.cost) {
 				return fmt.Errorf("candidate %d of resource %d: forecast %v, scores %+v", k, r, s.fc[r][k], c)
 			}
 		}
@@ -114,6 +117,13 @@ func (s *State) check() error {
 	// 1970) is no sample time, and Add would write a slot check refuses.
 	if s.first < 0 || s.last/hour >= math.MaxInt32 {
 		return fmt.Errorf("sample times %d to %d (Unix seconds) out of range", s.first, s.last)
+	}
+	// Forecast hours: -1 (none) or an hour that fits; they multiply by
+	// the hour's seconds when put in force.
+	for _, h := range []int64{s.fcHour, s.nextHour} {
+		if h < -1 || h >= math.MaxInt32 {
+			return fmt.Errorf("forecast hours %d, %d out of range", s.fcHour, s.nextHour)
+		}
 	}
 	return nil
 }

@@ -31,8 +31,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	cfg := Default()
 	s := fed(t, &cfg)
 	data := s.Marshal()
-	if len(data) > 6000 {
-		t.Errorf("checkpoint %d bytes, want ~4 KB", len(data))
+	if len(data) > 7500 {
+		t.Errorf("checkpoint %d bytes, want ~7 KB", len(data))
 	}
 	r, err := Unmarshal(&cfg, data)
 	if err != nil {
@@ -72,7 +72,12 @@ func TestCheckpointRefused(t *testing.T) {
 	}{
 		{"empty", &cfg, nil, "not an adaptive policy checkpoint"},
 		{"other bytes", &cfg, []byte("{\"cpuHistogram\":{}}"), "not an adaptive policy checkpoint"},
-		{"version 1 (before the rank candidates)", &cfg, mutate(func(b []byte) []byte { b[4] = 1; return b }), "version 1, this Tailor reads 2"},
+		{"version 1 (before the rank candidates)", &cfg, mutate(func(b []byte) []byte { b[4] = 1; return b }), "version 1, this Tailor reads 3"},
+		{"version 2 (one set of forecasts)", &cfg, mutate(func(b []byte) []byte { b[4] = 2; return b }), "version 2, this Tailor reads 3"},
+		{"forecast hour out of range", &cfg, mutate(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[len(b)-8:], math.MaxUint64-5) // nextHour -6
+			return b
+		}), "forecast hours"},
 		{"other candidates", &other, good, "candidates for resource 0, the configuration has"},
 		{"truncated", &cfg, good[:len(good)-1], "truncated"},
 		{"trailing", &cfg, append(append([]byte(nil), good...), 0), "1 bytes after the end"},
