@@ -23,15 +23,21 @@ import (
 //     trend is not extrapolated: scale-down waits for measurements);
 //   - every decision compares the demand it measures with the forecast
 //     made Lead earlier for it; the relative errors of the last ErrWindow
-//     size the margin (their Quantile) and the surprise threshold (their
-//     ReactQuantile): a measured demand above forecast × (1 + that) is
-//     followed at once, as a step the trend has not caught up with;
-//   - the count is ceil(base × (1 + margin)); and
+//     (signed: demand ÷ forecast − 1) size the margin (their Quantile) and
+//     the surprise threshold (their ReactQuantile, at least 0): a measured
+//     demand above forecast × (1 + that) is followed at once, as a step
+//     the trend has not caught up with;
+//   - the count is ceil(base × (1 + margin)): a margin below zero when the
+//     forecasts ran high more often than not (e.g. a falling trend, which
+//     is not extrapolated), so the bias is corrected from the workload's
+//     own errors instead of always rounding toward more pods; and
 //   - it scales down only on a measurement of the current pods: when the
-//     metric window began after the last rescale and after every pod
-//     became ready (a removed pod's usage is missing from the samples, an
-//     added one's only partly in them, so an earlier window would
-//     understate the demand and scale down again).
+//     metric window began after the last rescale (a removed pod's usage is
+//     missing from the samples, so an earlier window would understate the
+//     demand and scale down again) and every ready pod has a sample (one
+//     without is not counted yet). A pod that became ready during the
+//     window is in it for the part it served, which is what the sum of
+//     usage needs: no waiting for pods to settle.
 //
 // Until there is a forecast (fewer than three demands) or when no metric
 // gives a demand, it follows the HPA's proposal. Both directions keep the
@@ -86,7 +92,8 @@ func Forecast(recs []Recommendation, now time.Time, fit, lead time.Duration) (fl
 }
 
 // Margin is the q-quantile (nearest rank) of the finite forecast errors
-// recorded since from; 0 without any, never negative.
+// recorded since from; 0 without any. Signed: negative when more than q
+// of the forecasts ran high.
 func Margin(recs []Recommendation, from time.Time, q float64) float64 {
 	return Margins(recs, from, q)[0]
 }
@@ -107,7 +114,7 @@ func Margins(recs []Recommendation, from time.Time, qs ...float64) []float64 {
 	for k, q := range qs {
 		if q >= 0 {
 			i := int(math.Ceil(min(q, 1)*float64(len(errs)))) - 1
-			out[k] = max(errs[min(max(i, 0), len(errs)-1)], 0)
+			out[k] = errs[min(max(i, 0), len(errs)-1)]
 		}
 	}
 	return out
@@ -157,23 +164,25 @@ func metricStart(in *Input) time.Time {
 	return start
 }
 
-// settledSince is when the current pods were all serving: the newest
-// readiness transition among them (far future while one is not ready).
-func settledSince(pods []Pod) time.Time {
-	var t time.Time
-	for i := range pods {
-		p := &pods[i]
-		if p.Deleting || p.Phase == corev1.PodFailed || p.Phase == corev1.PodSucceeded {
+// unmeasured is the first ready pod (not being deleted) that has no
+// sample in a valid per-pod metric of in: its usage is missing from the
+// demand. "" when every ready pod is measured.
+func unmeasured(in *Input) string {
+	for i := range in.Pods {
+		p := &in.Pods[i]
+		if p.Deleting || p.Phase == corev1.PodFailed || p.Phase == corev1.PodSucceeded || p.Ready == nil || !p.Ready.Status {
 			continue
 		}
-		if p.Ready == nil || !p.Ready.Status {
-			return time.Unix(1<<62, 0)
-		}
-		if p.Ready.LastTransitionTime.After(t) {
-			t = p.Ready.LastTransitionTime
+		for _, m := range in.Metrics {
+			if m.Err != nil || len(m.Pods) == 0 {
+				continue
+			}
+			if _, ok := m.Pods[p.Name]; !ok {
+				return p.Name
+			}
 		}
 	}
-	return t
+	return ""
 }
 
 // demandOf is the largest demand of the valid proposals (0: none gives one).
@@ -209,14 +218,15 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 			rec.Forecast = fc
 			from := in.Now.Add(-p.ErrWindow)
 			ms := Margins(all, from, p.Quantile, p.ReactQuantile)
-			m, react := ms[0], ms[1]
+			m, react := max(ms[0], -1), max(ms[1], 0)
 			base, how := fc, "forecast"
 			if rec.Demand > fc*(1+react) {
 				base, how = rec.Demand, "measured (above the forecast by more than its errors' "+quantileName(p.ReactQuantile)+")"
+				m = max(m, 0) // the margin corrects the forecast's bias, not a measurement's
 			}
 			want = ceilReplicas(base*(1+m) - 1e-9)
 			rec.Replicas = want
-			reason, msg = "ForecastScaleUp", fmt.Sprintf("demand %s %.2f replicas + %.1f%% (the forecast errors' %s) needs %d (proposal %d)", how, base, 100*m, quantileName(p.Quantile), want, desired)
+			reason, msg = "ForecastScaleUp", fmt.Sprintf("demand %s %.2f replicas %+.1f%% (the forecast errors' %s) needs %d (proposal %d)", how, base, 100*m, quantileName(p.Quantile), want, desired)
 		}
 	}
 	kept = append(kept, rec)
@@ -224,12 +234,12 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 	if want < current {
 		reason, msg = "ScaleDown", fmt.Sprintf("scaling down to the forecast demand's %d", want)
 		changed, start := lastChange(kept, current), metricStart(in)
-		if ready := settledSince(in.Pods); ready.After(changed) {
-			changed = ready
-		}
-		if !start.IsZero() && start.Before(changed) {
+		if pod := unmeasured(in); pod != "" {
 			want = current
-			reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the metric window began at %s, before the current pods all served (%s)", current, start.UTC().Format(time.RFC3339), fmtTime(changed))
+			reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the ready pod %s has no metric sample yet", current, pod)
+		} else if !start.IsZero() && start.Before(changed) {
+			want = current
+			reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the metric window began at %s, before the last rescale (%s)", current, start.UTC().Format(time.RFC3339), changed.UTC().Format(time.RFC3339))
 		}
 	}
 	if want == current && reason != "ScaleDownStabilized" {
@@ -237,13 +247,6 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 	}
 	d.condition(autoscalingv2.AbleToScale, corev1.ConditionTrue, reason, msg)
 	return d.legacyLimits(in, current, want, minReplicas)
-}
-
-func fmtTime(t time.Time) string {
-	if t.Year() > 9999 {
-		return "a pod is not ready"
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 func quantileName(q float64) string { return fmt.Sprintf("%.0f%% quantile", 100*q) }

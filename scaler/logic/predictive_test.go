@@ -51,7 +51,7 @@ func TestMargin(t *testing.T) {
 		{"median of the window (NaN skipped)", -60, 0.5, 0.05},
 		{"80 %", -60, 0.8, 0.3},
 		{"older errors count when the window holds them", -300, 1, 0.9},
-		{"never negative", -60, 0.1, 0},
+		{"signed: below zero when forecasts ran high", -60, 0.1, -0.2},
 		{"none in the window", 60, 0.5, 0},
 		{"a quantile above 1 is the largest", -60, 7, 0.3},
 		{"a NaN quantile is no margin", -60, nan, 0},
@@ -208,7 +208,8 @@ func TestPredictive(t *testing.T) {
 }
 
 // FuzzPredictive: the forecast, margin and error functions never panic,
-// and give finite, non-negative forecasts and margins on any records.
+// and give finite, non-negative forecasts and finite margins (never below
+// the smallest error) on any records.
 func FuzzPredictive(f *testing.F) {
 	f.Add(int64(15), 4.0, 5.0, 0.1, 0.5, int64(45))
 	f.Add(int64(0), math.Inf(1), -1.0, math.NaN(), 2.0, int64(-5))
@@ -223,7 +224,7 @@ func FuzzPredictive(f *testing.F) {
 		if fc, ok := Forecast(recs, now, 5*time.Minute, time.Duration(lead)*time.Second); ok && (fc < 0 || math.IsNaN(fc) || math.IsInf(fc, 0)) {
 			t.Fatalf("Forecast = %v", fc)
 		}
-		if m := Margin(recs, t0, q); m < 0 || math.IsNaN(m) || math.IsInf(m, 0) {
+		if m := Margin(recs, t0, q); math.IsNaN(m) || math.IsInf(m, 0) || (m < 0 && m < -2*math.Abs(e)) {
 			t.Fatalf("Margin = %v", m)
 		}
 		_ = errorOf(recs, now, time.Duration(lead)*time.Second, a)
@@ -231,28 +232,30 @@ func FuzzPredictive(f *testing.F) {
 	})
 }
 
-func TestSettledSince(t *testing.T) {
-	ready := func(name string, sec int) Pod {
-		p := readyPod(name, 1000)
-		p.Ready.LastTransitionTime = t0.Add(time.Duration(sec) * time.Second)
-		return p
-	}
+func TestUnmeasured(t *testing.T) {
+	ps := pods(3, 1000)
 	starting := readyPod("s", 1000)
 	starting.Ready.Status = false
-	gone := ready("g", 100)
+	gone := readyPod("g", 1000)
 	gone.Deleting = true
+	all := map[string]Sample{"p0": {Value: 1}, "p1": {Value: 1}, "p2": {Value: 1}}
+	some := map[string]Sample{"p0": {Value: 1}, "p2": {Value: 1}}
 	cases := []struct {
-		name string
-		pods []Pod
-		want time.Time
+		name    string
+		pods    []Pod
+		metrics []MetricValues
+		want    string
 	}{
-		{"the newest ready transition", []Pod{ready("a", -90), ready("b", -30)}, t0.Add(-30 * time.Second)},
-		{"a pod being deleted does not count", []Pod{ready("a", -90), gone}, t0.Add(-90 * time.Second)},
-		{"a pod not ready yet: never", []Pod{ready("a", -90), starting}, time.Unix(1<<62, 0)},
+		{"every ready pod has a sample", ps, []MetricValues{{Pods: all}}, ""},
+		{"a ready pod without one", ps, []MetricValues{{Pods: some}}, "p1"},
+		{"starting and deleted pods need none", append(append([]Pod{}, ps...), starting, gone), []MetricValues{{Pods: all}}, ""},
+		{"a metric without per-pod samples (External) needs none", ps, []MetricValues{{Pods: all}, {Value: 5}}, ""},
+		{"a failed metric is not consulted", ps, []MetricValues{{Pods: all}, {Err: errNoPods, Pods: some}}, ""},
+		{"any per-pod metric", ps, []MetricValues{{Pods: all}, {Pods: some}}, "p1"},
 	}
 	for _, c := range cases {
-		if got := settledSince(c.pods); !got.Equal(c.want) {
-			t.Errorf("%s: settledSince = %v, want %v", c.name, got, c.want)
+		if got := unmeasured(&Input{Pods: c.pods, Metrics: c.metrics}); got != c.want {
+			t.Errorf("%s: unmeasured = %q, want %q", c.name, got, c.want)
 		}
 	}
 }
