@@ -18,15 +18,24 @@ import (
 // the demand (Proposal.Demand: the replicas the measured usage needs at
 // exactly the target, unrounded, summed over every measured pod):
 //
-//   - the forecast is a least-squares line through the demands of the last
-//     Fit, at now, raised by its slope Lead ahead when rising (a falling
-//     trend is not extrapolated: scale-down waits for measurements);
+//   - the forecast is a robust (Theil–Sen) line through the demands of
+//     the last Fit — the median of the slopes between every two demands,
+//     through the median of the residuals — at now, raised by its slope
+//     Lead ahead when rising (a falling trend is not extrapolated:
+//     scale-down waits for measurements). A least-squares line through a
+//     step (a burst) tilts up and overshoots the new level by half the
+//     step for a whole Fit; the medians settle on the new level as soon as
+//     it holds half the demands;
 //   - every decision compares the demand it measures with the forecast
 //     made Lead earlier for it; the relative errors of the last ErrWindow
 //     (signed: demand ÷ forecast − 1) size the margin (their Quantile) and
 //     the surprise threshold (their ReactQuantile, at least 0): a measured
 //     demand above forecast × (1 + that) is followed at once, as a step
-//     the trend has not caught up with;
+//     the trend has not caught up with. Above every error of the window
+//     (StepQuantile) it is a step in progress: the metric window holds
+//     the new level only since the previous decision, so the level is
+//     estimated as the previous demand plus the rise × window ÷ the time
+//     since (the rise in a window mean that has only partly seen it);
 //   - the count is ceil(base × (1 + margin)): a margin below zero when the
 //     forecasts ran high more often than not (e.g. a falling trend, which
 //     is not extrapolated), so the bias is corrected from the workload's
@@ -53,42 +62,66 @@ type Predictive struct {
 	ErrWindow     time.Duration
 	Quantile      float64
 	ReactQuantile float64
+	// StepQuantile is the quantile of the errors above which a measured
+	// demand is a step still entering the metric window (1: above every
+	// error of the window).
+	StepQuantile float64
 }
 
 // DefaultPredictive returns the policy's defaults.
 func DefaultPredictive() Predictive {
-	return Predictive{Lead: 45 * time.Second, Fit: 5 * time.Minute, ErrWindow: time.Hour, Quantile: 0.5, ReactQuantile: 0.8}
+	return Predictive{Lead: 45 * time.Second, Fit: 5 * time.Minute, ErrWindow: time.Hour, Quantile: 0.5, ReactQuantile: 0.8, StepQuantile: 1}
 }
 
-// Forecast is the least-squares line through the demands recorded in
-// [now − fit, now], at now, plus its slope × lead when the slope is
-// positive; ok is false with fewer than three demands.
+// Forecast is the Theil–Sen line through the finite demands recorded in
+// [now − fit, now] (slope: the median of the slopes between every two
+// at different times, 0 when all are at one instant; value at now: the
+// median of demand − slope × age), plus its slope × lead when the slope
+// is positive; ok is false with fewer than three demands.
 func Forecast(recs []Recommendation, now time.Time, fit, lead time.Duration) (float64, bool) {
-	var n, sx, sy, sxx, sxy float64
 	from := now.Add(-fit)
+	xs, ys := make([]float64, 0, len(recs)), make([]float64, 0, len(recs))
 	for _, r := range recs {
 		if r.Time.Before(from) || r.Time.After(now) || math.IsNaN(r.Demand) || math.IsInf(r.Demand, 0) {
 			continue
 		}
-		x, y := r.Time.Sub(now).Seconds(), r.Demand
-		n++
-		sx += x
-		sy += y
-		sxx += x * x
-		sxy += x * y
+		xs, ys = append(xs, r.Time.Sub(now).Seconds()), append(ys, r.Demand)
 	}
+	n := len(xs)
 	if n < 3 {
 		return 0, false
 	}
-	v := sy / n
-	if den := n*sxx - sx*sx; den > 0 {
-		slope := (n*sxy - sx*sy) / den
-		v = (sy-slope*sx)/n + max(slope, 0)*lead.Seconds()
+	slopes := make([]float64, 0, n*(n-1)/2)
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			if dx := xs[j] - xs[i]; dx != 0 {
+				slopes = append(slopes, (ys[j]-ys[i])/dx)
+			}
+		}
 	}
+	slope := 0.0
+	if len(slopes) > 0 {
+		slope = median(slopes)
+	}
+	for i := range ys {
+		ys[i] -= slope * xs[i]
+	}
+	v := median(ys) + max(slope, 0)*lead.Seconds()
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, false
 	}
 	return max(v, 0), true
+}
+
+// median sorts xs and returns its median (the mean of the middle two for
+// an even count).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return xs[n/2-1]/2 + xs[n/2]/2
 }
 
 // Margin is the q-quantile (nearest rank) of the finite forecast errors
@@ -136,6 +169,43 @@ func errorOf(recs []Recommendation, now time.Time, lead time.Duration, demand fl
 		return demand/r.Forecast - 1
 	}
 	return math.NaN()
+}
+
+// stepLevel estimates the level of a step still entering the metric
+// window. The window mean rises by (level − old) × dt ÷ window a decision
+// while the step fills it, so the level is demand + the last rise ×
+// (window − k) ÷ dt, k the time the step has been in the window: at most
+// the time since the decision before the run of step decisions that ends
+// with this one (this decision included). ok is false when the window is
+// already full of it (k ≥ window), or without an earlier rising demand.
+func stepLevel(in *Input, recs []Recommendation, demand float64) (float64, bool) {
+	if len(recs) == 0 {
+		return 0, false
+	}
+	prev := recs[len(recs)-1]
+	before := len(recs) - 1 // the decision before the run of steps
+	for before >= 0 && recs[before].Step {
+		before--
+	}
+	if before < 0 {
+		return 0, false
+	}
+	var w time.Duration
+	for _, m := range in.Metrics {
+		for _, s := range m.Pods {
+			w = max(w, s.Window)
+		}
+	}
+	dt := in.Now.Sub(prev.Time)
+	k := in.Now.Sub(recs[before].Time) - dt/2
+	if !(prev.Demand > 0) || !(demand > prev.Demand) || dt <= 0 || k >= w {
+		return 0, false
+	}
+	lvl := demand + (demand-prev.Demand)*(w-k).Seconds()/dt.Seconds()
+	if math.IsNaN(lvl) || math.IsInf(lvl, 0) {
+		return 0, false
+	}
+	return lvl, true
 }
 
 // lastChange is when the replica count last changed to current as the
@@ -219,10 +289,18 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 			from := in.Now.Add(-p.ErrWindow)
 			ms := Margins(all, from, p.Quantile, p.ReactQuantile)
 			m, react := max(ms[0], -1), max(ms[1], 0)
+			// A step is above every earlier error (this one's included, it
+			// would only measure the step itself).
+			step := max(react, Margin(kept, from, p.StepQuantile))
 			base, how := fc, "forecast"
 			if rec.Demand > fc*(1+react) {
 				base, how = rec.Demand, "measured (above the forecast by more than its errors' "+quantileName(p.ReactQuantile)+")"
 				m = max(m, 0) // the margin corrects the forecast's bias, not a measurement's
+				if rec.Step = rec.Demand > fc*(1+step); rec.Step {
+					if lvl, ok := stepLevel(in, kept, rec.Demand); ok {
+						base, how = lvl, fmt.Sprintf("of a step (measured %.2f above the forecast by more than its errors' %s; the part of the metric window that saw it)", rec.Demand, quantileName(p.StepQuantile))
+					}
+				}
 			}
 			want = ceilReplicas(base*(1+m) - 1e-9)
 			rec.Replicas = want

@@ -215,6 +215,9 @@ type Recommendation struct {
 	Demand, Forecast, Error float64
 	// Current is the replica count the decision started from.
 	Current int32
+	// Step: the predictive policy saw a step entering the metric window
+	// (a demand above the forecast by more than every earlier error).
+	Step bool
 }
 
 // ScaleEvent is one rescale: how many replicas it added or removed.
