@@ -221,9 +221,10 @@ func TestPredictive(t *testing.T) {
 	}
 }
 
-// FuzzPredictive: the forecast, margin and error functions never panic,
-// and give finite, non-negative forecasts and finite margins (never below
-// the smallest error) on any records.
+// FuzzPredictive: the forecast, margin, error and step functions never
+// panic, and give finite, non-negative forecasts, finite margins (never
+// below the smallest error) and step levels at least the demand on any
+// records.
 func FuzzPredictive(f *testing.F) {
 	f.Add(int64(15), 4.0, 5.0, 0.1, 0.5, int64(45))
 	f.Add(int64(0), math.Inf(1), -1.0, math.NaN(), 2.0, int64(-5))
@@ -238,11 +239,16 @@ func FuzzPredictive(f *testing.F) {
 		if fc, ok := Forecast(recs, now, 5*time.Minute, time.Duration(lead)*time.Second); ok && (fc < 0 || math.IsNaN(fc) || math.IsInf(fc, 0)) {
 			t.Fatalf("Forecast = %v", fc)
 		}
-		if m := Margin(recs, t0, q); math.IsNaN(m) || math.IsInf(m, 0) || (m < 0 && m < -2*math.Abs(e)) {
+		if m := Margin(recs, t0, q); math.IsNaN(m) || math.IsInf(m, 0) || m < -3*math.Abs(e) {
 			t.Fatalf("Margin = %v", m)
 		}
 		_ = errorOf(recs, now, time.Duration(lead)*time.Second, a)
 		_ = lastChange(recs, 1)
+		recs[4].Step = q > 0.5
+		in := &Input{Now: now, Metrics: []MetricValues{{Pods: map[string]Sample{"p0": {Window: time.Duration(lead) * time.Second}}}}}
+		if lvl, ok := stepLevel(in, recs[:5], a); ok && (lvl < a || math.IsNaN(lvl) || math.IsInf(lvl, 0)) {
+			t.Fatalf("stepLevel = %v below the demand %v", lvl, a)
+		}
 	})
 }
 
