@@ -255,15 +255,15 @@ func unmeasured(in *Input) string {
 	return ""
 }
 
-// demandOf is the largest demand of the valid proposals (0: none gives one).
-func (d *Decision) demandOf() float64 {
-	dem := 0.0
+// demandOf is the largest demand of the valid proposals; ok is false
+// when none gives one.
+func (d *Decision) demandOf() (dem float64, ok bool) {
 	for _, p := range d.Proposals {
-		if p.Err == nil && p.Demand > 0 && !math.IsInf(p.Demand, 0) {
-			dem = max(dem, p.Demand)
+		if p.Err == nil && p.HasDemand && p.Demand >= 0 && !math.IsInf(p.Demand, 0) {
+			dem, ok = max(dem, p.Demand), true
 		}
 	}
-	return dem
+	return dem, ok
 }
 
 // normalizePredictive is normalizeLegacy's counterpart for the predictive
@@ -278,10 +278,11 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 			kept = append(kept, r)
 		}
 	}
-	rec := Recommendation{Replicas: desired, Time: in.Now, Demand: d.demandOf(), Error: math.NaN(), Current: current}
+	demand, measured := d.demandOf()
+	rec := Recommendation{Replicas: desired, Time: in.Now, Demand: demand, Error: math.NaN(), Current: current}
 	want := desired
 	reason, msg := "FollowingProposal", fmt.Sprintf("no demand forecast yet: following the proposal %d", desired)
-	if rec.Demand > 0 {
+	if measured {
 		rec.Error = errorOf(kept, in.Now, p.Lead, rec.Demand)
 		all := append(kept, rec)
 		if fc, ok := Forecast(all, in.Now, p.Fit, p.Lead); ok {

@@ -188,6 +188,13 @@ func TestPredictive(t *testing.T) {
 		// negative margin on it → 6.
 		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 500, 10, ""}, {30, 10, 500, 10, ""}, {45, 10, 250, 8, "ScaleDown"}, {60, 8, 313, 8, "ScaleDownStabilized"}, {90, 8, 313, 8, "ScaleDownStabilized"}, {105, 8, 313, 6, "ScaleDown"}},
 	}, {
+		name: "an idle window is a measured demand of 0: one does not move the trend", policy: scalerv1.PolicyPredictive,
+		// A gap in the traffic (no usage for one window) among demands of
+		// 10: the Theil–Sen line stays at 10. (As "no demand" it followed
+		// the proposal, 1 replica, and a workload scaled to one pod met the
+		// traffic's return.)
+		steps: append(flat(10, 500, 0, 150), step{150, 10, 0, 10, "ReadyForNewScale"}, step{165, 10, 500, 10, ""}),
+	}, {
 		name: "a drop, upstream: held 5 minutes", policy: scalerv1.PolicyUpstream,
 		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 250, 10, ""}, {120, 10, 250, 10, ""}, {299, 10, 250, 10, ""}, {301, 10, 250, 5, ""}},
 	}}

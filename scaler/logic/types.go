@@ -158,6 +158,9 @@ type Proposal struct {
 	// for a value or per-pod target, value ÷ target). The predictive
 	// policy forecasts it; 0 when the metric gives none.
 	Demand float64
+	// HasDemand: the metric gives a demand (Demand 0 is then a measured
+	// idle workload, not a missing one).
+	HasDemand bool
 	// Err says why the metric gave no proposal; Reason is the HPA's
 	// condition reason for it (FailedGetResourceMetric, …).
 	Err    error
