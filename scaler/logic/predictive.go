@@ -133,24 +133,34 @@ func Margin(recs []Recommendation, from time.Time, q float64) float64 {
 
 // Margins is Margin for several quantiles, sorting the errors once.
 func Margins(recs []Recommendation, from time.Time, qs ...float64) []float64 {
+	errs := sortedErrors(recs, from)
 	out := make([]float64, len(qs))
-	errs := make([]float64, 0, len(recs))
+	for k, q := range qs {
+		out[k] = quantile(errs, q)
+	}
+	return out
+}
+
+// sortedErrors are the finite forecast errors recorded since from, sorted.
+func sortedErrors(recs []Recommendation, from time.Time) []float64 {
+	errs := make([]float64, 0, len(recs)+1)
 	for _, r := range recs {
 		if !r.Time.Before(from) && !math.IsNaN(r.Error) && !math.IsInf(r.Error, 0) {
 			errs = append(errs, r.Error)
 		}
 	}
-	if len(errs) == 0 {
-		return out
-	}
 	slices.Sort(errs)
-	for k, q := range qs {
-		if q >= 0 {
-			i := int(math.Ceil(min(q, 1)*float64(len(errs)))) - 1
-			out[k] = errs[min(max(i, 0), len(errs)-1)]
-		}
+	return errs
+}
+
+// quantile is the q-quantile (nearest rank) of the sorted errs; 0 without
+// any or for a q that is not at least 0.
+func quantile(errs []float64, q float64) float64 {
+	if len(errs) == 0 || !(q >= 0) {
+		return 0
 	}
-	return out
+	i := int(math.Ceil(min(q, 1)*float64(len(errs)))) - 1
+	return errs[min(max(i, 0), len(errs)-1)]
 }
 
 // errorOf is the relative error of the forecast made for now (by the
@@ -288,11 +298,16 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 		if fc, ok := Forecast(all, in.Now, p.Fit, p.Lead); ok {
 			rec.Forecast = fc
 			from := in.Now.Add(-p.ErrWindow)
-			ms := Margins(all, from, p.Quantile, p.ReactQuantile)
-			m, react := max(ms[0], -1), max(ms[1], 0)
-			// A step is above every earlier error (this one's included, it
-			// would only measure the step itself).
-			step := max(react, Margin(kept, from, p.StepQuantile))
+			// A step is above every earlier error (this one's would only
+			// measure the step itself); margin and surprise count it.
+			errs := sortedErrors(kept, from)
+			stepQ := quantile(errs, p.StepQuantile)
+			if e := rec.Error; !math.IsNaN(e) && !math.IsInf(e, 0) {
+				i, _ := slices.BinarySearch(errs, e)
+				errs = slices.Insert(errs, i, e)
+			}
+			m, react := max(quantile(errs, p.Quantile), -1), max(quantile(errs, p.ReactQuantile), 0)
+			step := max(react, stepQ)
 			base, how := fc, "forecast"
 			if rec.Demand > fc*(1+react) {
 				base, how = rec.Demand, "measured (above the forecast by more than its errors' "+quantileName(p.ReactQuantile)+")"
