@@ -32,15 +32,7 @@ func BenchmarkDecide10k(b *testing.B) {
 		ins[i] = Input{Now: t0, Config: DefaultConfig(), Spec: s, SpecReplicas: 10, StatusReplicas: 10, Pods: ps,
 			Metrics: []MetricValues{vals, {Value: int64(500000 + i)}}, History: h}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		d := Decide(ins[i%n])
-		if d.Err != nil {
-			b.Fatal(d.Err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	benchDecide(b, ins)
 }
 
 // BenchmarkPodFromCore measures the per-pod extraction the controller does.
@@ -81,10 +73,15 @@ func BenchmarkDecidePredictive(b *testing.B) {
 		ins[i] = Input{Now: t0, Config: DefaultConfig(), Spec: s, SpecReplicas: 11, StatusReplicas: 11, Pods: ps,
 			Metrics: []MetricValues{vals}, History: h}
 	}
+	benchDecide(b, ins)
+}
+
+// benchDecide decides ins in turn, b.N decisions.
+func benchDecide(b *testing.B, ins []Input) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		d := Decide(ins[i%n])
+		d := Decide(ins[i%len(ins)])
 		if d.Err != nil {
 			b.Fatal(d.Err)
 		}
