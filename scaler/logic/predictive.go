@@ -23,19 +23,19 @@ import (
 //     through the median of the residuals — at now, raised by its slope
 //     Lead ahead when rising (a falling trend is not extrapolated:
 //     scale-down waits for measurements). A least-squares line through a
-//     step (a burst) tilts up and overshoots the new level by half the
-//     step for a whole Fit; the medians settle on the new level as soon as
-//     it holds half the demands;
+//     step (a burst) tilts up and overshoots the new level by about half
+//     the step for a whole Fit; the medians settle on the new level once
+//     it holds most (about 70 %) of the demands, and one outlier (an idle
+//     window) does not move them;
 //   - every decision compares the demand it measures with the forecast
 //     made Lead earlier for it; the relative errors of the last ErrWindow
 //     (signed: demand ÷ forecast − 1) size the margin (their Quantile) and
 //     the surprise threshold (their ReactQuantile, at least 0): a measured
 //     demand above forecast × (1 + that) is followed at once, as a step
-//     the trend has not caught up with. Above every error of the window
-//     (StepQuantile) it is a step in progress: the metric window holds
-//     the new level only since the previous decision, so the level is
-//     estimated as the previous demand plus the rise × window ÷ the time
-//     since (the rise in a window mean that has only partly seen it);
+//     the trend has not caught up with. Above every earlier error of the
+//     window (StepQuantile) it is a step still entering the metric
+//     window, whose level is estimated from the window mean's last rise
+//     (stepLevel);
 //   - the count is ceil(base × (1 + margin)): a margin below zero when the
 //     forecasts ran high more often than not (e.g. a falling trend, which
 //     is not extrapolated), so the bias is corrected from the workload's
@@ -184,10 +184,11 @@ func errorOf(recs []Recommendation, now time.Time, lead time.Duration, demand fl
 // stepLevel estimates the level of a step still entering the metric
 // window. The window mean rises by (level − old) × dt ÷ window a decision
 // while the step fills it, so the level is demand + the last rise ×
-// (window − k) ÷ dt, k the time the step has been in the window: at most
-// the time since the decision before the run of step decisions that ends
-// with this one (this decision included). ok is false when the window is
-// already full of it (k ≥ window), or without an earlier rising demand.
+// (window − k) ÷ dt, k the time the step has been in the window: the time
+// since the decision before the run of step decisions that ends with
+// this one, less half the last interval (a step enters, on average,
+// halfway between two decisions). ok is false when the window is already
+// full of it (k ≥ window), or without an earlier, lower demand.
 func stepLevel(in *Input, recs []Recommendation, demand float64) (float64, bool) {
 	if len(recs) == 0 {
 		return 0, false

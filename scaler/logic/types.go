@@ -156,7 +156,7 @@ type Proposal struct {
 	// Demand is the replicas the measured usage needs at exactly the
 	// target: unrounded, without tolerance (ready pods × usage ÷ target;
 	// for a value or per-pod target, value ÷ target). The predictive
-	// policy forecasts it; 0 when the metric gives none.
+	// policy forecasts it; 0 when the metric gives none (HasDemand false).
 	Demand float64
 	// HasDemand: the metric gives a demand (Demand 0 is then a measured
 	// idle workload, not a missing one).
