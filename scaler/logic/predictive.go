@@ -30,9 +30,9 @@ import (
 //   - every decision compares the demand it measures with the forecast
 //     made Lead earlier for it; the relative errors of the last ErrWindow
 //     (signed: demand ÷ forecast − 1) size the margin (their Quantile) and
-//     the surprise threshold (their ReactQuantile, at least 0): a measured
-//     demand above forecast × (1 + that) is followed at once, as a step
-//     the trend has not caught up with. Above every earlier error of the
+//     the surprise threshold (the earlier ones' ReactQuantile, at least
+//     0): a measured demand above forecast × (1 + that) is followed at
+//     once, as a step the trend has not caught up with. Above every earlier error of the
 //     window (StepQuantile) it is a step still entering the metric
 //     window, whose level is estimated from the window mean's last rise
 //     (stepLevel);
@@ -299,16 +299,17 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 		if fc, ok := Forecast(all, in.Now, p.Fit, p.Lead); ok {
 			rec.Forecast = fc
 			from := in.Now.Add(-p.ErrWindow)
-			// A step is above every earlier error (this one's would only
-			// measure the step itself); margin and surprise count it.
+			// A surprise or a step is measured against the earlier errors
+			// (this one's would only measure the step itself); the margin
+			// counts it.
 			errs := sortedErrors(kept, from)
-			stepQ := quantile(errs, p.StepQuantile)
+			react := max(quantile(errs, p.ReactQuantile), 0)
+			step := max(react, quantile(errs, p.StepQuantile))
 			if e := rec.Error; !math.IsNaN(e) && !math.IsInf(e, 0) {
 				i, _ := slices.BinarySearch(errs, e)
 				errs = slices.Insert(errs, i, e)
 			}
-			m, react := max(quantile(errs, p.Quantile), -1), max(quantile(errs, p.ReactQuantile), 0)
-			step := max(react, stepQ)
+			m := max(quantile(errs, p.Quantile), -1)
 			base, how := fc, "forecast"
 			if rec.Demand > fc*(1+react) {
 				base, how = rec.Demand, "measured (above the forecast by more than its errors' "+quantileName(p.ReactQuantile)+")"
