@@ -302,7 +302,7 @@ func resourceProposal(in *Input, tol tolerances, current int32, res corev1.Resou
 	if err != nil {
 		return Proposal{}, autoscalingv2.MetricValueStatus{}, fmt.Errorf("failed to get %s utilization: %w", res, err)
 	}
-	return Proposal{Replicas: n, Demand: demand, Metric: fmt.Sprintf("%s %s utilization (percentage of request)", res, kind), Value: fmt.Sprintf("%s %d%%/%d%%", res, util, target)},
+	return Proposal{Replicas: n, Demand: demand, HasDemand: true, Metric: fmt.Sprintf("%s %s utilization (percentage of request)", res, kind), Value: fmt.Sprintf("%s %d%%/%d%%", res, util, target)},
 		autoscalingv2.MetricValueStatus{AverageUtilization: ptr(util), AverageValue: milli(raw)}, nil
 }
 

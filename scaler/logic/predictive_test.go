@@ -26,7 +26,10 @@ func TestForecast(t *testing.T) {
 		{"flat", []Recommendation{rec(-30, 4), rec(-15, 4), rec(0, 4)}, 4, true},
 		{"rising 1 a sync: the line at now plus 45 s of its slope", []Recommendation{rec(-30, 2), rec(-15, 3), rec(0, 4)}, 7, true},
 		{"falling: the line at now, not extrapolated", []Recommendation{rec(-30, 6), rec(-15, 5), rec(0, 4)}, 4, true},
-		{"noisy: the fitted line (5.6 at now, +0.027/s)", []Recommendation{rec(-45, 4), rec(-30, 6), rec(-15, 4), rec(0, 6)}, 6.8, true},
+		{"noisy: the median slope (0.022/s) through the median residual (5.5) at now", []Recommendation{rec(-45, 4), rec(-30, 6), rec(-15, 4), rec(0, 6)}, 6.5, true},
+		// Least squares: 11.5 at now and +0.057/s, 14.1 with the lead.
+		{"after a step: the new level, no tilt", []Recommendation{rec(-105, 4), rec(-90, 4), rec(-75, 10), rec(-60, 10), rec(-45, 10), rec(-30, 10), rec(-15, 10), rec(0, 10)}, 10, true},
+		{"an outlier does not tilt the line", []Recommendation{rec(-60, 4), rec(-45, 4), rec(-30, 40), rec(-15, 4), rec(0, 4)}, 4, true},
 		{"non-finite demands are skipped", []Recommendation{rec(-45, math.Inf(1)), rec(-30, 4), rec(-15, nan), rec(-10, 4), rec(0, 4)}, 4, true},
 		{"older than the fit and future records are ignored", []Recommendation{rec(-900, 100), rec(-30, 4), rec(-15, 4), rec(0, 4), rec(15, 100)}, 4, true},
 		{"one instant: the mean", []Recommendation{rec(0, 2), rec(0, 4), rec(0, 6)}, 4, true},
@@ -51,7 +54,7 @@ func TestMargin(t *testing.T) {
 		{"median of the window (NaN skipped)", -60, 0.5, 0.05},
 		{"80 %", -60, 0.8, 0.3},
 		{"older errors count when the window holds them", -300, 1, 0.9},
-		{"never negative", -60, 0.1, 0},
+		{"signed: below zero when forecasts ran high", -60, 0.1, -0.2},
 		{"none in the window", 60, 0.5, 0},
 		{"a quantile above 1 is the largest", -60, 7, 0.3},
 		{"a NaN quantile is no margin", -60, nan, 0},
@@ -160,19 +163,37 @@ func TestPredictive(t *testing.T) {
 		name: "8 % above target, upstream: within tolerance", policy: scalerv1.PolicyUpstream,
 		steps: []step{{0, 12, 540, 12, ""}, {15, 12, 540, 12, ""}, {30, 12, 540, 12, ""}},
 	}, {
-		name: "a step above the forecast is followed at once", policy: scalerv1.PolicyPredictive,
-		// 20 pods at demand 20 for 150 s, then 30: the line through them is
-		// 23.2 at now, +0.03/s, 24.5 45 s ahead; the measurement wins.
-		steps: append(flat(20, 500, 0, 150), step{150, 20, 750, 30, "ForecastScaleUp"}),
+		name: "a step above the forecast is followed at once, within the scale-up limit", policy: scalerv1.PolicyPredictive,
+		// 20 pods at demand 20 for 150 s, then 30 (the whole window at
+		// once): above every earlier error (0), a step; its level as if
+		// it entered half a sync ago, 30 + 10 × (60 − 7.5) ÷ 15 = 65, is
+		// limited to double the replicas.
+		steps: append(flat(20, 500, 0, 150), step{150, 20, 750, 40, "ForecastScaleUp: demand of a step"}),
+	}, {
+		name: "a step entering the metric window: its level from the window's rise", policy: scalerv1.PolicyPredictive,
+		// Demand 20, then a step to 40 10 s before the 150 s decision: the
+		// 1-minute window mean is 23.33 (583m a pod), above every earlier
+		// error (0). Entered, on average, half a sync ago (7.5 s): the
+		// level is 23.32 + 3.32 × (60 − 7.5) ÷ 15 = 34.94 → 35.
+		steps: append(flat(20, 500, 0, 150), step{150, 20, 583, 35, "ForecastScaleUp: demand of a step"}),
 	}, {
 		name: "a drop: down once the metric window began after the last rescale", policy: scalerv1.PolicyPredictive,
-		// demand 10, then 5: at 45 s the line through 10, 10, 10, 5 is 6.5
-		// at now (a falling trend is not extrapolated) → 7; at 60 and 90 s
-		// the window began before the rescale at 45 s: held; at 105 s it
-		// measures the 7 pods alone: the line through 10, 10, 10, 5, 5, 5, 5
-		// at now is 3.9, below the measured 5 by more than the errors'
-		// 80 % quantile (0): the measurement, 5.
-		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 500, 10, ""}, {30, 10, 500, 10, ""}, {45, 10, 250, 7, "ScaleDown"}, {60, 7, 357, 7, "ScaleDownStabilized"}, {90, 7, 357, 7, "ScaleDownStabilized"}, {105, 7, 357, 5, "ScaleDown"}},
+		// demand 10, then 5: at 45 s the Theil–Sen line through 10, 10,
+		// 10, 5 is 7.92 at now (a falling trend is not extrapolated) → 8;
+		// at 60 and 90 s the window began before the rescale at 45 s: held;
+		// at 105 s it measures the 8 pods alone: the line through 10, 10,
+		// 10, 5, 5.008, 5.008, 5.008 is 4.18 at now, below the measured
+		// 5.008 (the errors' 80 % quantile is 0, their median −37 %: the
+		// forecast made at 45 s ran high): the measurement, with no
+		// negative margin on it → 6.
+		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 500, 10, ""}, {30, 10, 500, 10, ""}, {45, 10, 250, 8, "ScaleDown"}, {60, 8, 313, 8, "ScaleDownStabilized"}, {90, 8, 313, 8, "ScaleDownStabilized"}, {105, 8, 313, 6, "ScaleDown"}},
+	}, {
+		name: "an idle window is a measured demand of 0: one does not move the trend", policy: scalerv1.PolicyPredictive,
+		// A gap in the traffic (no usage for one window) among demands of
+		// 10: the Theil–Sen line stays at 10. (As "no demand" it followed
+		// the proposal, 1 replica, and a workload scaled to one pod met the
+		// traffic's return.)
+		steps: append(flat(10, 500, 0, 150), step{150, 10, 0, 10, "ReadyForNewScale"}, step{165, 10, 500, 10, ""}),
 	}, {
 		name: "a drop, upstream: held 5 minutes", policy: scalerv1.PolicyUpstream,
 		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 250, 10, ""}, {120, 10, 250, 10, ""}, {299, 10, 250, 10, ""}, {301, 10, 250, 5, ""}},
@@ -207,8 +228,10 @@ func TestPredictive(t *testing.T) {
 	}
 }
 
-// FuzzPredictive: the forecast, margin and error functions never panic,
-// and give finite, non-negative forecasts and margins on any records.
+// FuzzPredictive: the forecast, margin, error and step functions never
+// panic, and give finite, non-negative forecasts, finite margins (never
+// below the smallest error) and step levels at least the demand on any
+// records.
 func FuzzPredictive(f *testing.F) {
 	f.Add(int64(15), 4.0, 5.0, 0.1, 0.5, int64(45))
 	f.Add(int64(0), math.Inf(1), -1.0, math.NaN(), 2.0, int64(-5))
@@ -223,36 +246,78 @@ func FuzzPredictive(f *testing.F) {
 		if fc, ok := Forecast(recs, now, 5*time.Minute, time.Duration(lead)*time.Second); ok && (fc < 0 || math.IsNaN(fc) || math.IsInf(fc, 0)) {
 			t.Fatalf("Forecast = %v", fc)
 		}
-		if m := Margin(recs, t0, q); m < 0 || math.IsNaN(m) || math.IsInf(m, 0) {
+		if m := Margin(recs, t0, q); math.IsNaN(m) || math.IsInf(m, 0) || m < -3*math.Abs(e) {
 			t.Fatalf("Margin = %v", m)
 		}
 		_ = errorOf(recs, now, time.Duration(lead)*time.Second, a)
 		_ = lastChange(recs, 1)
+		recs[4].Step = q > 0.5
+		in := &Input{Now: now, Metrics: []MetricValues{{Pods: map[string]Sample{"p0": {Window: time.Duration(lead) * time.Second}}}}}
+		if lvl, ok := stepLevel(in, recs[:5], a); ok && (lvl < a || math.IsNaN(lvl) || math.IsInf(lvl, 0)) {
+			t.Fatalf("stepLevel = %v below the demand %v", lvl, a)
+		}
 	})
 }
 
-func TestSettledSince(t *testing.T) {
-	ready := func(name string, sec int) Pod {
-		p := readyPod(name, 1000)
-		p.Ready.LastTransitionTime = t0.Add(time.Duration(sec) * time.Second)
-		return p
+func TestStepLevel(t *testing.T) {
+	at := func(sec int, demand float64, step bool) Recommendation {
+		r := rec(sec, demand)
+		r.Step = step
+		return r
 	}
-	starting := readyPod("s", 1000)
-	starting.Ready.Status = false
-	gone := ready("g", 100)
-	gone.Deleting = true
+	win := func(w time.Duration) *Input {
+		return &Input{Now: t0, Metrics: []MetricValues{{Pods: map[string]Sample{"p0": {Window: w}, "p1": {Window: w / 2}}}}}
+	}
 	cases := []struct {
-		name string
-		pods []Pod
-		want time.Time
+		name   string
+		in     *Input
+		recs   []Recommendation
+		demand float64
+		want   float64 // 0: not ok
 	}{
-		{"the newest ready transition", []Pod{ready("a", -90), ready("b", -30)}, t0.Add(-30 * time.Second)},
-		{"a pod being deleted does not count", []Pod{ready("a", -90), gone}, t0.Add(-90 * time.Second)},
-		{"a pod not ready yet: never", []Pod{ready("a", -90), starting}, time.Unix(1<<62, 0)},
+		// k = 15 − 7.5: 14 + 4 × (30 − 7.5) ÷ 15.
+		{"first sight, a 30 s window", win(30 * time.Second), []Recommendation{at(-30, 10, false), at(-15, 10, false)}, 14, 20},
+		// k = 30 − 7.5: 18 + 4 × (60 − 22.5) ÷ 15; the longest window counts.
+		{"second sight, a 1-minute window", win(time.Minute), []Recommendation{at(-30, 10, false), at(-15, 14, true)}, 18, 28},
+		{"second sight, a 30 s window: 7.5 s left", win(30 * time.Second), []Recommendation{at(-30, 10, false), at(-15, 14, true)}, 18, 20},
+		{"third sight, a 30 s window: full of it", win(30 * time.Second), []Recommendation{at(-45, 10, false), at(-30, 14, true), at(-15, 16, true)}, 18, 0},
+		{"no rise", win(time.Minute), []Recommendation{at(-15, 14, false)}, 14, 0},
+		{"no earlier decision", win(time.Minute), nil, 14, 0},
+		{"only steps before", win(time.Minute), []Recommendation{at(-15, 10, true)}, 14, 0},
+		{"no per-pod window", &Input{Now: t0}, []Recommendation{at(-15, 10, false)}, 14, 0},
 	}
 	for _, c := range cases {
-		if got := settledSince(c.pods); !got.Equal(c.want) {
-			t.Errorf("%s: settledSince = %v, want %v", c.name, got, c.want)
+		got, ok := stepLevel(c.in, c.recs, c.demand)
+		if ok != (c.want > 0) || (ok && math.Abs(got-c.want) > 1e-9) {
+			t.Errorf("%s: stepLevel = %v, %v; want %v", c.name, got, ok, c.want)
+		}
+	}
+}
+
+func TestUnmeasured(t *testing.T) {
+	ps := pods(3, 1000)
+	starting := readyPod("s", 1000)
+	starting.Ready.Status = false
+	gone := readyPod("g", 1000)
+	gone.Deleting = true
+	all := map[string]Sample{"p0": {Value: 1}, "p1": {Value: 1}, "p2": {Value: 1}}
+	some := map[string]Sample{"p0": {Value: 1}, "p2": {Value: 1}}
+	cases := []struct {
+		name    string
+		pods    []Pod
+		metrics []MetricValues
+		want    string
+	}{
+		{"every ready pod has a sample", ps, []MetricValues{{Pods: all}}, ""},
+		{"a ready pod without one", ps, []MetricValues{{Pods: some}}, "p1"},
+		{"starting and deleted pods need none", append(append([]Pod{}, ps...), starting, gone), []MetricValues{{Pods: all}}, ""},
+		{"a metric without per-pod samples (External) needs none", ps, []MetricValues{{Pods: all}, {Value: 5}}, ""},
+		{"a failed metric is not consulted", ps, []MetricValues{{Pods: all}, {Err: errNoPods, Pods: some}}, ""},
+		{"any per-pod metric", ps, []MetricValues{{Pods: all}, {Pods: some}}, "p1"},
+	}
+	for _, c := range cases {
+		if got := unmeasured(&Input{Pods: c.pods, Metrics: c.metrics}); got != c.want {
+			t.Errorf("%s: unmeasured = %q, want %q", c.name, got, c.want)
 		}
 	}
 }

@@ -156,8 +156,11 @@ type Proposal struct {
 	// Demand is the replicas the measured usage needs at exactly the
 	// target: unrounded, without tolerance (ready pods × usage ÷ target;
 	// for a value or per-pod target, value ÷ target). The predictive
-	// policy forecasts it; 0 when the metric gives none.
+	// policy forecasts it; 0 when the metric gives none (HasDemand false).
 	Demand float64
+	// HasDemand: the metric gives a demand (Demand 0 is then a measured
+	// idle workload, not a missing one).
+	HasDemand bool
 	// Err says why the metric gave no proposal; Reason is the HPA's
 	// condition reason for it (FailedGetResourceMetric, …).
 	Err    error
@@ -215,6 +218,9 @@ type Recommendation struct {
 	Demand, Forecast, Error float64
 	// Current is the replica count the decision started from.
 	Current int32
+	// Step: the predictive policy saw a step entering the metric window
+	// (a demand above the forecast by more than every earlier error).
+	Step bool
 }
 
 // ScaleEvent is one rescale: how many replicas it added or removed.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -529,5 +530,56 @@ func TestArrivalsWindow(t *testing.T) {
 	}
 	if first, last := a.Span(); first != 10 || last != 900 {
 		t.Fatalf("span %d–%d, want 10–900", first, last)
+	}
+}
+
+// TestReplayPredictiveBurstAndGap replays a burst and a traffic gap
+// through the predictive policy as the controller runs it: noisy load at
+// 100 requests/s (~11 pods at the target), a 60 s gap with no traffic at
+// minute 15, a burst to 400 requests/s (~44 pods) from minute 30 to 50.
+// Once the burst has filled the trend's 5 minutes, the count stays at the
+// burst's level (a least-squares line through the step overshot it for
+// minutes), and the gap is one measurement among many (as "no demand" it
+// followed the HPA's proposal to one replica).
+func TestReplayPredictiveBurstAndGap(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 2))
+	l := &Load{Start: t0, RPS: make([]float64, 70*60)}
+	for s := range l.RPS {
+		v := 100.0
+		if s >= 30*60 && s < 50*60 {
+			v = 400
+		}
+		if s >= 15*60+20 && s < 15*60+80 {
+			v = 0
+		}
+		l.RPS[s] = math.Max(0, math.Round(v*(1+0.05*r.NormFloat64())))
+	}
+	pols, err := PickHorizontal([]string{"predictive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ReplayHorizontal(l, DefaultService(), pols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := sc[0].Pods // per-minute means
+	level := slices.Min(pods[5:14])
+	for m := 14; m <= 18; m++ {
+		if pods[m] < level-1 {
+			t.Errorf("minute %d (the gap at 15): %.1f pods, want the level's %.1f held (oracle %.1f)", m, pods[m], level, sc[0].Oracle[m])
+		}
+	}
+	var burst, oracle float64
+	for m := 31; m < 50; m++ {
+		burst, oracle = burst+pods[m], oracle+sc[0].Oracle[m]
+		if o := sc[0].Oracle[m]; m >= 36 && pods[m] > o+2 {
+			t.Errorf("minute %d of the burst: %.1f pods for an oracle of %.1f", m, pods[m], o)
+		}
+	}
+	if burst > 1.06*oracle {
+		t.Errorf("the burst's minutes 31-49: %.0f pod-minutes, %.3f × the oracle's", burst, burst/oracle)
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("pods per minute: %.1f\noracle: %.1f\nburst %.3f × the oracle", pods, sc[0].Oracle, burst/oracle)
 	}
 }
