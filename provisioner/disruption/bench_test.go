@@ -150,17 +150,29 @@ func cost(in *Input) (float64, int) {
 // mix (≈1,000 nodes carrying 20,000 pods, a third deleted). It reports the
 // nodes and pods, the $/h before, what the pass saves, and — passes
 // repeated until none finds a command (at most 40) — the $/h the cluster
-// converges to, beside the LP lower bound of the same pods.
+// converges to, beside the LP lower bound of the same pods; the same
+// with the pool packing by MarginalCost, and with one node in 50
+// being disrupted already.
 func BenchmarkDecide(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		pods    int
 		deleted float64
+		packing provisionerv1.Packing
+		// disrupting: every this many nodes is a candidate of a command
+		// in flight (its pods are placed first); 0: none.
+		disrupting int
 	}{
-		{"pods=20000", 30000, 1.0 / 3}, // 30,000 bound, a third deleted
+		{"pods=20000", 30000, 1.0 / 3, "", 0}, // 30,000 bound, a third deleted
+		{"pods=20000/MarginalCost", 30000, 1.0 / 3, provisionerv1.PackingMarginalCost, 0},
+		{"pods=20000/disrupting=2%", 30000, 1.0 / 3, "", 50},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			in, its := benchCluster(bc.pods, bc.deleted, 42)
+			in.Pools[0].NodePool.Spec.Packing = bc.packing
+			for i := range in.Nodes {
+				in.Nodes[i].Disrupting = bc.disrupting > 0 && i%bc.disrupting == 0
+			}
 			before, pods := cost(&in)
 			var d *Decision
 			b.ReportAllocs()

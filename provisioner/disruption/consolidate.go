@@ -3,6 +3,7 @@ package disruption
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -41,6 +42,9 @@ func (d *decider) consolidation() error {
 	for _, n := range cands {
 		if r, msg := Blocked(n, d.pdbs); r != "" {
 			d.refuse(n, SingleNode, r, "underused; but "+msg)
+			continue
+		}
+		if d.awaited(n, SingleNode, "underused") {
 			continue
 		}
 		if allowed, msg := d.budget(n.Pool, provisionerv1.DisruptionReasonUnderutilized); !allowed {
@@ -247,26 +251,53 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if len(res.Claims) > 1 && d.severalAllowed(res.Claims) {
+		// MarginalCost buys several nodes where that costs less than one
+		// that holds them all, pod by pod; FirstFit's growing node is the
+		// other answer. The cheaper of the two is the move.
+		ff, err := d.solveWith(pods, exclude, d.firstFitPools())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if unplaced(ff) == "" && len(ff.Claims) == 1 && ff.Claims[0].Price < total(res.Claims) {
+			res = ff
+		}
+	}
 	if bad := unplaced(res); bad != "" {
 		return nil, nil, refuse(RefusedPodsDoNotFit, bad), nil
 	}
-	if len(res.Claims) > 1 {
+	if len(res.Claims) > 1 && !d.severalAllowed(res.Claims) {
 		return nil, nil, refuse(RefusedPodsDoNotFit, fmt.Sprintf("its pods would need %d new nodes", len(res.Claims))), nil
 	}
 	cmd := &Command{Method: m, Reason: provisionerv1.DisruptionReasonUnderutilized, Candidates: claims, PriceBefore: before, Pods: len(pods)}
-	if len(res.Claims) == 1 {
-		c := cheaper(res.Claims[0], before-threshold)
-		if c == nil {
-			r := refuse(RefusedNoCheaper, fmt.Sprintf("its pods need a new node, and the cheapest that carries them costs %s, not less than %s", price(res.Claims[0].Price), price(before)))
-			if threshold > 0 && res.Claims[0].Price < before {
-				r.Reason = RefusedBelowThreshold
-				r.Message = fmt.Sprintf("underused; but replacing it by %s would save %s (%.1f%%), less than the pool's minimum saving of %s", res.Claims[0].InstanceTypes[0].Name, price(before-res.Claims[0].Price), 100*(before-res.Claims[0].Price)/before, price(threshold))
+	if len(res.Claims) > 0 {
+		after := total(res.Claims)
+		var repl []*scheduling.Claim
+		for _, c := range res.Claims {
+			// Each replacement keeps the types that hold the total below
+			// the candidates' price less the threshold.
+			c = cheaper(c, before-threshold-(after-c.Price))
+			if c == nil {
+				repl = nil
+				break
 			}
-			r.PriceAfter, r.Priced = res.Claims[0].Price, true
+			repl = append(repl, c)
+		}
+		if repl == nil {
+			names := make([]string, 0, len(res.Claims))
+			for _, c := range res.Claims {
+				names = append(names, c.InstanceTypes[0].Name)
+			}
+			r := refuse(RefusedNoCheaper, fmt.Sprintf("its pods need %s, and the cheapest that carries them costs %s, not less than %s", newNodes(len(res.Claims)), price(after), price(before)))
+			if threshold > 0 && after < before {
+				r.Reason = RefusedBelowThreshold
+				r.Message = fmt.Sprintf("underused; but replacing it by %s would save %s (%.1f%%), less than the pool's minimum saving of %s", strings.Join(names, ", "), price(before-after), 100*(before-after)/before, price(threshold))
+			}
+			r.PriceAfter, r.Priced = after, true
 			return nil, nil, r, nil
 		}
-		cmd.Replacements = []*scheduling.Claim{c}
-		cmd.PriceAfter = c.Price
+		cmd.Replacements = repl
+		cmd.PriceAfter = after
 	} else if cmd.Savings() < threshold {
 		r := refuse(RefusedBelowThreshold, fmt.Sprintf("deleting it would save %s (its pods fit on other nodes), less than the pool's minimum saving of %s", price(before), price(threshold)))
 		r.Priced = true
@@ -281,6 +312,36 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 		cmd.Message += fmt.Sprintf(" (minimum saving %s)", price(threshold))
 	}
 	return cmd, res, nil, nil
+}
+
+// severalAllowed: a command may launch several replacements when every
+// one is of a pool that packs by MarginalCost (it pays for the nodes,
+// whatever their number); other pools replace by one node at most, as
+// Karpenter does.
+func (d *decider) severalAllowed(claims []*scheduling.Claim) bool {
+	for _, c := range claims {
+		p := d.pools[c.Pool]
+		if p == nil || p.NodePool.Spec.Packing != provisionerv1.PackingMarginalCost {
+			return false
+		}
+	}
+	return true
+}
+
+// total is the claims' price.
+func total(claims []*scheduling.Claim) float64 {
+	sum := 0.0
+	for _, c := range claims {
+		sum += c.Price
+	}
+	return sum
+}
+
+func newNodes(n int) string {
+	if n == 1 {
+		return "a new node"
+	}
+	return fmt.Sprintf("%d new nodes", n)
 }
 
 // cheaper narrows a planned claim to the instance types that cost less

@@ -28,6 +28,8 @@ type decider struct {
 	total, disrupting map[string]int
 	reqs              *scheduling.RequestCache
 	room              *room
+	reserved          map[string]bool // targets reserve placed pods on
+	ffPools           []scheduling.Pool
 	out               *Decision
 }
 
@@ -64,6 +66,9 @@ func Decide(in Input) (*Decision, error) {
 		}
 		d.addTarget(n.Node)
 	}
+	if err := d.reserve(); err != nil {
+		return nil, err
+	}
 	steps := []func() error{d.interruption, d.expiration, d.drift, d.emptiness}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -78,6 +83,47 @@ func Decide(in Input) (*Decision, error) {
 		}
 	}
 	return d.out, nil
+}
+
+// reserve places the pods of the nodes that commands in flight are
+// draining (or about to) on the other nodes first: they will need that
+// room, and a simulation that counts it as free plans moves onto it
+// (which then cost a new node and the pods' pending time). Pods that fit
+// nowhere are left out: the provisioner will buy for them.
+func (d *decider) reserve() error {
+	var pods []*corev1.Pod
+	for i := range d.in.Nodes {
+		if n := &d.in.Nodes[i]; n.Disrupting {
+			pods = append(pods, n.Pods...)
+		}
+	}
+	if len(pods) == 0 {
+		return nil
+	}
+	res, err := d.solve(pods, nil)
+	if err != nil {
+		return err
+	}
+	d.reserved = map[string]bool{}
+	for _, pl := range res.Placements {
+		if pl.Kind == scheduling.ExistingNode || pl.Kind == scheduling.InFlightNode {
+			t := &d.targets[d.index[pl.Node]]
+			t.Pods = append(t.Pods[:len(t.Pods):len(t.Pods)], pl.Pod)
+			d.reserved[pl.Node] = true
+		}
+	}
+	return nil
+}
+
+// awaited: pods of nodes being disrupted are planned on n, so this pass
+// neither empties nor consolidates it (its pods alone are not what it
+// will hold).
+func (d *decider) awaited(n *Node, m Method, why string) bool {
+	if !d.reserved[n.Node.Name] {
+		return false
+	}
+	d.refuse(n, m, RefusedNominated, why+"; but the pods of nodes being disrupted are planned on it")
+	return true
 }
 
 func (d *decider) addTarget(n scheduling.Node) {
@@ -115,6 +161,11 @@ func (d *decider) eligible(n *Node) bool {
 // solve places pods on the simulated cluster without the excluded
 // targets; new claims come from the pools.
 func (d *decider) solve(pods []*corev1.Pod, exclude map[string]bool) (*scheduling.Result, error) {
+	return d.solveWith(pods, exclude, d.in.Pools)
+}
+
+// solveWith is solve over the given pools.
+func (d *decider) solveWith(pods []*corev1.Pod, exclude map[string]bool, pools []scheduling.Pool) (*scheduling.Result, error) {
 	nodes := make([]scheduling.Node, 0, len(d.targets))
 	for _, t := range d.targets {
 		if !exclude[t.Name] && !d.gone[t.Name] {
@@ -122,7 +173,21 @@ func (d *decider) solve(pods []*corev1.Pod, exclude map[string]bool) (*schedulin
 		}
 	}
 	d.out.Solves++
-	return scheduling.Solve(scheduling.Input{Pods: pods, Nodes: nodes, Pools: d.in.Pools, DaemonSetPods: d.in.DaemonSetPods, Requests: d.reqs})
+	return scheduling.Solve(scheduling.Input{Pods: pods, Nodes: nodes, Pools: pools, DaemonSetPods: d.in.DaemonSetPods, Requests: d.reqs})
+}
+
+// firstFitPools are the pools packing by FirstFit (made once a pass).
+func (d *decider) firstFitPools() []scheduling.Pool {
+	if d.ffPools == nil {
+		d.ffPools = make([]scheduling.Pool, len(d.in.Pools))
+		for i, p := range d.in.Pools {
+			np := *p.NodePool
+			np.Spec.Packing = provisionerv1.PackingFirstFit
+			p.NodePool = &np
+			d.ffPools[i] = p
+		}
+	}
+	return d.ffPools
 }
 
 // apply records a command in the simulated cluster: its candidates are
@@ -275,6 +340,9 @@ func (d *decider) emptiness() error {
 			continue
 		}
 		why := fmt.Sprintf("empty (no pods but DaemonSet pods) for the pool's consolidateAfter (%s)", consolidateAfter(d.pools[n.Pool].NodePool))
+		if d.awaited(n, Emptiness, why) {
+			continue
+		}
 		if r, msg := Blocked(n, d.pdbs); r != "" {
 			d.refuse(n, Emptiness, r, why+"; but "+msg)
 			continue

@@ -1,6 +1,7 @@
 package disruption
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -179,6 +180,110 @@ func TestDecide(t *testing.T) {
 				if c.Message == "" {
 					t.Errorf("command %v has no message", c.Candidates)
 				}
+			}
+		})
+	}
+}
+
+// TestConsolidationPacking: under MarginalCost a consolidation may buy
+// several replacements when they cost less together than the candidates
+// (FirstFit pools: one at most), and takes FirstFit's single node when
+// that is cheaper than MarginalCost's several.
+func TestConsolidationPacking(t *testing.T) {
+	steep := steepTypes()
+	withTypes := func(ts []*scheduling.InstanceType, packing provisionerv1.Packing) scheduling.Pool {
+		p := pool("a", func(np *provisionerv1.NodePool) { np.Spec.Packing = packing })
+		p.InstanceTypes = ts
+		return p
+	}
+	// A ladder whose middle type costs more than three small ones and
+	// the large one little more: MarginalCost's pod-by-pod choice buys
+	// three small nodes ($3), FirstFit one large ($2.70).
+	ladder := func(name string, cpu int64, price float64) *scheduling.InstanceType {
+		it := *steep[cpu-1]
+		it.Name = name
+		it.Labels = map[string]string{provisionerv1.LabelInstanceType: name}
+		it.Offerings = append([]scheduling.Offering(nil), it.Offerings...)
+		for k := range it.Offerings {
+			it.Offerings[k].Price = price
+		}
+		return &it
+	}
+	odd := []*scheduling.InstanceType{ladder("small", 4, 1), ladder("medium", 8, 2.6), ladder("large", 12, 2.7), ladder("xlarge", 16, 4)}
+	two := func() []*corev1.Pod { return []*corev1.Pod{runningPod("p1", "1500m"), runningPod("p2", "1500m")} }
+	three := func() []*corev1.Pod {
+		return []*corev1.Pod{runningPod("p1", "3"), runningPod("p2", "3"), runningPod("p3", "3")}
+	}
+	cases := []struct {
+		name  string
+		pool  scheduling.Pool
+		nodes []Node
+		want  []string
+	}{
+		{name: "FirstFit: one larger node", pool: withTypes(steep, ""),
+			nodes: []Node{nodeOn("big", "a", steep[7], two()...)},
+			want:  []string{"single_node_consolidation replace [big]→[steep-3] $4.80→$1.80"}},
+		{name: "MarginalCost: two small nodes for less", pool: withTypes(steep, provisionerv1.PackingMarginalCost),
+			nodes: []Node{nodeOn("big", "a", steep[7], two()...)},
+			want:  []string{"single_node_consolidation replace [big]→[steep-1 steep-1] $4.80→$1.50"}},
+		{name: "MarginalCost: FirstFit's one node when it is cheaper", pool: withTypes(odd, provisionerv1.PackingMarginalCost),
+			nodes: []Node{nodeOn("n", "a", odd[3], three()...)},
+			want:  []string{"single_node_consolidation replace [n]→[large] $4.00→$2.70"}},
+		{name: "MarginalCost: several nodes cheaper than the candidates only", pool: withTypes(steep, provisionerv1.PackingMarginalCost),
+			nodes: []Node{nodeOn("two", "a", steep[1], two()[:1]...), nodeOn("one", "a", steep[1], runningPod("p2", "1500m"))},
+			want:  []string{"refused single_node_consolidation one no_cheaper_replacement", "refused single_node_consolidation two no_cheaper_replacement"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Decide(Input{Now: t0, Nodes: tc.nodes, Pools: []scheduling.Pool{tc.pool}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(d); !slices.Equal(got, tc.want) {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+			}
+			for _, c := range d.Commands {
+				sum := 0.0
+				for _, r := range c.Replacements {
+					sum += r.Price
+				}
+				if math.Abs(sum-c.PriceAfter) > 1e-9 || c.Message == "" {
+					t.Errorf("command %v: replacements cost %v, PriceAfter %v, message %q", c.Candidates, sum, c.PriceAfter, c.Message)
+				}
+			}
+		})
+	}
+}
+
+// TestReserve: the pods of nodes being disrupted are placed before the
+// pass decides, so it plans no move onto the room they will take, and
+// does not empty or consolidate the nodes they will go to.
+func TestReserve(t *testing.T) {
+	disrupting := func(n Node) Node { n.Disrupting = true; return n }
+	cases := []struct {
+		name  string
+		nodes []Node
+		want  []string
+	}{
+		{name: "the room a drained pod needs is not free",
+			nodes: []Node{node("x", "a", 1, runningPod("px", "1500m")), node("room", "a", 3, runningPod("r", "1")),
+				disrupting(node("d", "a", 1, runningPod("pd", "2")))},
+			want: []string{"refused single_node_consolidation room pods_nominated", "refused single_node_consolidation x no_cheaper_replacement"}},
+		{name: "an empty node a drained pod goes to stays",
+			nodes: []Node{node("e", "a", 3), disrupting(node("d", "a", 1, runningPod("pd", "2")))},
+			want:  []string{"refused emptiness e pods_nominated"}},
+		{name: "without pods to place, the same pass consolidates",
+			nodes: []Node{node("x", "a", 1, runningPod("px", "1500m")), node("room", "a", 3, runningPod("r", "1")), disrupting(node("d", "a", 1))},
+			want:  []string{"multi_node_consolidation replace [room x]→[fake-it-2] $1.80→$0.90"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Decide(Input{Now: t0, Nodes: tc.nodes, Pools: []scheduling.Pool{pool("a")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(d); !slices.Equal(got, tc.want) {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
 			}
 		})
 	}

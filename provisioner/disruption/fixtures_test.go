@@ -48,7 +48,11 @@ func runningPod(name, cpu string, mutate ...func(*corev1.Pod)) *corev1.Pod {
 // node is an initialized node of pool on synthetic type typ (typ+1 vCPU)
 // in test-zone-1, on-demand, quiet for an hour, holding pods.
 func node(claim, poolName string, typ int, pods ...*corev1.Pod) Node {
-	it := types[typ]
+	return nodeOn(claim, poolName, types[typ], pods...)
+}
+
+// nodeOn is node on instance type it (its second offering's price).
+func nodeOn(claim, poolName string, it *scheduling.InstanceType, pods ...*corev1.Pod) Node {
 	labels := map[string]string{}
 	for k, v := range it.Labels {
 		labels[k] = v
@@ -87,6 +91,28 @@ func summary(d *Decision) []string {
 	}
 	for _, r := range d.Refusals {
 		out = append(out, fmt.Sprintf("refused %s %s %s", r.Method, r.Claim, r.Reason))
+	}
+	return out
+}
+
+// steepTypes are the synthetic types priced as GPU ladders often are:
+// type i costs (1 + (i+1)/8) times its synthetic price, so a larger type
+// costs more than the smaller ones it could replace.
+func steepTypes() []*scheduling.InstanceType {
+	out := make([]*scheduling.InstanceType, len(types))
+	for i, it := range types {
+		c := *it
+		c.Name = fmt.Sprintf("steep-%d", i)
+		c.Labels = map[string]string{}
+		for k, v := range it.Labels {
+			c.Labels[k] = v
+		}
+		c.Labels[provisionerv1.LabelInstanceType] = c.Name
+		c.Offerings = append([]scheduling.Offering(nil), it.Offerings...)
+		for k := range c.Offerings {
+			c.Offerings[k].Price *= 1 + float64(i+1)/8
+		}
+		out[i] = &c
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package disruption
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"testing"
 	"time"
@@ -18,11 +19,13 @@ import (
 // pods with random requests, annotations, phases and PDBs) and checks what
 // every pass must hold: no blocked, uninitialized or held node is chosen,
 // no node twice, budgets are kept, consolidations save at least their
-// threshold, and every evicted pod has a place.
+// threshold (several replacements only for MarginalCost pools, each of
+// its types within the saving), and every evicted pod has a place.
 func FuzzDecide(f *testing.F) {
 	for _, seed := range []int64{1, 2, 3, 42, 1234} {
 		f.Add(seed)
 	}
+	steep := steepTypes()
 	f.Fuzz(func(t *testing.T, seed int64) {
 		rng := rand.New(rand.NewSource(seed))
 		pick := func(s ...string) string { return s[rng.Intn(len(s))] }
@@ -36,10 +39,14 @@ func FuzzDecide(f *testing.F) {
 					np.Spec.Disruption.Budgets = append(np.Spec.Disruption.Budgets, provisionerv1.Budget{Nodes: "0",
 						Reasons: []provisionerv1.DisruptionReason{provisionerv1.DisruptionReason(pick("Empty", "Underutilized", "Drifted"))}})
 				}
+				np.Spec.Packing = provisionerv1.Packing(pick("", "FirstFit", "MarginalCost"))
 				if rng.Intn(2) == 0 {
 					np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{Fraction: pick("", "0.1", "0.5"), PerHour: pick("", "0.2", "2"), PerPod: pick("", "0.05")}
 				}
 			}))
+			if rng.Intn(2) == 0 {
+				pools[i].InstanceTypes = steep
+			}
 		}
 		var pdbs []*policyv1.PodDisruptionBudget
 		var nodes []Node
@@ -127,6 +134,28 @@ func FuzzDecide(f *testing.F) {
 			}
 			if (c.Method == MultiNode || c.Method == SingleNode) && (c.Savings() <= 0 || c.Savings() < threshold) {
 				t.Fatalf("consolidation %v saves %.4f (threshold %.4f)", c.Candidates, c.Savings(), threshold)
+			}
+			if c.Method == MultiNode || c.Method == SingleNode {
+				sum := 0.0
+				for _, r := range c.Replacements {
+					sum += r.Price
+					if len(c.Replacements) > 1 && pools2[r.Pool].Spec.Packing != provisionerv1.PackingMarginalCost {
+						t.Fatalf("consolidation %v buys %d replacements, one in %s pool %s", c.Candidates, len(c.Replacements), pools2[r.Pool].Spec.Packing, r.Pool)
+					}
+					for _, it := range r.InstanceTypes {
+						if p := scheduling.Cheapest(it, r.Requirements); c.PriceAfter-r.Price+p >= c.PriceBefore-threshold+1e-9 {
+							t.Fatalf("consolidation %v: replacement type %s ($%.4f) takes the total past the candidates' $%.4f", c.Candidates, it.Name, p, c.PriceBefore)
+						}
+					}
+				}
+				if math.Abs(sum-c.PriceAfter) > 1e-9 {
+					t.Fatalf("consolidation %v: replacements cost $%.4f, PriceAfter $%.4f", c.Candidates, sum, c.PriceAfter)
+				}
+			}
+			for _, pl := range c.Placements {
+				if pl.Kind == scheduling.NewClaim && (pl.Claim < 0 || pl.Claim >= len(c.Replacements)) {
+					t.Fatalf("command %v places %s on replacement %d of %d", c.Candidates, pl.Pod.Name, pl.Claim, len(c.Replacements))
+				}
 			}
 		}
 	})

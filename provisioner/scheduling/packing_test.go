@@ -29,12 +29,14 @@ func withPacking(p provisionerv1.Packing) func(*provisionerv1.NodePool) {
 
 // TestPacking: FirstFit grows a planned node to a larger type; with
 // MarginalCost a pod gets a node of its own when the rise of the planned
-// node's price is more than that node costs, and joins it otherwise.
+// node's price is at least what that node costs, and joins it otherwise.
 func TestPacking(t *testing.T) {
-	// Prices per core fall along the linear ladder; the steep one's large
-	// type costs more than two small ones (as GPU types often do).
+	// Prices per core are the same along the linear ladder; the steep
+	// one's large type costs more than two small ones (as GPU types often
+	// do), the cheap one's less.
 	linear := []*InstanceType{ladderType("small", 4, 1), ladderType("large", 8, 2)}
 	steep := []*InstanceType{ladderType("small", 4, 1), ladderType("large", 8, 3)}
+	cheap := []*InstanceType{ladderType("small", 4, 1), ladderType("large", 8, 1.5)}
 	tests := []struct {
 		name    string
 		types   []*InstanceType
@@ -46,8 +48,11 @@ func TestPacking(t *testing.T) {
 		{"first fit grows the node", steep, "", []string{"3", "3"}, []string{"large"}, 3},
 		{"first fit, explicitly", steep, provisionerv1.PackingFirstFit, []string{"3", "3"}, []string{"large"}, 3},
 		{"marginal cost: two small nodes", steep, provisionerv1.PackingMarginalCost, []string{"3", "3"}, []string{"small", "small"}, 2},
-		// The rise (1) is no more than a node of its own (1): one node.
-		{"marginal cost, linear prices: one node", linear, provisionerv1.PackingMarginalCost, []string{"3", "3"}, []string{"large"}, 2},
+		// The rise (1) is what a node of its own costs (1): at the same
+		// price, two nodes (each can go alone).
+		{"marginal cost, linear prices: two nodes", linear, provisionerv1.PackingMarginalCost, []string{"3", "3"}, []string{"small", "small"}, 2},
+		// The rise (0.5) is less than a node of its own (1): one node.
+		{"marginal cost, cheaper large type: one node", cheap, provisionerv1.PackingMarginalCost, []string{"3", "3"}, []string{"large"}, 1.5},
 		// Room left on the planned node costs nothing.
 		{"marginal cost: free room first", steep, provisionerv1.PackingMarginalCost, []string{"3", "1"}, []string{"small"}, 1},
 		// Three 3-core pods: two small nodes and a third, not one large

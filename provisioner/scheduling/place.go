@@ -281,7 +281,9 @@ func (s *solver) placeClaims(p *podState, att *attempt, out *Placement) bool {
 	// MarginalCost: the first claim whose cheapest type still has room
 	// (its price does not rise); else, among the first marginalCandidates
 	// claims that can take the pod, the one whose price rises least,
-	// unless a claim of the pod's own costs less than that rise.
+	// unless a claim of the pod's own costs no more than that rise: at
+	// the same price, two nodes are better than a grown one, as each can
+	// go when its pods do, with no eviction.
 	var best *target
 	rise := math.Inf(1)
 	for _, c := range s.claims {
@@ -315,7 +317,7 @@ func (s *solver) placeClaims(p *podState, att *attempt, out *Placement) bool {
 		return false
 	}
 	if rise > 0 {
-		if alone, ok := s.aloneCost(p, att); ok && alone < rise {
+		if alone, ok := s.aloneCost(p, att); ok && alone <= rise*(1+1e-9) {
 			return false // placeNew opens the pod's own claim
 		}
 	}

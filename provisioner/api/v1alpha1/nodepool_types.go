@@ -80,8 +80,9 @@ type NodePoolSpec struct {
 	// default): a pod joins the first planned node that can still take it,
 	// which grows to a larger instance type if it must. MarginalCost: a
 	// pod joins the planned node whose price rises least by taking it, or
-	// gets a node of its own when that costs less than the rise (several
-	// small nodes where one large node of the type ladder costs more).
+	// gets a node of its own when that costs no more than the rise
+	// (several small nodes where one large node of the type ladder costs
+	// more); consolidation may then replace nodes by several cheaper ones.
 	// +optional
 	Packing Packing `json:"packing,omitempty"`
 }
