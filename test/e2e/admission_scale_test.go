@@ -47,9 +47,10 @@ import (
 // process of its own (the floor on this machine at that moment), and
 // reports the medians and each process's CPU time per review, with the
 // part Tailor's loops burn without any review. TAILOR_PROFILE_DIR=dir
-// writes CPU profiles of tailor run and of the no-op under load there. A
-// measurement, not run by make test; it fails only when a review is not
-// answered with the pod sized and placed.
+// writes CPU profiles there: of tailor run for a minute without reviews,
+// and of it and of the no-op under load. A measurement, not run by make
+// test; it fails only when a review is not answered with the pod sized and
+// placed.
 func TestAdmissionAtScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("TAILOR_ADMISSION_SCALE_PODS"))
 	if n <= 0 {
@@ -139,6 +140,10 @@ func TestAdmissionAtScale(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		idle = float64(procCPU(t, inst.cmd.Process.Pid)-c0) / float64(2*time.Second)
 		t.Logf("Tailor idle: %.1f %% of a core", idle*100)
+	}
+	if dir := os.Getenv("TAILOR_PROFILE_DIR"); dir != "" {
+		// What the loops do over this cluster while no review arrives.
+		saveProfile(t, fmt.Sprintf("http://127.0.0.1:%d", pprofPort), time.Minute, filepath.Join(dir, "tailor-run-idle.pprof"))
 	}
 	t.Logf("| proto | containers | clients | Tailor reviews/s | no-op reviews/s | ratio | Tailor p99 | no-op p99 | ratio | Tailor CPU/review | of which idle | no-op CPU/review | ratio |")
 	for _, h2 := range []bool{true, false} {
@@ -238,9 +243,16 @@ func profileUnderLoad(t *testing.T, pprofURL, path string, caPEM []byte, url, ns
 			_, _ = reviewload.Run(ctx, client, url, body, clients, 2000)
 		}
 	}()
-	resp, err := http.Get(pprofURL + "/debug/pprof/profile?seconds=20")
+	saveProfile(t, pprofURL, 20*time.Second, path)
 	cancel()
 	<-done
+}
+
+// saveProfile writes a CPU profile of d of the process serving pprofURL to
+// path.
+func saveProfile(t *testing.T, pprofURL string, d time.Duration, path string) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", pprofURL, int(d.Seconds())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +265,7 @@ func profileUnderLoad(t *testing.T, pprofURL, path string, caPEM []byte, url, ns
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("MEASURED profile of tailor run under load: %s", path)
+	t.Logf("MEASURED CPU profile: %s", path)
 }
 
 // noopWebhookEnv, set to "certDir:port:pprofPort", makes this test binary
