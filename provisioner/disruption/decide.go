@@ -100,12 +100,18 @@ func (d *decider) reserve() error {
 	if len(pods) == 0 {
 		return nil
 	}
-	d.out.Solves++
-	nodes, held, err := scheduling.Hold(scheduling.Input{Nodes: d.targets, Pools: d.in.Pools, DaemonSetPods: d.in.DaemonSetPods, Requests: d.reqs}, pods)
+	res, err := d.solve(pods, nil)
 	if err != nil {
 		return err
 	}
-	d.targets, d.reserved = nodes, held
+	d.reserved = map[string]bool{}
+	for _, pl := range res.Placements {
+		if pl.Kind == scheduling.ExistingNode || pl.Kind == scheduling.InFlightNode {
+			t := &d.targets[d.index[pl.Node]]
+			t.Pods = append(t.Pods[:len(t.Pods):len(t.Pods)], pl.Pod)
+			d.reserved[pl.Node] = true
+		}
+	}
 	return nil
 }
 

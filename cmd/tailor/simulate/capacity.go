@@ -548,26 +548,14 @@ func (r *capReplay) solve(t int64) error {
 		in.Pods = append(in.Pods, r.core[i])
 	}
 	byName := map[string]int{}
-	var evicted []*corev1.Pod
 	for id, n := range r.nodes {
-		if n == nil {
-			continue
-		}
-		if n.disrupting { // candidates are tainted; their pods will need room
-			evicted = append(evicted, n.node.Pods...)
+		if n == nil || n.disrupting { // candidates are tainted
 			continue
 		}
 		n.node.InFlight = t < n.readyAt
 		in.Nodes = append(in.Nodes, n.node)
 		byName[n.node.Name] = id
 	}
-	// The room the commands in flight plan for their pods is held, as the
-	// controller's provisioner holds it.
-	nodes, _, err := scheduling.Hold(in, evicted)
-	if err != nil {
-		return err
-	}
-	in.Nodes = nodes
 	res, err := r.pol.Solve(in)
 	if err != nil {
 		return err
