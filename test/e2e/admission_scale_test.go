@@ -48,9 +48,10 @@ import (
 // reports the medians and each process's CPU time per review, with the
 // part Tailor's loops burn without any review. TAILOR_PROFILE_DIR=dir
 // writes CPU profiles there: of tailor run for a minute without reviews,
-// and of it and of the no-op under load. A measurement, not run by make
-// test; it fails only when a review is not answered with the pod sized and
-// placed.
+// and of it and of the no-op under load. TAILOR_ADMISSION_ARGS adds flags
+// to tailor run (e.g. "--components webhook": a replica that only admits).
+// A measurement, not run by make test; it fails only when a review is not
+// answered with the pod sized and placed.
 func TestAdmissionAtScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("TAILOR_ADMISSION_SCALE_PODS"))
 	if n <= 0 {
@@ -112,7 +113,8 @@ func TestAdmissionAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	pprofPort, noopPort, noopPprofPort := ports[0], ports[1], ports[2]
-	inst := startTailor(t, "--leader-election-namespace", leaseNamespace(t), "--enable-http2", "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort))
+	args := []string{"--leader-election-namespace", leaseNamespace(t), "--enable-http2", "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort)}
+	inst := startTailor(t, append(args, strings.Fields(os.Getenv("TAILOR_ADMISSION_ARGS"))...)...)
 	eventually(t, 5*time.Minute, func(context.Context) (bool, string) {
 		code, body, err := get(inst.probe + "/readyz")
 		return err == nil && code == 200, fmt.Sprintf("/readyz: %d %q %v", code, body, err)
