@@ -107,7 +107,7 @@ func watchRunning(ns, app string) (stop func() int) {
 
 // eventAbout waits for an Event with reason about a cluster-scoped object
 // (they are in "default") and returns its note.
-func eventAbout(t *testing.T, reason, regarding string, timeout time.Duration) string {
+func eventAbout(t *testing.T, reason, regarding string, since time.Time, timeout time.Duration) string {
 	t.Helper()
 	var note string
 	eventually(t, timeout, func(ctx context.Context) (bool, string) {
@@ -115,13 +115,22 @@ func eventAbout(t *testing.T, reason, regarding string, timeout time.Duration) s
 		if err != nil {
 			return false, err.Error()
 		}
+		// The latest one since since: a node may have been refused for an
+		// earlier reason (pods not Running yet) under the same Event reason.
+		var latest time.Time
 		for _, e := range evs.Items {
-			if e.Reason == reason && e.Regarding.Name == regarding {
-				note = e.Note
-				return true, ""
+			if e.Reason != reason || e.Regarding.Name != regarding {
+				continue
+			}
+			at := e.EventTime.Time
+			if e.Series != nil {
+				at = e.Series.LastObservedTime.Time
+			}
+			if !at.Before(since.Truncate(time.Second)) && !at.Before(latest) {
+				latest, note = at, e.Note
 			}
 		}
-		return false, fmt.Sprintf("no %s Event about %s", reason, regarding)
+		return !latest.IsZero(), fmt.Sprintf("no %s Event about %s since %s", reason, regarding, since.Format(time.TimeOnly))
 	})
 	return note
 }
@@ -260,7 +269,7 @@ func TestDisruption(t *testing.T) {
 		if least < 1 {
 			t.Errorf("%d pods Running at one point, the PDB allows one of 2 down", least)
 		}
-		note := eventAbout(t, "DisruptionStarted", old.Name, 10*time.Second)
+		note := eventAbout(t, "DisruptionStarted", old.Name, time.Time{}, 10*time.Second)
 		t.Logf("Event on %s: %s", old.Name, note)
 		scaleTo(t, ns, "replace", 0)
 	})
@@ -305,7 +314,7 @@ func TestDisruption(t *testing.T) {
 			scaled := time.Now()
 			scaleTo(t, ns, app, 2)
 			stays(t, c, inst, nc, scaled)
-			note := eventAbout(t, "DisruptionBlocked", nc.Name, 10*time.Second)
+			note := eventAbout(t, "DisruptionBlocked", nc.Name, scaled, 10*time.Second)
 			t.Logf("Event on %s: %s", nc.Name, note)
 			if !strings.Contains(note, tc.want) {
 				t.Errorf("the Event does not say %q: %s", tc.want, note)
@@ -330,8 +339,9 @@ func TestDisruption(t *testing.T) {
 		pinned(ns, "window", 1, p)
 		waitRunning(t, ns, "window", 1, 60*time.Second)
 		nc := onlyClaim(t, c, p.np.Name)
+		emptied := time.Now()
 		scaleTo(t, ns, "window", 0)
-		note := eventAbout(t, "DisruptionBlocked", nc.Name, 60*time.Second)
+		note := eventAbout(t, "DisruptionBlocked", nc.Name, emptied, 60*time.Second)
 		t.Logf("inside the window (%s for 2m, ends %s): %s", schedule, end.Format(time.TimeOnly), note)
 		if !strings.Contains(note, "budget") {
 			t.Errorf("the Event does not name the budget: %s", note)
@@ -453,7 +463,7 @@ func TestDisruptionInsufficientCapacity(t *testing.T) {
 	simFaults(t, state, map[string]string{sim.FaultInsufficientCapacity: "c5.xlarge/*/*"})
 	scaled := time.Now()
 	scaleTo(t, ns, "ice", 2)
-	note := eventAbout(t, "DisruptionRolledBack", nc.Name, 60*time.Second)
+	note := eventAbout(t, "DisruptionRolledBack", nc.Name, scaled, 60*time.Second)
 	t.Logf("Event on %s: %s", nc.Name, note)
 	stays(t, c, inst, nc, scaled)
 	waitRunning(t, ns, "ice", 2, 10*time.Second)

@@ -126,7 +126,7 @@ func TestPackingMarginalCostConsolidation(t *testing.T) {
 		return slices.Equal(got, []string{"c6g.large", "c6g.large"}), fmt.Sprintf("claims %v, want two c6g.large", got)
 	})
 	waitRunning(t, ns, "small", 2, 60*time.Second)
-	note := eventAbout(t, "DisruptionStarted", old.Name, 10*time.Second)
+	note := eventAbout(t, "DisruptionStarted", old.Name, time.Time{}, 10*time.Second)
 	t.Logf("Event on %s: %s", old.Name, note)
 	if !strings.Contains(note, "replace by c6g.large, c6g.large") {
 		t.Errorf("Event %q does not name the two replacements", note)
