@@ -83,12 +83,16 @@ BENCH_REVIEWS ?= 2000
 bench-admission:
 	TAILOR_BENCH_ADMISSION=1 TAILOR_BENCH_ROUNDS=$(BENCH_ROUNDS) TAILOR_BENCH_REVIEWS=$(BENCH_REVIEWS) $(GO) test -count=1 -timeout 60m -run '^$$' -bench '^BenchmarkAdmissionFloor$$' -benchtime 1x ./webhook | grep -vE '^(goos|goarch|pkg|cpu):'
 
-# The same reviews posted to a whole `tailor run` over a filled cluster
-# (SCALE_PODS pods, a VPA per 10), alternating with a no-op webhook in a
-# process of its own (BENCH_ROUNDS rounds of BENCH_REVIEWS/2 per side and
-# cell; several minutes; ADMISSION_ARGS adds flags to tailor run).
+# The same reviews posted to Tailor as installed over a filled cluster
+# (SCALE_PODS pods, a VPA per 10): an admission replica (--components
+# webhook) beside a process running the loops (LOOPS=same: one process
+# with every default component instead), alternating with a no-op webhook
+# in a process of its own (BENCH_ROUNDS rounds of BENCH_REVIEWS/2 per side
+# and cell; several minutes; ADMISSION_ARGS adds flags to the measured
+# tailor run).
+LOOPS ?= separate
 bench-admission-scale:
-	TAILOR_ADMISSION_SCALE_PODS=$(SCALE_PODS) TAILOR_ADMISSION_ARGS='$(ADMISSION_ARGS)' TAILOR_BENCH_ROUNDS=$(BENCH_ROUNDS) TAILOR_BENCH_REVIEWS=$(BENCH_REVIEWS) $(GO) test -count=1 -timeout 40m -v ./test/e2e -run '^TestAdmissionAtScale$$' 2>&1 | grep -E 'MEASURED|\| proto|ready|written in|idle:|^(--- |ok|FAIL)|admission_scale_test'
+	TAILOR_ADMISSION_SCALE_PODS=$(SCALE_PODS) TAILOR_ADMISSION_LOOPS=$(LOOPS) TAILOR_ADMISSION_ARGS='$(ADMISSION_ARGS)' TAILOR_BENCH_ROUNDS=$(BENCH_ROUNDS) TAILOR_BENCH_REVIEWS=$(BENCH_REVIEWS) $(GO) test -count=1 -timeout 40m -v ./test/e2e -run '^TestAdmissionAtScale$$' 2>&1 | grep -E 'MEASURED|\| proto|ready|written in|idle:|^(--- |ok|FAIL)|admission_scale_test'
 
 # README's two commands verbatim in a fresh clone with empty caches (slow:
 # builds everything; nightly-style, not part of make test).

@@ -99,7 +99,10 @@ type component struct {
 	help string
 	// optIn components run only when --components names them.
 	optIn bool
-	setup func(ctx context.Context, mgr manager.Manager, o *runOptions, sh *shared) error
+	// everyReplica components serve on every replica; the others are loops
+	// that run on the elected leader.
+	everyReplica bool
+	setup        func(ctx context.Context, mgr manager.Manager, o *runOptions, sh *shared) error
 }
 
 // shared are the clients built once in run and handed to every loop.
@@ -122,7 +125,8 @@ func (sh *shared) promQuerier() scaler.PrometheusQuerier {
 // itself from sandbox_load.go, which the release build leaves out.
 var components = map[string]component{
 	"webhook": {
-		help: "the admission webhook server: pod sizing and NodePool placement, validation of VPAs, ReplicaAutoscalers, NodePools and AWSNodeClasses (every replica)",
+		help:         "the admission webhook server: pod sizing and NodePool placement, validation of VPAs, ReplicaAutoscalers, NodePools and AWSNodeClasses (every replica)",
+		everyReplica: true,
 		setup: func(ctx context.Context, mgr manager.Manager, o *runOptions, _ *shared) error {
 			wo := webhook.Options{Scope: o.scope, Pools: o.pools}
 			if o.placement {
@@ -160,6 +164,13 @@ var components = map[string]component{
 			return scaler.Setup(mgr, o.scaler, sh.scales, sh.promQuerier())
 		},
 	},
+}
+
+// leads reports whether any of names runs on the elected leader only: a
+// process without one (an admission-only replica) must never hold the
+// lease, or the replicas that run the loops would wait on it forever.
+func leads(names []string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return !components[n].everyReplica })
 }
 
 // defaultComponents are those that run unless --components says otherwise.
@@ -204,7 +215,7 @@ func newRunCommand() *cobra.Command {
 	f.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the admission webhook HTTPS server.")
 	f.StringVar(&o.webhookHost, "webhook-bind-host", "", "Host the webhook server binds to; empty: all interfaces.")
 	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder holding the webhook serving pair tls.crt and tls.key; reloaded when they change.")
-	f.BoolVar(&o.leaderElect, "leader-elect", true, "Elect one replica to run the background loops; webhooks are served by every replica.")
+	f.BoolVar(&o.leaderElect, "leader-elect", true, "Elect one replica to run the background loops; webhooks are served by every replica. A replica whose --components are only webhook never takes part (an admission-only replica).")
 	f.StringVar(&o.leaderElectionID, "leader-election-id", "tailor-leader", "Name of the Lease used for leader election.")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease; empty: $POD_NAMESPACE, else tailor-system.")
 	f.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before it may take an unrenewed lease.")
@@ -239,6 +250,10 @@ func run(ctx context.Context, o *runOptions) error {
 		if _, ok := components[c]; !ok {
 			return fmt.Errorf("--components: unknown component %q (known: %s)", c, strings.Join(componentNames(), ", "))
 		}
+	}
+	serves := slices.Contains(o.components, "webhook")
+	if !serves && (o.certBootstrap || o.certManagerCertificate != "") {
+		return fmt.Errorf("--cert-bootstrap and --cert-manager-certificate are for the webhook's serving certificate: --components %s has no webhook", strings.Join(o.components, ","))
 	}
 	// One Prometheus client for every loop; New validates the flags and
 	// does not connect.
@@ -292,6 +307,10 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
 	log := ctrl.Log.WithName("setup")
+	if o.leaderElect && !leads(o.components) {
+		o.leaderElect = false
+		log.Info("no leader-only component in --components: this replica does not take part in leader election", "components", o.components)
+	}
 
 	cfg, err := loadConfig(o.kubeconfig)
 	if err != nil {
@@ -423,7 +442,12 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	v, c, g := buildInfo()
 	recordBuildInfo(v, c, g)
+	// An admission-only replica runs no loops: it is nobody's leader, and
+	// Elected closes at once without leader election.
 	go func() {
+		if !leads(o.components) {
+			return
+		}
 		select {
 		case <-mgr.Elected():
 			leaderGauge.Set(1)

@@ -250,6 +250,8 @@ func TestValuesSchemaRejects(t *testing.T) {
 	}{
 		{"unknown certificate mode", []string{"certificates.mode=vault"}, "'/certificates/mode'"},
 		{"no replicas", []string{"replicas=0"}, "'/replicas'"},
+		{"no admission replicas", []string{"admission.replicas=0"}, "'/admission/replicas'"},
+		{"misspelt admission key", []string{"admission.replica=3"}, "'replica' not allowed"},
 		{"replicas not a number", []string{"replicas=two"}, "'/replicas'"},
 		{"misspelt top-level key", []string{"replica=3"}, "'replica' not allowed"},
 		{"misspelt aws key", []string{"aws.clustername=x"}, "'clustername' not allowed"},
@@ -278,17 +280,17 @@ func TestValuesSchemaRejects(t *testing.T) {
 	}
 }
 
-// deployment renders the chart with set and returns its Deployment's pod
-// spec as plain data.
-func deployment(t *testing.T, set []string) map[string]any {
+// deployment renders the chart with set and returns its Deployment name
+// (tailor or tailor-admission) as plain data.
+func deployment(t *testing.T, name string, set []string) map[string]any {
 	t.Helper()
 	out, err := helmTemplate(t, set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, ok := decode(t, "helm template", out)["apps/v1 Deployment tailor-system/tailor"]
+	d, ok := decode(t, "helm template", out)["apps/v1 Deployment tailor-system/"+name]
 	if !ok {
-		t.Fatal("no Deployment tailor-system/tailor")
+		t.Fatalf("no Deployment tailor-system/%s", name)
 	}
 	return d.obj
 }
@@ -321,40 +323,47 @@ func TestChartValuesApply(t *testing.T) {
 		}
 		return out
 	}
-	base := deployment(t, nil)
+	base := deployment(t, "tailor", nil)
 	for _, c := range []struct {
-		name  string
-		set   []string
-		check func(t *testing.T, d map[string]any)
+		name       string
+		deployment string // "": tailor
+		set        []string
+		check      func(t *testing.T, d map[string]any)
 	}{
-		{"image tag", []string{"image.repository=registry.example/tailor", "image.tag=v9"}, func(t *testing.T, d map[string]any) {
+		{"image tag", "", []string{"image.repository=registry.example/tailor", "image.tag=v9"}, func(t *testing.T, d map[string]any) {
 			if got := field(d, append(container, "image")...); got != "registry.example/tailor:v9" {
 				t.Errorf("image %v", got)
 			}
 		}},
-		{"image digest wins over the tag", []string{"image.tag=v9", "image.digest=sha256:" + strings.Repeat("ab", 32)}, func(t *testing.T, d map[string]any) {
+		{"image digest wins over the tag", "", []string{"image.tag=v9", "image.digest=sha256:" + strings.Repeat("ab", 32)}, func(t *testing.T, d map[string]any) {
 			if got := field(d, append(container, "image")...); got != "ghcr.io/tailor-dev/tailor@sha256:"+strings.Repeat("ab", 32) {
 				t.Errorf("image %v", got)
 			}
 		}},
-		{"replicas", []string{"replicas=3"}, func(t *testing.T, d map[string]any) {
+		{"replicas", "", []string{"replicas=3"}, func(t *testing.T, d map[string]any) {
 			if got := field(d, "spec", "replicas"); got != float64(3) {
 				t.Errorf("replicas %v", got)
 			}
 		}},
-		{"extra args last", []string{"extraArgs={--enable-http2,--metrics-secure=false}"}, func(t *testing.T, d map[string]any) {
+		{"extra args last", "", []string{"extraArgs={--enable-http2,--metrics-secure=false}"}, func(t *testing.T, d map[string]any) {
 			want := append(args(base), "--enable-http2", "--metrics-secure=false")
 			if got := args(d); !slices.Equal(got, want) {
 				t.Errorf("args %v, want %v", got, want)
 			}
 		}},
-		{"asg: no endpoint nor queue", []string{"aws.cloud=asg", "aws.clusterName=c", "aws.region=eu-west-1", "aws.interruptionQueue=q"}, func(t *testing.T, d map[string]any) {
-			want := append(args(base), "--components=recommender,scaler,updater,webhook,provisioner", "--cloud=asg", "--cluster-name=c", "--aws-region=eu-west-1")
+		{"asg: no endpoint nor queue", "", []string{"aws.cloud=asg", "aws.clusterName=c", "aws.region=eu-west-1", "aws.interruptionQueue=q"}, func(t *testing.T, d map[string]any) {
+			want := slices.Clone(args(base))
+			i := slices.Index(want, "--components=recommender,scaler,updater")
+			if i < 0 {
+				t.Fatalf("base args %v have no --components", want)
+			}
+			want[i] = "--components=recommender,scaler,updater,provisioner"
+			want = append(want, "--cloud=asg", "--cluster-name=c", "--aws-region=eu-west-1")
 			if got := args(d); !slices.Equal(got, want) {
 				t.Errorf("args %v, want %v", got, want)
 			}
 		}},
-		{"scheduling", []string{"nodeSelector.pool=system", "tolerations=null", "affinity=null", "priorityClassName="}, func(t *testing.T, d map[string]any) {
+		{"scheduling", "", []string{"nodeSelector.pool=system", "tolerations=null", "affinity=null", "priorityClassName="}, func(t *testing.T, d map[string]any) {
 			spec := field(d, "spec", "template", "spec").(map[string]any)
 			if got := spec["nodeSelector"]; !reflect.DeepEqual(got, map[string]any{"kubernetes.io/os": "linux", "pool": "system"}) {
 				t.Errorf("nodeSelector %v", got)
@@ -365,7 +374,7 @@ func TestChartValuesApply(t *testing.T) {
 				}
 			}
 		}},
-		{"resources", []string{"resources.limits.memory=1Gi"}, func(t *testing.T, d map[string]any) {
+		{"resources", "", []string{"resources.limits.memory=1Gi"}, func(t *testing.T, d map[string]any) {
 			if got := field(d, append(container, "resources", "limits", "memory")...); got != "1Gi" {
 				t.Errorf("memory limit %v", got)
 			}
@@ -373,10 +382,35 @@ func TestChartValuesApply(t *testing.T) {
 				t.Errorf("cpu request %v, want the default kept", got)
 			}
 		}},
+		{"admission replicas", "tailor-admission", []string{"admission.replicas=5"}, func(t *testing.T, d map[string]any) {
+			if got := field(d, "spec", "replicas"); got != float64(5) {
+				t.Errorf("replicas %v", got)
+			}
+			if got := field(deployment(t, "tailor", []string{"admission.replicas=5"}), "spec", "replicas"); got != float64(2) {
+				t.Errorf("tailor's replicas %v, want the default kept", got)
+			}
+		}},
+		{"admission resources", "tailor-admission", []string{"admission.resources.limits.memory=2Gi"}, func(t *testing.T, d map[string]any) {
+			if got := field(d, append(container, "resources", "limits", "memory")...); got != "2Gi" {
+				t.Errorf("memory limit %v", got)
+			}
+			if got := field(deployment(t, "tailor", []string{"admission.resources.limits.memory=2Gi"}), append(container, "resources", "limits", "memory")...); got != "512Mi" {
+				t.Errorf("tailor's memory limit %v, want the default kept", got)
+			}
+		}},
+		{"extra args reach the admission replicas too", "tailor-admission", []string{"extraArgs={--enable-http2}"}, func(t *testing.T, d map[string]any) {
+			if got := args(d); got[len(got)-1] != "--enable-http2" {
+				t.Errorf("args %v, want --enable-http2 last", got)
+			}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.check(t, deployment(t, c.set))
+			name := c.deployment
+			if name == "" {
+				name = "tailor"
+			}
+			c.check(t, deployment(t, name, c.set))
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/cluster"
@@ -74,7 +75,7 @@ func TestInstallChart(t *testing.T) {
 	}
 	listed := strings.Fields(string(kubectl(t, manifest, "get", "-f", "-", "-o", "name")))
 	for _, want := range []string{
-		"namespace/tailor-system", "serviceaccount/tailor", "deployment.apps/tailor",
+		"namespace/tailor-system", "serviceaccount/tailor", "deployment.apps/tailor", "deployment.apps/tailor-admission",
 		"clusterrole.rbac.authorization.k8s.io/tailor-cert-bootstrap",
 		"mutatingwebhookconfiguration.admissionregistration.k8s.io/tailor",
 		"validatingwebhookconfiguration.admissionregistration.k8s.io/tailor",
@@ -85,14 +86,19 @@ func TestInstallChart(t *testing.T) {
 	}
 	t.Logf("helm installed %d objects", len(listed))
 
-	d, err := env.Clientset().AppsV1().Deployments("tailor-system").Get(ctx, "tailor", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	var ds []*appsv1.Deployment
+	for _, name := range []string{"tailor", "tailor-admission"} {
+		d, err := env.Clientset().AppsV1().Deployments("tailor-system").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Labels["app.kubernetes.io/managed-by"] != "Helm" {
+			t.Errorf("Deployment %s labels %v: not helm's", name, d.Labels)
+		}
+		ds = append(ds, d)
 	}
-	if d.Labels["app.kubernetes.io/managed-by"] != "Helm" {
-		t.Errorf("Deployment labels %v: not helm's", d.Labels)
-	}
-	selfSignedServes(t, d, 1)
+	replicas, _ := selfSignedServes(t, ds[1], 1)
+	loopsServe(t, ds[0], replicas)
 	hamsterThroughInstall(t)
 	rbacSuffices(t, start)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -73,22 +74,17 @@ func render(t *testing.T, overlay string) []renderedObject {
 }
 
 // install applies the rendered overlay (CRDs are already installed and shared
-// with the other tests, so they stay) and removes it afterwards.
-func install(t *testing.T, objs []renderedObject) *appsv1.Deployment {
+// with the other tests, so they stay) and removes it afterwards. It returns
+// the overlay's two Deployments: tailor (the loops) and tailor-admission
+// (the webhooks).
+func install(t *testing.T, objs []renderedObject) (loops, admission *appsv1.Deployment) {
 	t.Helper()
 	var docs []string
-	var deploy *appsv1.Deployment
 	for _, o := range objs {
 		if o.Kind == "CustomResourceDefinition" {
 			continue
 		}
 		docs = append(docs, string(o.raw))
-		if o.Kind == "Deployment" {
-			deploy = &appsv1.Deployment{}
-			if err := yaml.Unmarshal(o.raw, deploy); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 	manifest := []byte(strings.Join(docs, "\n---\n"))
 	kubectl(t, manifest, "apply", "--server-side", "--field-manager=e2e", "-f", "-")
@@ -103,10 +99,44 @@ func install(t *testing.T, objs []renderedObject) *appsv1.Deployment {
 			return err != nil, "tailor-system still terminating"
 		})
 	})
-	if deploy == nil {
-		t.Fatal("overlay has no Deployment")
+	return renderedDeployments(t, objs)
+}
+
+// renderedDeployments picks the two Deployments out of rendered objects.
+func renderedDeployments(t *testing.T, objs []renderedObject) (loops, admission *appsv1.Deployment) {
+	t.Helper()
+	byName := map[string]*appsv1.Deployment{}
+	for _, o := range objs {
+		if o.Kind == "Deployment" {
+			d := &appsv1.Deployment{}
+			if err := yaml.Unmarshal(o.raw, d); err != nil {
+				t.Fatal(err)
+			}
+			byName[d.Name] = d
+		}
 	}
-	return deploy
+	if len(byName) != 2 || byName["tailor"] == nil || byName["tailor-admission"] == nil {
+		t.Fatalf("rendered Deployments %v, want tailor and tailor-admission", slices.Collect(maps.Keys(byName)))
+	}
+	return byName["tailor"], byName["tailor-admission"]
+}
+
+// loopsServe runs one replica of the installed loops Deployment d (its
+// args, as its ServiceAccount) and checks that it, and not an admission
+// replica, holds the leader Lease: the admission replicas take no part.
+func loopsServe(t *testing.T, d *appsv1.Deployment, admission []*instance) *instance {
+	t.Helper()
+	inst := runInstalled(t, d, 0, t.TempDir())
+	waitReady(t, inst)
+	eventually(t, 60*time.Second, func(context.Context) (bool, string) {
+		return strings.Contains(inst.out.String(), "elected leader"), "the loops replica is not the leader yet"
+	})
+	for _, a := range admission {
+		if out := a.out.String(); !strings.Contains(out, "does not take part in leader election") || strings.Contains(out, "elected leader") {
+			t.Errorf("an admission replica took part in leader election:\n%s", out)
+		}
+	}
+	return inst
 }
 
 // routeWebhookToLoopback makes the installed Service reachable without
@@ -135,11 +165,13 @@ func routeWebhookToLoopback(t *testing.T, port int) {
 		t.Fatal(err)
 	}
 	// kwok would only pretend to run the installed replicas; the real
-	// server is the process the test starts from the same args.
+	// servers are the processes the test starts from the same args.
 	// A merge patch on the scale subresource: no resourceVersion, so the
 	// Deployment controller's own status writes cannot make it conflict.
-	if _, err := cs.AppsV1().Deployments("tailor-system").Patch(ctx, "tailor", types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{}, "scale"); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"tailor", "tailor-admission"} {
+		if _, err := cs.AppsV1().Deployments("tailor-system").Patch(ctx, name, types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{}, "scale"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -234,10 +266,11 @@ func hamsterThroughInstall(t *testing.T) {
 
 func TestInstallSelfSigned(t *testing.T) {
 	start := time.Now()
-	d := install(t, render(t, "self-signed"))
-	// Two replicas at once agree on one bootstrapped Secret. Pairs live
-	// 45 s, so the test sees a renewal (at 30 s) too.
+	loops, d := install(t, render(t, "self-signed"))
+	// Two admission replicas at once agree on one bootstrapped Secret.
+	// Pairs live 45 s, so the test sees a renewal (at 30 s) too.
 	replicas, secret := selfSignedServes(t, d, 2, "--cert-validity=45s")
+	loopsServe(t, loops, replicas)
 	hamsterThroughInstall(t)
 	metricsNeedAuthorization(t, replicas[0])
 	rotationRefusesNothing(t, secret.Data["tls.crt"], strings.TrimPrefix(replicas[0].webhook, "https://"))
@@ -501,7 +534,7 @@ func TestInstallCertManager(t *testing.T) {
 	if err := env.StartCertManager(ctx); err != nil {
 		t.Fatal(err)
 	}
-	d := install(t, render(t, "cert-manager"))
+	loops, d := install(t, render(t, "cert-manager"))
 	ports, err := cluster.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -527,6 +560,7 @@ func TestInstallCertManager(t *testing.T) {
 	}
 	inst := runInstalled(t, d, ports[0], certDir)
 	waitReady(t, inst)
+	loopsServe(t, loops, []*instance{inst})
 	waitCABundles(t)
 	m, err := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "tailor", metav1.GetOptions{})
 	if err != nil {
@@ -565,25 +599,24 @@ func TestOverlaysRenderWithKnownFlags(t *testing.T) {
 	t.Parallel() // renders and runs tailor --help: nothing on the cluster
 	for _, overlay := range []string{"self-signed", "cert-manager", "eks"} {
 		t.Run(overlay, func(t *testing.T) {
-			var d *appsv1.Deployment
-			for _, o := range render(t, overlay) {
-				if o.Kind == "Deployment" {
-					d = &appsv1.Deployment{}
-					if err := yaml.Unmarshal(o.raw, d); err != nil {
-						t.Fatal(err)
-					}
+			loops, admission := renderedDeployments(t, render(t, overlay))
+			for _, d := range []*appsv1.Deployment{loops, admission} {
+				// Every overlay deploys the release this tree is, never :latest.
+				if img, want := d.Spec.Template.Spec.Containers[0].Image, "ghcr.io/tailor-dev/tailor:"+releaseVersion(t); img != want {
+					t.Errorf("%s: image %s, want %s", d.Name, img, want)
+				}
+				args := append(append([]string{}, d.Spec.Template.Spec.Containers[0].Args...), "--help")
+				if code, out := runTailor(t, 10*time.Second, args...); code != 0 {
+					t.Fatalf("%s: tailor %v: exit %d\n%s", d.Name, args, code, out)
 				}
 			}
-			if d == nil {
-				t.Fatal("no Deployment")
+			// The loops are the leader's and serve no webhook; the
+			// admission replicas serve nothing else.
+			if args := strings.Join(admission.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--components=webhook ") {
+				t.Errorf("tailor-admission args %q: want --components=webhook", args)
 			}
-			// Every overlay deploys the release this tree is, never :latest.
-			if img, want := d.Spec.Template.Spec.Containers[0].Image, "ghcr.io/tailor-dev/tailor:"+releaseVersion(t); img != want {
-				t.Errorf("image %s, want %s", img, want)
-			}
-			args := append(append([]string{}, d.Spec.Template.Spec.Containers[0].Args...), "--help")
-			if code, out := runTailor(t, 10*time.Second, args...); code != 0 {
-				t.Fatalf("tailor %v: exit %d\n%s", args, code, out)
+			if args := strings.Join(loops.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "webhook") || !strings.Contains(args, "--components=recommender,scaler,updater") {
+				t.Errorf("tailor args %q: want the loops without the webhook", args)
 			}
 		})
 	}

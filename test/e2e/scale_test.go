@@ -227,11 +227,12 @@ func procMemory(t *testing.T, pid int) (peak, rss int64) {
 	return peak, rss
 }
 
-// shippedMemoryLimit is the memory limit of deploy/base's Deployment.
+// shippedMemoryLimit is the memory limit of deploy/base's Deployment
+// tailor, whose leader runs the recommender.
 func shippedMemoryLimit(t *testing.T) int64 {
 	t.Helper()
 	for _, o := range render(t, "self-signed") {
-		if o.Kind != "Deployment" {
+		if o.Kind != "Deployment" || o.Metadata.Name != "tailor" {
 			continue
 		}
 		var d appsv1.Deployment
