@@ -11,17 +11,25 @@ import (
 )
 
 // Every permission the start-up check insists on is one the shipped
-// ClusterRole grants; otherwise a correct install would refuse to start.
+// ClusterRole of the component's Deployment grants (tailor-admission for the
+// webhook, tailor for the loops); otherwise a correct install would refuse
+// to start.
 func TestRequiredAccessIsGranted(t *testing.T) {
 	raw, err := os.ReadFile("../../deploy/base/rbac.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.Unmarshal([]byte(strings.Split(string(raw), "\n---\n")[0]), role); err != nil || role.Kind != "ClusterRole" {
-		t.Fatalf("rbac.yaml's first document: %v %s", err, role.Kind)
+	roles := map[string]*rbacv1.ClusterRole{}
+	for _, doc := range strings.Split(string(raw), "\n---\n") {
+		role := &rbacv1.ClusterRole{}
+		if err := yaml.Unmarshal([]byte(doc), role); err != nil {
+			t.Fatal(err)
+		}
+		if role.Kind == "ClusterRole" {
+			roles[role.Name] = role
+		}
 	}
-	granted := func(a access) bool {
+	granted := func(role *rbacv1.ClusterRole, a access) bool {
 		for _, r := range role.Rules {
 			if len(r.ResourceNames) > 0 {
 				continue // the check asks about every object
@@ -37,9 +45,17 @@ func TestRequiredAccessIsGranted(t *testing.T) {
 		if _, ok := components[c]; !ok {
 			t.Errorf("requiredAccess names unknown component %q", c)
 		}
+		name := "tailor"
+		if components[c].everyReplica {
+			name = "tailor-admission"
+		}
+		role := roles[name]
+		if role == nil {
+			t.Fatalf("deploy/base/rbac.yaml has no ClusterRole %s", name)
+		}
 		for _, a := range list {
-			if !granted(a) {
-				t.Errorf("component %s needs %s, which deploy/base/rbac.yaml does not grant", c, a)
+			if !granted(role, a) {
+				t.Errorf("component %s needs %s, which ClusterRole %s of deploy/base/rbac.yaml does not grant", c, a, name)
 			}
 		}
 	}

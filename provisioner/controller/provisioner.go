@@ -100,11 +100,14 @@ func (p *Provisioner) podHandler() toolscache.ResourceEventHandler {
 		}
 		if unschedulable(pod) {
 			// The scheduler re-marks pods that wait for a nominated claim;
-			// only pods not yet provided for open or extend a batch.
+			// only pods not yet provided for open or extend a batch — or
+			// pods whose claim is up without them (the scheduler gave its
+			// room to other pods): their next step is the solver's, now,
+			// not the next tick's.
 			p.mu.Lock()
-			_, nominated := p.nominated[pod.UID]
+			claim, nominated := p.nominated[pod.UID]
 			p.mu.Unlock()
-			if !nominated {
+			if !nominated || p.claimInitialized(claim) {
 				p.Trigger()
 			}
 			return
@@ -136,6 +139,16 @@ func (p *Provisioner) podHandler() toolscache.ResourceEventHandler {
 			}
 		},
 	}
+}
+
+// claimInitialized reports whether the claim named is Initialized (its
+// Node registered and Ready), from the cache.
+func (p *Provisioner) claimInitialized(name string) bool {
+	nc := &provisionerv1.NodeClaim{}
+	if err := p.client.Get(context.Background(), types.NamespacedName{Name: name}, nc); err != nil {
+		return false
+	}
+	return isTrue(nc, provisionerv1.ConditionInitialized)
 }
 
 // Start batches and solves until ctx ends: a batch closes after BatchIdle
@@ -245,6 +258,9 @@ func (p *Provisioner) Provision(ctx context.Context) error {
 		case scheduling.InFlightNode:
 			claim = pl.Node
 		case scheduling.Unschedulable:
+			// No longer waiting for a claim (one it was nominated to came
+			// up without it): its re-marks trigger batches again.
+			delete(p.nominated, pod.UID)
 			msg := poolReasons(pl)
 			for _, pool := range limitBlocked(pl) {
 				limited[pool] = pl.PoolReasons[pool]

@@ -76,3 +76,44 @@ func TestProvisionIsIdempotentAcrossRestarts(t *testing.T) {
 		t.Errorf("after a restart: %d claims (want %d), %d pods nominated", count(), n, len(restarted.nominated))
 	}
 }
+
+// The scheduler re-marks a nominated pod Unschedulable while its claim
+// launches (nothing to do), and after the claim's node came up without it
+// (it gave the room to other pods): that pod needs a batch now, so its
+// Event says why it waits (a limit, no pool) without waiting for the tick.
+func TestPodHandlerTriggersForPodsLeftOutOfTheirClaim(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	_ = provisionerv1.AddToScheme(scheme)
+	up := &provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "up"}, Status: provisionerv1.NodeClaimStatus{
+		Conditions: []metav1.Condition{{Type: provisionerv1.ConditionInitialized, Status: metav1.ConditionTrue}}}}
+	launching := &provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "launching"}}
+	c := clientfake.NewClientBuilder().WithScheme(scheme).WithObjects(up, launching).Build()
+	for _, tc := range []struct {
+		name, claim string // claim "": not nominated
+		want        bool
+	}{
+		{"not nominated", "", true},
+		{"nominated to a claim still launching", "launching", false},
+		{"nominated to a claim whose node is up", "up", true},
+		{"nominated to a claim gone", "gone", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProvisioner(c, nil, events.NewFakeRecorder(10), log.Log, DefaultOptions())
+			pod := pendingPod("a")
+			if tc.claim != "" {
+				p.nominated[pod.UID] = tc.claim
+			}
+			p.podHandler().OnUpdate(pod, pod)
+			got := false
+			select {
+			case <-p.trigger:
+				got = true
+			default:
+			}
+			if got != tc.want {
+				t.Errorf("triggered %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

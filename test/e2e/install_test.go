@@ -175,53 +175,48 @@ func routeWebhookToLoopback(t *testing.T, port int) {
 	}
 }
 
-// serviceAccountKubeconfig authenticates as the installed ServiceAccount, so
-// the process runs with exactly the shipped RBAC and the audit log records
-// its requests under the ServiceAccount's name.
-func serviceAccountKubeconfig(t *testing.T) string {
-	return tokenKubeconfig(t, "tailor-system", "tailor")
-}
-
-// installedUser is the ServiceAccount the shipped manifests run Tailor as.
-const installedUser = cluster.ServiceAccountPrefix + "tailor-system:tailor"
-
 // rbacSuffices reads the API server's audit log for every request Tailor
-// made as its ServiceAccount since start: none may have been refused (the
-// shipped RBAC grants what the code uses). The calls it made are logged,
+// made as each of its ServiceAccounts (tailor: the loops; tailor-admission:
+// the webhooks) since start: none may have been refused (the shipped RBAC
+// grants what the code uses), and each made some. The calls are logged,
 // grouped, to set beside the rules.
 func rbacSuffices(t *testing.T, since time.Time) {
 	t.Helper()
-	reqs, err := env.AuditRequests(installedUser, since)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(reqs) == 0 {
-		t.Fatal("no audited request from the installed ServiceAccount: is the audit policy in force?")
-	}
-	used := map[string]int{}
-	for _, r := range reqs {
-		res := r.Resource
-		if r.Subresource != "" {
-			res += "/" + r.Subresource
+	for _, sa := range []string{"tailor", "tailor-admission"} {
+		user := cluster.ServiceAccountPrefix + "tailor-system:" + sa
+		reqs, err := env.AuditRequests(user, since)
+		if err != nil {
+			t.Fatal(err)
 		}
-		key := fmt.Sprintf("%s %s.%s", r.Verb, res, r.APIGroup)
-		used[key]++
-		// 403 is also NamespaceLifecycle's answer in a namespace being
-		// deleted (another test's, cleaning up): not an RBAC refusal.
-		if r.Code == http.StatusForbidden && !strings.Contains(r.Message, "being terminated") {
-			t.Errorf("RBAC refused %s %s %s/%s (%s): the shipped rules miss a permission the code uses", r.Verb, res, r.Namespace, r.Name, r.Message)
+		if len(reqs) == 0 {
+			t.Fatalf("no audited request from %s: is the audit policy in force, did its replica run?", user)
 		}
+		used := map[string]int{}
+		for _, r := range reqs {
+			res := r.Resource
+			if r.Subresource != "" {
+				res += "/" + r.Subresource
+			}
+			key := fmt.Sprintf("%s %s.%s", r.Verb, res, r.APIGroup)
+			used[key]++
+			// 403 is also NamespaceLifecycle's answer in a namespace being
+			// deleted (another test's, cleaning up): not an RBAC refusal.
+			if r.Code == http.StatusForbidden && !strings.Contains(r.Message, "being terminated") {
+				t.Errorf("RBAC refused %s %s %s %s/%s (%s): the shipped rules miss a permission the code uses", sa, r.Verb, res, r.Namespace, r.Name, r.Message)
+			}
+		}
+		keys := make([]string, 0, len(used))
+		for k := range used {
+			keys = append(keys, fmt.Sprintf("%s ×%d", k, used[k]))
+		}
+		slices.Sort(keys)
+		t.Logf("%d requests as %s: %s", len(reqs), user, strings.Join(keys, "; "))
 	}
-	keys := make([]string, 0, len(used))
-	for k := range used {
-		keys = append(keys, fmt.Sprintf("%s ×%d", k, used[k]))
-	}
-	slices.Sort(keys)
-	t.Logf("%d requests as %s: %s", len(reqs), installedUser, strings.Join(keys, "; "))
 }
 
 // runInstalled starts tailor with the installed Deployment's args, as its
-// ServiceAccount, with loopback ports and certDir overriding the in-cluster
+// ServiceAccount (so the process runs with exactly the shipped RBAC and the
+// audit log records its requests under that name), with loopback ports and certDir overriding the in-cluster
 // ones; extra args follow.
 func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir string, extra ...string) *instance {
 	t.Helper()
@@ -229,7 +224,7 @@ func runInstalled(t *testing.T, d *appsv1.Deployment, webhookPort int, certDir s
 	inst := newInstance(t)
 	inst.webhook = "https://127.0.0.1:" + strconv.Itoa(webhookPort)
 	inst.metrics = "https" + strings.TrimPrefix(inst.metrics, "http") // the shipped --metrics-secure
-	args := append(append([]string{}, c.Args...), "--kubeconfig", serviceAccountKubeconfig(t), "--cert-dir", certDir)
+	args := append(append([]string{}, c.Args...), "--kubeconfig", tokenKubeconfig(t, "tailor-system", d.Spec.Template.Spec.ServiceAccountName), "--cert-dir", certDir)
 	args = append(args, inst.loopbackArgs()...)
 	args = append(args, extra...)
 	if args[0] != "run" {
