@@ -89,10 +89,11 @@ bench-admission:
 # with every default component instead), alternating with a no-op webhook
 # in a process of its own (BENCH_ROUNDS rounds of BENCH_REVIEWS/2 per side
 # and cell; several minutes; ADMISSION_ARGS adds flags to the measured
-# tailor run).
+# tailor run; AA=1 puts a second no-op in Tailor's place: the noise floor).
 LOOPS ?= separate
+AA ?=
 bench-admission-scale:
-	TAILOR_ADMISSION_SCALE_PODS=$(SCALE_PODS) TAILOR_ADMISSION_LOOPS=$(LOOPS) TAILOR_ADMISSION_ARGS='$(ADMISSION_ARGS)' TAILOR_BENCH_ROUNDS=$(BENCH_ROUNDS) TAILOR_BENCH_REVIEWS=$(BENCH_REVIEWS) $(GO) test -count=1 -timeout 40m -v ./test/e2e -run '^TestAdmissionAtScale$$' 2>&1 | grep -E 'MEASURED|\| proto|ready|written in|idle:|^(--- |ok|FAIL)|admission_scale_test'
+	TAILOR_ADMISSION_SCALE_PODS=$(SCALE_PODS) TAILOR_ADMISSION_LOOPS=$(LOOPS) TAILOR_ADMISSION_AA=$(AA) TAILOR_ADMISSION_ARGS='$(ADMISSION_ARGS)' TAILOR_BENCH_ROUNDS=$(BENCH_ROUNDS) TAILOR_BENCH_REVIEWS=$(BENCH_REVIEWS) $(GO) test -count=1 -timeout 40m -v ./test/e2e -run '^TestAdmissionAtScale$$' 2>&1 | grep -E 'MEASURED|\| proto|ready|written in|idle:|^(--- |ok|FAIL)|admission_scale_test'
 
 # README's two commands verbatim in a fresh clone with empty caches (slow:
 # builds everything; nightly-style, not part of make test).
