@@ -433,16 +433,22 @@ func TestProvisioner(t *testing.T) {
 			cond := meta.FindStatusCondition(np.Status.Conditions, "LimitsReached")
 			return cond != nil && cond.Status == metav1.ConditionTrue, fmt.Sprintf("LimitsReached %+v", cond)
 		})
-		pods, _ := env.Clientset().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=limited"})
+		// The ReplicaSet may still be creating the last pods (slow start)
+		// when the first three run and the limit is reached.
 		var pending string
-		for _, pod := range pods.Items {
-			if pod.Spec.NodeName == "" {
-				pending = pod.Name
+		eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
+			pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=limited"})
+			if err != nil {
+				return false, err.Error()
 			}
-		}
-		if pending == "" {
-			t.Fatal("no pod left pending")
-		}
+			pending = ""
+			for _, pod := range pods.Items {
+				if pod.Spec.NodeName == "" {
+					pending = pod.Name
+				}
+			}
+			return len(pods.Items) == 6 && pending != "", fmt.Sprintf("%d pods, pending %q", len(pods.Items), pending)
+		})
 		waitEvent(t, ns, "LimitReached", pending)
 		time.Sleep(3 * time.Second)
 		claims, _ := claimsOf(context.Background(), c, p.np.Name)

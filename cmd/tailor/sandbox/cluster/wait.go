@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -49,22 +54,52 @@ func HTTPOK(client *http.Client, url string) error {
 	return nil
 }
 
-// FreePorts asks the kernel for n distinct free loopback ports.
+// FreePorts returns n distinct free loopback ports for servers to bind.
+// They come from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range): a port from inside it, released until
+// the server binds, can meanwhile become the source port of any outgoing
+// connection (a client of the API server, say), and the server fails with
+// "address already in use". Ports handed out once are not handed out
+// again by this process.
 func FreePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
+	lo, hi := portRange()
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 10*(hi-lo) {
+			return nil, fmt.Errorf("no %d free loopback ports in [%d, %d)", n, lo, hi)
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		port := lo + rand.IntN(hi-lo)
+		if handedOut[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken
+		}
+		_ = l.Close()
+		handedOut[port] = true
+		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+var (
+	portsMu   sync.Mutex
+	handedOut = map[int]bool{}
+)
+
+// portRange is the span FreePorts draws from: up to 12,000 ports just
+// below the ephemeral range's start (32768 where /proc does not say).
+func portRange() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 2048 {
+				hi = v
+			}
+		}
+	}
+	return max(1024, hi-12000), hi
 }
