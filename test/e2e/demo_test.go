@@ -46,13 +46,29 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The scenarios run at once, as `tailor sandbox demo` runs them, in
+	// goroutines of this test: parallel subtests would wait for free
+	// -parallel slots behind the other tests (78 s in CI), this one
+	// already holds one. Each is then checked in a subtest of its own.
+	ran := map[string]demo.Result{}
 	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, name := range demo.Scenarios {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := r.Run(context.Background(), name)
+			mu.Lock()
+			ran[name] = res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	results := map[string]demo.Result{}
 	t.Run("scenarios", func(t *testing.T) {
 		for _, name := range demo.Scenarios {
 			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				res := r.Run(context.Background(), name)
+				res := ran[name]
 				t.Cleanup(func() {
 					if res.NodePool != "" {
 						_ = c.Delete(context.Background(), &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: res.NodePool}})
@@ -96,9 +112,7 @@ func TestDemo(t *testing.T) {
 						t.Error("no Nominated Event on the pods")
 					}
 				}
-				mu.Lock()
 				results[name] = res
-				mu.Unlock()
 			})
 		}
 	})
