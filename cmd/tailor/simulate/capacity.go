@@ -178,9 +178,12 @@ type CapacityScore struct {
 	// were ever placed.
 	Pods, SkippedGPU, Unplaced int
 	// Nodes launched, PeakNodes the most at once, Solves the solver calls
-	// of the provisioner's batches, Scheduled those of the scheduler
-	// (one per new pod while some node is ready).
-	Nodes, PeakNodes, Solves, Scheduled int
+	// of the provisioner's batches.
+	Nodes, PeakNodes, Solves int
+	// BoundAtOnce: new pods the scheduler bound on arrival (no batch);
+	// OnCandidate: placements (by the scheduler or a batch) on a command's
+	// candidate before its taint, evicted at its drain unless gone before.
+	BoundAtOnce, OnCandidate int
 	// Hourly $/h of the nodes and of the bound (for plots), from the
 	// trace's time 0.
 	CostRate, BoundRate, FitBoundRate []float64
@@ -546,10 +549,10 @@ func (r *capReplay) schedule(i int, t int64) bool {
 		return false
 	}
 	res, err := scheduling.Solve(in)
-	r.sc.Scheduled++
 	if err != nil || res.Placements[0].Kind != scheduling.ExistingNode {
 		return false
 	}
+	r.sc.BoundAtOnce++
 	k := slices.IndexFunc(in.Nodes, func(n scheduling.Node) bool { return n.Name == res.Placements[0].Node })
 	r.bind(i, ids[k], t)
 	return true
@@ -559,6 +562,9 @@ func (r *capReplay) schedule(i int, t int64) bool {
 // nominated to it.
 func (r *capReplay) bind(i, id int, t int64) {
 	n := r.nodes[id]
+	if n.disrupting {
+		r.sc.OnCandidate++
+	}
 	n.pods = append(n.pods, i)
 	n.node.Pods = append(n.node.Pods, r.core[i])
 	r.nodeOf[i] = id

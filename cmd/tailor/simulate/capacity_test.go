@@ -19,24 +19,25 @@ func TestCapacitySchedulerBindsAtOnce(t *testing.T) {
 		solves int     // the provisioner's batch solves
 		nodes  int     // launched
 		pend   float64 // pending pod-seconds of all pods
+		atOnce int     // pods the scheduler bound
 	}{
 		{"fits the ready node: bound at once", []Pod{
 			first,
 			{Name: "b", CPUMilli: 100, MemMiB: 128, Create: 500, Delete: 7200},
-		}, 1, 1, wait},
+		}, 1, 1, wait, 1},
 		{"two at once, both fit: both bound", []Pod{
 			first,
 			{Name: "b", CPUMilli: 100, MemMiB: 128, Create: 500, Delete: 7200},
 			{Name: "c", CPUMilli: 100, MemMiB: 128, Create: 500, Delete: 7200},
-		}, 1, 1, wait},
+		}, 1, 1, wait, 2},
 		{"room only on the node in flight: the batch nominates it there", []Pod{
 			first,
 			{Name: "b", CPUMilli: 100, MemMiB: 128, Create: 120, Delete: 7200},
-		}, 2, 1, wait + (float64(first.Create) + wait - 120)},
+		}, 2, 1, wait + (float64(first.Create) + wait - 120), 0},
 		{"fits no ready node: batch and a new node", []Pod{
 			first,
 			{Name: "b", CPUMilli: 16000, MemMiB: 16384, Create: 500, Delete: 7200},
-		}, 2, 2, 2 * wait},
+		}, 2, 2, 2 * wait, 1}, // first, evicted by a consolidation onto b's node
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := ReplayCapacity(&Arrivals{Pods: tc.pods}, cl, []CapacityPolicy{Provisioner{}})
@@ -44,8 +45,9 @@ func TestCapacitySchedulerBindsAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc := s[0]
-			if sc.Solves != tc.solves || sc.Nodes != tc.nodes || sc.PendingPodSeconds != tc.pend {
-				t.Errorf("solves %d, nodes %d, pending pod-seconds %v; want %d, %d, %v", sc.Solves, sc.Nodes, sc.PendingPodSeconds, tc.solves, tc.nodes, tc.pend)
+			if sc.Solves != tc.solves || sc.Nodes != tc.nodes || sc.PendingPodSeconds != tc.pend || sc.BoundAtOnce != tc.atOnce {
+				t.Errorf("solves %d, nodes %d, pending pod-seconds %v, bound at once %d; want %d, %d, %v, %d",
+					sc.Solves, sc.Nodes, sc.PendingPodSeconds, sc.BoundAtOnce, tc.solves, tc.nodes, tc.pend, tc.atOnce)
 			}
 		})
 	}
@@ -68,13 +70,13 @@ func TestCapacityCommandOrder(t *testing.T) {
 		}, extra...)
 	}
 	for _, tc := range []struct {
-		name      string
-		pods      []Pod
-		disrupted int
+		name                   string
+		pods                   []Pod
+		disrupted, onCandidate int
 	}{
-		{"nothing arrives", pods(), 1},
-		{"arrives before the taint: lands on the candidate, evicted", pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3720, Delete: 4 * 3600}), 2},
-		{"arrives after the taint: not on the candidate", pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3770, Delete: 4 * 3600}), 1},
+		{"nothing arrives", pods(), 1, 0},
+		{"arrives before the taint: lands on the candidate, evicted", pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3720, Delete: 4 * 3600}), 2, 1},
+		{"arrives after the taint: not on the candidate", pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3770, Delete: 4 * 3600}), 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := ReplayCapacity(&Arrivals{Pods: tc.pods}, cl, []CapacityPolicy{Provisioner{}})
@@ -82,8 +84,9 @@ func TestCapacityCommandOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc := s[0]
-			if sc.Disrupted != tc.disrupted || sc.Commands["single_node_consolidation"] != 1 || sc.Nodes != 2 {
-				t.Errorf("disrupted %d, commands %v, nodes %d; want %d, one consolidation, 2", sc.Disrupted, sc.Commands, sc.Nodes, tc.disrupted)
+			if sc.Disrupted != tc.disrupted || sc.OnCandidate != tc.onCandidate || sc.Commands["single_node_consolidation"] != 1 || sc.Nodes != 2 {
+				t.Errorf("disrupted %d, on a candidate %d, commands %v, nodes %d; want %d, %d, one consolidation, 2",
+					sc.Disrupted, sc.OnCandidate, sc.Commands, sc.Nodes, tc.disrupted, tc.onCandidate)
 			}
 			// Every pod bound at once but the first two (which waited for
 			// the first node): the evicted ones onto the ready replacement.
