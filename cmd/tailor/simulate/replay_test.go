@@ -494,6 +494,20 @@ func TestFFD(t *testing.T) {
 	if cpu := c.InstanceTypes[0].Allocatable[corev1.ResourceCPU]; cpu.MilliValue() < 6000 || len(c.Pods) != 2 {
 		t.Errorf("claim %s (%s CPU) with %d pods", c.InstanceTypes[0].Name, cpu.String(), len(c.Pods))
 	}
+	// A tainted (a disruption command's candidate) or cordoned node takes
+	// no pod, as with the solver.
+	for name, n := range map[string]scheduling.Node{
+		"tainted":  {Name: "n", Allocatable: node.Allocatable, Taints: []corev1.Taint{disruptedTaint}},
+		"cordoned": {Name: "n", Allocatable: node.Allocatable, Unschedulable: true},
+	} {
+		res, err := FFD{}.Solve(scheduling.Input{Pods: pods[1:2], Nodes: []scheduling.Node{n}, Pools: []scheduling.Pool{{NodePool: cl.Pool, InstanceTypes: cl.Types}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl := res.Placements[0]; pl.Kind != scheduling.NewClaim {
+			t.Errorf("%s node: big placed %v on %q, want a new claim", name, pl.Kind, pl.Node)
+		}
+	}
 }
 
 // BenchmarkCapacityBound: the capacity replay's bounds over the
