@@ -36,8 +36,9 @@ type Cluster struct {
 	// default WhenEmptyOrUnderutilized): disruption is
 	// provisioner/disruption.Decide, a pass every DisruptionInterval
 	// seconds (the controller's 10 s) while the cluster changes; a
-	// command's candidates drain DisruptionValidation (15 s) after its
-	// replacements are ready.
+	// command runs as the controller's does (see command): its
+	// candidates are tainted at the first pass after its replacements are
+	// ready and drain DisruptionValidation (15 s) after that.
 	ConsolidateAfter                         int64
 	ConsolidationPolicy                      provisionerv1.ConsolidationPolicy
 	DisruptionInterval, DisruptionValidation int64
@@ -169,15 +170,20 @@ type CapacityScore struct {
 	PendingPodSeconds float64
 	// Disrupted: pods evicted by disruption commands (each eviction counts).
 	Disrupted int
-	// Commands carried out by method (emptiness, consolidation…), and
+	// Commands started by method (emptiness, consolidation…), and
 	// DisruptionSolves the solver calls the disruption passes made.
 	Commands         map[string]int
 	DisruptionSolves int
 	// Pods replayed, SkippedGPU left out, Unplaced deleted before they
 	// were ever placed.
 	Pods, SkippedGPU, Unplaced int
-	// Nodes launched, PeakNodes the most at once, Solves the solver calls.
+	// Nodes launched, PeakNodes the most at once, Solves the solver calls
+	// of the provisioner's batches.
 	Nodes, PeakNodes, Solves int
+	// BoundAtOnce: new pods the scheduler bound on arrival (no batch);
+	// OnCandidate: placements (by the scheduler or a batch) on a command's
+	// candidate before its taint, evicted at its drain unless gone before.
+	BoundAtOnce, OnCandidate int
 	// Hourly $/h of the nodes and of the bound (for plots), from the
 	// trace's time 0.
 	CostRate, BoundRate, FitBoundRate []float64
@@ -198,10 +204,15 @@ type simNode struct {
 	// readiness if none did), what consolidateAfter counts from.
 	lastPodEvent int64
 	pods         []int // trace pod indexes, running or nominated
-	// disrupting: a candidate of a command in flight (tainted: no new
-	// pods); replacement: launched by one.
+	// disrupting: a candidate of a command in flight (marked; it takes
+	// pods until tainted); replacement: launched by one.
 	disrupting, replacement bool
 }
+
+// disruptedTaint is the controller's taint on a command's candidates once
+// its replacements are ready: the solver, the replay's scheduler and
+// Decide's simulations see it on the node as they see it on a real one.
+var disruptedTaint = corev1.Taint{Key: provisionerv1.TaintDisrupted, Effect: corev1.TaintEffectNoSchedule}
 
 type podPhase int8
 
@@ -213,13 +224,22 @@ const (
 	podGone
 )
 
-// command is a disruption command in flight, as the controller runs it:
-// its replacements launch, and once they are ready and the validation
-// period has passed its candidates are drained (their pods evicted, to be
-// placed again) and removed.
+// command is a disruption command in flight, in the controller's order
+// (provisioner/controller/disruption.go): the candidates are marked
+// (disrupting: Decide counts them as such, but they stay schedulable) and
+// the replacements launch; at the first pass with every replacement ready
+// the candidates are checked again (disruption.Blocked; an emptiness
+// candidate that got a pod rolls back) and tainted; DisruptionValidation
+// later, at a pass, they are checked again and drained (their pods, those
+// that landed before the taint included, evicted to be placed again) and
+// removed. A command without replacements is checked and tainted in the
+// pass that starts it; an emptiness command drains in that pass too.
 type command struct {
+	method                   disruption.Method
 	candidates, replacements []int // node ids
-	drainAt                  int64
+	tainted                  bool
+	// due: the pass at which the command next moves on (taint, or drain).
+	due int64
 }
 
 // ReplayCapacity replays a through each policy under cl.
@@ -500,6 +520,61 @@ func (r *capReplay) addPending(i int, t int64) {
 	r.lastArrival = t
 }
 
+// arrive is a new pod at t (created, or re-created after an eviction):
+// kube-scheduler binds it at once if it fits a ready node; the rest wait,
+// marked Unschedulable, for the provisioner's batch.
+func (r *capReplay) arrive(i int, t int64) {
+	r.since[i] = t
+	if !r.schedule(i, t) {
+		r.addPending(i, t)
+	}
+}
+
+// schedule is kube-scheduler's binding of a new pod, by the solver's own
+// predicates: scheduling.Solve over the ready nodes only (no pools, so no
+// new claims; tainted candidates are left by their taint), first fit in
+// node order. In-flight nodes are the provisioner's, not the scheduler's.
+func (r *capReplay) schedule(i int, t int64) bool {
+	in := scheduling.Input{Pods: []*corev1.Pod{r.core[i]}, Requests: r.reqs}
+	var ids []int
+	for id, n := range r.nodes {
+		if n == nil || t < n.readyAt {
+			continue
+		}
+		n.node.InFlight = false
+		in.Nodes = append(in.Nodes, n.node)
+		ids = append(ids, id)
+	}
+	if len(in.Nodes) == 0 {
+		return false
+	}
+	res, err := scheduling.Solve(in)
+	if err != nil || res.Placements[0].Kind != scheduling.ExistingNode {
+		return false
+	}
+	r.sc.BoundAtOnce++
+	k := slices.IndexFunc(in.Nodes, func(n scheduling.Node) bool { return n.Name == res.Placements[0].Node })
+	r.bind(i, ids[k], t)
+	return true
+}
+
+// bind puts pod i on node id: running if the node is ready, else
+// nominated to it.
+func (r *capReplay) bind(i, id int, t int64) {
+	n := r.nodes[id]
+	if n.disrupting {
+		r.sc.OnCandidate++
+	}
+	n.pods = append(n.pods, i)
+	n.node.Pods = append(n.node.Pods, r.core[i])
+	r.nodeOf[i] = id
+	if t >= n.readyAt {
+		r.start(i, t)
+	} else {
+		r.phase[i] = podNominated
+	}
+}
+
 // unbind takes pod i off its node.
 func (r *capReplay) unbind(i int, t int64) {
 	n := r.nodes[r.nodeOf[i]]
@@ -549,7 +624,7 @@ func (r *capReplay) solve(t int64) error {
 	}
 	byName := map[string]int{}
 	for id, n := range r.nodes {
-		if n == nil || n.disrupting { // candidates are tainted
+		if n == nil { // tainted candidates stay in: the solver sees the taint
 			continue
 		}
 		n.node.InFlight = t < n.readyAt
@@ -582,15 +657,7 @@ func (r *capReplay) solve(t int64) error {
 			still = append(still, i)
 			continue
 		}
-		n := r.nodes[id]
-		n.pods = append(n.pods, i)
-		n.node.Pods = append(n.node.Pods, r.core[i])
-		r.nodeOf[i] = id
-		if t >= n.readyAt {
-			r.start(i, t)
-		} else {
-			r.phase[i] = podNominated
-		}
+		r.bind(i, id, t)
 	}
 	r.pending = still
 	return nil
@@ -608,20 +675,7 @@ func (r *capReplay) pass(t int64) error {
 		if n == nil {
 			continue
 		}
-		dn := disruption.Node{
-			Claim: n.node.Name, Pool: r.pool.Name, Price: n.price,
-			Created: time.Unix(n.created, 0), LastPodEvent: time.Unix(n.lastPodEvent, 0),
-			Initialized: t >= n.readyAt, Disrupting: n.disrupting, Replacement: n.replacement, Node: n.node,
-		}
-		dn.Node.InFlight = !dn.Initialized
-		for _, i := range n.pods {
-			if r.phase[i] == podNominated {
-				dn.Nominated = true
-			} else {
-				dn.Pods = append(dn.Pods, r.core[i])
-			}
-		}
-		in.Nodes = append(in.Nodes, dn)
+		in.Nodes = append(in.Nodes, r.disruptionNode(n, t))
 		byName[n.node.Name] = id
 	}
 	dec, err := disruption.Decide(in)
@@ -639,7 +693,9 @@ func (r *capReplay) pass(t int64) error {
 		r.passDue = r.tick(t + 1)
 	}
 	for _, c := range dec.Commands {
-		cmd := &command{drainAt: t}
+		// The controller's start: mark the candidates, launch the
+		// replacements; without replacements it moves on at once.
+		cmd := &command{method: c.Method, due: t}
 		for _, name := range c.Candidates {
 			id := byName[name]
 			r.nodes[id].disrupting = true
@@ -652,36 +708,121 @@ func (r *capReplay) pass(t int64) error {
 			}
 			n.replacement = true
 			cmd.replacements = append(cmd.replacements, r.addNode(n))
-			cmd.drainAt = max(cmd.drainAt, n.readyAt)
+			cmd.due = max(cmd.due, r.tick(n.readyAt))
 		}
-		cmd.drainAt += r.cl.DisruptionValidation
-		r.cmds = append(r.cmds, cmd)
 		r.sc.Commands[string(c.Method)]++
+		if cmd.due == t {
+			r.progress(cmd, t)
+		}
+		if !cmd.done() {
+			r.cmds = append(r.cmds, cmd)
+		}
 	}
 	return nil
 }
 
-// drain finishes a command: the candidates' pods are evicted (pending
-// again, for the next batch) and the candidates removed.
-func (r *capReplay) drain(cmd *command, t int64) {
+// disruptionNode is node n as the controller's disruption pass describes
+// it to Decide (and to Blocked).
+func (r *capReplay) disruptionNode(n *simNode, t int64) disruption.Node {
+	dn := disruption.Node{
+		Claim: n.node.Name, Pool: r.pool.Name, Price: n.price,
+		Created: time.Unix(n.created, 0), LastPodEvent: time.Unix(n.lastPodEvent, 0),
+		Initialized: t >= n.readyAt, Disrupting: n.disrupting, Replacement: n.replacement, Node: n.node,
+	}
+	dn.Node.InFlight = !dn.Initialized
+	for _, i := range n.pods {
+		if r.phase[i] == podNominated {
+			dn.Nominated = true
+		} else {
+			dn.Pods = append(dn.Pods, r.core[i])
+		}
+	}
+	return dn
+}
+
+// done: drained or rolled back.
+func (c *command) done() bool { return c.due == never }
+
+// progress moves a command on at the pass t, as the controller's progress
+// does once every replacement is ready: the candidates are checked again
+// (a failed check rolls the command back), tainted if not yet, and
+// drained once DisruptionValidation has passed since the taint (an
+// emptiness command at once).
+func (r *capReplay) progress(cmd *command, t int64) {
+	for _, id := range cmd.replacements {
+		if t < r.nodes[id].readyAt {
+			return
+		}
+	}
+	pdbs := disruption.NewPDBs(nil)
+	for _, id := range cmd.candidates {
+		dn := r.disruptionNode(r.nodes[id], t)
+		if reason, _ := disruption.Blocked(&dn, pdbs); reason != "" || cmd.method == disruption.Emptiness && len(dn.Pods) > 0 {
+			r.rollback(cmd, t)
+			return
+		}
+	}
+	if !cmd.tainted {
+		for _, id := range cmd.candidates {
+			n := r.nodes[id]
+			n.node.Taints = append(slices.Clip(n.node.Taints), disruptedTaint)
+		}
+		cmd.tainted = true
+		r.touch(t)
+		if cmd.method != disruption.Emptiness {
+			cmd.due = r.tick(t + r.cl.DisruptionValidation)
+			return
+		}
+	}
+	r.drain(cmd, t)
+}
+
+// rollback leaves the candidates serving, untainted and unmarked; the
+// replacements become ordinary nodes. (The replay has no PDBs nor
+// do-not-disrupt annotations, its bound pods run at once and an emptiness
+// command drains in the pass that checks it: nothing it replays fails the
+// check yet, but the order is the controller's.)
+func (r *capReplay) rollback(cmd *command, t int64) {
 	for _, id := range cmd.candidates {
 		n := r.nodes[id]
-		for _, i := range n.pods {
-			r.sc.Disrupted++
-			r.addPending(i, t)
-		}
-		r.removeNode(id)
+		n.disrupting = false
+		n.node.Taints = slices.DeleteFunc(slices.Clone(n.node.Taints), func(x corev1.Taint) bool { return x.Key == disruptedTaint.Key })
 	}
+	r.finish(cmd)
+	r.touch(t)
+}
+
+// finish: the replacements are ordinary nodes from now on.
+func (r *capReplay) finish(cmd *command) {
 	for _, id := range cmd.replacements {
 		if n := r.nodes[id]; n != nil {
 			n.replacement = false
 		}
 	}
+	cmd.due = never
+}
+
+// drain finishes a command: the candidates are removed and their pods
+// evicted (new pods to schedule: bound at once where they fit, else
+// pending for the next batch).
+func (r *capReplay) drain(cmd *command, t int64) {
+	var evicted []int
+	for _, id := range cmd.candidates {
+		for _, i := range r.nodes[id].pods {
+			r.sc.Disrupted++
+			evicted = append(evicted, i)
+		}
+		r.removeNode(id)
+	}
+	for _, i := range evicted {
+		r.arrive(i, t)
+	}
+	r.finish(cmd)
 	r.touch(t)
 }
 
 // next is the time of the next event: an arrival, a deletion, a batch
-// closing, a node becoming ready, a command draining, a disruption pass
+// closing, a node becoming ready, a command moving on, a disruption pass
 // (due after a change, or when a node's consolidateAfter runs out).
 func (r *capReplay) next(arrival int) int64 {
 	t := int64(never)
@@ -695,7 +836,7 @@ func (r *capReplay) next(arrival int) int64 {
 		t = min(t, min(r.lastArrival+r.cl.BatchIdle, r.batchStart+r.cl.BatchMax))
 	}
 	for _, c := range r.cmds {
-		t = min(t, c.drainAt)
+		t = min(t, c.due)
 	}
 	t = min(t, r.passDue)
 	for _, n := range r.nodes {
@@ -733,13 +874,6 @@ func (r *capReplay) run() error {
 				}
 			}
 		}
-		r.cmds = slices.DeleteFunc(r.cmds, func(c *command) bool {
-			if c.drainAt != t {
-				return false
-			}
-			r.drain(c, t)
-			return true
-		})
 		for len(r.del) > 0 && r.del[0][0] == t {
 			i := int(heap.Pop(&r.del).([2]int64)[1])
 			if r.phase[i] != podGone {
@@ -750,7 +884,7 @@ func (r *capReplay) run() error {
 		for arrival < len(r.pods) && r.pods[arrival].Create == t {
 			i := arrival
 			arrival++
-			r.addPending(i, t)
+			r.arrive(i, t)
 			r.bound.Add(r.demand(i), 1)
 			heap.Push(&r.del, [2]int64{r.pods[i].Delete, int64(i)})
 		}
@@ -766,6 +900,13 @@ func (r *capReplay) run() error {
 				}
 			}
 		}
+		// The disruption pass: running commands move on, then Decide.
+		for _, c := range r.cmds {
+			if c.due == t {
+				r.progress(c, t)
+			}
+		}
+		r.cmds = slices.DeleteFunc(r.cmds, (*command).done)
 		if t >= r.passDue || t == r.tick(t) && t > r.lastPass && r.quietDue(t) {
 			if err := r.pass(t); err != nil {
 				return err

@@ -31,6 +31,19 @@ type ffdBin struct {
 	kind  scheduling.Kind
 	claim int
 	free  [4]int64
+	// taints and unschedulable keep pods off (a disruption command's
+	// tainted candidates, cordoned nodes), as they keep the solver's.
+	taints        []corev1.Taint
+	unschedulable bool
+}
+
+// takes: the bin takes pod p (taints and cordon; not its room).
+func (b *ffdBin) takes(p *corev1.Pod) bool {
+	if b.unschedulable {
+		return false
+	}
+	_, bad := requirements.Untolerated(b.taints, p.Spec.Tolerations)
+	return !bad
 }
 
 func ffdVec(rl corev1.ResourceList) [4]int64 {
@@ -68,7 +81,7 @@ func (FFD) Solve(in scheduling.Input) (*scheduling.Result, error) {
 	allowed := allowedCapacityTypes(pool.NodePool)
 	var bins []ffdBin
 	for _, n := range in.Nodes {
-		b := ffdBin{name: n.Name, kind: scheduling.ExistingNode, free: ffdVec(n.Allocatable)}
+		b := ffdBin{name: n.Name, kind: scheduling.ExistingNode, free: ffdVec(n.Allocatable), taints: n.Taints, unschedulable: n.Unschedulable}
 		if n.InFlight {
 			b.kind = scheduling.InFlightNode
 		}
@@ -94,7 +107,7 @@ func (FFD) Solve(in scheduling.Input) (*scheduling.Result, error) {
 	res := &scheduling.Result{Placements: make([]scheduling.Placement, len(in.Pods))}
 	for _, i := range order {
 		pl := scheduling.Placement{Pod: in.Pods[i]}
-		k := slices.IndexFunc(bins, func(b ffdBin) bool { return fits(b.free, req[i]) })
+		k := slices.IndexFunc(bins, func(b ffdBin) bool { return fits(b.free, req[i]) && b.takes(in.Pods[i]) })
 		if k < 0 {
 			var best *scheduling.InstanceType
 			price := math.Inf(1)

@@ -93,6 +93,8 @@ func WriteCapacity(w io.Writer, scores []*CapacityScore) error {
 		row("nodes launched", scores, func(s *CapacityScore) string { return fmt.Sprint(s.Nodes) }),
 		row("peak nodes", scores, func(s *CapacityScore) string { return fmt.Sprint(s.PeakNodes) }),
 		row("solves", scores, func(s *CapacityScore) string { return fmt.Sprint(s.Solves) }),
+		row("pods bound at once (no batch)", scores, func(s *CapacityScore) string { return fmt.Sprint(s.BoundAtOnce) }),
+		row("pods placed on a candidate before its taint", scores, func(s *CapacityScore) string { return fmt.Sprint(s.OnCandidate) }),
 		row("disruption commands", scores, func(s *CapacityScore) string { return commands(s.Commands) }),
 		row("disruption solves", scores, func(s *CapacityScore) string { return fmt.Sprint(s.DisruptionSolves) }),
 	})
