@@ -251,8 +251,7 @@ func run(ctx context.Context, o *runOptions) error {
 			return fmt.Errorf("--components: unknown component %q (known: %s)", c, strings.Join(componentNames(), ", "))
 		}
 	}
-	serves := slices.Contains(o.components, "webhook")
-	if !serves && (o.certBootstrap || o.certManagerCertificate != "") {
+	if !slices.Contains(o.components, "webhook") && (o.certBootstrap || o.certManagerCertificate != "") {
 		return fmt.Errorf("--cert-bootstrap and --cert-manager-certificate are for the webhook's serving certificate: --components %s has no webhook", strings.Join(o.components, ","))
 	}
 	// One Prometheus client for every loop; New validates the flags and
@@ -307,7 +306,8 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
 	log := ctrl.Log.WithName("setup")
-	if o.leaderElect && !leads(o.components) {
+	loops := leads(o.components)
+	if o.leaderElect && !loops {
 		o.leaderElect = false
 		log.Info("no leader-only component in --components: this replica does not take part in leader election", "components", o.components)
 	}
@@ -445,7 +445,7 @@ func run(ctx context.Context, o *runOptions) error {
 	// An admission-only replica runs no loops: it is nobody's leader, and
 	// Elected closes at once without leader election.
 	go func() {
-		if !leads(o.components) {
+		if !loops {
 			return
 		}
 		select {
