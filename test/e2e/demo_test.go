@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,6 +36,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 func TestDemo(t *testing.T) {
 	t.Parallel() // own namespaces, pools and Tailor (testLabel)
 	start := time.Now()
+	// Registered first, so it runs last: after Tailor's shutdown logs, the
+	// summary with every failure ends this test's output (what a CI log's
+	// tail shows).
+	var summary []string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("TestDemo failed:\n" + strings.Join(summary, "\n"))
+		}
+	})
 	inst := startProvisioner(t, namespace(t, nil), "--components", "webhook,recommender,updater,scaler,provisioner,load",
 		"--scaler-interval", "3s", "--recommender-interval", "5s", "--updater-interval", "2s")
 	registerWebhooks(t, inst)
@@ -64,6 +74,7 @@ func TestDemo(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	summary = append(summary, demo.Summary(ordered(ran)))
 	results := map[string]demo.Result{}
 	t.Run("scenarios", func(t *testing.T) {
 		for _, name := range demo.Scenarios {
@@ -96,9 +107,11 @@ func TestDemo(t *testing.T) {
 						t.Fatal(err)
 					}
 					if !regexp.MustCompile(`(?m)^php-apache\s+Deployment/php-apache\s+cpu: 0%/50%\s+1\s+10\s+1\s`).MatchString(text) {
+						summary = append(summary, "kubectl get ra:\n"+text)
 						t.Errorf("kubectl get ra:\n%s\nwant php-apache Deployment/php-apache cpu: 0%%/50%% 1 10 1", text)
 					}
 					if n := specReplicas(t, res.Namespace, "php-apache"); n != 1 {
+						summary = append(summary, fmt.Sprintf("php-apache spec.replicas %d", n))
 						t.Errorf("Deployment spec.replicas %d after the load, want 1", n)
 					}
 					// Each decision explained, as the HPA's Events do.

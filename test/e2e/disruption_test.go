@@ -209,10 +209,10 @@ func TestDisruption(t *testing.T) {
 		p.create(t, c)
 		pinned(ns, "many", 10, p)
 		maxUnavailable(t, ns, "many", 1)
-		waitRunning(t, ns, "many", 10, 60*time.Second)
+		waitRunning(t, ns, "many", 10, 2*time.Minute)
 		before, costBefore, _ := fleet(context.Background(), c, p.np.Name)
 		scaleTo(t, ns, "many", 3)
-		waitRunning(t, ns, "many", 3, 30*time.Second)
+		waitRunning(t, ns, "many", 3, 2*time.Minute)
 		stop := watchRunning(ns, "many")
 		start := time.Now()
 		eventually(t, 120*time.Second, func(ctx context.Context) (bool, string) {
@@ -229,7 +229,7 @@ func TestDisruption(t *testing.T) {
 		if least < 2 {
 			t.Errorf("%d pods Running at one point, the PDB allows one of 3 down", least)
 		}
-		waitRunning(t, ns, "many", 3, 30*time.Second)
+		waitRunning(t, ns, "many", 3, 2*time.Minute)
 		scaleTo(t, ns, "many", 0)
 	})
 
@@ -242,10 +242,10 @@ func TestDisruption(t *testing.T) {
 		p.create(t, c)
 		pinned(ns, "replace", 6, p)
 		maxUnavailable(t, ns, "replace", 1)
-		waitRunning(t, ns, "replace", 6, 60*time.Second)
+		waitRunning(t, ns, "replace", 6, 2*time.Minute)
 		old := onlyClaim(t, c, p.np.Name)
 		scaleTo(t, ns, "replace", 2)
-		waitRunning(t, ns, "replace", 2, 30*time.Second)
+		waitRunning(t, ns, "replace", 2, 2*time.Minute)
 		stop := watchRunning(ns, "replace")
 		start := time.Now()
 		var now provisionerv1.NodeClaim
@@ -258,7 +258,7 @@ func TestDisruption(t *testing.T) {
 			return true, ""
 		})
 		least := stop()
-		waitRunning(t, ns, "replace", 2, 30*time.Second)
+		waitRunning(t, ns, "replace", 2, 2*time.Minute)
 		t.Logf("6 → 2 pods: %s %s $%s/h replaced by %s %s $%s/h in %s; fewest Running pods meanwhile %d", old.Name, old.Status.InstanceType, old.Status.PricePerHour,
 			now.Name, now.Status.InstanceType, now.Status.PricePerHour, time.Since(start).Round(100*time.Millisecond), least)
 		before, _ := strconv.ParseFloat(old.Status.PricePerHour, 64)
@@ -309,7 +309,7 @@ func TestDisruption(t *testing.T) {
 			if tc.pdb {
 				maxUnavailable(t, ns, app, 0)
 			}
-			waitRunning(t, ns, app, 6, 60*time.Second)
+			waitRunning(t, ns, app, 6, 2*time.Minute)
 			nc := onlyClaim(t, c, p.np.Name)
 			scaled := time.Now()
 			scaleTo(t, ns, app, 2)
@@ -337,7 +337,7 @@ func TestDisruption(t *testing.T) {
 			{Nodes: "0", Schedule: &schedule, Duration: &metav1.Duration{Duration: 2 * time.Minute}}}
 		p.create(t, c)
 		pinned(ns, "window", 1, p)
-		waitRunning(t, ns, "window", 1, 60*time.Second)
+		waitRunning(t, ns, "window", 1, 2*time.Minute)
 		nc := onlyClaim(t, c, p.np.Name)
 		emptied := time.Now()
 		scaleTo(t, ns, "window", 0)
@@ -374,7 +374,7 @@ func TestDisruption(t *testing.T) {
 		p.np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1"}}
 		p.create(t, c)
 		pinned(ns, "expiry", 4, p)
-		waitRunning(t, ns, "expiry", 4, 60*time.Second)
+		waitRunning(t, ns, "expiry", 4, 2*time.Minute)
 		replacedOneAtATime(t, c, p.np.Name, ns, "expiry", 4, func() {})
 	})
 
@@ -387,7 +387,7 @@ func TestDisruption(t *testing.T) {
 		p.np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1"}}
 		p.create(t, c)
 		pinned(ns, "drift", 4, p)
-		waitRunning(t, ns, "drift", 4, 60*time.Second)
+		waitRunning(t, ns, "drift", 4, 2*time.Minute)
 		replacedOneAtATime(t, c, p.np.Name, ns, "drift", 4, func() {
 			np := &provisionerv1.NodePool{}
 			if err := c.Get(context.Background(), client.ObjectKey{Name: p.np.Name}, np); err != nil {
@@ -442,7 +442,7 @@ func replacedOneAtATime(t *testing.T, c client.Client, pool, ns, app string, pod
 	if most > 1 {
 		t.Errorf("%d claims disrupting at once, the budget allows 1", most)
 	}
-	waitRunning(t, ns, app, pods, 60*time.Second)
+	waitRunning(t, ns, app, pods, 2*time.Minute)
 	scaleTo(t, ns, app, 0)
 }
 
@@ -458,7 +458,7 @@ func TestDisruptionInsufficientCapacity(t *testing.T) {
 	p := disruptionPool("e2e-dis-ice", "xlarge", "2xlarge")
 	p.create(t, c)
 	pinned(ns, "ice", 6, p)
-	waitRunning(t, ns, "ice", 6, 60*time.Second)
+	waitRunning(t, ns, "ice", 6, 2*time.Minute)
 	nc := onlyClaim(t, c, p.np.Name)
 	simFaults(t, state, map[string]string{sim.FaultInsufficientCapacity: "c5.xlarge/*/*"})
 	scaled := time.Now()
@@ -485,7 +485,7 @@ func TestDisruptionRestart(t *testing.T) {
 	p := disruptionPool("e2e-dis-restart", "xlarge", "2xlarge")
 	p.create(t, c)
 	pinned(ns, "restart", 6, p)
-	waitRunning(t, ns, "restart", 6, 60*time.Second)
+	waitRunning(t, ns, "restart", 6, 2*time.Minute)
 	old := onlyClaim(t, c, p.np.Name)
 	scaleTo(t, ns, "restart", 2)
 	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
@@ -520,7 +520,7 @@ func TestDisruptionRestart(t *testing.T) {
 		}
 		return len(claims) == 1, fmt.Sprintf("%d claims", len(claims))
 	})
-	waitRunning(t, ns, "restart", 2, 30*time.Second)
+	waitRunning(t, ns, "restart", 2, 2*time.Minute)
 	nodes, _ := nodesOf(context.Background(), p.np.Name)
 	for _, n := range nodes {
 		for _, taint := range n.Spec.Taints {

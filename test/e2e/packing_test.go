@@ -53,7 +53,7 @@ func TestPackingMarginalCost(t *testing.T) {
 			t.Cleanup(func() {
 				_ = env.Clientset().AppsV1().Deployments(ns).Delete(context.Background(), "app", metav1.DeleteOptions{})
 			})
-			waitRunning(t, ns, "app", 2, 60*time.Second)
+			waitRunning(t, ns, "app", 2, 2*time.Minute)
 			var got []string
 			eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
 				nodes, err := nodesOf(ctx, tc.pool)
@@ -99,13 +99,13 @@ func TestPackingMarginalCostConsolidation(t *testing.T) {
 	pinned(ns, "big", 1, p, func(tmpl *corev1.PodTemplateSpec) {
 		tmpl.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("5")
 	})
-	waitRunning(t, ns, "big", 1, 60*time.Second)
+	waitRunning(t, ns, "big", 1, 2*time.Minute)
 	old := onlyClaim(t, c, pool)
 	if old.Status.InstanceType != "m6i.2xlarge" {
 		t.Fatalf("the 5-CPU pod got a %s, want an m6i.2xlarge", old.Status.InstanceType)
 	}
 	pinned(ns, "small", 2, p)
-	waitRunning(t, ns, "small", 2, 30*time.Second)
+	waitRunning(t, ns, "small", 2, 2*time.Minute)
 	if names, _, _ := fleet(context.Background(), c, pool); len(names) != 1 {
 		t.Fatalf("the small pods did not join the node: %v", names)
 	}
@@ -125,7 +125,7 @@ func TestPackingMarginalCostConsolidation(t *testing.T) {
 		}
 		return slices.Equal(got, []string{"c6g.large", "c6g.large"}), fmt.Sprintf("claims %v, want two c6g.large", got)
 	})
-	waitRunning(t, ns, "small", 2, 60*time.Second)
+	waitRunning(t, ns, "small", 2, 2*time.Minute)
 	note := eventAbout(t, "DisruptionStarted", old.Name, time.Time{}, 10*time.Second)
 	t.Logf("Event on %s: %s", old.Name, note)
 	if !strings.Contains(note, "replace by c6g.large, c6g.large") {

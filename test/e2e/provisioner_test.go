@@ -342,7 +342,7 @@ func TestProvisioner(t *testing.T) {
 		}
 		want := map[string]string{"any": arm.np.Name, "amd": spot.np.Name}
 		for name, pool := range want {
-			waitRunning(t, ns, name, 1, 30*time.Second)
+			waitRunning(t, ns, name, 1, 2*time.Minute)
 			pod, _ := env.Clientset().CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
 			node, _ := env.Clientset().CoreV1().Nodes().Get(context.Background(), pod.Spec.NodeName, metav1.GetOptions{})
 			if pod.Spec.NodeSelector[provisionerv1.LabelNodePool] != pool || node.Labels[provisionerv1.LabelNodePool] != pool {
@@ -383,8 +383,8 @@ func TestProvisioner(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitRunning(t, ns, "anti", 3, 45*time.Second)
-		waitRunning(t, ns, "spread", 6, 45*time.Second)
+		waitRunning(t, ns, "anti", 3, 2*time.Minute)
+		waitRunning(t, ns, "spread", 6, 2*time.Minute)
 		count := func(app, key string) map[string]int {
 			pods, _ := env.Clientset().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + app})
 			out := map[string]int{}
@@ -424,7 +424,7 @@ func TestProvisioner(t *testing.T) {
 		}
 		// A c5.xlarge (4 vCPU, 3.92 allocatable) takes three; the limit
 		// allows one.
-		waitRunning(t, ns, "limited", 3, 30*time.Second)
+		waitRunning(t, ns, "limited", 3, 2*time.Minute)
 		eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
 			np := &provisionerv1.NodePool{}
 			if err := c.Get(ctx, types.NamespacedName{Name: p.np.Name}, np); err != nil {
@@ -482,9 +482,9 @@ func TestProvisioner(t *testing.T) {
 		}
 		// 60 s: under the whole suite side by side a launch that meets the
 		// out-of-capacity error took over 30 s once (5 s alone).
-		waitRunning(t, ns, "ice", 1, 60*time.Second)
+		waitRunning(t, ns, "ice", 1, 2*time.Minute)
 		scaleTo(t, ns, "ice", 2)
-		waitRunning(t, ns, "ice", 2, 60*time.Second)
+		waitRunning(t, ns, "ice", 2, 2*time.Minute)
 		claims, _ := claimsOf(context.Background(), c, p.np.Name)
 		for _, nc := range claims {
 			t.Logf("launched %s %s %s at $%s/h (cheapest %s out of capacity)", nc.Name, nc.Status.InstanceType, nc.Status.Zone, nc.Status.PricePerHour, cheapest)
@@ -528,7 +528,7 @@ func TestProvisioner(t *testing.T) {
 		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(context.Background(), inflate(ns, "work", 2, "1500m", p), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		waitRunning(t, ns, "work", 2, 45*time.Second)
+		waitRunning(t, ns, "work", 2, 2*time.Minute)
 		eventually(t, 30*time.Second, func(ctx context.Context) (bool, string) {
 			nodes, err := nodesOf(ctx, p.np.Name)
 			if err != nil {
@@ -717,7 +717,7 @@ func TestProvisionerRestart(t *testing.T) {
 	<-inst.done
 	t.Logf("killed Tailor with %d NodeClaim(s) launched and no Node", len(first))
 	startProvisioner(t, state, "--sim-launch-delay", "8s")
-	waitRunning(t, ns, "restart", 2, 45*time.Second)
+	waitRunning(t, ns, "restart", 2, 2*time.Minute)
 	time.Sleep(3 * time.Second) // a duplicate would have been made by now
 	claims, _ := claimsOf(context.Background(), c, p.np.Name)
 	nodes, _ = nodesOf(context.Background(), p.np.Name)
@@ -755,7 +755,7 @@ func TestProvisionerRegistrationTimeout(t *testing.T) {
 		}
 		return first != "", fmt.Sprintf("%d claims (%v)", len(claims), err)
 	})
-	waitRunning(t, ns, "timeout", 1, 60*time.Second)
+	waitRunning(t, ns, "timeout", 1, 2*time.Minute)
 	claims, _ := claimsOf(context.Background(), c, p.np.Name)
 	t.Logf("first NodeClaim %s never registered; pod Running on a replacement %s after the claim was created", first, time.Since(start).Round(100*time.Millisecond))
 	for _, nc := range claims {
@@ -808,7 +808,7 @@ func TestNodePoolSelector(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"to-a", "to-b", "unpinned"} {
-		waitRunning(t, ns, name, 1, 60*time.Second)
+		waitRunning(t, ns, name, 1, 2*time.Minute)
 	}
 	// Each pod's node is of the pool its installation owns it by.
 	for name, want := range map[string]string{"to-a": poolA.np.Name, "to-b": poolB.np.Name, "unpinned": poolB.np.Name} {

@@ -63,23 +63,31 @@ type HPAExpect struct {
 	PeakMin, PeakMax int32
 	// Settled is the replica count under load (the seed's 7).
 	Settled int32
+	// RequestMilli is a pod's CPU request, LoadMilli the load spread over
+	// the ready pods: settled means the metric has caught up with all of
+	// it, not a window in which new pods read low.
+	RequestMilli, LoadMilli int64
 }
 
 // SeedHPA: kubectl autoscale --cpu-percent=50 --min=1 --max=10 under the
 // sandbox's 620m; kwok's usage has no noise, so 620m settles at exactly
 // 7 replicas at 44 % (1 → 5 by the +4 scale-up policy → ceil(5 × 1.24) = 7).
-var SeedHPA = HPAExpect{Min: 1, Max: 10, Target: 50, PeakMin: 200, PeakMax: 250, Settled: 7}
+var SeedHPA = HPAExpect{Min: 1, Max: 10, Target: 50, PeakMin: 200, PeakMax: 250, Settled: 7, RequestMilli: 200, LoadMilli: 620}
 
 // HPASettled reports whether the autoscaler has settled under load: more
-// than Min replicas, desired = current, utilisation known and under the
-// target, unchanged for hold up to now.
+// than Min replicas, desired = current, utilisation known, under the
+// target and accounting for the whole load (within 10 %: a pod whose
+// metric window began before its share arrived reads low for a scrape),
+// unchanged for hold up to now.
 func HPASettled(points []HPAPoint, e HPAExpect, now, hold time.Duration) bool {
 	if len(points) == 0 {
 		return false
 	}
 	last := points[len(points)-1]
 	ok := func(p HPAPoint) bool {
-		return p.Phase == PhaseUp && p.Replicas > e.Min && p.Desired == p.Replicas && p.Utilization > 0 && p.Utilization < e.Target
+		off := int64(p.Utilization)*e.RequestMilli*int64(p.Replicas)/100 - e.LoadMilli
+		return p.Phase == PhaseUp && p.Replicas > e.Min && p.Desired == p.Replicas && p.Utilization > 0 && p.Utilization < e.Target &&
+			10*max(off, -off) <= e.LoadMilli
 	}
 	if !ok(last) {
 		return false

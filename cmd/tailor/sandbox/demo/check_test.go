@@ -77,6 +77,7 @@ func TestHPASettled(t *testing.T) {
 		{"held 14 s", run, 133 * s, false},
 		{"still scaling", run[:6], 200 * s, false},
 		{"over the target", append(run[:7:7], HPAPoint{At: 134 * s, Phase: PhaseUp, Replicas: 7, Desired: 7, Utilization: 55}), 300 * s, false},
+		{"new pods still read low", []HPAPoint{{At: 0, Phase: PhaseUp, Replicas: 5, Desired: 5, Utilization: 30}}, time.Hour, false},
 		{"utilisation moved", append(run[:8:8], HPAPoint{At: 140 * s, Phase: PhaseUp, Replicas: 7, Desired: 7, Utilization: 45}), 150 * s, false},
 		{"at the minimum", []HPAPoint{{At: 0, Phase: PhaseUp, Replicas: 1, Desired: 1, Utilization: 10}}, time.Hour, false},
 		{"idle phase", []HPAPoint{{At: 0, Phase: PhaseIdle, Replicas: 7, Desired: 7, Utilization: 44}}, time.Hour, false},

@@ -17,11 +17,15 @@ import (
 	scalerv1 "github.com/tailor-dev/tailor/scaler/api/v1alpha1"
 )
 
-// The seed's php-apache: request 200m, limit 500m, "about 600m" of load.
+// The seed's php-apache: request 200m (SeedHPA.RequestMilli), limit
+// 500m, "about 600m" of load (SeedHPA.LoadMilli).
+var (
+	phpRequest = resource.NewMilliQuantity(SeedHPA.RequestMilli, resource.DecimalSI).String()
+	phpLoad    = resource.NewMilliQuantity(SeedHPA.LoadMilli, resource.DecimalSI).String()
+)
+
 const (
-	phpRequest = "200m"
-	phpLimit   = "500m"
-	phpLoad    = "620m"
+	phpLimit = "500m"
 	// phpScaleDownWindow shortens upstream's 5-minute scale-down
 	// stabilization so the demo runs in minutes.
 	phpScaleDownWindow = 20
