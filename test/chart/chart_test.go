@@ -262,6 +262,7 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"role not an ARN", []string{"aws.roleArn=tailor"}, "'/aws/roleArn'"},
 		{"digest not sha256", []string{"image.digest=latest"}, "'/image/digest'"},
 		{"extra arg not a flag", []string{"extraArgs={run}"}, "'/extraArgs/0'"},
+		{"admission extra arg not a flag", []string{"admission.extraArgs={x}"}, "'/admission/extraArgs/0'"},
 		{"monitoring not a boolean", []string{"monitoring.enabled=yes"}, "'/monitoring/enabled'"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -401,6 +402,14 @@ func TestChartValuesApply(t *testing.T) {
 		{"extra args reach the admission replicas too", "tailor-admission", []string{"extraArgs={--enable-http2}"}, func(t *testing.T, d map[string]any) {
 			if got := args(d); got[len(got)-1] != "--enable-http2" {
 				t.Errorf("args %v, want --enable-http2 last", got)
+			}
+		}},
+		{"admission extra args only there, after extraArgs", "tailor-admission", []string{"extraArgs={--enable-http2}", "admission.extraArgs={--cert-validity=2160h}"}, func(t *testing.T, d map[string]any) {
+			if got := args(d); !slices.Equal(got[len(got)-2:], []string{"--enable-http2", "--cert-validity=2160h"}) {
+				t.Errorf("args %v, want --enable-http2 --cert-validity=2160h last", got)
+			}
+			if got := args(deployment(t, "tailor", []string{"admission.extraArgs={--cert-validity=2160h}"})); slices.Contains(got, "--cert-validity=2160h") {
+				t.Errorf("tailor's args %v hold the admission's flag", got)
 			}
 		}},
 	} {
