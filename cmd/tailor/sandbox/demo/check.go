@@ -59,9 +59,12 @@ type HPAPoint struct {
 type HPAExpect struct {
 	Min, Max int32
 	Target   int32 // averageUtilization
-	// PeakMin, PeakMax bound the single pod's utilisation under load (the
-	// seed's 242 %; 620m capped at the 500m limit is 250 % of 200m).
-	PeakMin, PeakMax int32
+	// PeakMax bounds the single pod's utilisation under load: 620m capped
+	// at the 500m limit is 250 % of 200m. What it reads before the first
+	// scale-up depends on how much of the metric window saw the load (the
+	// seed's 242 %; 159 % seen on a loaded CI machine, → 4 replicas): the
+	// floor is only a reading beyond the target's tolerance.
+	PeakMax int32
 	// RequestMilli is a pod's CPU request, LoadMilli the load spread over
 	// the ready pods.
 	RequestMilli, LoadMilli int64
@@ -70,14 +73,15 @@ type HPAExpect struct {
 }
 
 // SeedHPA: kubectl autoscale --cpu-percent=50 --min=1 --max=10 under the
-// sandbox's 620m. 1 → 5 by the +4 scale-up policy, then 6 or 7: 620m
+// sandbox's 620m. 1 → 5 by the +4 scale-up policy (→ 4 when the first
+// reading is under 200 %), then 6 or 7: 620m
 // needs 6.2 replicas at 50 %, and upstream's ±10 % tolerance leaves both
 // 6 (52 %) and 7 (44 %, the seed's) at rest. Which one depends on the
 // decision after the step: a metric window that has seen the whole load
 // gives ceil(5 × 1.24) = 7; one that still holds the single pod capped at
 // its limit, or new pods that read low, gives 6 (seen on a loaded CI
 // machine: 60 % → 6, then 52 % for good).
-var SeedHPA = HPAExpect{Min: 1, Max: 10, Target: 50, PeakMin: 200, PeakMax: 250, RequestMilli: 200, LoadMilli: 620,
+var SeedHPA = HPAExpect{Min: 1, Max: 10, Target: 50, PeakMax: 250, RequestMilli: 200, LoadMilli: 620,
 	Tolerance: logic.DefaultConfig().Tolerance}
 
 // AtRest reports whether n replicas under the whole load are a resting
@@ -163,8 +167,8 @@ func CheckHPA(points []HPAPoint, e HPAExpect) (string, []string) {
 	if !idleSeen {
 		fails = append(fails, fmt.Sprintf("never idle at %d replica and 0%%/%d%%", e.Min, e.Target))
 	}
-	if peak < e.PeakMin || peak > e.PeakMax {
-		fails = append(fails, fmt.Sprintf("peak utilisation %d%%, want %d-%d%%", peak, e.PeakMin, e.PeakMax))
+	if float64(peak) <= float64(e.Target)*(1+e.Tolerance) || peak > e.PeakMax {
+		fails = append(fails, fmt.Sprintf("peak utilisation %d%%, want above %d%% (the target and its tolerance) and at most %d%%", peak, e.Target, e.PeakMax))
 	}
 	var summary strings.Builder
 	fmt.Fprintf(&summary, "%d", e.Min)

@@ -56,7 +56,14 @@ func TestCheckHPA(t *testing.T) {
 		}), fail: "settled at 5 replicas"},
 		{name: "reads less than the load", points: edit(func(p []HPAPoint) []HPAPoint { p[7].Utilization = 30; return p }), fail: "settled at 30% of 7 × 200m"},
 		{name: "reads more than the load", points: edit(func(p []HPAPoint) []HPAPoint { p[7].Utilization = 50; return p }), fail: "settled at 50%"},
-		{name: "peak too low", points: edit(func(p []HPAPoint) []HPAPoint { p[3].Utilization = 150; return p }), fail: "peak utilisation 150%"},
+		{name: "peak read early", points: edit(func(p []HPAPoint) []HPAPoint { p[3].Utilization, p[3].Desired = 159, 4; return p }), wantWhat: "php-apache replicas 1 → 7 at 44% (peak 159%) → 1"},
+		{name: "never above the tolerance", points: edit(func(p []HPAPoint) []HPAPoint {
+			for i := 3; i <= 7; i++ {
+				p[i].Utilization = min(p[i].Utilization, 55)
+			}
+			return p
+		}), fail: "peak utilisation 55%"},
+		{name: "peak over the limit", points: edit(func(p []HPAPoint) []HPAPoint { p[3].Utilization = 251; return p }), fail: "peak utilisation 251%"},
 		{name: "not back to 1", points: edit(func(p []HPAPoint) []HPAPoint { return p[:10] }), fail: "7 replicas after the load"},
 		{name: "no load phase", points: edit(func(p []HPAPoint) []HPAPoint { return append(p[:3], p[8:]...) }), fail: "no point under load"},
 		{name: "no down phase", points: edit(func(p []HPAPoint) []HPAPoint { return p[:8] }), fail: "no point after the load"},
