@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	kjson "sigs.k8s.io/json"
+
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // decodePod decodes the fields of a pod that sizing, the boost and
@@ -29,6 +32,11 @@ import (
 // that a steady stream of one workload's pods allocates only its maps and
 // slices — and those it decodes into b's, kept from the review before
 // (nil b: fresh ones). The pod is b's: valid until b decodes the next.
+// errQuantityRange: a quantity the API machinery parses but no resource
+// amount needs (sizing.InRange); every later comparison or sum would
+// rescale it in big integers for hours, so the pod is not read.
+var errQuantityRange = errors.New("out of range")
+
 func decodePod(raw []byte, b *podBuffers) (*corev1.Pod, error) {
 	if b == nil {
 		b = &podBuffers{}
@@ -248,6 +256,10 @@ func (d *podDecoder) resourceList(l *corev1.ResourceList) {
 		q, err := resource.ParseQuantity(strings.TrimSpace(v))
 		if err != nil {
 			d.s.fail(fmt.Errorf("quantity %s %q: %w", name, v, err))
+			return
+		}
+		if !sizing.InRange(&q) {
+			d.s.fail(fmt.Errorf("quantity %s %q: %w", name, v, errQuantityRange))
 			return
 		}
 		(*l)[name] = q

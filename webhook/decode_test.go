@@ -135,6 +135,9 @@ func checkDecodePod(t *testing.T, raw []byte) {
 		return
 	}
 	want, werr := referencePod(raw)
+	if errors.Is(err, errQuantityRange) && werr == nil {
+		return // refused on purpose: the reference reads it
+	}
 	if (err == nil) != (werr == nil) {
 		t.Fatalf("%q: decodePod error %v, reference error %v", raw, err, werr)
 	}
@@ -185,6 +188,17 @@ func TestDecodePod(t *testing.T) {
 		`{"spec":{}} x`, `{"spec":{}`, `[]`, `null`, ``, `{"a":[1,2,{"b":[]}],"c":-0.5e+3}`,
 	} {
 		checkDecodePod(t, []byte(raw))
+	}
+	// Found by FuzzDecide: the parser keeps the exponent (20000200e1215752202),
+	// and one Cmp took hours. Such a pod is not read, so it is admitted as is.
+	for _, q := range []string{`"2000020E0100000000011"`, `"1e100"`, `1e100`} {
+		raw := `{"spec":{"containers":[{"name":"c","resources":{"limits":{"cpu":` + q + `}}}]}}`
+		if _, err := decodePod([]byte(raw), nil); !errors.Is(err, errQuantityRange) {
+			t.Errorf("%s: error %v, want out of range", q, err)
+		}
+	}
+	if _, err := decodePod([]byte(`{"spec":{"containers":[{"name":"c","resources":{"limits":{"cpu":"1n","memory":"8Ei"}}}]}}`), nil); err != nil {
+		t.Errorf("1n and 8Ei refused: %v", err)
 	}
 }
 

@@ -355,7 +355,8 @@ func AWSNodeClass(nc *provisionerv1.AWSNodeClass) field.ErrorList {
 		if b.RootVolume != nil && *b.RootVolume {
 			roots++
 		}
-		if v := b.EBS.VolumeSize; v != nil && (v.Cmp(resourceQ("1Gi")) < 0 || v.Cmp(resourceQ("64Ti")) > 0) {
+		// The float first: an exponent like 1e1215752202 takes hours to Cmp.
+		if v := b.EBS.VolumeSize; v != nil && (!(v.AsApproximateFloat64() >= 1<<29 && v.AsApproximateFloat64() <= 1<<47) || v.Cmp(resourceQ("1Gi")) < 0 || v.Cmp(resourceQ("64Ti")) > 0) {
 			errs = append(errs, field.Invalid(p.Child("ebs", "volumeSize"), v.String(), "must be between 1Gi and 64Ti"))
 		}
 	}

@@ -185,6 +185,10 @@ func TestAWSNodeClass(t *testing.T) {
 			q := resource.MustParse("100Mi")
 			nc.Spec.BlockDeviceMappings = []provisionerv1.BlockDeviceMapping{{DeviceName: "/dev/xvda", EBS: provisionerv1.BlockDevice{VolumeSize: &q}}}
 		}, "spec.blockDeviceMappings[0].ebs.volumeSize", "between 1Gi and 64Ti"},
+		{"volume beyond any size", func(nc *provisionerv1.AWSNodeClass) {
+			q := resource.MustParse("1E100000000011") // one Cmp of it takes hours
+			nc.Spec.BlockDeviceMappings = []provisionerv1.BlockDeviceMapping{{DeviceName: "/dev/xvda", EBS: provisionerv1.BlockDevice{VolumeSize: &q}}}
+		}, "spec.blockDeviceMappings[0].ebs.volumeSize", "between 1Gi and 64Ti"},
 		{"kubeReserved key", func(nc *provisionerv1.AWSNodeClass) {
 			nc.Spec.Kubelet = &provisionerv1.KubeletConfiguration{KubeReserved: map[string]string{"gpu": "1"}}
 		}, "spec.kubelet.kubeReserved[gpu]", "Unsupported"},

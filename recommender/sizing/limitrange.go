@@ -39,7 +39,10 @@ func mergeLimitRanges(lrs []corev1.LimitRange, typ corev1.LimitType) ([numKinds]
 				}
 				if q, ok := it.MaxLimitRequestRatio[k.name]; ok {
 					// Ratios below 1 are invalid LimitRanges; ignore them.
-					if r := q.MilliValue(); q.Cmp(k.max) <= 0 && r >= 1000 && (b.ratio == 0 || r < b.ratio) {
+					if !InRange(&q) || q.Cmp(k.max) > 0 {
+						continue
+					}
+					if r := q.MilliValue(); r >= 1000 && (b.ratio == 0 || r < b.ratio) {
 						b.ratio, found = r, true
 					}
 				}

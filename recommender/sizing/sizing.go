@@ -33,6 +33,7 @@ package sizing
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
@@ -206,13 +207,27 @@ var kinds = [numKinds]kind{
 	{name: corev1.ResourceMemory, max: *resource.NewQuantity(1<<50, resource.BinarySI), maxN: 1 << 50},
 }
 
+// InRange reports whether q is a magnitude Tailor computes with: zero, or
+// between 10⁻⁹ and 2⁶³ units (8Ei). The parser keeps any decimal exponent it is
+// given (2000020E0100000000011 becomes 20000200e1215752202), and comparing,
+// adding or converting such a quantity rescales it through 10^scale in big
+// integers: hours of CPU for one pod. Only its float approximation is cheap,
+// so that is what this reads; no request or limit is beyond these bounds.
+func InRange(q *resource.Quantity) bool {
+	if q.Sign() == 0 {
+		return true
+	}
+	f := math.Abs(q.AsApproximateFloat64())
+	return f >= 1e-9 && f <= 0x1p63 // false for NaN too
+}
+
 // units converts a quantity strictly: negative or absurd values are errors.
 // CPU rounds up to whole millicores and memory to whole bytes, as upstream.
 func (k *kind) units(q resource.Quantity) (int64, error) {
 	if q.Sign() < 0 {
 		return 0, fmt.Errorf("negative %s %s", k.name, q.String())
 	}
-	if q.Cmp(k.max) > 0 {
+	if !InRange(&q) || q.Cmp(k.max) > 0 {
 		return 0, fmt.Errorf("%s %s out of range (max %s)", k.name, q.String(), k.max.String())
 	}
 	return k.raw(&q), nil
@@ -231,6 +246,12 @@ func (k *kind) raw(q *resource.Quantity) int64 {
 func (k *kind) boundUnits(q resource.Quantity) (int64, bool) {
 	if q.Sign() <= 0 {
 		return 0, false
+	}
+	if !InRange(&q) {
+		if q.AsApproximateFloat64() < 1 {
+			return 0, false // below a nano-unit: as zero
+		}
+		return k.maxN, true
 	}
 	if q.Cmp(k.max) > 0 {
 		return k.maxN, true
@@ -252,7 +273,7 @@ func (k *kind) quantity(n int64, candidates ...*resource.Quantity) resource.Quan
 		if i == 0 && !k.milli {
 			format = c.Format
 		}
-		if c.Sign() > 0 && c.Cmp(k.max) <= 0 && k.exact(c) && k.raw(c) == n {
+		if c.Sign() > 0 && InRange(c) && c.Cmp(k.max) <= 0 && k.exact(c) && k.raw(c) == n {
 			return c.DeepCopy()
 		}
 	}

@@ -43,6 +43,7 @@ import (
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 
 	"github.com/tailor-dev/tailor/recommender/logic"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // Upper bounds above which a quantity is taken for a typo rather than a wish.
@@ -258,7 +259,7 @@ func validateResourcePolicy(rp *vpav1.PodResourcePolicy, p *field.Path) field.Er
 		for _, r := range vpaResources {
 			lo, okLo := cp.MinAllowed[r]
 			hi, okHi := cp.MaxAllowed[r]
-			if okLo && okHi && lo.Cmp(hi) > 0 {
+			if okLo && okHi && sizing.InRange(&lo) && sizing.InRange(&hi) && lo.Cmp(hi) > 0 {
 				errs = append(errs, field.Invalid(ip.Child("minAllowed").Key(string(r)), lo.String(),
 					fmt.Sprintf("must be less than or equal to maxAllowed (%s)", hi.String())))
 			}
@@ -266,6 +267,8 @@ func validateResourcePolicy(rp *vpav1.PodResourcePolicy, p *field.Path) field.Er
 
 		if q := cp.OOMBumpUpRatio; q != nil {
 			switch {
+			case !sizing.InRange(q):
+				errs = append(errs, field.Invalid(ip.Child("oomBumpUpRatio"), q.String(), outOfRange))
 			case q.Cmp(one) < 0:
 				errs = append(errs, field.Invalid(ip.Child("oomBumpUpRatio"), q.String(), "must be greater than or equal to 1"))
 			case q.Cmp(MaxOOMBumpUpRatio) > 0:
@@ -325,12 +328,19 @@ func validateResourceList(rl corev1.ResourceList, parent *field.Path, name strin
 	return errs
 }
 
+// outOfRange refuses a quantity whose decimal exponent puts it beyond any
+// resource amount (sizing.InRange): comparing it would take hours.
+const outOfRange = "must be between 1n and 2^63 (an exponent this large or small is no resource amount)"
+
 // quantityProblem checks one cpu or memory quantity: non-negative, not
 // absurd, and at the resolution the resource is counted in (milli-CPU,
 // bytes). It returns the error detail, or "" when the quantity is fine.
 func quantityProblem(r corev1.ResourceName, q resource.Quantity) string {
 	if q.Sign() < 0 {
 		return "must be greater than or equal to 0"
+	}
+	if !sizing.InRange(&q) {
+		return outOfRange
 	}
 	switch r {
 	case corev1.ResourceCPU:

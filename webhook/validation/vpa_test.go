@@ -219,6 +219,13 @@ func TestVPA(t *testing.T) {
 		{name: "negative quantities", mutate: func(v *vpav1.VerticalPodAutoscaler) {
 			cp0(v).MinAllowed = rl("cpu", "-1", "memory", "-1Mi")
 		}, want: []string{"FieldValueInvalid " + p0 + ".minAllowed[cpu]", "FieldValueInvalid " + p0 + ".minAllowed[memory]"}},
+		// Found by fuzzing: one Cmp of this quantity takes hours.
+		{name: "exponent beyond any amount", mutate: func(v *vpav1.VerticalPodAutoscaler) {
+			cp0(v).MaxAllowed[corev1.ResourceCPU] = q("2000020E0100000000011")
+		}, want: []string{"FieldValueInvalid " + p0 + ".maxAllowed[cpu]"},
+			msg: p0 + `.maxAllowed[cpu]: Invalid value: "20000200e1215752202": must be between 1n and 2^63 (an exponent this large or small is no resource amount)`},
+		{name: "oomBumpUpRatio beyond any amount", mutate: func(v *vpav1.VerticalPodAutoscaler) { cp0(v).OOMBumpUpRatio = ptr(q("1E100000000011")) },
+			want: []string{"FieldValueInvalid " + p0 + ".oomBumpUpRatio"}},
 		{name: "absurd cpu", mutate: func(v *vpav1.VerticalPodAutoscaler) { cp0(v).MaxAllowed[corev1.ResourceCPU] = q("10000001") },
 			want: []string{"FieldValueInvalid " + p0 + ".maxAllowed[cpu]"},
 			msg:  p0 + `.maxAllowed[cpu]: Invalid value: "10000001": must be less than or equal to 10000000 CPUs`},
