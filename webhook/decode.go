@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,11 +31,6 @@ import (
 // that a steady stream of one workload's pods allocates only its maps and
 // slices — and those it decodes into b's, kept from the review before
 // (nil b: fresh ones). The pod is b's: valid until b decodes the next.
-// errQuantityRange: a quantity the API machinery parses but no resource
-// amount needs (sizing.InRange); every later comparison or sum would
-// rescale it in big integers for hours, so the pod is not read.
-var errQuantityRange = errors.New("out of range")
-
 func decodePod(raw []byte, b *podBuffers) (*corev1.Pod, error) {
 	if b == nil {
 		b = &podBuffers{}
@@ -253,13 +247,11 @@ func (d *podDecoder) resourceList(l *corev1.ResourceList) {
 			d.s.syntax("want a quantity")
 			return
 		}
-		q, err := resource.ParseQuantity(strings.TrimSpace(v))
+		// Out of range (sizing.ErrOutOfRange), the pod is not read: every
+		// comparison or sum would take hours.
+		q, err := sizing.ParseQuantity(strings.TrimSpace(v))
 		if err != nil {
 			d.s.fail(fmt.Errorf("quantity %s %q: %w", name, v, err))
-			return
-		}
-		if !sizing.InRange(&q) {
-			d.s.fail(fmt.Errorf("quantity %s %q: %w", name, v, errQuantityRange))
 			return
 		}
 		(*l)[name] = q

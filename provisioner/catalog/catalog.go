@@ -28,6 +28,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 //go:embed instance-types.csv
@@ -187,7 +188,7 @@ func ParseReserved(kubeReserved, systemReserved, evictionHard map[string]string)
 			}
 			r.EvictionMemoryPercent = f
 		} else {
-			q, err := resource.ParseQuantity(v)
+			q, err := sizing.ParseQuantity(v)
 			if err != nil || q.Sign() < 0 {
 				return Reserved{}, fmt.Errorf("evictionHard memory.available %q: not a non-negative quantity", v)
 			}
@@ -203,7 +204,7 @@ func parseList(m map[string]string) (corev1.ResourceList, error) {
 	}
 	out := corev1.ResourceList{}
 	for k, v := range m {
-		q, err := resource.ParseQuantity(v)
+		q, err := sizing.ParseQuantity(v)
 		if err != nil || q.Sign() < 0 {
 			return nil, fmt.Errorf("%s %q: not a non-negative quantity", k, v)
 		}

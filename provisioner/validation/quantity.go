@@ -1,7 +1,11 @@
 package validation
 
-import "k8s.io/apimachinery/pkg/api/resource"
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
 
-func parseQuantity(s string) (resource.Quantity, error) { return resource.ParseQuantity(s) }
+	"github.com/tailor-dev/tailor/recommender/sizing"
+)
+
+func parseQuantity(s string) (resource.Quantity, error) { return sizing.ParseQuantity(s) }
 
 func resourceQ(s string) resource.Quantity { return resource.MustParse(s) }

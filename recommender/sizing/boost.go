@@ -471,7 +471,7 @@ func parseArrow(s string) (from, to int64, err error) {
 		s string
 		n *int64
 	}{{a, &from}, {b, &to}} {
-		q, err := resource.ParseQuantity(p.s)
+		q, err := ParseQuantity(p.s)
 		if err != nil {
 			return 0, 0, fmt.Errorf("%q: %w", p.s, err)
 		}

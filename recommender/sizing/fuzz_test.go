@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 )
@@ -186,7 +185,10 @@ func put(l corev1.ResourceList, name corev1.ResourceName, v string) {
 	if v == "" {
 		return
 	}
-	if q, err := resource.ParseQuantity(v); err == nil {
+	// parseQuantity: resource.ParseQuantity hangs on some exponents itself
+	// (so does the API server that would send such a pod); out-of-range
+	// ones are kept, Decide must refuse them.
+	if q, err := parseQuantity(v); err == nil {
 		l[name] = q
 	}
 }

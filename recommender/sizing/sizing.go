@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
@@ -205,6 +206,34 @@ const (
 var kinds = [numKinds]kind{
 	{name: corev1.ResourceCPU, milli: true, max: *resource.NewQuantity(10_000_000, resource.DecimalSI), maxN: 10_000_000_000},
 	{name: corev1.ResourceMemory, max: *resource.NewQuantity(1<<50, resource.BinarySI), maxN: 1 << 50},
+}
+
+// ErrOutOfRange: a quantity beyond any resource amount (InRange).
+var ErrOutOfRange = errors.New("beyond any resource amount")
+
+// ParseQuantity parses a quantity from an object Tailor reads, refusing
+// (ErrOutOfRange) what no resource amount needs and what would take hours
+// to parse or compare: a decimal exponent of more than three digits is
+// refused before parsing (resource.ParseQuantity raises 10 to it in big
+// integers: 2000E2010100000000010 took hours), and the result must be
+// InRange.
+func ParseQuantity(s string) (resource.Quantity, error) {
+	q, err := parseQuantity(s)
+	if err == nil && !InRange(&q) {
+		err = fmt.Errorf("quantity %q: %w", s, ErrOutOfRange)
+	}
+	return q, err
+}
+
+// parseQuantity is ParseQuantity without the range check.
+func parseQuantity(s string) (resource.Quantity, error) {
+	if i := strings.LastIndexAny(s, "eE"); i >= 0 {
+		exp := strings.TrimLeft(s[i+1:], "+-")
+		if len(exp) > 3 && strings.Trim(exp, "0123456789") == "" {
+			return resource.Quantity{}, fmt.Errorf("quantity %q: exponent %w", s, ErrOutOfRange)
+		}
+	}
+	return resource.ParseQuantity(s)
 }
 
 // InRange reports whether q is a magnitude Tailor computes with: zero, or

@@ -1,6 +1,8 @@
 package validation
 
 import (
+	"github.com/tailor-dev/tailor/recommender/sizing"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -57,7 +59,7 @@ func FuzzVPA(f *testing.F) {
 			cp.ControlledResources = &[]corev1.ResourceName{corev1.ResourceName(res), corev1.ResourceCPU}
 		}
 		put := func(l corev1.ResourceList, r corev1.ResourceName, s string) {
-			if qq, err := resource.ParseQuantity(s); err == nil {
+			if qq, err := sizing.ParseQuantity(s); err == nil {
 				l[r] = qq
 			}
 		}
@@ -68,10 +70,10 @@ func FuzzVPA(f *testing.F) {
 		if res != "" && res != "cpu" && res != "memory" {
 			put(cp.MinAllowed, corev1.ResourceName(res), minCPU)
 		}
-		if qq, err := resource.ParseQuantity(minMem); err == nil {
+		if qq, err := sizing.ParseQuantity(minMem); err == nil {
 			cp.OOMMinBumpUp = &qq
 		}
-		if qq, err := resource.ParseQuantity(maxCPU); err == nil {
+		if qq, err := sizing.ParseQuantity(maxCPU); err == nil {
 			cp.OOMBumpUpRatio = &qq
 			v.Spec.StartupBoost = &vpav1.StartupBoost{CPU: &vpav1.GenericStartupBoost{Type: vpav1.StartupBoostType(cmode), Quantity: &qq, Factor: &minReplicas}}
 		}
@@ -86,7 +88,7 @@ func FuzzVPA(f *testing.F) {
 			checkNames(t, s)
 		}
 		for _, s := range []string{minCPU, maxCPU, minMem, maxMem} {
-			if qq, err := resource.ParseQuantity(s); err == nil {
+			if qq, err := sizing.ParseQuantity(s); err == nil {
 				checkResolution(t, qq)
 			}
 		}

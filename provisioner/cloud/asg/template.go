@@ -11,6 +11,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
+	"github.com/tailor-dev/tailor/recommender/sizing"
 )
 
 // The Cluster Autoscaler's tags, which Tailor reads as they are.
@@ -149,7 +150,7 @@ func ParseTags(tags map[string]string) (NodeTemplate, []error) {
 				errs = append(errs, fmt.Errorf("tag %s: resource name: %s", k, strings.Join(e, "; ")))
 				continue
 			}
-			q, err := resource.ParseQuantity(v)
+			q, err := sizing.ParseQuantity(v)
 			if err != nil || q.Sign() < 0 {
 				errs = append(errs, fmt.Errorf("tag %s: quantity %q: not a non-negative quantity", k, v))
 				continue
