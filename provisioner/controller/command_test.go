@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,18 +18,17 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	clientfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/disruption"
-	"github.com/tailor-dev/tailor/provisioner/requirements"
-	"github.com/tailor-dev/tailor/provisioner/scheduling"
 )
 
-// A disruption command's order and its resume/rollback after a crash, on
-// a fake API server: the candidate claim "cand" on node "n-cand", its
-// replacement claim "rep".
+// A disruption command's resume or rollback from the state a crash (or
+// the world) leaves it in, on a fake API server: the candidate claim
+// "cand" on node "n-cand", its replacement claim "rep". A rollback leaves
+// the condition Disrupting=False RolledBack (it was refused as a conflict
+// before unmark updated the claim in place).
 
 var commandStart = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
@@ -50,14 +48,14 @@ func initializedClaim(nc *provisionerv1.NodeClaim) *provisionerv1.NodeClaim {
 	return nc
 }
 
-func commandClient(funcs interceptor.Funcs, objs ...client.Object) client.Client {
+func commandClient(objs ...client.Object) client.Client {
 	scheme := runtime.NewScheme()
 	_ = corev1.AddToScheme(scheme)
 	_ = appsv1.AddToScheme(scheme)
 	_ = policyv1.AddToScheme(scheme)
 	_ = provisionerv1.AddToScheme(scheme)
 	return clientfake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&provisionerv1.NodeClaim{}, &provisionerv1.NodePool{}).
-		WithObjects(objs...).WithInterceptorFuncs(funcs).Build()
+		WithObjects(objs...).Build()
 }
 
 func commandDisrupter(t *testing.T, c client.Client, now time.Time) *disrupter {
@@ -74,78 +72,6 @@ func hasDisruptedTaint(t *testing.T, c client.Client, node string) bool {
 		t.Fatal(err)
 	}
 	return hasTaint(n.Spec.Taints, corev1.Taint{Key: provisionerv1.TaintDisrupted, Effect: corev1.TaintEffectNoSchedule})
-}
-
-// start taints the candidates' nodes before it creates the replacements:
-// when the replacement's NodeClaim is created, the candidate's node is
-// already tainted (Karpenter's order), and the Events say so.
-func TestDisruptionStartTaintsBeforeLaunching(t *testing.T) {
-	np := pool()
-	np.Spec.Template.Spec.Taints, np.Spec.Template.Spec.StartupTaints, np.Spec.Limits = nil, nil, nil
-	cand := initializedClaim(launched("cand", np, "n-cand"))
-	taintedAtCreate := map[string]bool{}
-	var c client.Client
-	c = commandClient(interceptor.Funcs{Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-		if _, ok := obj.(*provisionerv1.NodeClaim); ok {
-			n := &corev1.Node{}
-			if err := cl.Get(ctx, k8stypes.NamespacedName{Name: "n-cand"}, n); err != nil {
-				return err
-			}
-			taintedAtCreate[obj.GetName()] = hasTaint(n.Spec.Taints, corev1.Taint{Key: provisionerv1.TaintDisrupted, Effect: corev1.TaintEffectNoSchedule})
-		}
-		return cl.Create(ctx, obj, opts...)
-	}}, np, cand, commandNode("n-cand", false))
-	d := commandDisrupter(t, c, commandStart)
-	rec := d.recorder.(*events.FakeRecorder)
-	ctx := context.Background()
-	cl, err := d.read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	its := []*scheduling.InstanceType{{Name: "c5.large"}}
-	claim := &scheduling.Claim{Pool: "default", InstanceTypes: its, Price: 0.085,
-		Requirements: requirements.FromLabels(map[string]string{provisionerv1.LabelCapacityType: "on-demand"}),
-		Requests:     corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}
-	cmd := &disruption.Command{Method: disruption.SingleNode, Reason: provisionerv1.DisruptionReasonUnderutilized,
-		Candidates: []string{"cand"}, Replacements: []*scheduling.Claim{claim}, PriceBefore: 0.1, PriceAfter: 0.085, Pods: 1, Message: "underused"}
-	if err := d.start(ctx, cl, cmd); err != nil {
-		t.Fatal(err)
-	}
-	if len(taintedAtCreate) != 1 {
-		t.Fatalf("replacements created: %v, want one", taintedAtCreate)
-	}
-	for name, tainted := range taintedAtCreate {
-		if !tainted {
-			t.Errorf("replacement %s created before the candidate's node was tainted", name)
-		}
-	}
-	if !hasDisruptedTaint(t, c, "n-cand") {
-		t.Error("candidate's node not tainted after start")
-	}
-	got := &provisionerv1.NodeClaim{}
-	if err := c.Get(ctx, k8stypes.NamespacedName{Name: "cand"}, got); err != nil {
-		t.Fatal(err)
-	}
-	r, ok := recordOf(got)
-	if !ok || r.TaintedAt == "" || len(r.Replacements) != 1 {
-		t.Errorf("record %+v, want the taint time and one replacement", r)
-	}
-	cond := meta.FindStatusCondition(got.Status.Conditions, provisionerv1.ConditionDisrupting)
-	if cond == nil || cond.Reason != "Launching" {
-		t.Errorf("Disrupting condition %+v, want Launching", cond)
-	}
-	close(rec.Events)
-	var reasons []string
-	for e := range rec.Events {
-		reasons = append(reasons, e)
-	}
-	tainted := false
-	for _, e := range reasons {
-		tainted = tainted || strings.Contains(e, "Tainted") && strings.Contains(e, "before launching")
-	}
-	if !tainted {
-		t.Errorf("no Tainted Event naming the launch among %q", reasons)
-	}
 }
 
 // progress from every state a command can be left in (by a crash, or by
@@ -185,36 +111,33 @@ func TestDisruptionProgressResumesOrRollsBack(t *testing.T) {
 		marked       bool
 		deleted      bool
 	}{
-		{name: "crash between taint and launch: the replacement is missing, rolled back and untainted",
-			method: disruption.SingleNode, reps: []string{"rep"}, taintedAt: at, nodeTainted: true,
+		{name: "crash between mark and launch: the replacement is missing, rolled back",
+			method: disruption.SingleNode, reps: []string{"rep"},
 			phase: "launching", tainted: false, marked: false},
-		{name: "crash between mark and taint: rolled back, never tainted",
-			method: disruption.SingleNode, reps: []string{"rep"}, taintedAt: at,
-			phase: "launching", tainted: false, marked: false},
-		{name: "replacement launching: the candidate stays tainted",
-			method: disruption.SingleNode, reps: []string{"rep"}, taintedAt: at, nodeTainted: true, rep: rep(false, false),
-			phase: "launching", tainted: true, marked: true},
-		{name: "a command started untainted (older Tailor, or a crash) is tainted while its replacement launches",
+		{name: "replacement launching: waits, untainted",
 			method: disruption.SingleNode, reps: []string{"rep"}, rep: rep(false, false),
-			phase: "launching", tainted: true, marked: true},
-		{name: "replacement being deleted: rolled back and untainted",
-			method: disruption.SingleNode, reps: []string{"rep"}, taintedAt: at, nodeTainted: true, rep: rep(false, true),
+			phase: "launching", tainted: false, marked: true},
+		{name: "replacement being deleted: rolled back",
+			method: disruption.SingleNode, reps: []string{"rep"}, rep: rep(false, true),
 			phase: "launching", tainted: false, marked: false},
-		{name: "replacement up within the validation period since the taint: validating",
+		{name: "replacement up: the candidate is tainted, and validates",
+			method: disruption.SingleNode, reps: []string{"rep"}, rep: rep(true, false),
+			phase: "validating", tainted: true, marked: true},
+		{name: "tainted, within the validation period: validating",
 			method: disruption.SingleNode, reps: []string{"rep"}, taintedAt: at, nodeTainted: true, rep: rep(true, false),
 			after: 5 * time.Second, phase: "validating", tainted: true, marked: true},
-		{name: "replacement up after the validation period since the taint: drained",
+		{name: "tainted, the validation period passed (or a crash before the drain): drained",
 			method: disruption.SingleNode, reps: []string{"rep"}, taintedAt: at, nodeTainted: true, rep: rep(true, false),
 			after: time.Minute, phase: "draining", tainted: true, marked: true, deleted: true},
-		{name: "replacement up, the candidate now do-not-disrupt: rolled back and untainted",
+		{name: "tainted, the candidate now do-not-disrupt: rolled back and untainted",
 			method: disruption.SingleNode, reps: []string{"rep"}, taintedAt: at, nodeTainted: true, rep: rep(true, false),
 			doNotDisrupt: true, after: time.Minute, phase: "validating", tainted: false, marked: false},
-		{name: "emptiness, a pod arrived before the taint: rolled back and untainted",
-			method: disruption.Emptiness, taintedAt: at, nodeTainted: true, pod: true,
+		{name: "emptiness, a pod arrived: rolled back, untainted",
+			method: disruption.Emptiness, pod: true,
 			phase: "validating", tainted: false, marked: false},
-		{name: "emptiness marked, crash before the taint: tainted and drained",
-			method: disruption.Emptiness, taintedAt: at,
-			phase: "draining", tainted: true, marked: true, deleted: true},
+		{name: "emptiness still empty: tainted and drained in the pass",
+			method: disruption.Emptiness,
+			phase:  "draining", tainted: true, marked: true, deleted: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cand := initializedClaim(launched("cand", np, "n-cand"))
@@ -232,7 +155,7 @@ func TestDisruptionProgressResumesOrRollsBack(t *testing.T) {
 				pod.Status = corev1.PodStatus{Phase: corev1.PodRunning}
 				objs = append(objs, pod)
 			}
-			c := commandClient(interceptor.Funcs{}, objs...)
+			c := commandClient(objs...)
 			d := commandDisrupter(t, c, commandStart.Add(tc.after))
 			ctx := context.Background()
 			cl, err := d.read(ctx)

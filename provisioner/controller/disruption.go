@@ -32,28 +32,19 @@ import (
 // A command lives in the API server, so a restarted Tailor resumes or
 // rolls it back and never does it twice: each candidate NodeClaim carries
 // the annotation tailor.dev/disruption (the command's id, method,
-// replacements, prices and when its candidates were tainted) and the
-// condition Disrupting, each replacement tailor.dev/replaces. Its phases,
-// in Karpenter's order:
+// replacements and prices) and the condition Disrupting, each replacement
+// tailor.dev/replaces. Its phases:
 //
-//  1. launching: the candidates are marked, their nodes tainted
-//     tailor.dev/disrupted:NoSchedule (no new pod lands on a node that will
-//     be drained), then the replacements created; a replacement that is
-//     gone (insufficient capacity, registration timeout, never created
-//     before a crash) rolls the command back, untainting the candidates;
-//  2. validating: every replacement initialized, the candidates are
-//     checked again (do-not-disrupt, pods not Running, PDBs; an emptiness
-//     candidate that got a pod) — a failed check rolls back, untainting
-//     them — and wait until DisruptionValidation has passed since the
-//     taint;
+//  1. launching: the candidates are marked, then the replacements created;
+//     a replacement that is gone (insufficient capacity, registration
+//     timeout, never created before a crash) rolls the command back;
+//  2. validating: every replacement initialized, the candidates' nodes are
+//     tainted tailor.dev/disrupted:NoSchedule; after DisruptionValidation
+//     the candidates are checked again (do-not-disrupt, pods not Running,
+//     PDBs) — a failed check rolls back, untainting them;
 //  3. draining: the candidates' NodeClaims are deleted; their finalizer
 //     drains through the Eviction API and terminates the instances;
 //  4. done when the candidates are gone: tailor.dev/replaces is removed.
-//
-// A crash between the mark and the replacements' creation leaves a
-// command whose replacement is missing: the next pass rolls it back. A
-// command marked but not tainted (a crash between the two, or a command
-// started by a Tailor that tainted later) is tainted by the next pass.
 
 // disruptionRecord is the tailor.dev/disruption annotation.
 type disruptionRecord struct {
@@ -65,8 +56,7 @@ type disruptionRecord struct {
 	PriceBefore  float64  `json:"priceBefore"`
 	PriceAfter   float64  `json:"priceAfter"`
 	Message      string   `json:"message,omitempty"`
-	// TaintedAt is when the candidates were tainted (RFC 3339): when the
-	// command started (before its replacements were created).
+	// TaintedAt is when the candidates were tainted (RFC 3339).
 	TaintedAt string `json:"taintedAt,omitempty"`
 }
 
@@ -376,16 +366,14 @@ func (d *disrupter) tell(c *cluster, nc *provisionerv1.NodeClaim, typ, reason, f
 	}
 }
 
-// start marks the candidates and taints their nodes, then creates the
-// replacements (Karpenter's order: from the taint on, no new pod is
-// scheduled to a node the command drains).
+// start marks the candidates, then creates the replacements.
 func (d *disrupter) start(ctx context.Context, c *cluster, cmd *disruption.Command) error {
 	method := string(cmd.Method)
 	if i := strings.Index(method, "_"); i > 0 {
 		method = method[:i]
 	}
 	rec := &disruptionRecord{ID: method + "-" + suffix(), Method: string(cmd.Method), Reason: string(cmd.Reason), Candidates: cmd.Candidates,
-		PriceBefore: cmd.PriceBefore, PriceAfter: cmd.PriceAfter, Message: cmd.Message, TaintedAt: d.now().UTC().Format(time.RFC3339Nano)}
+		PriceBefore: cmd.PriceBefore, PriceAfter: cmd.PriceAfter, Message: cmd.Message}
 	var reps []*provisionerv1.NodeClaim
 	for _, r := range cmd.Replacements {
 		np := c.pools[r.Pool]
@@ -410,69 +398,31 @@ func (d *disrupter) start(ctx context.Context, c *cluster, cmd *disruption.Comma
 		}
 		marked = append(marked, patched)
 	}
-	if err := d.taintCandidates(ctx, c, marked); err != nil {
-		// Nothing launched yet: undone at once (a crash here instead is
-		// rolled back by the next pass, or, without replacements, resumed).
-		for _, nc := range marked {
-			if uerr := d.taint(ctx, c.nodes[nc.Status.NodeName], false); uerr != nil {
-				d.log.Error(uerr, "untaint", "nodeclaim", nc.Name)
-			}
-		}
-		d.unmark(ctx, marked)
-		return err
-	}
 	for _, nc := range reps {
 		if err := d.client.Create(ctx, nc); err != nil {
-			// The marks and taints stay: the next pass finds the
-			// replacement missing and rolls the command back, as after a
-			// crash here.
+			// The marks stay: the next pass finds the replacement missing
+			// and rolls the command back, as after a crash here.
 			return fmt.Errorf("create replacement: %w", err)
 		}
 	}
 	decision := cmd.Action()
 	disruptionDecisions.WithLabelValues(string(cmd.Method), decision, budgetReason(cmd.Method, cmd.Reason)).Inc()
-	phase := "launching replacements " + strings.Join(rec.Replacements, ", ")
-	if len(reps) == 0 {
-		phase = "no replacement needed"
-	}
 	for _, nc := range marked {
 		delete(d.told, nc.Name)
-		d.setDisrupting(ctx, nc, metav1.ConditionTrue, "Launching", fmt.Sprintf("%s (command %s): %s; tainted %s:NoSchedule, %s", cmd.Method, rec.ID, cmd.Message, provisionerv1.TaintDisrupted, phase))
+		phase := "launching replacements " + strings.Join(rec.Replacements, ", ")
+		if len(reps) == 0 {
+			phase = "no replacement needed"
+		}
+		d.setDisrupting(ctx, nc, metav1.ConditionTrue, "Launching", fmt.Sprintf("%s (command %s): %s; %s", cmd.Method, rec.ID, cmd.Message, phase))
 		d.tell(c, nc, corev1.EventTypeNormal, "DisruptionStarted", "%s %s (command %s): %s; price %s → %s",
 			cmd.Method, decision, rec.ID, cmd.Message, dollars(cmd.PriceBefore), dollars(cmd.PriceAfter))
-		d.tell(c, nc, corev1.EventTypeNormal, "Tainted", "%s", d.taintedMessage(rec))
 	}
-	d.log.Info("disruption command started, candidates tainted", "command", rec.ID, "method", cmd.Method, "candidates", cmd.Candidates,
+	d.log.Info("disruption command started", "command", rec.ID, "method", cmd.Method, "candidates", cmd.Candidates,
 		"replacements", rec.Replacements, "priceBefore", cmd.PriceBefore, "priceAfter", cmd.PriceAfter, "message", cmd.Message)
 	if len(reps) == 0 {
-		// Nothing to wait for: on to the check now.
+		// Nothing to wait for: on to the taint now.
 		_, err := d.progress(ctx, c, rec, marked)
 		return err
-	}
-	return nil
-}
-
-// taintedMessage is the Tainted Event: what the taint is for and when the
-// command drains.
-func (d *disrupter) taintedMessage(rec *disruptionRecord) string {
-	msg := fmt.Sprintf("tainted %s:NoSchedule (command %s)", provisionerv1.TaintDisrupted, rec.ID)
-	switch {
-	case len(rec.Replacements) > 0:
-		return msg + fmt.Sprintf(" before launching %s; drains once they are initialized and %s after the taint, unless it must stay",
-			strings.Join(rec.Replacements, ", "), d.opts.DisruptionValidation)
-	case rec.Method == string(disruption.Emptiness):
-		return msg + "; drains now unless a pod arrived"
-	}
-	return msg + fmt.Sprintf("; drains in %s unless it must stay", d.opts.DisruptionValidation)
-}
-
-// taintCandidates puts tailor.dev/disrupted:NoSchedule on the candidates'
-// nodes (where it is not already).
-func (d *disrupter) taintCandidates(ctx context.Context, c *cluster, cands []*provisionerv1.NodeClaim) error {
-	for _, nc := range cands {
-		if err := d.taint(ctx, c.nodes[nc.Status.NodeName], true); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -530,35 +480,12 @@ func (d *disrupter) progress(ctx context.Context, c *cluster, rec *disruptionRec
 				fmt.Sprintf("replacement %s is gone (out of capacity, timed out registering, or never created)", name))
 		case r.DeletionTimestamp != nil:
 			return "launching", d.rollback(ctx, c, rec, cands, "replacement_failed", fmt.Sprintf("replacement %s is being deleted", name))
-		}
-	}
-	// The candidates are tainted from the start; a command marked but not
-	// tainted (a crash between the two, or started by a Tailor that
-	// tainted only once the replacements were up) is tainted now.
-	if err := d.taintCandidates(ctx, c, cands); err != nil {
-		return "launching", err
-	}
-	if rec.TaintedAt == "" {
-		rec.TaintedAt = d.now().UTC().Format(time.RFC3339Nano)
-		body, _ := json.Marshal(rec)
-		for i, nc := range cands {
-			patched := nc.DeepCopy()
-			patched.Annotations[provisionerv1.AnnotationDisruption] = string(body)
-			if err := d.client.Patch(ctx, patched, client.MergeFrom(nc)); err != nil {
-				return "launching", err
-			}
-			cands[i] = patched
-			d.tell(c, nc, corev1.EventTypeNormal, "Tainted", "%s", d.taintedMessage(rec))
-		}
-		log.Info("candidates tainted on resuming the command", "candidates", rec.Candidates)
-	}
-	for _, name := range rec.Replacements {
-		if !isTrue(c.byName[name], provisionerv1.ConditionInitialized) {
+		case !isTrue(r, provisionerv1.ConditionInitialized):
 			return "launching", nil
 		}
 	}
-	// Every replacement is up: check the candidates again, and once the
-	// validation period has passed since the taint, drain.
+	// Every replacement is up: check the candidates again, taint them, and
+	// after the validation period check again and drain.
 	// An interrupted instance goes whatever Tailor does: no re-check that
 	// would keep it, no validation period (the drain still goes through
 	// the Eviction API).
@@ -575,19 +502,34 @@ func (d *disrupter) progress(ctx context.Context, c *cluster, rec *disruptionRec
 			return "validating", d.rollback(ctx, c, rec, cands, "blocked", fmt.Sprintf("candidate %s is no longer empty: pod %s/%s arrived", nc.Name, n.Pods[0].Namespace, n.Pods[0].Name))
 		}
 	}
-	// An empty node has no pods to move: checked again just above (a pod
-	// that arrived rolls it back), it drains at once.
-	tainted, err := time.Parse(time.RFC3339Nano, rec.TaintedAt)
-	if due := tainted.Add(d.opts.DisruptionValidation); err == nil && rec.Method != string(disruption.Emptiness) && !urgent && d.now().Before(due) {
-		ready := "replacements initialized, "
-		if len(rec.Replacements) == 0 {
-			ready = ""
-		}
+	if rec.TaintedAt == "" {
 		for _, nc := range cands {
-			d.setDisrupting(ctx, nc, metav1.ConditionTrue, "Validating",
-				fmt.Sprintf("%s (command %s): %s%s:NoSchedule since %s; drains at %s if nothing changed",
-					rec.Method, rec.ID, ready, provisionerv1.TaintDisrupted, tainted.Format(time.RFC3339), due.Format(time.RFC3339)))
+			if err := d.taint(ctx, c.nodes[nc.Status.NodeName], true); err != nil {
+				return "validating", err
+			}
 		}
+		rec.TaintedAt = d.now().UTC().Format(time.RFC3339Nano)
+		body, _ := json.Marshal(rec)
+		for i, nc := range cands {
+			patched := nc.DeepCopy()
+			patched.Annotations[provisionerv1.AnnotationDisruption] = string(body)
+			if err := d.client.Patch(ctx, patched, client.MergeFrom(nc)); err != nil {
+				return "validating", err
+			}
+			cands[i] = patched
+			d.setDisrupting(ctx, patched, metav1.ConditionTrue, "Validating",
+				fmt.Sprintf("%s (command %s): tainted %s:NoSchedule; drains after %s if nothing changed", rec.Method, rec.ID, provisionerv1.TaintDisrupted, d.opts.DisruptionValidation))
+			d.tell(c, nc, corev1.EventTypeNormal, "Tainted", "tainted %s:NoSchedule (command %s); drains in %s unless it must stay", provisionerv1.TaintDisrupted, rec.ID, d.opts.DisruptionValidation)
+		}
+		log.Info("candidates tainted", "candidates", rec.Candidates)
+		if rec.Method != string(disruption.Emptiness) && !urgent {
+			return "validating", nil
+		}
+		// An empty node has no pods to move: checked again just above
+		// (a pod that arrived rolls it back), it drains at once.
+	}
+	tainted, err := time.Parse(time.RFC3339Nano, rec.TaintedAt)
+	if err == nil && rec.Method != string(disruption.Emptiness) && !urgent && d.now().Before(tainted.Add(d.opts.DisruptionValidation)) {
 		return "validating", nil
 	}
 	return "draining", d.drain(ctx, c, rec, cands)
@@ -604,7 +546,7 @@ func (d *disrupter) drain(ctx context.Context, c *cluster, rec *disruptionRecord
 		if nc.DeletionTimestamp != nil {
 			continue
 		}
-		// Tainted already (since the command started).
+		// Tainted already, unless a crash came between taint and delete.
 		if err := d.taint(ctx, c.nodes[nc.Status.NodeName], true); err != nil {
 			return err
 		}

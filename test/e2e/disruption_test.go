@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -489,21 +488,19 @@ func TestDisruptionRestart(t *testing.T) {
 	waitRunning(t, ns, "restart", 6, 60*time.Second)
 	old := onlyClaim(t, c, p.np.Name)
 	scaleTo(t, ns, "restart", 2)
-	// Tainted when the command starts, its replacement created just after,
-	// and it waits in validation (10m) once the replacement is up.
-	var claims []provisionerv1.NodeClaim
 	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
 		node, err := env.Clientset().CoreV1().Nodes().Get(ctx, old.Status.NodeName, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
-		if !slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == provisionerv1.TaintDisrupted }) {
-			return false, fmt.Sprintf("node %s taints %v", node.Name, node.Spec.Taints)
+		for _, taint := range node.Spec.Taints {
+			if taint.Key == provisionerv1.TaintDisrupted {
+				return true, ""
+			}
 		}
-		claims, err = claimsOf(ctx, c, p.np.Name)
-		return err == nil && len(claims) == 2 && isInitialized(&claims[0]) && isInitialized(&claims[1]),
-			fmt.Sprintf("%d claims (%v)", len(claims), err)
+		return false, fmt.Sprintf("node %s taints %v", node.Name, node.Spec.Taints)
 	})
+	claims, _ := claimsOf(context.Background(), c, p.np.Name)
 	_ = inst.cmd.Process.Signal(syscall.SIGKILL)
 	<-inst.done
 	t.Logf("killed Tailor with %s tainted (validation 10m) and %d claims", old.Name, len(claims))
@@ -536,107 +533,4 @@ func TestDisruptionRestart(t *testing.T) {
 	t.Logf("after the restart the command completed: %v ($%.4f/h), %d node(s)", now, cost, len(nodes))
 	scaleTo(t, ns, "restart", 0)
 	waitPoolEmpty(t, c, p.np.Name, 60*time.Second)
-}
-
-// TestDisruptionTaintBeforeLaunch: a consolidation taints its candidate
-// when it starts, before its replacement is launched (Karpenter's order).
-// The sim cloud takes 20 s to boot an instance; 6 pods on a c5.2xlarge
-// scaled to 2 start a replacement by a c5.xlarge. While it boots, the
-// candidate's node is tainted tailor.dev/disrupted:NoSchedule and a pod
-// that arrives meanwhile — room enough on the candidate — is not
-// scheduled there: it waits for new capacity instead of being evicted at
-// the drain.
-func TestDisruptionTaintBeforeLaunch(t *testing.T) {
-	t.Parallel() // own namespaces, pools and Tailor (testLabel)
-	c := provClient(t)
-	ensureNodeClass(t, c)
-	state := namespace(t, nil)
-	startProvisioner(t, state, "--disruption-interval", "1s", "--disruption-validation-period", "1s", "--sim-launch-delay", "20s")
-	ownClaimsGoneAtCleanup(t, c)
-	ns := namespace(t, nil)
-	p := disruptionPool("e2e-dis-taintfirst", "xlarge", "2xlarge")
-	p.create(t, c)
-	pinned(ns, "stay", 6, p)
-	waitRunning(t, ns, "stay", 6, 90*time.Second)
-	old := onlyClaim(t, c, p.np.Name)
-	scaleTo(t, ns, "stay", 2)
-	var rep provisionerv1.NodeClaim
-	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
-		node, err := env.Clientset().CoreV1().Nodes().Get(ctx, old.Status.NodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		if !slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == provisionerv1.TaintDisrupted }) {
-			return false, fmt.Sprintf("node %s taints %v", node.Name, node.Spec.Taints)
-		}
-		claims, err := claimsOf(ctx, c, p.np.Name)
-		for _, nc := range claims {
-			if nc.Name != old.Name {
-				rep = nc
-			}
-		}
-		return err == nil && rep.Name != "", fmt.Sprintf("%d claims (%v)", len(claims), err)
-	})
-	tainted := time.Now()
-	// The candidate is tainted and its replacement is still launching: no
-	// Node of it is Ready yet.
-	if isInitialized(&rep) {
-		t.Fatalf("replacement %s already initialized when the candidate was first seen tainted", rep.Name)
-	}
-	if rep.Status.NodeName != "" {
-		if n, err := env.Clientset().CoreV1().Nodes().Get(context.Background(), rep.Status.NodeName, metav1.GetOptions{}); err == nil {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					t.Fatalf("replacement's node %s already Ready when the candidate was first seen tainted", n.Name)
-				}
-			}
-		}
-	}
-	note := eventAbout(t, "Tainted", old.Name, time.Time{}, 10*time.Second)
-	t.Logf("candidate %s tainted while %s launches: %s", old.Name, rep.Name, note)
-	if !strings.Contains(note, "before launching "+rep.Name) {
-		t.Errorf("the Tainted Event does not say it came before the launch of %s: %s", rep.Name, note)
-	}
-	// A pod arrives while the replacement boots; the candidate has room
-	// for it (c5.2xlarge, 2 of its 8 CPUs requested). Every pod ever seen
-	// on the candidate's node is recorded until the replacement is up.
-	seen := map[string]bool{}
-	record := func(ctx context.Context) {
-		pods, err := env.Clientset().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + old.Status.NodeName})
-		if err == nil {
-			for _, pod := range pods.Items {
-				seen[pod.Name] = true
-			}
-		}
-	}
-	record(context.Background())
-	before := len(seen)
-	pinned(ns, "arrival", 1, p)
-	eventually(t, 90*time.Second, func(ctx context.Context) (bool, string) {
-		record(ctx)
-		nc := &provisionerv1.NodeClaim{}
-		if err := c.Get(ctx, client.ObjectKey{Name: rep.Name}, nc); err != nil {
-			return false, err.Error()
-		}
-		return isInitialized(nc), "replacement " + rep.Name + " not initialized yet"
-	})
-	t.Logf("replacement %s initialized %s after the taint was seen; pods seen on the candidate meanwhile: %d (%d before the arrival)",
-		rep.Name, time.Since(tainted).Round(100*time.Millisecond), len(seen), before)
-	for name := range seen {
-		if strings.HasPrefix(name, "arrival-") {
-			t.Errorf("pod %s was scheduled to the tainted candidate %s while its replacement launched", name, old.Status.NodeName)
-		}
-	}
-	waitRunning(t, ns, "arrival", 1, 90*time.Second)
-	waitRunning(t, ns, "stay", 2, 90*time.Second)
-	eventually(t, 60*time.Second, func(ctx context.Context) (bool, string) {
-		got := &provisionerv1.NodeClaim{}
-		err := c.Get(ctx, client.ObjectKey{Name: old.Name}, got)
-		return err != nil, "the candidate is still there"
-	})
-	now, cost, _ := fleet(context.Background(), c, p.np.Name)
-	t.Logf("after the command: %v ($%.4f/h)", now, cost)
-	scaleTo(t, ns, "stay", 0)
-	scaleTo(t, ns, "arrival", 0)
-	waitPoolEmpty(t, c, p.np.Name, 90*time.Second)
 }

@@ -37,9 +37,8 @@ type Cluster struct {
 	// provisioner/disruption.Decide, a pass every DisruptionInterval
 	// seconds (the controller's 10 s) while the cluster changes; a
 	// command runs as the controller's does (see command): its
-	// candidates are tainted when it starts, before its replacements
-	// launch, and drain at the first pass that finds the replacements
-	// ready, DisruptionValidation (15 s) after the taint at the earliest.
+	// candidates are tainted at the first pass after its replacements are
+	// ready and drain DisruptionValidation (15 s) after that.
 	ConsolidateAfter                         int64
 	ConsolidationPolicy                      provisionerv1.ConsolidationPolicy
 	DisruptionInterval, DisruptionValidation int64
@@ -183,8 +182,7 @@ type CapacityScore struct {
 	Nodes, PeakNodes, Solves int
 	// BoundAtOnce: new pods the scheduler bound on arrival (no batch);
 	// OnCandidate: placements (by the scheduler or a batch) on a command's
-	// candidate, evicted at its drain unless gone before (none since the
-	// candidates are tainted when the command starts).
+	// candidate before its taint, evicted at its drain unless gone before.
 	BoundAtOnce, OnCandidate int
 	// Hourly $/h of the nodes and of the bound (for plots), from the
 	// trace's time 0.
@@ -206,14 +204,14 @@ type simNode struct {
 	// readiness if none did), what consolidateAfter counts from.
 	lastPodEvent int64
 	pods         []int // trace pod indexes, running or nominated
-	// disrupting: a candidate of a command in flight (marked and
-	// tainted); replacement: launched by one.
+	// disrupting: a candidate of a command in flight (marked; it takes
+	// pods until tainted); replacement: launched by one.
 	disrupting, replacement bool
 }
 
-// disruptedTaint is the controller's taint on a command's candidates from
-// its start: the solver, the replay's scheduler and Decide's simulations
-// see it on the node as they see it on a real one.
+// disruptedTaint is the controller's taint on a command's candidates once
+// its replacements are ready: the solver, the replay's scheduler and
+// Decide's simulations see it on the node as they see it on a real one.
 var disruptedTaint = corev1.Taint{Key: provisionerv1.TaintDisrupted, Effect: corev1.TaintEffectNoSchedule}
 
 type podPhase int8
@@ -227,22 +225,20 @@ const (
 )
 
 // command is a disruption command in flight, in the controller's order
-// (provisioner/controller/disruption.go): the candidates are marked and
-// tainted (Decide counts them as disrupting; the scheduler and the
-// provisioner's solves leave them by the taint) and the replacements
-// launch (ready 60 s later); the first pass with every replacement ready
-// checks the candidates again (disruption.Blocked; an emptiness candidate
-// that got a pod rolls back, untainted) and, once DisruptionValidation
-// has passed since the taint, drains them (their pods evicted to be
-// placed again) and removes them. A command without replacements is
-// checked in the pass that starts it; an emptiness command drains in it
-// too.
+// (provisioner/controller/disruption.go): the candidates are marked
+// (disrupting: Decide counts them as such, but they stay schedulable) and
+// the replacements launch; at the first pass with every replacement ready
+// the candidates are checked again (disruption.Blocked; an emptiness
+// candidate that got a pod rolls back) and tainted; DisruptionValidation
+// later, at a pass, they are checked again and drained (their pods, those
+// that landed before the taint included, evicted to be placed again) and
+// removed. A command without replacements is checked and tainted in the
+// pass that starts it; an emptiness command drains in that pass too.
 type command struct {
 	method                   disruption.Method
 	candidates, replacements []int // node ids
-	// taintedAt: when the candidates were tainted (the command's start).
-	taintedAt int64
-	// due: the pass at which the command next moves on (check, or drain).
+	tainted                  bool
+	// due: the pass at which the command next moves on (taint, or drain).
 	due int64
 }
 
@@ -697,17 +693,14 @@ func (r *capReplay) pass(t int64) error {
 		r.passDue = r.tick(t + 1)
 	}
 	for _, c := range dec.Commands {
-		// The controller's start: mark and taint the candidates, launch
-		// the replacements; without replacements it moves on at once.
-		cmd := &command{method: c.Method, due: t, taintedAt: t}
+		// The controller's start: mark the candidates, launch the
+		// replacements; without replacements it moves on at once.
+		cmd := &command{method: c.Method, due: t}
 		for _, name := range c.Candidates {
 			id := byName[name]
-			n := r.nodes[id]
-			n.disrupting = true
-			n.node.Taints = append(slices.Clip(n.node.Taints), disruptedTaint)
+			r.nodes[id].disrupting = true
 			cmd.candidates = append(cmd.candidates, id)
 		}
-		r.touch(t)
 		for _, claim := range c.Replacements {
 			n, err := newNode(r.cl, claim, len(r.nodes), t)
 			if err != nil {
@@ -752,9 +745,9 @@ func (c *command) done() bool { return c.due == never }
 
 // progress moves a command on at the pass t, as the controller's progress
 // does once every replacement is ready: the candidates are checked again
-// (a failed check rolls the command back) and drained once
-// DisruptionValidation has passed since the taint (an emptiness command
-// at once).
+// (a failed check rolls the command back), tainted if not yet, and
+// drained once DisruptionValidation has passed since the taint (an
+// emptiness command at once).
 func (r *capReplay) progress(cmd *command, t int64) {
 	for _, id := range cmd.replacements {
 		if t < r.nodes[id].readyAt {
@@ -769,9 +762,17 @@ func (r *capReplay) progress(cmd *command, t int64) {
 			return
 		}
 	}
-	if due := cmd.taintedAt + r.cl.DisruptionValidation; cmd.method != disruption.Emptiness && t < due {
-		cmd.due = r.tick(due)
-		return
+	if !cmd.tainted {
+		for _, id := range cmd.candidates {
+			n := r.nodes[id]
+			n.node.Taints = append(slices.Clip(n.node.Taints), disruptedTaint)
+		}
+		cmd.tainted = true
+		r.touch(t)
+		if cmd.method != disruption.Emptiness {
+			cmd.due = r.tick(t + r.cl.DisruptionValidation)
+			return
+		}
 	}
 	r.drain(cmd, t)
 }

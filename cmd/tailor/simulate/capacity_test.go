@@ -56,14 +56,11 @@ func TestCapacitySchedulerBindsAtOnce(t *testing.T) {
 // TestCapacityCommandOrder: a disruption command runs in the controller's
 // order. A big and a small pod share a node; the big one leaves at 3700,
 // so single-node consolidation (pass at 3700) replaces the node by a
-// smaller one (ready at 3760). The candidate is tainted when the command
-// starts (3700), before the replacement launches, and drains at the pass
-// that finds the replacement ready (3760, DisruptionValidation after the
-// taint): a pod arriving during the launch is kept off the candidate (no
-// eviction) and waits for the replacement in flight, or for a node of its
-// own if it fits only where the candidate is; one arriving after the
-// drain is bound at once. An empty node goes in the pass that finds it
-// empty.
+// smaller one (ready at 3760). The candidate is tainted only at the pass
+// that finds the replacement ready (3760) and drains at the first pass
+// DisruptionValidation after (3780): a pod arriving before the taint lands
+// on the candidate and is evicted with the small one; one arriving after
+// it does not. An empty node goes in the pass that finds it empty.
 func TestCapacityCommandOrder(t *testing.T) {
 	cl := DefaultCluster()
 	pods := func(extra ...Pod) []Pod {
@@ -72,26 +69,14 @@ func TestCapacityCommandOrder(t *testing.T) {
 			{Name: "small", CPUMilli: 250, MemMiB: 256, Create: 100, Delete: 4 * 3600},
 		}, extra...)
 	}
-	first := 2 * float64(cl.BatchIdle+cl.NodeStart) // the first two pods wait for the first node
 	for _, tc := range []struct {
 		name                   string
 		pods                   []Pod
 		disrupted, onCandidate int
-		consolidations, nodes  int
-		pend                   float64
 	}{
-		{"nothing arrives", pods(), 1, 0, 1, 2, first},
-		{"arrives during the launch: kept off the tainted candidate, nominated to the replacement",
-			pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3720, Delete: 4 * 3600}), 1, 0, 1, 2, first + 3760 - 3720},
-		// late gets a node of its own (61 s). The command evicts small
-		// alone (3760); then small, on the t4g.micro replacement, fits
-		// late's node in flight, so that replacement goes (3760, drained
-		// 3780: small waits 1 s for late's node), and once late leaves
-		// (3900) its node is replaced by a t4g.micro: 3 evictions of
-		// small, none of late, no loop.
-		{"arrives during the launch, fits only where the candidate is: a node of its own, never evicted",
-			pods(Pod{Name: "late", CPUMilli: 3000, MemMiB: 2048, Create: 3720, Delete: 3900}), 3, 0, 3, 4, first + float64(cl.BatchIdle+cl.NodeStart) + 1},
-		{"arrives after the drain: bound at once", pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3770, Delete: 4 * 3600}), 1, 0, 1, 2, first},
+		{"nothing arrives", pods(), 1, 0},
+		{"arrives before the taint: lands on the candidate, evicted", pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3720, Delete: 4 * 3600}), 2, 1},
+		{"arrives after the taint: not on the candidate", pods(Pod{Name: "late", CPUMilli: 250, MemMiB: 256, Create: 3770, Delete: 4 * 3600}), 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := ReplayCapacity(&Arrivals{Pods: tc.pods}, cl, []CapacityPolicy{Provisioner{}})
@@ -99,12 +84,14 @@ func TestCapacityCommandOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc := s[0]
-			if sc.Disrupted != tc.disrupted || sc.OnCandidate != tc.onCandidate || sc.Commands["single_node_consolidation"] != tc.consolidations || sc.Nodes != tc.nodes {
-				t.Errorf("disrupted %d, on a candidate %d, commands %v, nodes %d; want %d, %d, %d single-node consolidations, %d",
-					sc.Disrupted, sc.OnCandidate, sc.Commands, sc.Nodes, tc.disrupted, tc.onCandidate, tc.consolidations, tc.nodes)
+			if sc.Disrupted != tc.disrupted || sc.OnCandidate != tc.onCandidate || sc.Commands["single_node_consolidation"] != 1 || sc.Nodes != 2 {
+				t.Errorf("disrupted %d, on a candidate %d, commands %v, nodes %d; want %d, %d, one consolidation, 2",
+					sc.Disrupted, sc.OnCandidate, sc.Commands, sc.Nodes, tc.disrupted, tc.onCandidate)
 			}
-			if sc.PendingPodSeconds != tc.pend {
-				t.Errorf("pending pod-seconds %v, want %v", sc.PendingPodSeconds, tc.pend)
+			// Every pod bound at once but the first two (which waited for
+			// the first node): the evicted ones onto the ready replacement.
+			if want := 2 * float64(cl.BatchIdle+cl.NodeStart); sc.PendingPodSeconds != want {
+				t.Errorf("pending pod-seconds %v, want %v", sc.PendingPodSeconds, want)
 			}
 		})
 	}
