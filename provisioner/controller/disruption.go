@@ -439,14 +439,20 @@ func budgetReason(m disruption.Method, r provisionerv1.DisruptionReason) string 
 
 func dollars(p float64) string { return "$" + formatPrice(p) + "/h" }
 
-// unmark removes the record from claims (no other change was made).
+// unmark removes the record from claims (no other change was made); the
+// claims are updated in place, so a status patch after it is not refused
+// as a conflict.
 func (d *disrupter) unmark(ctx context.Context, claims []*provisionerv1.NodeClaim) {
 	for _, nc := range claims {
 		patched := nc.DeepCopy()
 		delete(patched.Annotations, provisionerv1.AnnotationDisruption)
-		if err := d.client.Patch(ctx, patched, client.MergeFrom(nc)); err != nil && !apierrors.IsNotFound(err) {
-			d.log.Error(err, "unmark", "nodeclaim", nc.Name)
+		if err := d.client.Patch(ctx, patched, client.MergeFrom(nc)); err != nil {
+			if !apierrors.IsNotFound(err) {
+				d.log.Error(err, "unmark", "nodeclaim", nc.Name)
+			}
+			continue
 		}
+		*nc = *patched
 	}
 }
 
