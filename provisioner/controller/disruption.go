@@ -223,7 +223,7 @@ func (d *disrupter) nodeOf(c *cluster, nc *provisionerv1.NodeClaim) disruption.N
 		n.Node.InFlight = true
 	}
 	for _, pod := range c.pods[node.Name] {
-		if disruption.Workload(pod) {
+		if disruption.Reschedulable(pod) {
 			n.Pods = append(n.Pods, pod)
 		}
 	}

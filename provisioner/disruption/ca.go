@@ -143,7 +143,7 @@ func ScaleDown(in CAInput) (CAResult, error) {
 		}
 		var pods []*corev1.Pod
 		for _, pod := range n.Node.Pods {
-			if Workload(pod) {
+			if Reschedulable(pod) {
 				pods = append(pods, pod)
 			}
 		}
@@ -188,7 +188,7 @@ func ScaleDown(in CAInput) (CAResult, error) {
 		}
 		hasPods := false
 		for _, pod := range n.Node.Pods {
-			hasPods = hasPods || Workload(pod)
+			hasPods = hasPods || Reschedulable(pod)
 		}
 		if hasPods && busy || !hasPods && empty >= o.MaxEmptyBulkDelete {
 			continue

@@ -143,6 +143,14 @@ func quiet(n *Node, np *provisionerv1.NodePool, now time.Time) bool {
 	return ok && !now.Before(at)
 }
 
+// Reschedulable reports whether pod must find a place elsewhere when its
+// node goes: a Workload not already terminating (a pod being deleted is
+// leaving anyway; counting it made a node whose Deployment had just scaled
+// down look as full as before, and its consolidation priced as such).
+func Reschedulable(pod *corev1.Pod) bool {
+	return pod.DeletionTimestamp == nil && Workload(pod)
+}
+
 // Workload reports whether a drain evicts pod: not a DaemonSet or mirror
 // pod, not finished.
 func Workload(pod *corev1.Pod) bool {
