@@ -419,10 +419,10 @@ func TestProvisioner(t *testing.T) {
 			req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"))
 		p.np.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
 		p.create(t, c)
-		// Pinned to the pool by the pods themselves: a review that times out
-		// on a loaded machine admits a pod unplaced (failurePolicy Ignore),
-		// and it ran on another test's node (CI: "6 pods, pending \"\"").
-		// This test is about the limit; placement has tests of its own.
+		// Pinned to the pool by the pods themselves: once the pool is at its
+		// limit, placement picks no pool for the next pods (Karpenter would
+		// not provision for them either), and in this shared cluster they
+		// ran on other tests' nodes (CI: "6 pods, pending \"\"").
 		pinned(ns, "limited", 6, p)
 		// A c5.xlarge (4 vCPU, 3.92 allocatable) takes three; the limit
 		// allows one.
