@@ -63,7 +63,8 @@ func TestCheckHPA(t *testing.T) {
 			}
 			return p
 		}), fail: "peak utilisation 55%"},
-		{name: "peak over the limit", points: edit(func(p []HPAPoint) []HPAPoint { p[3].Utilization = 251; return p }), fail: "peak utilisation 251%"},
+		{name: "peak a rate's jitter over the limit", points: edit(func(p []HPAPoint) []HPAPoint { p[3].Utilization = 251; return p }), wantWhat: "php-apache replicas 1 → 7 at 44% (peak 251%) → 1"},
+		{name: "peak over the limit", points: edit(func(p []HPAPoint) []HPAPoint { p[3].Utilization = 256; return p }), fail: "peak utilisation 256%, want above 55% (the target and its tolerance) and at most 255%"},
 		{name: "not back to 1", points: edit(func(p []HPAPoint) []HPAPoint { return p[:10] }), fail: "7 replicas after the load"},
 		{name: "no load phase", points: edit(func(p []HPAPoint) []HPAPoint { return append(p[:3], p[8:]...) }), fail: "no point under load"},
 		{name: "no down phase", points: edit(func(p []HPAPoint) []HPAPoint { return p[:8] }), fail: "no point after the load"},
