@@ -6,18 +6,14 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	clientfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
@@ -46,16 +42,6 @@ func initializedClaim(nc *provisionerv1.NodeClaim) *provisionerv1.NodeClaim {
 	nc.Status.Conditions = append(nc.Status.Conditions, metav1.Condition{Type: provisionerv1.ConditionInitialized, Status: metav1.ConditionTrue,
 		Reason: "Initialized", LastTransitionTime: metav1.NewTime(commandStart.Add(-time.Hour))})
 	return nc
-}
-
-func commandClient(objs ...client.Object) client.Client {
-	scheme := runtime.NewScheme()
-	_ = corev1.AddToScheme(scheme)
-	_ = appsv1.AddToScheme(scheme)
-	_ = policyv1.AddToScheme(scheme)
-	_ = provisionerv1.AddToScheme(scheme)
-	return clientfake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&provisionerv1.NodeClaim{}, &provisionerv1.NodePool{}).
-		WithObjects(objs...).Build()
 }
 
 func commandDisrupter(t *testing.T, c client.Client, now time.Time) *disrupter {
@@ -155,7 +141,7 @@ func TestDisruptionProgressResumesOrRollsBack(t *testing.T) {
 				pod.Status = corev1.PodStatus{Phase: corev1.PodRunning}
 				objs = append(objs, pod)
 			}
-			c := commandClient(objs...)
+			c := scopeClient(objs...)
 			d := commandDisrupter(t, c, commandStart.Add(tc.after))
 			ctx := context.Background()
 			cl, err := d.read(ctx)
