@@ -274,6 +274,25 @@ func TestAdmissionSizesHamster(t *testing.T) {
 		createVPAWithTarget(t, ns, vpa, "587m", "262144k")
 		assertResources(t, hamster(t, ns, nil), corev1.ResourceRequirements{Requests: rl("400m", "262144k"), Limits: rl("400m", "1Gi")})
 	})
+	t.Run("a request beyond any resource amount is admitted unchanged", func(t *testing.T) {
+		// kube-apiserver stores 1e100 cores (the quantity's own range);
+		// Tailor refuses to size what no comparison can hold in time
+		// (sizing.ErrOutOfRange) and lets the pod through as written.
+		ns := namespace(t, enabled)
+		createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")
+		ctx := context.Background()
+		d := deployment("hamster", 2, rl("1e100", "50Mi"))
+		if _, err := env.Clientset().AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pods := waitPods(t, ns, "app=hamster", 2)
+		assertResources(t, pods, corev1.ResourceRequirements{Requests: rl("1e100", "50Mi")})
+		for _, p := range pods {
+			if a, ok := p.Annotations[sizing.AnnotationKey]; ok {
+				t.Errorf("pod %s annotated %q, want no decision", p.Name, a)
+			}
+		}
+	})
 	t.Run("namespace without the label is untouched", func(t *testing.T) {
 		ns := namespace(t, nil)
 		createVPAWithTarget(t, ns, hamsterVPA(vpav1.UpdateModeRecreate), "587m", "262144k")
