@@ -39,8 +39,11 @@ import (
 //   - the count is ceil(base × (1 + margin)): a margin below zero when the
 //     forecasts ran high more often than not (e.g. a falling trend, which
 //     is not extrapolated), so the bias is corrected from the workload's
-//     own errors instead of always rounding toward more pods; and
-//   - it scales down only on a measurement of the current pods: when the
+//     own errors instead of always rounding toward more pods;
+//   - it scales down no further than the measured demand needs (a dip
+//     of a noisy demand pulls the line down; the pods would come back a
+//     start later, and a minute over target meanwhile), and
+//     only on a measurement of the current pods: when the
 //     metric window began after the last rescale (a removed pod's usage is
 //     missing from the samples, so an earlier window would understate the
 //     demand and scale down again) and every ready pod has a sample (one
@@ -330,6 +333,15 @@ func (d *Decision) normalizePredictive(in *Input, current, desired, minReplicas 
 	if want < current {
 		reason, msg = "ScaleDown", fmt.Sprintf("scaling down to the forecast demand's %d", want)
 		changed, start := lastChange(kept, current), metricStart(in)
+		if need := ceilReplicas(demand - 1e-9); measured && need > want {
+			// The forecast alone does not scale down: a dip in a noisy
+			// demand would, and the pods come back a start later.
+			want = min(need, current)
+			reason, msg = "ScaleDown", fmt.Sprintf("scaling down to %d: the measured demand %.2f replicas needs them (the forecast %d)", want, demand, rec.Replicas)
+			if want == current {
+				reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the measured demand %.2f replicas needs them (the forecast %d)", current, demand, rec.Replicas)
+			}
+		}
 		if pod := unmeasured(in); pod != "" {
 			want = current
 			reason, msg = "ScaleDownStabilized", fmt.Sprintf("holding %d: the ready pod %s has no metric sample yet", current, pod)

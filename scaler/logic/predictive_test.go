@@ -188,6 +188,15 @@ func TestPredictive(t *testing.T) {
 		// negative margin on it → 6.
 		steps: []step{{0, 10, 500, 10, ""}, {15, 10, 500, 10, ""}, {30, 10, 500, 10, ""}, {45, 10, 250, 8, "ScaleDown"}, {60, 8, 313, 8, "ScaleDownStabilized"}, {90, 8, 313, 8, "ScaleDownStabilized"}, {105, 8, 313, 6, "ScaleDown"}},
 	}, {
+		name: "a noisy demand: the forecast alone does not scale down", policy: scalerv1.PolicyPredictive,
+		// 12 pods, demand alternating 12 and 8 (± a third): the line sits
+		// near 8, and the errors' 80 % quantile (+50 %) keeps a measured
+		// 12 from being a surprise. Down to the measured demand only: the
+		// 8 (7.99) a low window needs, never below the 12 a high one does.
+		steps: []step{{0, 12, 500, 12, ""}, {15, 12, 333, 8, "ScaleDown"}, {30, 12, 500, 12, ""}, {45, 12, 333, 9, "ScaleDown"}, {60, 12, 500, 12, ""},
+			{75, 12, 333, 8, "ScaleDown: scaling down to 8: the measured demand 7.99 replicas needs them (the forecast 7)"},
+			{90, 12, 500, 12, "ScaleDownStabilized: holding 12: the measured demand 12.00 replicas needs them (the forecast 8)"}},
+	}, {
 		name: "an idle window is a measured demand of 0: one does not move the trend", policy: scalerv1.PolicyPredictive,
 		// A gap in the traffic (no usage for one window) among demands of
 		// 10: the Theil–Sen line stays at 10. (As "no demand" it followed
