@@ -55,7 +55,7 @@ same numbers. Formats and scores: README, "tailor simulate".`,
 	fl.StringVar(&f.window, "window", "", "arrivals: replay only the pods created in FROM,TO (durations from the trace start, e.g. 0h,1000h), deleted at TO at the latest.")
 	fl.BoolVar(&f.skipGPU, "skip-gpu-pods", false, "arrivals: leave out pods that request GPUs (by default they get whole GPUs on GPU instance types).")
 	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: the NodePool's consolidateAfter: how long a node must see no pod arrive or leave before disruption considers it (default 0s).")
-	fl.StringVar(&f.consolidation, "consolidation-policy", string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized), "arrivals: the NodePool's consolidationPolicy, WhenEmpty or WhenEmptyOrUnderutilized.")
+	fl.StringVar(&f.consolidation, "consolidation-policy", string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized), "arrivals: the NodePool's consolidationPolicy, WhenEmpty, WhenEmptyOrUnderutilized or Balanced (consolidationThreshold 2).")
 	_ = cmd.MarkFlagRequired("trace")
 	_ = cmd.MarkFlagRequired("kind")
 	return cmd
@@ -184,10 +184,10 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 		cl.SkipGPU = f.skipGPU
 		cl.ConsolidateAfter = int64(f.consolidateAfter / time.Second)
 		switch cp := provisionerv1.ConsolidationPolicy(f.consolidation); cp {
-		case provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized:
+		case provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized, provisionerv1.ConsolidationPolicyBalanced:
 			cl.ConsolidationPolicy = cp
 		default:
-			return fmt.Errorf("--consolidation-policy %q: want WhenEmpty or WhenEmptyOrUnderutilized", f.consolidation)
+			return fmt.Errorf("--consolidation-policy %q: want WhenEmpty, WhenEmptyOrUnderutilized or Balanced", f.consolidation)
 		}
 		fmt.Fprintf(w, "arrivals trace %s: %d pods\n", f.trace, len(a.Pods))
 		if f.window != "" {

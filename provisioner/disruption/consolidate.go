@@ -244,6 +244,10 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 	for _, n := range cands {
 		threshold = max(threshold, Threshold(d.pools[n.Pool].NodePool, before, len(pods)))
 	}
+	// Balanced's bar, when it is the higher, explains a refusal.
+	bal := d.balancedBar(cands)
+	byBalanced := bal.ok && bal.minSaving >= threshold
+	threshold = max(threshold, bal.minSaving)
 	refuse := func(reason, msg string) *Refusal {
 		return &Refusal{Claim: cands[0].Claim, Method: m, Reason: reason, Message: "underused; but " + msg, PriceBefore: before}
 	}
@@ -292,6 +296,9 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 			if threshold > 0 && after < before {
 				r.Reason = RefusedBelowThreshold
 				r.Message = fmt.Sprintf("underused; but replacing it by %s would save %s (%.1f%%), less than the pool's minimum saving of %s", strings.Join(names, ", "), price(before-after), 100*(before-after)/before, price(threshold))
+				if byBalanced {
+					r.Message = fmt.Sprintf("underused; but replacing it by %s would save %s: %s", strings.Join(names, ", "), price(before-after), bal.describe(before-after))
+				}
 			}
 			r.PriceAfter, r.Priced = after, true
 			return nil, nil, r, nil
@@ -300,6 +307,9 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 		cmd.PriceAfter = after
 	} else if cmd.Savings() < threshold {
 		r := refuse(RefusedBelowThreshold, fmt.Sprintf("deleting it would save %s (its pods fit on other nodes), less than the pool's minimum saving of %s", price(before), price(threshold)))
+		if byBalanced {
+			r.Message = fmt.Sprintf("underused; but deleting it would save %s (its pods fit on other nodes): %s", price(before), bal.describe(before))
+		}
 		r.Priced = true
 		return nil, nil, r, nil
 	}
@@ -308,7 +318,10 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 		who = fmt.Sprintf("%d underused nodes", len(cands))
 	}
 	cmd.Message = who + ": " + moveText(cmd)
-	if threshold > 0 {
+	switch {
+	case bal.ok:
+		cmd.Message += " (" + bal.describe(cmd.Savings()) + ")"
+	case threshold > 0:
 		cmd.Message += fmt.Sprintf(" (minimum saving %s)", price(threshold))
 	}
 	return cmd, res, nil, nil

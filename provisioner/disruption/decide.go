@@ -30,6 +30,7 @@ type decider struct {
 	room              *room
 	reserved          map[string]bool // targets reserve placed pods on
 	ffPools           []scheduling.Pool
+	poolTotals        map[string]poolTotals
 	out               *Decision
 }
 
@@ -45,7 +46,7 @@ func Decide(in Input) (*Decision, error) {
 	d := &decider{
 		in: in, pdbs: NewPDBs(in.PDBs), pools: map[string]*scheduling.Pool{},
 		index: map[string]int{}, gone: map[string]bool{},
-		total: map[string]int{}, disrupting: map[string]int{},
+		total: map[string]int{}, disrupting: map[string]int{}, poolTotals: map[string]poolTotals{},
 		reqs: scheduling.NewRequestCache(), out: &Decision{},
 	}
 	if in.Requests != nil {
@@ -60,6 +61,12 @@ func Decide(in Input) (*Decision, error) {
 	for i := range in.Nodes {
 		n := &in.Nodes[i]
 		d.total[n.Pool]++
+		if np := d.pools[n.Pool]; np != nil && np.NodePool.Spec.Disruption.ConsolidationPolicy == provisionerv1.ConsolidationPolicyBalanced {
+			t := d.poolTotals[n.Pool]
+			t.price += n.Price
+			t.disruption += NodeDisruptionCost(n)
+			d.poolTotals[n.Pool] = t
+		}
 		if n.Disrupting {
 			d.disrupting[n.Pool]++
 			continue

@@ -24,6 +24,15 @@ func TestDecide(t *testing.T) {
 		return func(np *provisionerv1.NodePool) { np.Spec.Disruption.MinimumSavings = &ms }
 	}
 	mod := func(n Node, f func(*Node)) Node { f(&n); return n }
+	balancedK := func(k int32) func(*provisionerv1.NodePool) {
+		return func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+			if k > 0 {
+				np.Spec.Disruption.ConsolidationThreshold = &k
+			}
+		}
+	}
+	costly := func(p *corev1.Pod) { p.Annotations = map[string]string{corev1.PodDeletionCost: "2147483647"} }
 	expired := func(n *Node) { n.ExpireAfter = time.Hour }
 	annotated := func(p *corev1.Pod) { p.Annotations = map[string]string{provisionerv1.AnnotationDoNotDisrupt: "true"} }
 	pending := func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }
@@ -83,6 +92,21 @@ func TestDecide(t *testing.T) {
 		{name: "perPod weighs the pods evicted", pools: []scheduling.Pool{pool("a", savings(provisionerv1.MinimumSavings{PerPod: "0.8"}))},
 			nodes: []Node{node("big", "a", 7, runningPod("p1", "100m"), runningPod("p2", "100m"), runningPod("p3", "100m"))},
 			want:  []string{"refused single_node_consolidation big below_threshold"}},
+		{name: "Balanced: a replace saving 7/8 of the pool for all its disruption goes", pools: []scheduling.Pool{pool("a", balancedK(0))},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			want:  []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30"}},
+		{name: "Balanced: consolidationThreshold 1 refuses it (score 0.875 < 1)", pools: []scheduling.Pool{pool("a", balancedK(1))},
+			nodes: []Node{node("big", "a", 7, runningPod("p", "500m"))},
+			want:  []string{"refused single_node_consolidation big below_threshold"}},
+		{name: "Balanced: default pods on a node move", pools: []scheduling.Pool{pool("a", balancedK(0))},
+			nodes: []Node{node("big", "a", 7, runningPod("p1", "250m"), runningPod("p2", "250m")), node("w", "a", 7, runningPod("full", "7800m"))},
+			want:  []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30", "refused single_node_consolidation w no_cheaper_replacement"}},
+		{name: "Balanced: pods with the highest pod-deletion-cost keep it", pools: []scheduling.Pool{pool("a", balancedK(0))},
+			nodes: []Node{node("big", "a", 7, runningPod("p1", "250m", costly), runningPod("p2", "250m", costly)), node("w", "a", 7, runningPod("full", "7800m"))},
+			want:  []string{"refused single_node_consolidation w no_cheaper_replacement", "refused single_node_consolidation big below_threshold"}},
+		{name: "Balanced: an empty node goes", pools: []scheduling.Pool{pool("a", balancedK(1))},
+			nodes: []Node{node("e", "a", 1), node("w", "a", 7, runningPod("full", "7800m"))},
+			want:  []string{"emptiness delete [e]→[] $0.60→$0.00"}},
 		{name: "a pod annotated do-not-disrupt keeps its node", pools: []scheduling.Pool{pool("a")},
 			nodes: []Node{node("big", "a", 7, runningPod("p", "500m", annotated))},
 			want:  []string{"refused single_node_consolidation big do_not_disrupt"}},

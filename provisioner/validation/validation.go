@@ -69,10 +69,18 @@ func NodePool(np *provisionerv1.NodePool) field.ErrorList {
 func disruptionSpec(d *provisionerv1.Disruption, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch d.ConsolidationPolicy {
-	case "", provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized:
+	case "", provisionerv1.ConsolidationPolicyWhenEmpty, provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized, provisionerv1.ConsolidationPolicyBalanced:
 	default:
 		errs = append(errs, field.NotSupported(path.Child("consolidationPolicy"), d.ConsolidationPolicy,
-			[]string{string(provisionerv1.ConsolidationPolicyWhenEmpty), string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized)}))
+			[]string{string(provisionerv1.ConsolidationPolicyWhenEmpty), string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized), string(provisionerv1.ConsolidationPolicyBalanced)}))
+	}
+	if k := d.ConsolidationThreshold; k != nil {
+		if *k < 1 || *k > 3 {
+			errs = append(errs, field.Invalid(path.Child("consolidationThreshold"), *k, "must be 1, 2 or 3"))
+		}
+		if d.ConsolidationPolicy != provisionerv1.ConsolidationPolicyBalanced {
+			errs = append(errs, field.Invalid(path.Child("consolidationThreshold"), *k, "needs consolidationPolicy: Balanced"))
+		}
 	}
 	if d.ConsolidateAfter != "" {
 		errs = append(errs, nillable(d.ConsolidateAfter, path.Child("consolidateAfter"))...)

@@ -82,6 +82,17 @@ func TestNodePool(t *testing.T) {
 		{"expireAfter Never", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "Never" }, "", ""},
 		{"bad consolidateAfter", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidateAfter = "-5m" }, "spec.disruption.consolidateAfter", "duration"},
 		{"bad policy", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = "Always" }, "spec.disruption.consolidationPolicy", "Unsupported"},
+		{"Balanced", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced }, "", ""},
+		{"Balanced with consolidationThreshold 3", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+			np.Spec.Disruption.ConsolidationThreshold = ptr(int32(3))
+		}, "", ""},
+		{"consolidationThreshold 4", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+			np.Spec.Disruption.ConsolidationThreshold = ptr(int32(4))
+		}, "spec.disruption.consolidationThreshold", "must be 1, 2 or 3"},
+		{"consolidationThreshold without Balanced", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationThreshold = ptr(int32(2)) },
+			"spec.disruption.consolidationThreshold", "needs consolidationPolicy: Balanced"},
 		{"packing MarginalCost", func(np *provisionerv1.NodePool) { np.Spec.Packing = provisionerv1.PackingMarginalCost }, "", ""},
 		{"packing FirstFit", func(np *provisionerv1.NodePool) { np.Spec.Packing = provisionerv1.PackingFirstFit }, "", ""},
 		{"bad packing", func(np *provisionerv1.NodePool) { np.Spec.Packing = "BestFit" }, "spec.packing", `Unsupported value: "BestFit": supported values: "FirstFit", "MarginalCost"`},

@@ -201,14 +201,21 @@ type AutoScalingGroupSelectorTerm struct {
 }
 
 // ConsolidationPolicy says which nodes consolidation may remove or replace.
-// +kubebuilder:validation:Enum=WhenEmpty;WhenEmptyOrUnderutilized
+// +kubebuilder:validation:Enum=WhenEmpty;WhenEmptyOrUnderutilized;Balanced
 type ConsolidationPolicy string
 
 // Consolidation policies.
 const (
 	ConsolidationPolicyWhenEmpty                ConsolidationPolicy = "WhenEmpty"
 	ConsolidationPolicyWhenEmptyOrUnderutilized ConsolidationPolicy = "WhenEmptyOrUnderutilized"
+	// ConsolidationPolicyBalanced is Karpenter's Balanced: a move must save
+	// a share of the pool's price at least 1/consolidationThreshold of the
+	// share of the pool's disruption cost it evicts.
+	ConsolidationPolicyBalanced ConsolidationPolicy = "Balanced"
 )
+
+// DefaultConsolidationThreshold is consolidationThreshold's default.
+const DefaultConsolidationThreshold = 2
 
 // DisruptionReason is why a node is disrupted, for budgets.
 // +kubebuilder:validation:Enum=Underutilized;Empty;Drifted
@@ -222,13 +229,27 @@ const (
 )
 
 // Disruption is how and when a pool's nodes may be taken away voluntarily.
+// +kubebuilder:validation:XValidation:rule="!has(self.consolidationThreshold) || (has(self.consolidationPolicy) && self.consolidationPolicy == 'Balanced')",message="consolidationThreshold needs consolidationPolicy: Balanced"
 type Disruption struct {
 	// consolidationPolicy: WhenEmpty removes nodes without pods (DaemonSet
 	// pods aside); WhenEmptyOrUnderutilized also removes or replaces nodes
-	// whose pods fit elsewhere or on a cheaper node.
+	// whose pods fit elsewhere or on a cheaper node, for any saving;
+	// Balanced (Karpenter's) only when the saving is worth the pods it
+	// evicts: the move's share of the pool's price, divided by its share
+	// of the pool's disruption cost (a node 1, each pod it evicts 1 plus
+	// its pod-deletion-cost ÷ 2^27 and priority ÷ 2^25, within 0–10), must
+	// be at least 1/consolidationThreshold.
 	// +optional
 	// +kubebuilder:default=WhenEmptyOrUnderutilized
 	ConsolidationPolicy ConsolidationPolicy `json:"consolidationPolicy,omitempty"`
+
+	// consolidationThreshold is Balanced's k, 1 to 3 (default 2): a move
+	// passes when its disruption share is at most k times its saving
+	// share. 2 lets a node be replaced by one of half its price.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3
+	ConsolidationThreshold *int32 `json:"consolidationThreshold,omitempty"`
 
 	// consolidateAfter is how long a node must have seen no pod arrive or
 	// leave before consolidation considers it ("0s", "5m", or Never).

@@ -1,0 +1,97 @@
+package disruption
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/scheduling"
+)
+
+func TestPodDisruptionCost(t *testing.T) {
+	prio := func(v int32) func(*corev1.Pod) { return func(p *corev1.Pod) { p.Spec.Priority = &v } }
+	del := func(v string) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { p.Annotations = map[string]string{corev1.PodDeletionCost: v} }
+	}
+	cases := []struct {
+		name string
+		pod  *corev1.Pod
+		want float64
+	}{
+		{"a default pod costs 1", runningPod("p", "1"), 1},
+		{"deletion cost 2^27 adds 1", runningPod("p", "1", del("134217728")), 2},
+		{"the largest deletion cost is clamped to 10", runningPod("p", "1", del("2147483647")), 10},
+		{"a negative deletion cost goes to 0, not below", runningPod("p", "1", del("-2147483648")), 0},
+		{"an unparsable deletion cost counts as none", runningPod("p", "1", del("lots")), 1},
+		{"priority 2^25 adds 1", runningPod("p", "1", prio(1<<25)), 2},
+		{"system-node-critical (2000001000) is clamped to 10", runningPod("p", "1", prio(2000001000)), 10},
+	}
+	for _, c := range cases {
+		if got := PodDisruptionCost(c.pod); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestBalancedScore checks the score against the Balanced RFC's worked
+// examples (prices per day there; the shares do not care).
+func TestBalancedScore(t *testing.T) {
+	cases := []struct {
+		name                      string
+		poolPrice, poolDisruption float64
+		saving, disruption        float64
+		k                         int32
+		score                     float64
+		pass                      bool
+	}{
+		{"oversized node", 58.08, 80, 7.26, 3, 2, 3.33, true},
+		{"spare capacity delete", 58.08, 80, 4.84, 4, 2, 1.67, true},
+		{"marginal move", 58.08, 80, 2.42, 8, 2, 0.42, false},
+		{"uniform pool: half the price is the boundary", 48.40, 80, 2.42, 8, 2, 0.50, true},
+		{"the same at consolidationThreshold 1", 48.40, 80, 2.42, 8, 1, 0.50, false},
+		{"scale invariance: 10 × the pool", 580.80, 800, 7.26, 3, 2, 3.33, true},
+		{"a zero saving never passes", 58.08, 80, 0, 1, 3, 0, false},
+	}
+	for _, c := range cases {
+		b := balanced{ok: true, pool: "p", k: c.k, disruption: c.disruption, totals: poolTotals{price: c.poolPrice, disruption: c.poolDisruption},
+			minSaving: c.poolPrice * c.disruption / (float64(c.k) * c.poolDisruption)}
+		if got := b.score(c.saving); math.Abs(got-c.score) > 0.005 {
+			t.Errorf("%s: score %.3f, want %.2f", c.name, got, c.score)
+		}
+		if pass := c.saving > 0 && c.saving >= b.minSaving-1e-9; pass != c.pass {
+			t.Errorf("%s: passes %v (bar %.3f), want %v", c.name, pass, b.minSaving, c.pass)
+		}
+		if want := map[bool]string{true: " ≥ ", false: " < "}[c.pass]; !strings.Contains(b.describe(c.saving), want) {
+			t.Errorf("%s: %q does not say %q", c.name, b.describe(c.saving), want)
+		}
+	}
+}
+
+// TestBalancedRefusal: the refusal says the score, the bar and the shares.
+func TestBalancedRefusal(t *testing.T) {
+	costly := func(p *corev1.Pod) { p.Annotations = map[string]string{corev1.PodDeletionCost: "2147483647"} }
+	np := pool("a", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced })
+	in := Input{Now: t0, Pools: []scheduling.Pool{np}, Options: DefaultOptions(), Nodes: []Node{
+		node("big", "a", 7, runningPod("p1", "250m", costly), runningPod("p2", "250m", costly)),
+		node("w", "a", 7, runningPod("full", "7800m")),
+	}}
+	dec, err := Decide(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg string
+	for _, r := range dec.Refusals {
+		if r.Claim == "big" {
+			msg = r.Message
+		}
+	}
+	// Pool: $4.80/h, disruption 23 (big: 1 + 10 + 10, w: 1 + 1); the
+	// move saves $2.10/h (43.75 %) for 21 (91.3 %): 0.48 < 0.50.
+	want := "would save $2.1000/h: Balanced score 0.48 < 0.50 (saves 43.8% of NodePool a's $4.8000/h, evicts 91.3% of its disruption cost; consolidationThreshold 2)"
+	if !strings.Contains(msg, want) {
+		t.Errorf("refusal %q, want it to contain %q", msg, want)
+	}
+}
