@@ -32,7 +32,11 @@ func FuzzDecide(f *testing.F) {
 		var pools []scheduling.Pool
 		for i := 0; i < 1+rng.Intn(3); i++ {
 			pools = append(pools, pool(fmt.Sprintf("p%d", i), func(np *provisionerv1.NodePool) {
-				np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicy(pick("WhenEmpty", "WhenEmptyOrUnderutilized"))
+				np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicy(pick("WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced"))
+				if np.Spec.Disruption.ConsolidationPolicy == provisionerv1.ConsolidationPolicyBalanced && rng.Intn(2) == 0 {
+					k := int32(1 + rng.Intn(3))
+					np.Spec.Disruption.ConsolidationThreshold = &k
+				}
 				np.Spec.Disruption.ConsolidateAfter = provisionerv1.NillableDuration(pick("0s", "30s", "10m", "Never"))
 				np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: pick("0", "1", "2", "50%", "100%")}}
 				if rng.Intn(3) == 0 {
@@ -62,6 +66,8 @@ func FuzzDecide(f *testing.F) {
 						p.Status.Phase = corev1.PodPending
 					case 2:
 						pdbs = append(pdbs, budgetOf(name, int32(rng.Intn(2)), name))
+					case 3:
+						p.Annotations = map[string]string{corev1.PodDeletionCost: pick("-100000000", "200000000", "2147483647")}
 					}
 				}))
 			}
@@ -87,9 +93,13 @@ func FuzzDecide(f *testing.F) {
 		}
 		byClaim := map[string]*Node{}
 		total, used := map[string]int{}, map[string]int{}
+		// Balanced's denominators, every node of the pool.
+		poolPrice, poolCost := map[string]float64{}, map[string]float64{}
 		for i := range nodes {
 			byClaim[nodes[i].Claim] = &nodes[i]
 			total[nodes[i].Pool]++
+			poolPrice[nodes[i].Pool] += nodes[i].Price
+			poolCost[nodes[i].Pool] += NodeDisruptionCost(&nodes[i])
 			if nodes[i].Disrupting {
 				used[nodes[i].Pool]++
 			}
@@ -134,6 +144,26 @@ func FuzzDecide(f *testing.F) {
 			}
 			if (c.Method == MultiNode || c.Method == SingleNode) && (c.Savings() <= 0 || c.Savings() < threshold) {
 				t.Fatalf("consolidation %v saves %.4f (threshold %.4f)", c.Candidates, c.Savings(), threshold)
+			}
+			if c.Method == MultiNode || c.Method == SingleNode {
+				moved := 0.0
+				for _, name := range c.Candidates {
+					moved += NodeDisruptionCost(byClaim[name])
+				}
+				for _, name := range c.Candidates {
+					np := pools2[byClaim[name].Pool]
+					if np.Spec.Disruption.ConsolidationPolicy != provisionerv1.ConsolidationPolicyBalanced {
+						continue
+					}
+					k := 2.0
+					if np.Spec.Disruption.ConsolidationThreshold != nil {
+						k = float64(*np.Spec.Disruption.ConsolidationThreshold)
+					}
+					score := (c.Savings() / poolPrice[np.Name]) / (moved / poolCost[np.Name])
+					if score < 1/k-1e-9 {
+						t.Fatalf("consolidation %v in Balanced pool %s scores %.4f < 1/%v", c.Candidates, np.Name, score, k)
+					}
+				}
 			}
 			if c.Method == MultiNode || c.Method == SingleNode {
 				sum := 0.0
