@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
@@ -287,6 +288,14 @@ func TestDisruption(t *testing.T) {
 	}{
 		{name: "BelowThreshold", want: "would save $0.1700/h (50.0%), less than the pool's minimum saving of $1.0000/h",
 			pool: func(p *testPool) { p.np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{PerHour: "1"} }},
+		// Balanced (Karpenter's): the move saves half the pool's price
+		// and evicts all its disruption cost (the node and 2 pods): 0.5,
+		// enough at consolidationThreshold 2, not at 1.
+		{name: "Balanced", want: "would save $0.1700/h: Balanced score 0.50 < 1.00 (saves 50.0% of NodePool e2e-dis-balanced's $0.3400/h, evicts 100.0% of its disruption cost; consolidationThreshold 1)",
+			pool: func(p *testPool) {
+				p.np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+				p.np.Spec.Disruption.ConsolidationThreshold = ptr.To[int32](1)
+			}},
 		{name: "DoNotDisrupt", want: "is annotated " + provisionerv1.AnnotationDoNotDisrupt, pods: func(tmpl *corev1.PodTemplateSpec) {
 			tmpl.Annotations = map[string]string{provisionerv1.AnnotationDoNotDisrupt: "true"}
 		}},
