@@ -148,3 +148,17 @@ func FuzzKarpenter(f *testing.F) {
 		}
 	})
 }
+
+// TestKarpenterBalanced: Karpenter's Balanced consolidation and its
+// threshold carry over as they are.
+func TestKarpenterBalanced(t *testing.T) {
+	doc := "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: a}\nspec:\n  template:\n    spec:\n      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: x}\n  disruption: {consolidationPolicy: Balanced, consolidationThreshold: 3, consolidateAfter: 30s}\n"
+	r, err := Karpenter([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := r.NodePools[0].Spec.Disruption
+	if d.ConsolidationPolicy != provisionerv1.ConsolidationPolicyBalanced || d.ConsolidationThreshold == nil || *d.ConsolidationThreshold != 3 || len(r.Notes) != 0 {
+		t.Errorf("disruption %+v, notes %v", d, r.Notes)
+	}
+}
