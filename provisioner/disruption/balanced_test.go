@@ -73,7 +73,9 @@ func TestBalancedScore(t *testing.T) {
 // TestBalancedRefusal: the refusal says the score, the bar and the shares.
 func TestBalancedRefusal(t *testing.T) {
 	costly := func(p *corev1.Pod) { p.Annotations = map[string]string{corev1.PodDeletionCost: "2147483647"} }
-	np := pool("a", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced })
+	np := pool("a", func(np *provisionerv1.NodePool) {
+		np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+	})
 	in := Input{Now: t0, Pools: []scheduling.Pool{np}, Options: DefaultOptions(), Nodes: []Node{
 		node("big", "a", 7, runningPod("p1", "250m", costly), runningPod("p2", "250m", costly)),
 		node("w", "a", 7, runningPod("full", "7800m")),

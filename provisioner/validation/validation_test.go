@@ -82,7 +82,9 @@ func TestNodePool(t *testing.T) {
 		{"expireAfter Never", func(np *provisionerv1.NodePool) { np.Spec.Template.Spec.ExpireAfter = "Never" }, "", ""},
 		{"bad consolidateAfter", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidateAfter = "-5m" }, "spec.disruption.consolidateAfter", "duration"},
 		{"bad policy", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = "Always" }, "spec.disruption.consolidationPolicy", "Unsupported"},
-		{"Balanced", func(np *provisionerv1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced }, "", ""},
+		{"Balanced", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+		}, "", ""},
 		{"Balanced with consolidationThreshold 3", func(np *provisionerv1.NodePool) {
 			np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
 			np.Spec.Disruption.ConsolidationThreshold = ptr(int32(3))
