@@ -94,6 +94,9 @@ func (b *balanced) score(saving float64) float64 {
 // (saves 4.1% of NodePool default's $1.234/h, evicts 3.3% of its
 // disruption cost; consolidationThreshold 2)".
 func (b *balanced) describe(saving float64) string {
+	if !(b.totals.price > 0) {
+		return fmt.Sprintf("Balanced: NodePool %s's nodes have no price", b.pool)
+	}
 	s := b.score(saving)
 	cmp := "≥"
 	if saving <= 0 || s < 1/float64(b.k) {

@@ -54,6 +54,7 @@ func TestBalancedScore(t *testing.T) {
 		{"the same at consolidationThreshold 1", 48.40, 80, 2.42, 8, 1, 0.50, false},
 		{"scale invariance: 10 × the pool", 580.80, 800, 7.26, 3, 2, 3.33, true},
 		{"a zero saving never passes", 58.08, 80, 0, 1, 3, 0, false},
+		{"a pool without a price scores 0", 0, 80, 0, 1, 2, 0, false},
 	}
 	for _, c := range cases {
 		b := balanced{ok: true, pool: "p", k: c.k, disruption: c.disruption, totals: poolTotals{price: c.poolPrice, disruption: c.poolDisruption},
@@ -63,6 +64,12 @@ func TestBalancedScore(t *testing.T) {
 		}
 		if pass := c.saving > 0 && c.saving >= b.minSaving-1e-9; pass != c.pass {
 			t.Errorf("%s: passes %v (bar %.3f), want %v", c.name, pass, b.minSaving, c.pass)
+		}
+		if c.poolPrice == 0 {
+			if got := b.describe(c.saving); !strings.Contains(got, "have no price") {
+				t.Errorf("%s: %q", c.name, got)
+			}
+			continue
 		}
 		if want := map[bool]string{true: " ≥ ", false: " < "}[c.pass]; !strings.Contains(b.describe(c.saving), want) {
 			t.Errorf("%s: %q does not say %q", c.name, b.describe(c.saving), want)
