@@ -3,6 +3,7 @@ package disruption
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,10 +167,14 @@ func BenchmarkDecide(b *testing.B) {
 		{"pods=20000", 30000, 1.0 / 3, "", 0}, // 30,000 bound, a third deleted
 		{"pods=20000/MarginalCost", 30000, 1.0 / 3, provisionerv1.PackingMarginalCost, 0},
 		{"pods=20000/disrupting=2%", 30000, 1.0 / 3, "", 50},
+		{"pods=20000/Balanced", 30000, 1.0 / 3, "", 0},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			in, its := benchCluster(bc.pods, bc.deleted, 42)
 			in.Pools[0].NodePool.Spec.Packing = bc.packing
+			if strings.HasSuffix(bc.name, "/Balanced") {
+				in.Pools[0].NodePool.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+			}
 			for i := range in.Nodes {
 				in.Nodes[i].Disrupting = bc.disrupting > 0 && i%bc.disrupting == 0
 			}
