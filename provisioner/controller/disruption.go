@@ -407,6 +407,9 @@ func (d *disrupter) start(ctx context.Context, c *cluster, cmd *disruption.Comma
 	}
 	decision := cmd.Action()
 	disruptionDecisions.WithLabelValues(string(cmd.Method), decision, budgetReason(cmd.Method, cmd.Reason)).Inc()
+	if b := cmd.Balanced; b != nil {
+		consolidationScores.WithLabelValues(b.NodePool, "approved").Observe(b.Score)
+	}
 	for _, nc := range marked {
 		delete(d.told, nc.Name)
 		phase := "launching replacements " + strings.Join(rec.Replacements, ", ")
@@ -658,6 +661,9 @@ func (d *disrupter) refusals(c *cluster, refusals []disruption.Refusal) {
 		}
 		d.told[r.Claim] = msg
 		disruptionDecisions.WithLabelValues(string(r.Method), "refused", r.Reason).Inc()
+		if b := r.Balanced; b != nil {
+			consolidationScores.WithLabelValues(b.NodePool, "rejected").Observe(b.Score)
+		}
 		d.tell(c, nc, corev1.EventTypeNormal, "DisruptionBlocked", "%s", truncate(msg, 1000))
 		d.log.V(1).Info("disruption refused", "nodeclaim", r.Claim, "method", r.Method, "reason", r.Reason, "message", r.Message)
 	}

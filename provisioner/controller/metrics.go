@@ -66,6 +66,12 @@ var (
 		Name: "tailor_disruption_savings_dollars_per_hour",
 		Help: "USD per hour saved by finished disruption commands (the candidates' price less their replacements'), summed, by pool and method.",
 	}, []string{"nodepool", "method"})
+	consolidationScores = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "tailor_disruption_consolidation_score",
+		Help: "Scores of the consolidations a Balanced pool's bar decided (share of the pool's price saved ÷ share of its disruption cost evicted; the bar is 1/consolidationThreshold), by pool and decision (approved, rejected); a rejection counts once per node until its refusal changes.",
+		// The bars 1/3, 1/2 and 1 are bucket bounds.
+		Buckets: []float64{0.1, 0.2, 1.0 / 3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10},
+	}, []string{"nodepool", "decision"})
 	disruptionRollbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_disruption_rollbacks_total",
 		Help: "Disruption commands rolled back (candidates untainted and left serving), by method and reason (replacement_failed, blocked).",
@@ -92,5 +98,5 @@ var (
 func init() {
 	ctrlmetrics.Registry.MustRegister(pendingPods, batchSize, solveDuration, nodeClaimsLaunched, nodeClaimsTerminated,
 		insufficientCapacity, pendingToNodeClaim, pendingToRunning, fleetCost, poolUsage, poolLimit,
-		disruptionDecisions, disruptionSavings, disruptionRollbacks, disruptionCommands, disruptionPassDuration, podsEvicted, evictionsBlocked)
+		disruptionDecisions, disruptionSavings, consolidationScores, disruptionRollbacks, disruptionCommands, disruptionPassDuration, podsEvicted, evictionsBlocked)
 }

@@ -3,6 +3,7 @@ package disruption
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +89,49 @@ func (b *balanced) score(saving float64) float64 {
 		return 0
 	}
 	return (saving / b.totals.price) / (b.disruption / b.totals.disruption)
+}
+
+// scored is the move's score at a saving, for metrics.
+func (b *balanced) scored(saving float64) *BalancedScore {
+	return &BalancedScore{NodePool: b.pool, Score: b.score(saving), Threshold: 1 / float64(b.k)}
+}
+
+// rankBalanced orders the candidates of Balanced pools by the score of
+// deleting each alone (the most any move of that node can save, so the
+// highest score it can reach), highest first, within the places they
+// hold in the default order; other pools' candidates keep theirs. Where
+// a budget or the solve limit lets only some moves run, Balanced's are
+// tried by score, as Karpenter ranks them.
+func (d *decider) rankBalanced(cands []*Node) {
+	var slots []int
+	var ranked []*Node
+	score := map[*Node]float64{}
+	for i, n := range cands {
+		if b := d.balancedBar([]*Node{n}); b.ok {
+			slots = append(slots, i)
+			ranked = append(ranked, n)
+			score[n] = b.score(n.Price)
+		}
+	}
+	sort.SliceStable(ranked, func(i, j int) bool { return score[ranked[i]] > score[ranked[j]] })
+	for k, i := range slots {
+		cands[i] = ranked[k]
+	}
+}
+
+// hopeless refuses, without a simulation, a Balanced pool's node that
+// could not pass alone even if deleted outright: no single-node move
+// saves more than its price. (Several nodes together may still pass, so
+// multi-node consolidation keeps it.)
+func (d *decider) hopeless(n *Node) bool {
+	b := d.balancedBar([]*Node{n})
+	if !b.ok || n.Price >= b.minSaving {
+		return false
+	}
+	d.refuse(n, SingleNode, RefusedBelowThreshold, fmt.Sprintf("underused; but even deleting it would save at most %s: %s", price(n.Price), b.describe(n.Price)))
+	r := &d.out.Refusals[len(d.out.Refusals)-1]
+	r.Balanced = b.scored(n.Price)
+	return true
 }
 
 // describe says how a saving scores, e.g. "Balanced score 1.24 ≥ 0.50

@@ -2,6 +2,7 @@ package disruption
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,5 +103,72 @@ func TestBalancedRefusal(t *testing.T) {
 	want := "would save $2.1000/h: Balanced score 0.48 < 0.50 (saves 43.8% of NodePool a's $4.8000/h, evicts 91.3% of its disruption cost; consolidationThreshold 2)"
 	if !strings.Contains(msg, want) {
 		t.Errorf("refusal %q, want it to contain %q", msg, want)
+	}
+}
+
+// TestBalancedRanking: under a solve limit a Balanced pool's candidates
+// are tried by their delete score, so the move that passes is found
+// before the one that cannot; a node that could not pass even if deleted
+// is refused without a simulation, with the score it would reach.
+func TestBalancedRanking(t *testing.T) {
+	oneAtATime := func(np *provisionerv1.NodePool) {
+		np.Spec.Disruption.ConsolidationPolicy = provisionerv1.ConsolidationPolicyBalanced
+		np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1"}} // no multi-node move
+	}
+	// Pool $2.70/h, disruption 5. cheap ($0.30, 1 pod) scores at most
+	// (0.30/2.70)/(2/5) = 0.28 < 0.50 even if deleted; big ($2.40, 2
+	// pods) replaced by a $0.30 node saves $2.10: (2.10/2.70)/(3/5) = 1.30.
+	// The default order (fewest pods first) tries cheap first.
+	in := Input{Now: t0, Pools: []scheduling.Pool{pool("a", oneAtATime)}, Options: Options{SingleNodeMaxSolves: 1}, Nodes: []Node{
+		node("cheap", "a", 0, runningPod("p", "900m")),
+		node("big", "a", 7, runningPod("q1", "250m"), runningPod("q2", "250m")),
+	}}
+	dec, err := Decide(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := summary(dec), []string{"single_node_consolidation replace [big]→[fake-it-0] $2.40→$0.30"}; !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if dec.Solves != 1 {
+		t.Errorf("%d solves, want 1", dec.Solves)
+	}
+	if c := dec.Commands[0]; c.Balanced == nil || math.Abs(c.Balanced.Score-1.30) > 0.005 || c.Balanced.Threshold != 0.5 || c.Balanced.NodePool != "a" {
+		t.Errorf("command score %+v, want 1.30 against 0.50 in a", c.Balanced)
+	}
+
+	// Beside a full node (no cheaper type holds its pod, no room for it
+	// elsewhere) cheap is refused unsimulated: (0.30/2.70)/(2/4) = 0.22.
+	full := in
+	full.Options = DefaultOptions()
+	full.Nodes = []Node{node("cheap", "a", 0, runningPod("p", "900m")), node("w", "a", 7, runningPod("full", "7800m"))}
+	if dec, err = Decide(full); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := summary(dec), []string{"refused single_node_consolidation w no_cheaper_replacement", "refused single_node_consolidation cheap below_threshold"}; !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if dec.Solves != 0 {
+		t.Errorf("%d solves, want 0", dec.Solves)
+	}
+	r := dec.Refusals[1]
+	if !strings.Contains(r.Message, "even deleting it would save at most $0.3000/h: Balanced score 0.22 < 0.50") {
+		t.Errorf("refusal %q", r.Message)
+	}
+	if r.Balanced == nil || math.Abs(r.Balanced.Score-2.0/9) > 1e-9 || r.Balanced.Threshold != 0.5 {
+		t.Errorf("refusal score %+v, want 2/9 against 0.50", r.Balanced)
+	}
+
+	// A default pool keeps the default order: cheap is simulated first
+	// (its pods fit on big: a delete) and takes the one solve.
+	in.Pools = []scheduling.Pool{pool("a", func(np *provisionerv1.NodePool) { np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1"}} })}
+	if dec, err = Decide(in); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := summary(dec), []string{"single_node_consolidation delete [cheap]→[] $0.30→$0.00"}; !slices.Equal(got, want) {
+		t.Errorf("default pool: got %q, want %q", got, want)
+	}
+	if dec.Commands[0].Balanced != nil {
+		t.Errorf("a default pool's command has a Balanced score")
 	}
 }

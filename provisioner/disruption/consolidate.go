@@ -38,6 +38,7 @@ func (d *decider) consolidation() error {
 		}
 		return a.Claim < b.Claim
 	})
+	d.rankBalanced(cands)
 	ok := cands[:0]
 	for _, n := range cands {
 		if r, msg := Blocked(n, d.pdbs); r != "" {
@@ -111,6 +112,9 @@ func (d *decider) singleNode(cands []*Node) error {
 	solves := 0
 	for k := 0; k < len(cands) && solves < d.in.Options.SingleNodeMaxSolves; k++ {
 		n := cands[(d.in.Options.Offset+k)%len(cands)]
+		if d.hopeless(n) {
+			continue
+		}
 		if r, msg := d.cannotPay(n); r != "" {
 			d.refuse(n, SingleNode, r, "underused; but "+msg)
 			continue
@@ -298,6 +302,7 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 				r.Message = fmt.Sprintf("underused; but replacing it by %s would save %s (%.1f%%), less than the pool's minimum saving of %s", strings.Join(names, ", "), price(before-after), 100*(before-after)/before, price(threshold))
 				if byBalanced {
 					r.Message = fmt.Sprintf("underused; but replacing it by %s would save %s: %s", strings.Join(names, ", "), price(before-after), bal.describe(before-after))
+					r.Balanced = bal.scored(before - after)
 				}
 			}
 			r.PriceAfter, r.Priced = after, true
@@ -309,6 +314,7 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 		r := refuse(RefusedBelowThreshold, fmt.Sprintf("deleting it would save %s (its pods fit on other nodes), less than the pool's minimum saving of %s", price(before), price(threshold)))
 		if byBalanced {
 			r.Message = fmt.Sprintf("underused; but deleting it would save %s (its pods fit on other nodes): %s", price(before), bal.describe(before))
+			r.Balanced = bal.scored(before)
 		}
 		r.Priced = true
 		return nil, nil, r, nil
@@ -321,6 +327,7 @@ func (d *decider) consolidate(cands []*Node, m Method) (*Command, *scheduling.Re
 	switch {
 	case bal.ok:
 		cmd.Message += " (" + bal.describe(cmd.Savings()) + ")"
+		cmd.Balanced = bal.scored(cmd.Savings())
 	case threshold > 0:
 		cmd.Message += fmt.Sprintf(" (minimum saving %s)", price(threshold))
 	}

@@ -160,6 +160,15 @@ type Command struct {
 	Placements []scheduling.Placement
 	// Message explains the decision.
 	Message string
+	// Balanced is the move's score when a Balanced pool's bar applied.
+	Balanced *BalancedScore
+}
+
+// BalancedScore is how a move scored in a Balanced pool (balanced.go):
+// it passes at Score ≥ Threshold (1/consolidationThreshold).
+type BalancedScore struct {
+	NodePool         string
+	Score, Threshold float64
 }
 
 // Savings is PriceBefore − PriceAfter.
@@ -184,6 +193,8 @@ type Refusal struct {
 	// then what the replacement would have cost; Priced says so).
 	PriceBefore, PriceAfter float64
 	Priced                  bool
+	// Balanced is the score of a move a Balanced pool's bar refused.
+	Balanced *BalancedScore
 }
 
 // Decision is the outcome of a pass.

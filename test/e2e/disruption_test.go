@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,6 +328,15 @@ func TestDisruption(t *testing.T) {
 			t.Logf("Event on %s: %s", nc.Name, note)
 			if !strings.Contains(note, tc.want) {
 				t.Errorf("the Event does not say %q: %s", tc.want, note)
+			}
+			if tc.name == "Balanced" {
+				// The rejected 0.50 is in the score histogram, in the
+				// bucket up to 0.5 and not below.
+				series := `tailor_disruption_consolidation_score_bucket\{decision="rejected",nodepool="` + p.np.Name + `",le="%s"\} (\S+)`
+				in, below := metricValue(t, inst, regexp.MustCompile(fmt.Sprintf(series, "0.5"))), metricValue(t, inst, regexp.MustCompile(fmt.Sprintf(series, "0.3333333333333333")))
+				if in != 1 || below != 0 {
+					t.Errorf("score histogram of %s: %v at ≤ 0.5 and %v at ≤ 1/3, want 1 and 0", p.np.Name, in, below)
+				}
 			}
 			_ = env.Clientset().PolicyV1().PodDisruptionBudgets(ns).Delete(context.Background(), app, metav1.DeleteOptions{})
 			scaleTo(t, ns, app, 0)

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -61,7 +62,9 @@ func tools() []tool {
 	}
 	kube := strings.Join(stamp, " ")
 	return []tool{
-		{"etcd", "kube", "go.etcd.io/etcd/server/v3", "", ""},
+		// etcd carries the kube stamps too (unused there): one go build
+		// links all five, two at a time, sharing one module load.
+		{"etcd", "kube", "go.etcd.io/etcd/server/v3", kube, ""},
 		{"kube-apiserver", "kube", "k8s.io/kubernetes/cmd/kube-apiserver", kube, ""},
 		{"kube-controller-manager", "kube", "k8s.io/kubernetes/cmd/kube-controller-manager", kube, ""},
 		{"kube-scheduler", "kube", "k8s.io/kubernetes/cmd/kube-scheduler", kube, ""},
@@ -215,8 +218,8 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (Binaries, error) {
 	if len(missing) > 0 {
 		start := time.Now()
 		fmt.Fprintf(progress, "building %d control-plane binaries into %s (first use only; about 25 minutes on 2 cores with empty Go caches)\n", len(missing), b.Dir)
-		for _, t := range missing {
-			if err := build(ctx, toolsDir, b, t, progress); err != nil {
+		for _, g := range buildGroups(missing) {
+			if err := build(ctx, toolsDir, b, g, progress); err != nil {
 				return Binaries{}, err
 			}
 		}
@@ -232,18 +235,49 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (Binaries, error) {
 	return b, nil
 }
 
-func build(ctx context.Context, toolsDir string, b Binaries, t tool, progress io.Writer) error {
-	start := time.Now()
-	fmt.Fprintf(progress, "  go build %s ...", t.name)
-	tmp := b.Path(t.name) + ".tmp"
-	args := []string{"build", "-o", tmp}
-	if t.ldflags != "" {
-		args = append(args, "-ldflags", t.ldflags)
+// buildGroups splits ts into runs of one go build each: the tools of one
+// module with the same flags, in first-seen order.
+func buildGroups(ts []tool) [][]tool {
+	var groups [][]tool
+	at := map[string]int{}
+	for _, t := range ts {
+		k := t.module + "|" + t.ldflags + "|" + t.tags
+		i, ok := at[k]
+		if !ok {
+			i = len(groups)
+			at[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], t)
 	}
+	return groups
+}
+
+// buildLDFlags are added to every tool's: no symbol table or DWARF, which
+// the tests never read and which take a third of a link.
+const buildLDFlags = "-s -w"
+
+// build runs one go build for ts (one module, the same flags) into a
+// scratch folder of b and moves each executable to its name.
+func build(ctx context.Context, toolsDir string, b Binaries, ts []tool, progress io.Writer) error {
+	start := time.Now()
+	var names, pkgs []string
+	for _, t := range ts {
+		names = append(names, t.name)
+		pkgs = append(pkgs, t.pkg)
+	}
+	fmt.Fprintf(progress, "  go build %s ...", strings.Join(names, ", "))
+	tmp, err := os.MkdirTemp(b.Dir, ".build-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	t := ts[0]
+	args := []string{"build", "-o", tmp + string(filepath.Separator), "-ldflags", strings.TrimSpace(buildLDFlags + " " + t.ldflags)}
 	if t.tags != "" {
 		args = append(args, "-tags", t.tags)
 	}
-	args = append(args, t.pkg)
+	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = filepath.Join(toolsDir, t.module)
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
@@ -251,13 +285,25 @@ func build(ctx context.Context, toolsDir string, b Binaries, t tool, progress io
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(progress, " failed")
-		return fmt.Errorf("build %s: %w\n%s", t.name, err, out.String())
+		return fmt.Errorf("build %s: %w\n%s", strings.Join(names, ", "), err, out.String())
 	}
-	if err := os.Rename(tmp, b.Path(t.name)); err != nil {
-		return err
+	for _, t := range ts {
+		if err := os.Rename(filepath.Join(tmp, exeName(t.pkg)), b.Path(t.name)); err != nil {
+			return fmt.Errorf("build %s: %w", t.name, err)
+		}
 	}
 	fmt.Fprintf(progress, " %s\n", time.Since(start).Round(time.Second))
 	return nil
+}
+
+// exeName is the file go build -o DIR/ writes for a main package: its
+// last path element, or the one before a major-version suffix (…/v3).
+func exeName(pkg string) string {
+	name := path.Base(pkg)
+	if len(name) > 1 && name[0] == 'v' && strings.Trim(name[1:], "0123456789") == "" {
+		name = path.Base(path.Dir(pkg))
+	}
+	return name
 }
 
 func copyManifests(ctx context.Context, toolsDir string, m manifestSet) error {
@@ -289,6 +335,7 @@ func copyManifests(ctx context.Context, toolsDir string, m manifestSet) error {
 // recipe, so any pin or source change lands in a fresh cache folder.
 func toolsKey(toolsDir string) (string, error) {
 	h := sha256.New()
+	fmt.Fprintln(h, buildLDFlags)
 	for _, t := range tools() {
 		fmt.Fprintf(h, "%s|%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags, t.tags)
 	}

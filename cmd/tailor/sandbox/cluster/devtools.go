@@ -59,7 +59,7 @@ func EnsureTool(ctx context.Context, name string, progress io.Writer) (string, e
 		return "", fmt.Errorf("tools module: %w", err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags, t.tags)
+	fmt.Fprintf(h, "%s|%s|%s|%s|%s|%s\n", t.name, t.module, t.pkg, t.ldflags, t.tags, buildLDFlags)
 	h.Write(gomod)
 	h.Write(gosum)
 	if err := hashGoFiles(h, filepath.Join(toolsDir, d.tool.module)); err != nil {
@@ -80,7 +80,7 @@ func EnsureTool(ctx context.Context, name string, progress io.Writer) (string, e
 	defer unlock()
 	if _, err := os.Stat(b.Path(name)); err != nil {
 		fmt.Fprintf(progress, "building %s %s into %s (first use only)\n", name, version, b.Dir)
-		if err := build(ctx, toolsDir, b, t, progress); err != nil {
+		if err := build(ctx, toolsDir, b, []tool{t}, progress); err != nil {
 			return "", err
 		}
 	}
