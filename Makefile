@@ -18,8 +18,8 @@ RELEASE_VERSION := $(shell sed -n 's/^ *newTag: *//p' deploy/base/kustomization.
 RELEASE_TAGS := nosandbox
 # golangci-lint pinned in its own module (test/tools/golangci-lint).
 GOLANGCI_LINT := bin/golangci-lint
-# The first e2e run builds the control plane (about 23 minutes on 2 cores with
-# empty Go caches; the whole cold CI run took 41 minutes).
+# The first e2e run builds the control plane (about 22 minutes on 2 cores with
+# empty Go caches; README's "Two commands" has the whole cold run).
 E2E_TIMEOUT ?= 60m
 # Top-level e2e tests that call t.Parallel run this many at a time (each has
 # its own namespaces and Tailor; see testLabel in test/e2e).
