@@ -22,6 +22,7 @@ type simulateFlags struct {
 	consolidation    string
 	split            float64
 	window           string
+	scheduler        string
 }
 
 func newSimulateCommand() *cobra.Command {
@@ -56,6 +57,7 @@ same numbers. Formats and scores: README, "tailor simulate".`,
 	fl.BoolVar(&f.skipGPU, "skip-gpu-pods", false, "arrivals: leave out pods that request GPUs (by default they get whole GPUs on GPU instance types).")
 	fl.DurationVar(&f.consolidateAfter, "consolidate-after", 0, "arrivals: the NodePool's consolidateAfter: how long a node must see no pod arrive or leave before disruption considers it (default 0s).")
 	fl.StringVar(&f.consolidation, "consolidation-policy", string(provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized), "arrivals: the NodePool's consolidationPolicy, WhenEmpty, WhenEmptyOrUnderutilized or Balanced (consolidationThreshold 2).")
+	fl.StringVar(&f.scheduler, "scheduler", string(simulate.LeastAllocated), "arrivals: how kube-scheduler picks among the ready nodes a new pod fits: LeastAllocated (its default profile, EKS's: spreads), MostAllocated (a bin-packing profile) or OldestFirst (the oldest node with room).")
 	_ = cmd.MarkFlagRequired("trace")
 	_ = cmd.MarkFlagRequired("kind")
 	return cmd
@@ -188,6 +190,9 @@ func runSimulate(w io.Writer, f simulateFlags) error {
 			cl.ConsolidationPolicy = cp
 		default:
 			return fmt.Errorf("--consolidation-policy %q: want WhenEmpty, WhenEmptyOrUnderutilized or Balanced", f.consolidation)
+		}
+		if cl.Scheduler, err = simulate.ParseScoring(f.scheduler); err != nil {
+			return fmt.Errorf("--scheduler: %w", err)
 		}
 		fmt.Fprintf(w, "arrivals trace %s: %d pods\n", f.trace, len(a.Pods))
 		if f.window != "" {

@@ -69,6 +69,7 @@ func TestSimulateCommand(t *testing.T) {
 		{[]string{"--kind", "usage", "--trace", write("s2.csv", "x"), "--window", "0h,1h"}, "--window is for arrivals traces"},
 		{[]string{"--kind", "arrivals", "--trace", write("a3.csv", arrivals), "--window", "2h,1h"}, `--window "2h,1h": want FROM,TO`},
 		{[]string{"--kind", "arrivals", "--trace", write("a2.csv", arrivals), "--consolidation-policy", "Sometimes"}, `--consolidation-policy "Sometimes"`},
+		{[]string{"--kind", "arrivals", "--trace", write("a4.csv", arrivals), "--scheduler", "Spread"}, `--scheduler: scheduler scoring "Spread": want LeastAllocated, MostAllocated or OldestFirst`},
 	} {
 		cmd := newRootCommand()
 		cmd.SetOut(&bytes.Buffer{})

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
 	"math"
@@ -42,6 +43,9 @@ type Cluster struct {
 	ConsolidateAfter                         int64
 	ConsolidationPolicy                      provisionerv1.ConsolidationPolicy
 	DisruptionInterval, DisruptionValidation int64
+	// Scheduler is how kube-scheduler picks among the ready nodes a new
+	// pod fits (default LeastAllocated, the default profile EKS runs).
+	Scheduler Scoring
 	// SkipGPU leaves pods that request GPUs out of the replay; by default
 	// they request whole GPUs (nvidia.com/gpu) and get GPU instance types.
 	SkipGPU bool
@@ -56,7 +60,8 @@ func DefaultCluster() Cluster {
 		{Key: provisionerv1.LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{provisionerv1.CapacityTypeOnDemand}},
 	}
 	return Cluster{Types: Undominated(catalog.InstanceTypes(catalog.DefaultOptions()), provisionerv1.CapacityTypeOnDemand), Pool: np, BatchIdle: 1, BatchMax: 10, NodeStart: 60,
-		ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized, DisruptionInterval: 10, DisruptionValidation: 15}
+		ConsolidationPolicy: provisionerv1.ConsolidationPolicyWhenEmptyOrUnderutilized, DisruptionInterval: 10, DisruptionValidation: 15,
+		Scheduler: LeastAllocated}
 }
 
 // Undominated drops the instance types that another type beats: at most
@@ -200,6 +205,8 @@ type simNode struct {
 	price   float64
 	created int64
 	readyAt int64
+	// allocMilliCPU and allocMemory: allocatable, for scoring.
+	allocMilliCPU, allocMemory int64
 	// lastPodEvent: when a pod last started on or left the node (its
 	// readiness if none did), what consolidateAfter counts from.
 	lastPodEvent int64
@@ -530,10 +537,12 @@ func (r *capReplay) arrive(i int, t int64) {
 	}
 }
 
-// schedule is kube-scheduler's binding of a new pod, by the solver's own
-// predicates: scheduling.Solve over the ready nodes only (no pools, so no
-// new claims; tainted candidates are left by their taint), first fit in
-// node order. In-flight nodes are the provisioner's, not the scheduler's.
+// schedule is kube-scheduler's binding of a new pod: the nodes it fits
+// are the solver's (its predicates; scheduling.Solve over the ready nodes
+// only, no pools, so no new claims; tainted candidates are left by their
+// taint), the node it gets the best of them by the cluster's Scoring
+// (ties: the oldest; kube-scheduler breaks them at random). In-flight
+// nodes are the provisioner's, not the scheduler's.
 func (r *capReplay) schedule(i int, t int64) bool {
 	in := scheduling.Input{Pods: []*corev1.Pod{r.core[i]}, Requests: r.reqs}
 	var ids []int
@@ -541,12 +550,24 @@ func (r *capReplay) schedule(i int, t int64) bool {
 		if n == nil || t < n.readyAt {
 			continue
 		}
-		n.node.InFlight = false
-		in.Nodes = append(in.Nodes, n.node)
 		ids = append(ids, id)
 	}
-	if len(in.Nodes) == 0 {
+	if len(ids) == 0 {
 		return false
+	}
+	if s := r.cl.Scheduler; s != OldestFirst && s != "" {
+		p := &r.pods[i]
+		score := make(map[int]int64, len(ids))
+		for _, id := range ids {
+			score[id] = s.Score(r.schedNode(id), p.CPUMilli, p.MemMiB<<20)
+		}
+		// Solve takes the first node that fits: the best first.
+		slices.SortStableFunc(ids, func(a, b int) int { return cmp.Compare(score[b], score[a]) })
+	}
+	for _, id := range ids {
+		n := r.nodes[id]
+		n.node.InFlight = false
+		in.Nodes = append(in.Nodes, n.node)
 	}
 	res, err := scheduling.Solve(in)
 	if err != nil || res.Placements[0].Kind != scheduling.ExistingNode {
@@ -556,6 +577,18 @@ func (r *capReplay) schedule(i int, t int64) bool {
 	k := slices.IndexFunc(in.Nodes, func(n scheduling.Node) bool { return n.Name == res.Placements[0].Node })
 	r.bind(i, ids[k], t)
 	return true
+}
+
+// schedNode is node id as scoring sees it: allocatable and its pods'
+// requests.
+func (r *capReplay) schedNode(id int) SchedNode {
+	n := r.nodes[id]
+	sn := SchedNode{AllocMilliCPU: n.allocMilliCPU, AllocMemory: n.allocMemory}
+	for _, i := range n.pods {
+		sn.MilliCPU += r.pods[i].CPUMilli
+		sn.Memory += r.pods[i].MemMiB << 20
+	}
+	return sn
 }
 
 // bind puts pod i on node id: running if the node is ready, else
@@ -962,7 +995,8 @@ func newNode(cl Cluster, c *scheduling.Claim, id int, t int64) (*simNode, error)
 	labels[provisionerv1.LabelNodePool] = c.Pool
 	labels[provisionerv1.LabelHostname] = name
 	kn := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Status: corev1.NodeStatus{Allocatable: it.Allocatable}}
-	return &simNode{node: scheduling.NodeFromCore(kn, nil), price: off.Price, created: t, readyAt: t + cl.NodeStart, lastPodEvent: t + cl.NodeStart}, nil
+	return &simNode{node: scheduling.NodeFromCore(kn, nil), price: off.Price, created: t, readyAt: t + cl.NodeStart, lastPodEvent: t + cl.NodeStart,
+		allocMilliCPU: it.Allocatable.Cpu().MilliValue(), allocMemory: it.Allocatable.Memory().Value()}, nil
 }
 
 // CapacityPolicies are the selectable capacity policies by name.
