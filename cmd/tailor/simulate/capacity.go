@@ -537,12 +537,12 @@ func (r *capReplay) arrive(i int, t int64) {
 	}
 }
 
-// schedule is kube-scheduler's binding of a new pod: the nodes it fits
-// are the solver's (its predicates; scheduling.Solve over the ready nodes
-// only, no pools, so no new claims; tainted candidates are left by their
-// taint), the node it gets the best of them by the cluster's Scoring
-// (ties: the oldest; kube-scheduler breaks them at random). In-flight
-// nodes are the provisioner's, not the scheduler's.
+// schedule is kube-scheduler's binding of a new pod: which nodes it fits
+// is the solver's call (its predicates; scheduling.Solve over the ready
+// nodes only, no pools, so no new claims; tainted candidates are left by
+// their taint), and of those it gets the one the cluster's Scoring rates
+// best (ties: the oldest; kube-scheduler breaks them at random).
+// In-flight nodes are the provisioner's, not the scheduler's.
 func (r *capReplay) schedule(i int, t int64) bool {
 	in := scheduling.Input{Pods: []*corev1.Pod{r.core[i]}, Requests: r.reqs}
 	var ids []int
