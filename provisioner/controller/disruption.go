@@ -281,7 +281,7 @@ func (d *disrupter) pass(ctx context.Context) error {
 			d.log.Error(err, "start disruption command", "candidates", dec.Commands[i].Candidates)
 		}
 	}
-	d.refusals(c, dec.Refusals)
+	d.refusals(ctx, c, dec.Refusals, dec.Deferred)
 	return nil
 }
 
@@ -358,11 +358,12 @@ func (d *disrupter) setDisrupting(ctx context.Context, nc *provisionerv1.NodeCla
 	}
 }
 
-// tell gives an Event on the claim and on its node.
+// tell gives an Event on the claim and on its node (related to the claim,
+// so that a new note after a change of the claim is a new Event).
 func (d *disrupter) tell(c *cluster, nc *provisionerv1.NodeClaim, typ, reason, format string, args ...any) {
 	d.recorder.Eventf(nc, nil, typ, reason, "Disrupt", format, args...)
 	if node := c.nodes[nc.Status.NodeName]; node != nil {
-		d.recorder.Eventf(node, nil, typ, reason, "Disrupt", format, args...)
+		d.recorder.Eventf(node, nc, typ, reason, "Disrupt", format, args...)
 	}
 }
 
@@ -642,9 +643,13 @@ func (d *disrupter) taint(ctx context.Context, node *corev1.Node, on bool) error
 	return nil
 }
 
-// refusals: one Event (claim and node) and one count per claim until its
-// refusal changes.
-func (d *disrupter) refusals(c *cluster, refusals []disruption.Refusal) {
+// refusals: per claim, the Disrupting condition (False, Blocked: why) and
+// one Event (claim and node) and one count until its refusal changes. The
+// condition is written first: client-go's events.k8s.io series are keyed
+// on the regarding and related objects' references (resourceVersion
+// included) but not on the note, so a new refusal of an unchanged claim
+// would only count as a repeat of the last one, under its old note.
+func (d *disrupter) refusals(ctx context.Context, c *cluster, refusals []disruption.Refusal, deferred []string) {
 	seen := map[string]bool{}
 	for _, r := range refusals {
 		nc := c.byName[r.Claim]
@@ -659,6 +664,15 @@ func (d *disrupter) refusals(c *cluster, refusals []disruption.Refusal) {
 		if d.told[r.Claim] == msg {
 			continue
 		}
+		if !meta.IsStatusConditionTrue(nc.Status.Conditions, provisionerv1.ConditionDisrupting) {
+			status := nc.Status.DeepCopy()
+			setCondition(status, provisionerv1.ConditionDisrupting, metav1.ConditionFalse, provisionerv1.ReasonBlocked, truncate(msg, 1000))
+			if err := d.patchStatus(ctx, nc, status); err != nil {
+				// Told next pass, once the condition is written.
+				d.log.V(1).Info("Disrupting condition", "nodeclaim", nc.Name, "error", err.Error())
+				continue
+			}
+		}
 		d.told[r.Claim] = msg
 		disruptionDecisions.WithLabelValues(string(r.Method), "refused", r.Reason).Inc()
 		if b := r.Balanced; b != nil {
@@ -667,9 +681,27 @@ func (d *disrupter) refusals(c *cluster, refusals []disruption.Refusal) {
 		d.tell(c, nc, corev1.EventTypeNormal, "DisruptionBlocked", "%s", truncate(msg, 1000))
 		d.log.V(1).Info("disruption refused", "nodeclaim", r.Claim, "method", r.Method, "reason", r.Reason, "message", r.Message)
 	}
+	// A claim the pass did not reach keeps its refusal.
+	for _, name := range deferred {
+		seen[name] = true
+	}
 	for name := range d.told {
-		if !seen[name] {
-			delete(d.told, name)
+		if seen[name] {
+			continue
+		}
+		delete(d.told, name)
+		// No longer refused (full again, or disrupted): the condition
+		// would only mislead.
+		nc := c.byName[name]
+		if nc == nil {
+			continue
+		}
+		if cond := meta.FindStatusCondition(nc.Status.Conditions, provisionerv1.ConditionDisrupting); cond != nil && cond.Reason == provisionerv1.ReasonBlocked {
+			status := nc.Status.DeepCopy()
+			meta.RemoveStatusCondition(&status.Conditions, provisionerv1.ConditionDisrupting)
+			if err := d.patchStatus(ctx, nc, status); err != nil {
+				d.log.V(1).Info("Disrupting condition", "nodeclaim", nc.Name, "error", err.Error())
+			}
 		}
 	}
 }

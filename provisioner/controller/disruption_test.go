@@ -1,12 +1,21 @@
 package controller
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/disruption"
 )
 
 // The command record is what a restarted Tailor resumes from.
@@ -38,5 +47,89 @@ func TestConditionsEqual(t *testing.T) {
 	b[0].Message = "y"
 	if conditionsEqual(a, b) || conditionsEqual(a, nil) {
 		t.Error("different conditions: equal")
+	}
+}
+
+// A claim refused for one reason, then another, shows the second through
+// the API, on the claim (condition and Event) and on its node, with
+// client-go's own events.k8s.io broadcaster (which folds an Event into an
+// earlier one with the same references, whatever its note). Once no
+// longer refused, the condition goes.
+func TestRefusalsReachTheAPI(t *testing.T) {
+	np := pool()
+	cand := initializedClaim(launched("cand", np, "n-cand"))
+	c := scopeClient(np, cand, commandNode("n-cand", false))
+	d := commandDisrupter(t, c, commandStart)
+	cs := fake.NewClientset()
+	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.StartRecordingToSink(ctx.Done())
+	d.recorder = b.NewRecorder(c.Scheme(), "tailor.dev/provisioner").(recorder.EventRecorder)
+	cl, err := d.read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := func(reason, msg string) {
+		d.refusals(ctx, cl, []disruption.Refusal{{Claim: "cand", Method: disruption.SingleNode, Reason: reason, Message: msg, PriceBefore: 0.34}}, nil)
+	}
+	refuse(disruption.RefusedPodsNotRunning, "underused; but pod a/b is not Running")
+	refuse(disruption.RefusedPodsNotRunning, "underused; but pod a/b is not Running") // told once
+	refuse(disruption.RefusedPDB, "underused; but PodDisruptionBudget a/pdb allows no disruption")
+
+	got := &provisionerv1.NodeClaim{}
+	if err := c.Get(ctx, k8stypes.NamespacedName{Name: "cand"}, got); err != nil {
+		t.Fatal(err)
+	}
+	cond := meta.FindStatusCondition(got.Status.Conditions, provisionerv1.ConditionDisrupting)
+	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != provisionerv1.ReasonBlocked || !strings.Contains(cond.Message, "PodDisruptionBudget a/pdb") {
+		t.Errorf("Disrupting condition %+v, want False, %s, naming the PDB", cond, provisionerv1.ReasonBlocked)
+	}
+	// The broadcaster writes asynchronously.
+	want := map[string]string{"NodeClaim": "", "Node": ""}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := cs.EventsV1().Events("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range want {
+			want[k] = ""
+		}
+		n, notes := 0, []string{}
+		for _, e := range evs.Items {
+			n++
+			notes = append(notes, e.Regarding.Kind+": "+e.Note)
+			if strings.Contains(e.Note, "PodDisruptionBudget a/pdb") {
+				want[e.Regarding.Kind] = e.Note
+			}
+		}
+		if want["NodeClaim"] != "" && want["Node"] != "" && n >= 4 {
+			if n != 4 {
+				t.Errorf("%d Events, want 4 (two refusals, claim and node)", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Event with the PDB refusal on both the claim and the node: %q", notes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A pass that did not reach the claim keeps the refusal; one that
+	// reached it and did not refuse clears it.
+	d.refusals(ctx, cl, nil, []string{"cand"})
+	if err := c.Get(ctx, k8stypes.NamespacedName{Name: "cand"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if cond := meta.FindStatusCondition(got.Status.Conditions, provisionerv1.ConditionDisrupting); cond == nil || cond.Reason != provisionerv1.ReasonBlocked {
+		t.Errorf("Disrupting condition %+v after a pass that deferred the claim, want Blocked still", cond)
+	}
+	d.refusals(ctx, cl, nil, nil)
+	if err := c.Get(ctx, k8stypes.NamespacedName{Name: "cand"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if cond := meta.FindStatusCondition(got.Status.Conditions, provisionerv1.ConditionDisrupting); cond != nil {
+		t.Errorf("Disrupting condition %+v after the refusal ended, want none", cond)
 	}
 }

@@ -15,18 +15,7 @@ import (
 // consolidation: underused nodes of pools with WhenEmptyOrUnderutilized,
 // first several at once, then one at a time; one command at most.
 func (d *decider) consolidation() error {
-	var cands []*Node
-	for i := range d.in.Nodes {
-		n := &d.in.Nodes[i]
-		if !d.eligible(n) || len(n.Pods) == 0 {
-			continue
-		}
-		np := d.pools[n.Pool].NodePool
-		if np.Spec.Disruption.ConsolidationPolicy == provisionerv1.ConsolidationPolicyWhenEmpty || !quiet(n, np, d.in.Now) {
-			continue
-		}
-		cands = append(cands, n)
-	}
+	cands := d.consolidationCandidates()
 	// Cheapest to disrupt first: fewest pods, then the most expensive.
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
@@ -70,10 +59,37 @@ func (d *decider) consolidation() error {
 	}
 	d.room = newRoom(d)
 	done, err := d.multiNode(multi)
-	if err != nil || done {
+	if err != nil {
 		return err
 	}
+	if done {
+		taken := names(d.out.Commands[len(d.out.Commands)-1].Candidates)
+		for _, n := range cands {
+			if !taken[n.Claim] {
+				d.postpone([]*Node{n})
+			}
+		}
+		return nil
+	}
 	return d.singleNode(cands)
+}
+
+// consolidationCandidates: the nodes of pools that consolidate underused
+// nodes, with pods, quiet for consolidateAfter.
+func (d *decider) consolidationCandidates() []*Node {
+	var cands []*Node
+	for i := range d.in.Nodes {
+		n := &d.in.Nodes[i]
+		if !d.eligible(n) || len(n.Pods) == 0 {
+			continue
+		}
+		np := d.pools[n.Pool].NodePool
+		if np.Spec.Disruption.ConsolidationPolicy == provisionerv1.ConsolidationPolicyWhenEmpty || !quiet(n, np, d.in.Now) {
+			continue
+		}
+		cands = append(cands, n)
+	}
+	return cands
 }
 
 // multiNode binary-searches the longest prefix (at least 2, at most
@@ -106,12 +122,17 @@ func (d *decider) multiNode(cands []*Node) (bool, error) {
 }
 
 // singleNode tries the candidates one at a time from Offset, at most
-// SingleNodeMaxSolves simulations, and takes the first that works; the
-// others are refused with what the simulation found.
+// SingleNodeMaxSolves simulations, and takes the first that works; those
+// tried before are refused with what the simulation found, the rest
+// deferred.
 func (d *decider) singleNode(cands []*Node) error {
 	solves := 0
-	for k := 0; k < len(cands) && solves < d.in.Options.SingleNodeMaxSolves; k++ {
+	for k := 0; k < len(cands); k++ {
 		n := cands[(d.in.Options.Offset+k)%len(cands)]
+		if solves >= d.in.Options.SingleNodeMaxSolves {
+			d.postpone([]*Node{n})
+			continue
+		}
 		if d.hopeless(n) {
 			continue
 		}
@@ -129,6 +150,9 @@ func (d *decider) singleNode(cands []*Node) error {
 			continue
 		}
 		d.apply(*cmd, names(cmd.Candidates), res)
+		for k++; k < len(cands); k++ {
+			d.postpone([]*Node{cands[(d.in.Options.Offset+k)%len(cands)]})
+		}
 		return nil
 	}
 	return nil

@@ -3,6 +3,7 @@ package disruption
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,6 +89,8 @@ func Decide(in Input) (*Decision, error) {
 		if err := d.consolidation(); err != nil {
 			return nil, err
 		}
+	} else {
+		d.postpone(d.consolidationCandidates())
 	}
 	return d.out, nil
 }
@@ -136,6 +139,16 @@ func (d *decider) awaited(n *Node, m Method, why string) bool {
 func (d *decider) addTarget(n scheduling.Node) {
 	d.index[n.Name] = len(d.targets)
 	d.targets = append(d.targets, n)
+}
+
+// postpone records nodes a pass did not reach, but for those another
+// method refused (a claim has one refusal a pass to show).
+func (d *decider) postpone(nodes []*Node) {
+	for _, n := range nodes {
+		if !slices.ContainsFunc(d.out.Refusals, func(r Refusal) bool { return r.Claim == n.Claim }) {
+			d.out.Deferred = append(d.out.Deferred, n.Claim)
+		}
+	}
 }
 
 func (d *decider) refuse(n *Node, m Method, reason, msg string) {

@@ -312,3 +312,50 @@ func TestReserve(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferred: the consolidation candidates a pass does not reach are
+// deferred, neither refused nor cleared: all of them when another method
+// found a command first, those past the simulation limit, and those after
+// the one taken.
+func TestDeferred(t *testing.T) {
+	stingy := func(np *provisionerv1.NodePool) {
+		np.Spec.Disruption.MinimumSavings = &provisionerv1.MinimumSavings{PerHour: "5"}
+	}
+	for _, tc := range []struct {
+		name     string
+		pool     scheduling.Pool
+		solves   int
+		nodes    []Node
+		want     []string // summary
+		deferred []string
+	}{
+		{name: "emptiness first", pool: pool("a"), nodes: []Node{
+			node("empty", "a", 3),
+			node("under", "a", 3, runningPod("p", "500m")),
+		}, want: []string{"emptiness delete [empty]→[] $1.20→$0.00"}, deferred: []string{"under"}},
+		{name: "past the limit", pool: pool("a", stingy), solves: 1, nodes: []Node{
+			node("u1", "a", 3, runningPod("p1", "500m")),
+			node("u2", "a", 3, runningPod("p2", "500m")),
+			node("u3", "a", 3, runningPod("p3", "500m")),
+		}, want: []string{"refused single_node_consolidation u1 below_threshold"}, deferred: []string{"u2", "u3"}},
+		{name: "after the one taken", pool: pool("a", func(np *provisionerv1.NodePool) {
+			np.Spec.Disruption.Budgets = []provisionerv1.Budget{{Nodes: "1"}} // no multi-node move
+		}), nodes: []Node{
+			node("u1", "a", 3, runningPod("p1", "500m")),
+			node("u2", "a", 3, runningPod("p2", "500m")),
+		}, want: []string{"single_node_consolidation delete [u1]→[] $1.20→$0.00"}, deferred: []string{"u2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dec, err := Decide(Input{Now: t0, Pools: []scheduling.Pool{tc.pool}, Nodes: tc.nodes, Options: Options{SingleNodeMaxSolves: tc.solves}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(dec); !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if !slices.Equal(dec.Deferred, tc.deferred) {
+				t.Errorf("deferred %q, want %q", dec.Deferred, tc.deferred)
+			}
+		})
+	}
+}

@@ -110,6 +110,19 @@ func FuzzDecide(f *testing.F) {
 		}
 		chosen := map[string]bool{}
 		pdbIdx := NewPDBs(pdbs)
+		// A deferred claim is neither chosen nor refused, and deferred once.
+		deferred := map[string]bool{}
+		for _, name := range d.Deferred {
+			if deferred[name] || byClaim[name] == nil {
+				t.Fatalf("deferred %q twice or unknown: %q", name, d.Deferred)
+			}
+			deferred[name] = true
+		}
+		for _, r := range d.Refusals {
+			if deferred[r.Claim] {
+				t.Fatalf("%s both refused and deferred", r.Claim)
+			}
+		}
 		for _, c := range d.Commands {
 			pods := 0
 			threshold := 0.0
@@ -119,6 +132,9 @@ func FuzzDecide(f *testing.F) {
 					t.Fatalf("%s chosen twice", name)
 				}
 				chosen[name] = true
+				if deferred[name] {
+					t.Fatalf("%s both chosen and deferred", name)
+				}
 				if !n.Initialized || n.Disrupting || n.Replacement {
 					t.Fatalf("%s chosen though initialized %v disrupting %v replacement %v", name, n.Initialized, n.Disrupting, n.Replacement)
 				}

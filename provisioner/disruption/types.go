@@ -201,6 +201,10 @@ type Refusal struct {
 type Decision struct {
 	Commands []Command
 	Refusals []Refusal
+	// Deferred are the consolidation candidates this pass did not reach
+	// (a command was found first, or single-node consolidation ran out of
+	// simulations): neither refused nor cleared, they wait for a pass.
+	Deferred []string
 	// Solves is how many scheduling simulations the pass ran.
 	Solves int
 }

@@ -329,6 +329,15 @@ func TestDisruption(t *testing.T) {
 			if !strings.Contains(note, tc.want) {
 				t.Errorf("the Event does not say %q: %s", tc.want, note)
 			}
+			// The claim's status says it too.
+			got := &provisionerv1.NodeClaim{}
+			if err := c.Get(context.Background(), client.ObjectKey{Name: nc.Name}, got); err != nil {
+				t.Fatal(err)
+			}
+			if cond := meta.FindStatusCondition(got.Status.Conditions, provisionerv1.ConditionDisrupting); cond == nil ||
+				cond.Status != metav1.ConditionFalse || cond.Reason != provisionerv1.ReasonBlocked || !strings.Contains(cond.Message, tc.want) {
+				t.Errorf("Disrupting condition %+v, want False, %s, saying %q", cond, provisionerv1.ReasonBlocked, tc.want)
+			}
 			if tc.name == "Balanced" {
 				// The rejected 0.50 is in the score histogram, in the
 				// bucket up to 0.5 and not below.

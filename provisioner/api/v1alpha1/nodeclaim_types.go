@@ -158,6 +158,13 @@ const (
 	ConditionConsolidatable = "Consolidatable"
 	// ConditionDisrupting: the claim is a candidate of a disruption command
 	// (waiting for its replacement, tainted, or draining); its reason is
-	// the phase, its message the method, reason and prices.
+	// the phase, its message the method, reason and prices. False with
+	// reason RolledBack after a command gave up on the claim, or Blocked
+	// while a disruption of it is refused (the message says why: a PDB,
+	// do-not-disrupt, a budget, too small a saving).
 	ConditionDisrupting = "Disrupting"
 )
+
+// ReasonBlocked is the Disrupting condition's reason (status False) on a
+// claim whose disruption something refuses; the message says what.
+const ReasonBlocked = "Blocked"
