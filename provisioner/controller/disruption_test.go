@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
@@ -50,6 +52,40 @@ func TestConditionsEqual(t *testing.T) {
 	}
 }
 
+// apiRecorder is client-go's events.k8s.io recorder, writing to a fake
+// clientset: what the manager's recorder does to the API server,
+// series and all.
+func apiRecorder(t *testing.T, scheme *runtime.Scheme) (recorder.EventRecorder, *fake.Clientset) {
+	cs := fake.NewClientset()
+	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b.StartRecordingToSink(ctx.Done())
+	return b.NewRecorder(scheme, "tailor.dev/provisioner").(recorder.EventRecorder), cs
+}
+
+// eventNotes waits until the fake clientset holds want Events and returns
+// them as "kind/name reason: note", sorted.
+func eventNotes(t *testing.T, cs *fake.Clientset, want int) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := cs.EventsV1().Events("").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var notes []string
+		for _, e := range evs.Items {
+			notes = append(notes, e.Regarding.Kind+"/"+e.Regarding.Name+" "+e.Reason+": "+e.Note)
+		}
+		sort.Strings(notes)
+		if len(notes) >= want || time.Now().After(deadline) {
+			return notes
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // A claim refused for one reason, then another, shows the second through
 // the API, on the claim (condition and Event) and on its node, with
 // client-go's own events.k8s.io broadcaster (which folds an Event into an
@@ -60,12 +96,9 @@ func TestRefusalsReachTheAPI(t *testing.T) {
 	cand := initializedClaim(launched("cand", np, "n-cand"))
 	c := scopeClient(np, cand, commandNode("n-cand", false))
 	d := commandDisrupter(t, c, commandStart)
-	cs := fake.NewClientset()
-	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	b.StartRecordingToSink(ctx.Done())
-	d.recorder = b.NewRecorder(c.Scheme(), "tailor.dev/provisioner").(recorder.EventRecorder)
+	ctx := context.Background()
+	var cs *fake.Clientset
+	d.recorder, cs = apiRecorder(t, c.Scheme())
 	cl, err := d.read(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -85,35 +118,16 @@ func TestRefusalsReachTheAPI(t *testing.T) {
 	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != provisionerv1.ReasonBlocked || !strings.Contains(cond.Message, "PodDisruptionBudget a/pdb") {
 		t.Errorf("Disrupting condition %+v, want False, %s, naming the PDB", cond, provisionerv1.ReasonBlocked)
 	}
-	// The broadcaster writes asynchronously.
-	want := map[string]string{"NodeClaim": "", "Node": ""}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		evs, err := cs.EventsV1().Events("").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
+	// Two refusals, each on the claim and on the node.
+	notes := eventNotes(t, cs, 4)
+	pdb := 0
+	for _, n := range notes {
+		if strings.Contains(n, "PodDisruptionBudget a/pdb") {
+			pdb++
 		}
-		for k := range want {
-			want[k] = ""
-		}
-		n, notes := 0, []string{}
-		for _, e := range evs.Items {
-			n++
-			notes = append(notes, e.Regarding.Kind+": "+e.Note)
-			if strings.Contains(e.Note, "PodDisruptionBudget a/pdb") {
-				want[e.Regarding.Kind] = e.Note
-			}
-		}
-		if want["NodeClaim"] != "" && want["Node"] != "" && n >= 4 {
-			if n != 4 {
-				t.Errorf("%d Events, want 4 (two refusals, claim and node)", n)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Event with the PDB refusal on both the claim and the node: %q", notes)
-		}
-		time.Sleep(50 * time.Millisecond)
+	}
+	if len(notes) != 4 || pdb != 2 {
+		t.Errorf("Events %q, want 4, the PDB refusal on the claim and on the node", notes)
 	}
 
 	// A pass that did not reach the claim keeps the refusal; one that

@@ -283,7 +283,9 @@ func (p *Provisioner) Provision(ctx context.Context) error {
 			p.pendingSince[pod.UID] = pod.CreationTimestamp.Time
 			delete(p.told, pod.UID)
 			pendingToNodeClaim.Observe(now.Sub(pod.CreationTimestamp.Time).Seconds())
-			p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provision", "nominated to NodeClaim %s", claim)
+			// Related to the claim: a pod nominated again (its first claim
+			// failed) gets a new Event, not a repeat of the first one's.
+			p.recorder.Eventf(pod, &provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim}}, corev1.EventTypeNormal, ReasonNominated, "Provision", "nominated to NodeClaim %s", claim)
 		}
 	}
 	p.limited = limited

@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -74,6 +77,58 @@ func TestProvisionIsIdempotentAcrossRestarts(t *testing.T) {
 	}
 	if count() != n || len(restarted.nominated) != 3 {
 		t.Errorf("after a restart: %d claims (want %d), %d pods nominated", count(), n, len(restarted.nominated))
+	}
+}
+
+// A pod whose claim is gone is nominated to a new one, and its Events on
+// the API server say so: the second Nominated Event is its own (related
+// to the new claim), not a repeat of the first under the old claim's name.
+func TestRenominatedPodGetsANewEvent(t *testing.T) {
+	np := pool()
+	np.Spec.Template.Spec.Taints = nil
+	np.Spec.Limits = nil
+	c := scopeClient(np, pendingPod("a"))
+	rec, cs := apiRecorder(t, c.Scheme())
+	p := newProvisioner(c, simCloud(t), rec, log.Log, DefaultOptions())
+	ctx := context.Background()
+	// The claim not being deleted (the finalizer keeps a deleted one).
+	claim := func() string {
+		var list provisionerv1.NodeClaimList
+		if err := c.List(ctx, &list); err != nil {
+			t.Fatal(err)
+		}
+		var live []string
+		for _, nc := range list.Items {
+			if nc.DeletionTimestamp == nil {
+				live = append(live, nc.Name)
+			}
+		}
+		if len(live) != 1 {
+			t.Fatalf("claims %q, want 1", live)
+		}
+		return live[0]
+	}
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := claim()
+	if err := c.Delete(ctx, &provisionerv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: first}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := claim()
+	want := []string{"Pod/a Nominated: nominated to NodeClaim " + first, "Pod/a Nominated: nominated to NodeClaim " + second}
+	sort.Strings(want)
+	var got []string
+	for _, n := range eventNotes(t, cs, 4) { // and each claim's Created
+		if strings.HasPrefix(n, "Pod/") {
+			got = append(got, n)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Events %q, want %q", got, want)
 	}
 }
 
