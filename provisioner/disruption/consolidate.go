@@ -66,7 +66,7 @@ func (d *decider) consolidation() error {
 		taken := names(d.out.Commands[len(d.out.Commands)-1].Candidates)
 		for _, n := range cands {
 			if !taken[n.Claim] {
-				d.postpone([]*Node{n})
+				d.postpone(n)
 			}
 		}
 		return nil
@@ -130,7 +130,7 @@ func (d *decider) singleNode(cands []*Node) error {
 	for k := 0; k < len(cands); k++ {
 		n := cands[(d.in.Options.Offset+k)%len(cands)]
 		if solves >= d.in.Options.SingleNodeMaxSolves {
-			d.postpone([]*Node{n})
+			d.postpone(n)
 			continue
 		}
 		if d.hopeless(n) {
@@ -151,7 +151,7 @@ func (d *decider) singleNode(cands []*Node) error {
 		}
 		d.apply(*cmd, names(cmd.Candidates), res)
 		for k++; k < len(cands); k++ {
-			d.postpone([]*Node{cands[(d.in.Options.Offset+k)%len(cands)]})
+			d.postpone(cands[(d.in.Options.Offset+k)%len(cands)])
 		}
 		return nil
 	}

@@ -90,7 +90,7 @@ func Decide(in Input) (*Decision, error) {
 			return nil, err
 		}
 	} else {
-		d.postpone(d.consolidationCandidates())
+		d.postpone(d.consolidationCandidates()...)
 	}
 	return d.out, nil
 }
@@ -143,7 +143,7 @@ func (d *decider) addTarget(n scheduling.Node) {
 
 // postpone records nodes a pass did not reach, but for those another
 // method refused (a claim has one refusal a pass to show).
-func (d *decider) postpone(nodes []*Node) {
+func (d *decider) postpone(nodes ...*Node) {
 	for _, n := range nodes {
 		if !slices.ContainsFunc(d.out.Refusals, func(r Refusal) bool { return r.Claim == n.Claim }) {
 			d.out.Deferred = append(d.out.Deferred, n.Claim)
