@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -91,12 +92,14 @@ func (c *Cluster) StartPrometheus(ctx context.Context, o PrometheusOptions) (p *
 	if err != nil {
 		return nil, err
 	}
-	p = &Prometheus{URL: "http://127.0.0.1:" + strconv.Itoa(ports[0]), ScrapeInterval: o.ScrapeInterval, Dir: dir, cluster: c}
+	prom := &Prometheus{URL: "http://127.0.0.1:" + strconv.Itoa(ports[0]), ScrapeInterval: o.ScrapeInterval, Dir: dir, cluster: c}
+	// Not p: a failing return has set it to nil by the time this runs.
 	defer func() {
 		if err != nil {
-			p.Stop()
+			prom.Stop()
 		}
 	}()
+	p = prom
 	config := filepath.Join(dir, "prometheus.yml")
 	interval := model.Duration(o.ScrapeInterval.Truncate(time.Millisecond)).String() // e.g. 1s500ms: Go's "1.5s" is not a Prometheus duration
 	if err := os.WriteFile(config, fmt.Appendf(nil, prometheusConfig, interval, c.KubeletPort), 0o644); err != nil {
@@ -114,25 +117,51 @@ func (c *Cluster) StartPrometheus(ctx context.Context, o PrometheusOptions) (p *
 	if err := WaitFor(ctx, 30*time.Second, p.Process, func() error { return HTTPOK(plain, p.URL+"/-/ready") }); err != nil {
 		return nil, err
 	}
-	nodes, err := c.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	// The kwok nodes there now, less those gone by each look: tests
+	// running beside this one add and delete nodes all the time.
+	initial, err := c.kwokNodes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	kwokNodes := 0
-	for _, n := range nodes.Items {
-		if n.Annotations["kwok.x-k8s.io/node"] == "fake" {
-			kwokNodes++
+	if err := WaitFor(ctx, 30*time.Second, p.Process, func() error {
+		now, err := c.kwokNodes(ctx)
+		if err != nil {
+			return err
 		}
-	}
-	if err := WaitFor(ctx, 30*time.Second, p.Process, func() error { return p.targetsUp(plain, kwokNodes) }); err != nil {
+		want := map[string]bool{}
+		for name := range initial {
+			if now[name] {
+				want[name] = true
+			}
+		}
+		return p.targetsUp(plain, want)
+	}); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// targetsUp fails unless at least n kwok targets are up (their last scrape
-// succeeded).
-func (p *Prometheus) targetsUp(client *http.Client, n int) error {
+// kwokNodes are the names of the cluster's kwok nodes.
+func (c *Cluster) kwokNodes(ctx context.Context) (map[string]bool, error) {
+	nodes, err := c.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, n := range nodes.Items {
+		if n.Annotations["kwok.x-k8s.io/node"] == "fake" {
+			names[n.Name] = true
+		}
+	}
+	return names, nil
+}
+
+// targetNode is the node of a kwok scrape URL (…/metrics/nodes/<node>/…).
+var targetNode = regexp.MustCompile(`/metrics/nodes/([^/]+)/`)
+
+// targetsUp fails unless the target of every node named is up (its last
+// scrape succeeded).
+func (p *Prometheus) targetsUp(client *http.Client, nodes map[string]bool) error {
 	resp, err := client.Get(p.URL + "/api/v1/targets?state=active")
 	if err != nil {
 		return err
@@ -150,17 +179,21 @@ func (p *Prometheus) targetsUp(client *http.Client, n int) error {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		return fmt.Errorf("targets: %w", err)
 	}
-	up := 0
+	up := map[string]bool{}
 	var problems []string
 	for _, t := range body.Data.ActiveTargets {
+		m := targetNode.FindStringSubmatch(t.ScrapeURL)
+		if m == nil || !nodes[m[1]] {
+			continue
+		}
 		if t.Health == "up" {
-			up++
+			up[m[1]] = true
 		} else {
 			problems = append(problems, fmt.Sprintf("%s %s %s", t.ScrapeURL, t.Health, t.LastError))
 		}
 	}
-	if up < n {
-		return fmt.Errorf("%d of %d kwok targets up; %v", up, n, problems)
+	if len(up) < len(nodes) {
+		return fmt.Errorf("%d of %d kwok nodes' targets up; %v", len(up), len(nodes), problems)
 	}
 	return nil
 }
