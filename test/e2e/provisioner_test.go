@@ -361,11 +361,17 @@ func TestProvisioner(t *testing.T) {
 	t.Run("AntiAffinityAndSpread", func(t *testing.T) {
 		t.Parallel()
 		ns := namespace(t, enabled)
-		p := newTestPool("e2e-spread", 0,
-			req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"),
-			req(provisionerv1.LabelInstanceFamily, corev1.NodeSelectorOpIn, "c5"))
-		p.create(t, c)
-		anti := inflate(ns, "anti", 3, "250m", p)
+		// A pool each: kube-scheduler counts only the zones that have a
+		// node of the pod's pool at the time, so spread pods sharing the
+		// anti-affinity pods' nodes could fill a zone that came up first.
+		pools := map[string]*testPool{}
+		for _, name := range []string{"anti", "spread"} {
+			pools[name] = newTestPool("e2e-"+name, 0,
+				req(provisionerv1.LabelCapacityType, corev1.NodeSelectorOpIn, "on-demand"),
+				req(provisionerv1.LabelInstanceFamily, corev1.NodeSelectorOpIn, "c5"))
+			pools[name].create(t, c)
+		}
+		anti := inflate(ns, "anti", 3, "250m", pools["anti"])
 		anti.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
 				TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "anti"}},
@@ -373,7 +379,7 @@ func TestProvisioner(t *testing.T) {
 		}}
 		// 1.5 CPU: a c5.xlarge (the cheapest fit for two) carries two, so
 		// the first node up cannot take a third zone's share.
-		spread := inflate(ns, "spread", 6, "1500m", p)
+		spread := inflate(ns, "spread", 6, "1500m", pools["spread"])
 		spread.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
 			MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
 			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "spread"}},
