@@ -1,4 +1,4 @@
-package aws
+package catalog
 
 import (
 	"encoding/json"

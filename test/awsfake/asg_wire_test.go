@@ -22,6 +22,7 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
 	"github.com/tailor-dev/tailor/provisioner/cloud/asg"
+	"github.com/tailor-dev/tailor/provisioner/cloud/asg/nodegroup"
 	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
 	"github.com/tailor-dev/tailor/test/awsfake"
 )
@@ -44,7 +45,7 @@ func asgClaim(name string, cpu, mem string, types ...string) *provisionerv1.Node
 // policy grants exactly the actions called.
 func TestWireASG(t *testing.T) {
 	s := startFake(t)
-	discover := map[string]string{asg.TagEnabled: "true", asg.TagCluster + "wire": "owned"}
+	discover := map[string]string{nodegroup.TagEnabled: "true", nodegroup.TagCluster + "wire": "owned"}
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
 		for k, v := range discover {
@@ -58,21 +59,21 @@ func TestWireASG(t *testing.T) {
 	// A mixed group whose first override (c5.2xlarge, 16 GiB) is not what
 	// its lowest-price strategy launches (r5.xlarge, 32 GiB, cheaper).
 	s.AddGroup(awsfake.Group{Name: "mixed", Max: 3, Zones: []string{"us-east-1a"}, Overrides: []string{"c5.2xlarge", "r5.xlarge"},
-		OnDemandStrategy: "lowest-price", Tags: with(map[string]string{asg.TagLabel + "workload": "mem"})})
+		OnDemandStrategy: "lowest-price", Tags: with(map[string]string{nodegroup.TagLabel + "workload": "mem"})})
 	// Named by the pool, without the discovery tags; one node at min.
 	s.AddGroup(awsfake.Group{Name: "plain", Min: 1, Max: 2, Desired: 1, Zones: []string{"us-east-1b"}, InstanceType: "m5.xlarge",
-		Tags: map[string]string{asg.TagCluster + "wire": "owned"}})
+		Tags: map[string]string{nodegroup.TagCluster + "wire": "owned"}})
 	s.AddGroup(awsfake.Group{Name: "tainted", Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "g4dn.xlarge",
-		Tags: with(map[string]string{asg.TagTaint + "dedicated": "gpu:NoSchedule"})})
+		Tags: with(map[string]string{nodegroup.TagTaint + "dedicated": "gpu:NoSchedule"})})
 	s.AddGroup(awsfake.Group{Name: "other-cluster", Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "m5.large",
-		Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "else": "owned"}})
+		Tags: map[string]string{nodegroup.TagEnabled: "true", nodegroup.TagCluster + "else": "owned"}})
 	// Two EKS managed node groups: one whose labels EKS tells (a
 	// node-template tag overrides one), one with a taint the pool lacks.
 	s.AddGroup(awsfake.Group{Name: "eks-ng-labels", Max: 2, Zones: []string{"us-east-1c"}, InstanceType: "c5.large",
-		Tags: with(map[string]string{asg.TagNodeGroup: "labels", asg.TagEKSCluster: "wire", asg.TagLabel + "team": "from-tag"})})
+		Tags: with(map[string]string{nodegroup.TagNodeGroup: "labels", nodegroup.TagEKSCluster: "wire", nodegroup.TagLabel + "team": "from-tag"})})
 	s.AddNodeGroup(awsfake.NodeGroup{Cluster: "wire", Name: "labels", Labels: map[string]string{"workload": "managed", "team": "from-eks"}})
 	s.AddGroup(awsfake.Group{Name: "eks-ng-tainted", Max: 2, Zones: []string{"us-east-1c"}, InstanceType: "m5.large",
-		Tags: with(map[string]string{asg.TagNodeGroup: "tainted"})})
+		Tags: with(map[string]string{nodegroup.TagNodeGroup: "tainted"})})
 	s.AddNodeGroup(awsfake.NodeGroup{Cluster: "wire", Name: "tainted", Taints: []awsfake.NodeGroupTaint{{Key: "dedicated", Value: "ml", Effect: "NO_SCHEDULE"}}})
 	for i := 0; i < 3; i++ { // more than a page of MaxRecords 50 is not needed: the paginator runs on names too
 		s.AddGroup(awsfake.Group{Name: "filler-" + string(rune('a'+i)), Max: 1, Zones: []string{"us-east-1c"}, InstanceType: "t3.small"})
@@ -85,7 +86,7 @@ func TestWireASG(t *testing.T) {
 	_ = provisionerv1.AddToScheme(scheme)
 	np := &provisionerv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "ng", Generation: 1}, Spec: provisionerv1.NodePoolSpec{
 		AutoScalingGroups: &provisionerv1.AutoScalingGroups{Names: []string{"plain", "missing"},
-			SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + "wire": "*"}}}},
+			SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{nodegroup.TagEnabled: "true", nodegroup.TagCluster + "wire": "*"}}}},
 	}}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: first.NodeName()}, Spec: corev1.NodeSpec{ProviderID: first.ProviderID()}}
 	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(np, node).WithStatusSubresource(&provisionerv1.NodeClaim{}).Build()

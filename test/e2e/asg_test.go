@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
-	"github.com/tailor-dev/tailor/provisioner/cloud/asg"
+	"github.com/tailor-dev/tailor/provisioner/cloud/asg/nodegroup"
 	"github.com/tailor-dev/tailor/test/awsfake"
 )
 
@@ -80,9 +80,9 @@ func TestASG(t *testing.T) {
 	s := startAWSFake(t)
 	ctx := context.Background()
 	p := newTestPool("e2e-asg", 0)
-	taintTag := map[string]string{asg.TagTaint + p.taint.Key: p.taint.Value + ":" + string(p.taint.Effect)}
+	taintTag := map[string]string{nodegroup.TagTaint + p.taint.Key: p.taint.Value + ":" + string(p.taint.Effect)}
 	tags := func(cluster string) map[string]string {
-		out := map[string]string{asg.TagEnabled: "true", asg.TagCluster + cluster: "owned"}
+		out := map[string]string{nodegroup.TagEnabled: "true", nodegroup.TagCluster + cluster: "owned"}
 		for k, v := range taintTag {
 			out[k] = v
 		}
@@ -92,7 +92,7 @@ func TestASG(t *testing.T) {
 	// first override (c5.2xlarge, 16 GiB) is not the type it launches
 	// (lowest-price: r5.xlarge, 32 GiB); m5.xlarge on-demand and spot.
 	mixedTags := tags(awsCluster)
-	mixedTags[asg.TagLabel+"e2e.tailor.dev/memory"] = "high"
+	mixedTags[nodegroup.TagLabel+"e2e.tailor.dev/memory"] = "high"
 	s.AddGroup(awsfake.Group{Name: "asg-mixed", Max: 3, Zones: []string{"us-east-1a"}, Overrides: []string{"c5.2xlarge", "r5.xlarge"},
 		OnDemandStrategy: "lowest-price", Tags: mixedTags})
 	s.AddGroup(awsfake.Group{Name: "asg-od", Max: 3, Zones: []string{"us-east-1b"}, InstanceType: "m5.xlarge", Tags: tags(awsCluster)})
@@ -113,7 +113,7 @@ func TestASG(t *testing.T) {
 	ownClaimsGoneAtCleanup(t, c)
 	p.np.Spec.Template.Spec.NodeClassRef = nil
 	p.np.Spec.AutoScalingGroups = &provisionerv1.AutoScalingGroups{Names: []string{"asg-base"},
-		SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{asg.TagEnabled: "true", asg.TagCluster + awsCluster: "*"}}}}
+		SelectorTerms: []provisionerv1.AutoScalingGroupSelectorTerm{{Tags: map[string]string{nodegroup.TagEnabled: "true", nodegroup.TagCluster + awsCluster: "*"}}}}
 	p.create(t, c)
 
 	// Discovery: the pool's Event lists the named group and the three

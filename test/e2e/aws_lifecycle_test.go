@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
-	"github.com/tailor-dev/tailor/provisioner/cloud/asg"
+	"github.com/tailor-dev/tailor/provisioner/cloud/asg/nodegroup"
 	"github.com/tailor-dev/tailor/test/awsfake"
 )
 
@@ -38,7 +38,7 @@ func startBackend(t *testing.T, mode, name string, extra ...string) *awsBackend 
 		b.p.np.Spec.Template.Spec.NodeClassRef.Name = createAWSClass(t, b.c, name).Name
 	} else {
 		b.s.AddGroup(awsfake.Group{Name: name, Max: 3, Zones: []string{"us-east-1a"}, InstanceType: "m5.xlarge",
-			Tags: map[string]string{asg.TagTaint + b.p.taint.Key: b.p.taint.Value + ":" + string(b.p.taint.Effect)}})
+			Tags: map[string]string{nodegroup.TagTaint + b.p.taint.Key: b.p.taint.Value + ":" + string(b.p.taint.Effect)}})
 		b.p.np.Spec.Template.Spec.NodeClassRef = nil
 		b.p.np.Spec.AutoScalingGroups = &provisionerv1.AutoScalingGroups{Names: []string{name}}
 		args = append([]string{"--cloud", "asg"}, extra...)

@@ -45,6 +45,7 @@ import (
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
+	"github.com/tailor-dev/tailor/provisioner/cloud/asg/nodegroup"
 	awscloud "github.com/tailor-dev/tailor/provisioner/cloud/aws"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 	"github.com/tailor-dev/tailor/provisioner/scope"
@@ -163,12 +164,12 @@ const managedRefresh = 5 * time.Minute
 
 type cachedNodeGroup struct {
 	at time.Time
-	ng *ManagedNodeGroup
+	ng *nodegroup.ManagedNodeGroup
 }
 
 type cachedGroups struct {
 	at     time.Time
-	groups []*Group
+	groups []*nodegroup.Group
 	skip   []string
 }
 
@@ -230,7 +231,7 @@ func (c *Cloud) Start(ctx context.Context) error {
 // groupsOf describes the pool's groups: named ones in their order, then
 // discovered ones by name. skip says why a group is left out. A cached
 // answer younger than GroupRefresh is reused unless fresh.
-func (c *Cloud) groupsOf(ctx context.Context, np *provisionerv1.NodePool, fresh bool) ([]*Group, []string, error) {
+func (c *Cloud) groupsOf(ctx context.Context, np *provisionerv1.NodePool, fresh bool) ([]*nodegroup.Group, []string, error) {
 	key := fmt.Sprintf("%s/%d", np.Name, np.Generation)
 	c.mu.Lock()
 	if cg, ok := c.cache[key]; ok && !fresh && c.now().Sub(cg.at) < c.o.GroupRefresh {
@@ -262,7 +263,7 @@ func (c *Cloud) groupsOf(ctx context.Context, np *provisionerv1.NodePool, fresh 
 		order[n] = i
 	}
 	seen := map[string]bool{}
-	var out []*Group
+	var out []*nodegroup.Group
 	var skip []string
 	for _, a := range raw {
 		name := aws.ToString(a.AutoScalingGroupName)
@@ -334,14 +335,14 @@ func (c *Cloud) describe(ctx context.Context, in *autoscaling.DescribeAutoScalin
 
 // convert reads a group's description; the instance type of a group
 // without a mixed instances policy is its launch template's.
-func (c *Cloud) convert(ctx context.Context, a astypes.AutoScalingGroup) (*Group, error) {
-	g := &Group{Name: aws.ToString(a.AutoScalingGroupName), Min: aws.ToInt32(a.MinSize), Max: aws.ToInt32(a.MaxSize),
+func (c *Cloud) convert(ctx context.Context, a astypes.AutoScalingGroup) (*nodegroup.Group, error) {
+	g := &nodegroup.Group{Name: aws.ToString(a.AutoScalingGroupName), Min: aws.ToInt32(a.MinSize), Max: aws.ToInt32(a.MaxSize),
 		Desired: aws.ToInt32(a.DesiredCapacity), Zones: a.AvailabilityZones, Tags: map[string]string{}, OnDemandPercent: 100}
 	for _, t := range a.Tags {
 		g.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	if ng := g.Tags[TagNodeGroup]; ng != "" {
-		cluster := g.Tags[TagEKSCluster]
+	if ng := g.Tags[nodegroup.TagNodeGroup]; ng != "" {
+		cluster := g.Tags[nodegroup.TagEKSCluster]
 		if cluster == "" {
 			cluster = c.o.ClusterName
 		}
@@ -354,7 +355,7 @@ func (c *Cloud) convert(ctx context.Context, a astypes.AutoScalingGroup) (*Group
 		g.Managed = m
 	}
 	for _, in := range a.Instances {
-		g.Instances = append(g.Instances, GroupInstance{ID: aws.ToString(in.InstanceId), Type: aws.ToString(in.InstanceType),
+		g.Instances = append(g.Instances, nodegroup.GroupInstance{ID: aws.ToString(in.InstanceId), Type: aws.ToString(in.InstanceType),
 			Zone: aws.ToString(in.AvailabilityZone), State: string(in.LifecycleState)})
 	}
 	switch {
@@ -393,7 +394,7 @@ func (c *Cloud) convert(ctx context.Context, a astypes.AutoScalingGroup) (*Group
 
 // nodeGroup reads a managed node group's labels and taints (EKS
 // DescribeNodegroup), reused for managedRefresh.
-func (c *Cloud) nodeGroup(ctx context.Context, cluster, name string) (*ManagedNodeGroup, error) {
+func (c *Cloud) nodeGroup(ctx context.Context, cluster, name string) (*nodegroup.ManagedNodeGroup, error) {
 	key := cluster + "/" + name
 	c.mu.Lock()
 	cached, ok := c.managed[key]
@@ -405,13 +406,13 @@ func (c *Cloud) nodeGroup(ctx context.Context, cluster, name string) (*ManagedNo
 	if err != nil {
 		return nil, fmt.Errorf("DescribeNodegroup: %w", err)
 	}
-	m := &ManagedNodeGroup{Labels: map[string]string{}}
+	m := &nodegroup.ManagedNodeGroup{Labels: map[string]string{}}
 	if ng := out.Nodegroup; ng != nil {
 		for k, v := range ng.Labels {
 			m.Labels[k] = v
 		}
 		for _, t := range ng.Taints {
-			effect, ok := ManagedTaintEffect(string(t.Effect))
+			effect, ok := nodegroup.ManagedTaintEffect(string(t.Effect))
 			if !ok {
 				c.log.Info("managed node group taint with an unknown effect left out", "nodegroup", name, "taint", aws.ToString(t.Key), "effect", t.Effect)
 				continue
@@ -464,8 +465,8 @@ func (c *Cloud) templateType(ctx context.Context, lt *astypes.LaunchTemplateSpec
 
 // next is the group's template for its next instance and why it cannot
 // take claims of np ("" if it can).
-func (c *Cloud) next(g *Group, np *provisionerv1.NodePool) (*scheduling.InstanceType, string) {
-	nt, errs := ParseTags(g.Tags)
+func (c *Cloud) next(g *nodegroup.Group, np *provisionerv1.NodePool) (*scheduling.InstanceType, string) {
+	nt, errs := nodegroup.ParseTags(g.Tags)
 	for _, err := range errs {
 		c.log.V(1).Info("node-template tag left out", "group", g.Name, "error", err.Error())
 	}
@@ -497,7 +498,7 @@ func (c *Cloud) next(g *Group, np *provisionerv1.NodePool) (*scheduling.Instance
 		case c.unavailable.Is(cloud.Offering{InstanceType: g.Name}):
 			why = "its last scale-up failed for capacity"
 		}
-		return Template(base, g, nt, func(z string) float64 { return c.fleet.Price(typ, z, ct) }, why == ""), why
+		return nodegroup.Template(base, g, nt, func(z string) float64 { return c.fleet.Price(typ, z, ct) }, why == ""), why
 	}
 	return nil, "none of its instance types " + strings.Join(g.Types, ", ") + " is known"
 }
@@ -541,7 +542,7 @@ func (c *Cloud) Create(ctx context.Context, nc *provisionerv1.NodeClaim) (*cloud
 		return nil, err
 	}
 	var opts []Option
-	byName := map[string]*Group{}
+	byName := map[string]*nodegroup.Group{}
 	var passed []string
 	for i, g := range groups {
 		it, why := c.next(g, np)
@@ -633,7 +634,7 @@ func (c *Cloud) lock(group string) *sync.Mutex {
 }
 
 // describeOne reads one group afresh.
-func (c *Cloud) describeOne(ctx context.Context, name string) (*Group, error) {
+func (c *Cloud) describeOne(ctx context.Context, name string) (*nodegroup.Group, error) {
 	raw, err := c.describe(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
 	if err != nil {
 		return nil, err
@@ -647,7 +648,7 @@ func (c *Cloud) describeOne(ctx context.Context, name string) (*Group, error) {
 // scaleUp raises g's desired capacity by one and waits for the new
 // instance (or the activity's failure); the capacity is given back when
 // no instance comes.
-func (c *Cloud) scaleUp(ctx context.Context, nc *provisionerv1.NodeClaim, g *Group, o Option) (*cloud.Instance, error) {
+func (c *Cloud) scaleUp(ctx context.Context, nc *provisionerv1.NodeClaim, g *nodegroup.Group, o Option) (*cloud.Instance, error) {
 	m := c.lock(g.Name)
 	m.Lock()
 	fresh, err := c.describeOne(ctx, g.Name)
@@ -735,7 +736,7 @@ func (c *Cloud) take(id, claim string) bool {
 
 // adopt tags the claim's new instance (so List finds it after a restart)
 // and describes it.
-func (c *Cloud) adopt(ctx context.Context, nc *provisionerv1.NodeClaim, g *Group, in GroupInstance, o Option) *cloud.Instance {
+func (c *Cloud) adopt(ctx context.Context, nc *provisionerv1.NodeClaim, g *nodegroup.Group, in nodegroup.GroupInstance, o Option) *cloud.Instance {
 	_, err := c.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{in.ID}, Tags: []ec2types.Tag{
 		{Key: aws.String(awscloud.TagCluster), Value: aws.String(c.o.ClusterName)},
 		{Key: aws.String(awscloud.TagNodeClaim), Value: aws.String(nc.Name)},
@@ -907,7 +908,7 @@ func (c *Cloud) labelNodes(ctx context.Context) {
 }
 
 // tell puts the pool's groups in an Event when they change.
-func (c *Cloud) tell(np *provisionerv1.NodePool, groups []*Group, skip []string) {
+func (c *Cloud) tell(np *provisionerv1.NodePool, groups []*nodegroup.Group, skip []string) {
 	parts := make([]string, 0, len(groups))
 	for _, g := range groups {
 		it, why := c.next(g, np)

@@ -111,19 +111,6 @@ func BenchmarkRank(b *testing.B) {
 	}
 }
 
-func BenchmarkParseTags(b *testing.B) {
-	tags := map[string]string{TagEnabled: "true", TagCluster + "prod": "owned", "Name": "nodes"}
-	for i := 0; i < 20; i++ {
-		tags[fmt.Sprintf("%sexample.com/l%d", TagLabel, i)] = "v"
-	}
-	tags[TagTaint+"dedicated"] = "gpu:NoSchedule"
-	tags[TagResource+"nvidia.com/gpu"] = "4"
-	b.ReportAllocs()
-	for b.Loop() {
-		ParseTags(tags)
-	}
-}
-
 // Serves: the pools with Auto Scaling groups, of the installation's share
 // (--nodepool-selector) only.
 func TestServesKeepsToSelectedPools(t *testing.T) {

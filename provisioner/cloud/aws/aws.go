@@ -46,6 +46,7 @@ import (
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 	"github.com/tailor-dev/tailor/provisioner/catalog"
 	"github.com/tailor-dev/tailor/provisioner/cloud"
+	"github.com/tailor-dev/tailor/provisioner/cloud/aws/bootstrap"
 	"github.com/tailor-dev/tailor/provisioner/scheduling"
 	"github.com/tailor-dev/tailor/provisioner/scope"
 )
@@ -339,7 +340,7 @@ func (c *Cloud) refreshOnDemand(ctx context.Context) error {
 			return fmt.Errorf("GetProducts: %w", err)
 		}
 		for _, doc := range page.PriceList {
-			typ, price, err := ParsePriceListItem(doc)
+			typ, price, err := catalog.ParsePriceListItem(doc)
 			if err != nil {
 				bad++
 				continue
@@ -371,7 +372,7 @@ func (c *Cloud) refreshSpot(ctx context.Context) error {
 			return fmt.Errorf("DescribeSpotPriceHistory: %w", err)
 		}
 		for _, sp := range page.SpotPriceHistory {
-			price, err := ParsePrice(deref(sp.SpotPrice))
+			price, err := catalog.ParsePrice(deref(sp.SpotPrice))
 			if err != nil {
 				continue
 			}
@@ -710,7 +711,7 @@ func (c *Cloud) launchTemplate(ctx context.Context, class *provisionerv1.AWSNode
 	taints := []corev1.Taint{{Key: provisionerv1.TaintUnregistered, Effect: corev1.TaintEffectNoExecute}}
 	taints = append(taints, nc.Spec.Taints...)
 	taints = append(taints, nc.Spec.StartupTaints...)
-	ud, err := UserData(Bootstrap{ClusterName: c.o.ClusterName, Endpoint: c.o.ClusterEndpoint, CA: c.o.ClusterCA, ServiceCIDR: c.o.ServiceCIDR,
+	ud, err := bootstrap.UserData(bootstrap.Bootstrap{ClusterName: c.o.ClusterName, Endpoint: c.o.ClusterEndpoint, CA: c.o.ClusterCA, ServiceCIDR: c.o.ServiceCIDR,
 		Labels: labels, Taints: taints, Kubelet: class.Spec.Kubelet, Family: r.family, UserData: deref(class.Spec.UserData)})
 	if err != nil {
 		return "", err
@@ -807,7 +808,7 @@ func blockDevices(bds []provisionerv1.BlockDeviceMapping, family string) []ec2ty
 		}}
 	}
 	if len(bds) == 0 {
-		if family == FamilyBottlerocket {
+		if family == bootstrap.FamilyBottlerocket {
 			return []ec2types.LaunchTemplateBlockDeviceMappingRequest{gp3("/dev/xvda", 4), gp3("/dev/xvdb", 20)}
 		}
 		return []ec2types.LaunchTemplateBlockDeviceMappingRequest{gp3("/dev/xvda", 20)}

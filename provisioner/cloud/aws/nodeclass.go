@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
+	"github.com/tailor-dev/tailor/provisioner/cloud/aws/bootstrap"
 )
 
 // classTTL: a resolved node class is reused this long (a changed spec,
@@ -209,7 +210,7 @@ func AliasParameters(alias, k8s string) (family string, params map[string]string
 			}
 			params[arch] = "/aws/service/eks/optimized-ami/" + k8s + "/amazon-linux-2023/" + a + "/standard/" + name + "/image_id"
 		}
-		return FamilyAL2023, params, nil
+		return bootstrap.FamilyAL2023, params, nil
 	case "al2":
 		for arch, dir := range map[string]string{"amd64": "amazon-linux-2", "arm64": "amazon-linux-2-arm64"} {
 			name := "recommended"
@@ -221,12 +222,12 @@ func AliasParameters(alias, k8s string) (family string, params map[string]string
 			}
 			params[arch] = "/aws/service/eks/optimized-ami/" + k8s + "/" + dir + "/" + name + "/image_id"
 		}
-		return FamilyAL2, params, nil
+		return bootstrap.FamilyAL2, params, nil
 	case "bottlerocket":
 		for arch, a := range map[string]string{"amd64": "x86_64", "arm64": "arm64"} {
 			params[arch] = "/aws/service/bottlerocket/aws-k8s-" + k8s + "/" + a + "/" + strings.TrimPrefix(version, "v") + "/image_id"
 		}
-		return FamilyBottlerocket, params, nil
+		return bootstrap.FamilyBottlerocket, params, nil
 	}
 	return "", nil, fmt.Errorf("AMI alias %q: unknown family %q (al2023, al2 or bottlerocket)", alias, fam)
 }

@@ -1,4 +1,8 @@
-package asg
+// Package nodegroup is an Auto Scaling group as Tailor reads it: the
+// Cluster Autoscaler's tags, an EKS managed node group's labels and
+// taints, and the node template of a group with no nodes yet. Pure; the
+// SDK-backed cloud is the parent package.
+package nodegroup
 
 import (
 	"fmt"

@@ -1,6 +1,7 @@
-package asg
+package nodegroup
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -155,28 +156,6 @@ func TestTemplate(t *testing.T) {
 	}
 }
 
-func TestCapacityFailure(t *testing.T) {
-	for msg, want := range map[string]bool{
-		"Launching a new EC2 instance. Status Reason: Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient m5.large capacity": true,
-		"We currently do not have sufficient c5.xlarge capacity in the Availability Zone you requested (us-east-1a).":                                                             true,
-		"Could not launch Spot Instances. UnfulfillableCapacity - Unable to fulfill capacity due to your request configuration.":                                                  true,
-		"Could not launch Spot Instances. MaxSpotInstanceCountExceeded - Max spot instance count exceeded.":                                                                       true,
-		"The security group 'sg-123' does not exist in VPC 'vpc-1'. Launching EC2 instance failed.":                                                                               false,
-		"Value (x) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name":                                                                           false,
-	} {
-		if got := CapacityFailure(msg); got != want {
-			t.Errorf("CapacityFailure(%q) = %v, want %v", msg, got, want)
-		}
-	}
-}
-
-func TestFilters(t *testing.T) {
-	fs := Filters(map[string]string{TagEnabled: "true", TagCluster + "prod": "*"})
-	if len(fs) != 2 || *fs[1].Name != "tag-key" || fs[1].Values[0] != TagCluster+"prod" || *fs[0].Name != "tag:"+TagEnabled || fs[0].Values[0] != "true" {
-		t.Errorf("filters %+v", fs)
-	}
-}
-
 func FuzzParseTags(f *testing.F) {
 	for _, s := range [][2]string{{TagLabel + "a", "b"}, {TagTaint + "k", "v:NoSchedule"}, {TagTaint + "k", "NoExecute"}, {TagResource + "nvidia.com/gpu", "4"},
 		{TagResource + "memory", "1e3Mi"}, {TagLabel + "", ""}, {TagTaint + "k", "::"}} {
@@ -246,5 +225,18 @@ func TestManagedTaintEffect(t *testing.T) {
 		if got, ok := ManagedTaintEffect(in); got != want || ok != (want != "") {
 			t.Errorf("ManagedTaintEffect(%q) = %q %v, want %q", in, got, ok, want)
 		}
+	}
+}
+
+func BenchmarkParseTags(b *testing.B) {
+	tags := map[string]string{TagEnabled: "true", TagCluster + "prod": "owned", "Name": "nodes"}
+	for i := 0; i < 20; i++ {
+		tags[fmt.Sprintf("%sexample.com/l%d", TagLabel, i)] = "v"
+	}
+	tags[TagTaint+"dedicated"] = "gpu:NoSchedule"
+	tags[TagResource+"nvidia.com/gpu"] = "4"
+	b.ReportAllocs()
+	for b.Loop() {
+		ParseTags(tags)
 	}
 }

@@ -1,10 +1,15 @@
-package aws
+// Package bootstrap writes the EC2 user data that joins a node to its EKS
+// cluster, per AMI family (AL2023 nodeadm, AL2, Bottlerocket, Custom):
+// pure functions of a Bootstrap, apart from the SDK-backed aws cloud.
+package bootstrap
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -197,7 +202,7 @@ func labelList(m map[string]string) string { return pairs(m, "=") }
 
 // pairs is k<sep>v,… sorted by key.
 func pairs(m map[string]string, sep string) string {
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	kv := make([]string, len(keys))
 	for i, k := range keys {
 		kv[i] = k + sep + m[k]
@@ -347,7 +352,7 @@ func bottlerocketUserData(b Bootstrap) (string, error) {
 			return
 		}
 		s.WriteString("\n[settings.kubernetes." + name + "]\n")
-		for _, key := range sortedKeys(m) {
+		for _, key := range slices.Sorted(maps.Keys(m)) {
 			s.WriteString(tomlString(key) + " = " + tomlString(m[key]) + "\n")
 		}
 	}
