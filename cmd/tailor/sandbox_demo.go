@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/demo"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/demo/demoplot"
 )
 
 type sandboxDemoOptions struct {
@@ -82,7 +83,7 @@ func sandboxDemo(ctx context.Context, so *sandboxOptions, o *sandboxDemoOptions,
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return err
 		}
-		files, err := r.Recorder().Plot(o.out)
+		files, err := demoplot.Write(o.out, r.Recorder())
 		if err != nil {
 			return fmt.Errorf("plot: %w", err)
 		}

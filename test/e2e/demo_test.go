@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/demo"
+	"github.com/tailor-dev/tailor/cmd/tailor/sandbox/demo/demoplot"
 	provisionerv1 "github.com/tailor-dev/tailor/provisioner/api/v1alpha1"
 )
 
@@ -130,7 +131,7 @@ func TestDemo(t *testing.T) {
 		}
 	})
 	t.Log("\n" + demo.Summary(ordered(results)))
-	files, err := r.Recorder().Plot(t.TempDir())
+	files, err := demoplot.Write(t.TempDir(), r.Recorder())
 	if err != nil || len(files) != 2 {
 		t.Errorf("plot: %v %v", files, err)
 	}
