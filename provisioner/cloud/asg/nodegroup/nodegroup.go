@@ -6,6 +6,8 @@ package nodegroup
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -108,12 +110,7 @@ type NodeTemplate struct {
 func ParseTags(tags map[string]string) (NodeTemplate, []error) {
 	nt := NodeTemplate{Labels: map[string]string{}, Resources: corev1.ResourceList{}}
 	var errs []error
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		v := tags[k]
 		switch {
 		case strings.HasPrefix(k, TagLabel):

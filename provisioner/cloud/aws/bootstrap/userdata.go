@@ -127,11 +127,7 @@ func nodeadmUserData(b Bootstrap) (string, error) {
 		}
 	}
 	if len(b.Labels) > 0 {
-		keys := make([]string, 0, len(b.Labels))
-		for k := range b.Labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(b.Labels))
 		kv := make([]string, len(keys))
 		for i, k := range keys {
 			kv[i] = k + "=" + b.Labels[k]
